@@ -1,0 +1,8 @@
+"""mipsclaims: MIPS quality-measure reporting on Medicare Part B claims (X12 837P).
+
+Reads the claims a practice sends, finds which are denominator-eligible for which claims
+measure, which quality-data codes (QDCs) they carry, and turns that into data completeness,
+performance rates, gaps and a projected score. See docs/architecture.md.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,24 @@
+"""The ``mipsclaims`` command line: one typer app, one module per command group.
+
+Exit codes (shared by every command): 0 success; 1 the check found problems (``check``);
+2 usage error or unreadable input.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from . import specs_cmd
+
+app = typer.Typer(
+    name="mipsclaims",
+    help="MIPS quality reporting on Medicare Part B claims (X12 837P or claim-line exports).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(specs_cmd.app, name="specs")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,167 @@
+"""Typed models of a normalised measure spec (one performance year).
+
+The builder writes these as JSON into ``measure_specs/``; the engine and scoring read them
+back through :func:`mipsclaims.specs.load`. Codes are normalised once, here: ICD-10 codes
+uppercase without dots, procedure codes and modifiers uppercase.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+OptionType = Literal[
+    "performanceMet",
+    "performanceNotMet",
+    "eligiblePopulationExclusion",
+    "eligiblePopulationException",
+]
+
+CalculationType = Literal[
+    "patient-process",
+    "patient-intermediate",
+    "procedure",
+    "visit",
+    "episode",
+    "patient-periodic",
+]
+
+BenchmarkKind = Literal["decile", "fixed-step"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ProcedureCode(_Frozen):
+    """A denominator procedure code and the modifiers / places of service that disqualify it."""
+
+    code: str
+    modifier_exclusions: tuple[str, ...] = ()
+    place_of_service_exclusions: tuple[str, ...] = ()
+
+
+class EligibilityOption(_Frozen):
+    """One way to enter the denominator (measure-logic.md section 3)."""
+
+    option_group: str
+    min_age: float | None = None
+    max_age: float | None = None
+    sex: Literal["M", "F"] | None = None
+    diagnosis_codes: tuple[str, ...] = ()
+    diagnosis_exclusion_codes: tuple[str, ...] = ()
+    procedure_codes: tuple[ProcedureCode, ...] = ()
+    additional_procedure_codes: tuple[str, ...] = Field(
+        default=(),
+        description="Codes that must also be on the claim (e.g. G9902 for 226 stratum 01).",
+    )
+
+
+class QualityCode(_Frozen):
+    code: str
+    modifiers: tuple[str, ...] = ()
+
+
+class PerformanceOption(_Frozen):
+    """A QDC combination and the marker it sets (measure-logic.md section 4)."""
+
+    option_group: str
+    option_type: OptionType
+    quality_codes: tuple[QualityCode, ...]
+
+
+class Stratum(_Frozen):
+    name: str
+    description: str = ""
+
+
+class Benchmark(_Frozen):
+    """Claims benchmark of a measure for a performance year (benchmarks-YYYY.json)."""
+
+    benchmark_year: int
+    performance_year: int
+    is_inverse: bool
+    is_topped_out: bool
+    is_topped_out_by_program: bool
+    percentiles: dict[str, float]
+    average_performance_rate: float | None = None
+    kind: BenchmarkKind
+
+
+class Measure(_Frozen):
+    """Everything the engine and scoring need about one claims measure in one year."""
+
+    measure_id: str
+    title: str
+    description: str = ""
+    measure_type: str
+    is_inverse: bool
+    is_high_priority: bool
+    metric_type: str
+    overall_algorithm: str | None = None
+    strata: tuple[Stratum, ...] = ()
+    measure_sets: tuple[str, ...] = ()
+    first_performance_year: int | None = None
+    is_seven_point_cap_removed: bool = False
+    calculation_type: CalculationType | None
+    eligibility_options: tuple[EligibilityOption, ...] = ()
+    performance_options: tuple[PerformanceOption, ...] = ()
+    benchmark: Benchmark | None = None
+
+    @property
+    def is_multi_rate(self) -> bool:
+        return self.metric_type == "multiPerformanceRate"
+
+    @property
+    def option_groups(self) -> tuple[str, ...]:
+        return tuple(sorted({o.option_group for o in self.eligibility_options}))
+
+    @property
+    def is_topped_out_by_program(self) -> bool:
+        return bool(self.benchmark and self.benchmark.is_topped_out_by_program)
+
+
+class SourceFile(_Frozen):
+    path: str
+    upstream_path: str
+    sha256: str
+
+
+class Provenance(_Frozen):
+    upstream_repository: str
+    upstream_commit: str
+    files: tuple[SourceFile, ...]
+    builder: str
+
+
+class YearSpec(_Frozen):
+    """All claims measures of one performance year, as shipped in ``measure_specs/``."""
+
+    performance_year: int
+    has_claims_logic: bool = Field(
+        description="False when CMS has published no claims single source for the year yet."
+    )
+    data_completeness_threshold: float
+    case_minimum: int
+    measures: dict[str, Measure]
+    provenance: Provenance
+
+    def measure(self, measure_id: str | int) -> Measure:
+        """Look a measure up by id, accepting ``226``, ``"226"`` or ``"0226"`` forms."""
+        key = normalise_measure_id(measure_id)
+        try:
+            return self.measures[key]
+        except KeyError:
+            raise KeyError(
+                f"measure {key} is not a Medicare Part B claims measure in "
+                f"{self.performance_year}; known: {', '.join(self.measures)}"
+            ) from None
+
+
+def normalise_measure_id(measure_id: str | int) -> str:
+    """CMS quality measure ids are three digits (``1`` -> ``"001"``)."""
+    text = str(measure_id).strip()
+    if text.isdigit():
+        return f"{int(text):03d}"
+    return text
