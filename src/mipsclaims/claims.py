@@ -112,7 +112,7 @@ class Claim(_Model):
 
 
 def claims_to_frame(claims: Iterable[Claim]) -> pl.DataFrame:
-    """Canonical claim-line table of typed claims (rendering NPI: line, else claim, else billing)."""
+    """Canonical claim-line table of typed claims (rendering NPI: line, claim, billing)."""
     columns: dict[str, list] = {name: [] for name in CLAIM_LINE_SCHEMA}
     for claim in claims:
         p = claim.patient
