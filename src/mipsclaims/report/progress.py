@@ -1,0 +1,58 @@
+"""Progress bars for long commands: shown on a terminal, silent under --quiet or in a pipe."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+
+def wanted(quiet: bool, stream=None) -> bool:
+    """Show progress only to a person: not when asked to be quiet, not into a pipe or file."""
+    stream = stream if stream is not None else sys.stderr
+    return not quiet and bool(getattr(stream, "isatty", lambda: False)())
+
+
+class FileProgress:
+    """Tracks files and bytes read; a no-op when progress is not wanted."""
+
+    def __init__(self, progress: Progress | None, total_bytes: int) -> None:
+        self._progress = progress
+        self._task = progress.add_task("reading", total=total_bytes or None) if progress else None
+
+    def file_done(self, name: str, size: int, claims: int | None = None) -> None:
+        if self._progress is None or self._task is None:
+            return
+        label = f"{name}" + (f" ({claims:,} claims)" if claims is not None else "")
+        self._progress.update(self._task, advance=size, description=label)
+
+    def note(self, text: str) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, description=text)
+
+
+@contextmanager
+def file_progress(total_bytes: int, *, quiet: bool) -> Iterator[FileProgress]:
+    """Context yielding a :class:`FileProgress`; draws to stderr only when :func:`wanted`."""
+    if not wanted(quiet):
+        yield FileProgress(None, total_bytes)
+        return
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with progress:
+        yield FileProgress(progress, total_bytes)

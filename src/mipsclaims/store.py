@@ -1,0 +1,243 @@
+"""Year-long tracking: an append-only Parquet dataset of claim lines, written atomically.
+
+Layout::
+
+    DIR/manifest.json                                   what the store holds (the truth)
+    DIR/year=2025/month=03/<sha256 of the file>.parquet  lines of the claims dated that month
+
+Each ingested file is identified by the SHA-256 of its bytes, so ingesting it again changes
+nothing. Claims get ``claim_seq`` = store ingest order + position in the file, so the engine's
+input-order rules (replacement and void: later wins) hold across files and months. A claim
+is filed under the month of its earliest line service date; claims without one go to
+``year=0000/month=00``.
+
+Crash safety: every file is written to a temporary name in its final directory, fsynced and
+moved into place with ``os.replace``; the manifest is replaced last. Readers only read parts
+the manifest lists, so a process killed mid-ingest leaves the store as it was before that
+file (orphaned parts are overwritten or cleaned up by the next ingest). One writer at a
+time: ingest holds an exclusive lock on ``DIR/.lock``.
+
+The store holds the canonical claim-line table, PHI included: protect it like the claim files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from .schema import CLAIM_LINE_SCHEMA, conform, empty_claim_lines
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+_PAUSE_ENV = "MIPSCLAIMS_STORE_PAUSE_AT"  # test hook: "<stage>:<seconds>"
+
+
+class StoreError(RuntimeError):
+    """The store is missing, unreadable or inconsistent."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    source: str
+    sha256: str
+    added: bool  # False when the same bytes were ingested before
+    claims: int
+    lines: int
+    parts: tuple[str, ...]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _pause(stage: str) -> None:
+    """Sleep at ``stage`` when the test hook asks, so a test can kill us mid-write."""
+    wanted = os.environ.get(_PAUSE_ENV, "")
+    name, _, seconds = wanted.partition(":")
+    if name == stage:
+        time.sleep(float(seconds or 60))
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(target: Path, write: Callable[[Path], None], stage: str) -> None:
+    """Write via ``write(tmp)`` to a temp file beside ``target``, fsync, then replace."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    write(tmp)
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    _pause(stage)
+    os.replace(tmp, target)
+    _fsync_dir(target.parent)
+
+
+def _empty_manifest() -> dict:
+    return {"format": FORMAT_VERSION, "next_seq": 0, "files": []}
+
+
+def read_manifest(store: Path) -> dict:
+    """The manifest, or an empty one when the store does not exist yet."""
+    path = Path(store) / MANIFEST
+    if not path.exists():
+        return _empty_manifest()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{path}: unreadable manifest ({exc})") from None
+    if data.get("format") != FORMAT_VERSION:
+        raise StoreError(f"{path}: unknown store format {data.get('format')!r}")
+    return data
+
+
+def _write_manifest(store: Path, data: dict) -> None:
+    text = json.dumps(data, indent=1, sort_keys=True)
+    _atomic_write(store / MANIFEST, lambda tmp: tmp.write_text(text, encoding="utf-8"), "manifest")
+
+
+@contextmanager
+def _locked(store: Path) -> Iterator[None]:
+    store.mkdir(parents=True, exist_ok=True)
+    with (store / ".lock").open("a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _clean_temporaries(store: Path) -> None:
+    for tmp in store.rglob(".*.tmp-*"):
+        tmp.unlink(missing_ok=True)
+
+
+def _sequenced(frame: pl.DataFrame, start: int) -> pl.DataFrame:
+    """Renumber claims start, start+1, ... in their input order (claim_seq, then row order)."""
+    order = frame.select("claim_seq").unique(maintain_order=True).sort("claim_seq")
+    mapping = order.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + start).alias("_new_seq"))
+    return (
+        frame.join(mapping, on="claim_seq", how="left", maintain_order="left")
+        .with_columns(pl.col("_new_seq").alias("claim_seq"))
+        .drop("_new_seq")
+    )
+
+
+def _partition_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    claim_date = pl.col("service_date").min().over("claim_seq")
+    return frame.with_columns(
+        claim_date.dt.year().fill_null(0).alias("_year"),
+        claim_date.dt.month().fill_null(0).alias("_month"),
+    )
+
+
+def ingest_frame(store: Path, frame: pl.DataFrame, *, sha256: str, source: str) -> IngestResult:
+    """Append one file's canonical lines to the store (no-op when ``sha256`` is known)."""
+    store = Path(store)
+    with _locked(store):
+        manifest = read_manifest(store)
+        for entry in manifest["files"]:
+            if entry["sha256"] == sha256:
+                return IngestResult(
+                    source, sha256, False, entry["claims"], entry["lines"], tuple(entry["parts"])
+                )
+        _clean_temporaries(store)
+        lines = conform(frame)
+        start = int(manifest["next_seq"])
+        lines = _partition_keys(_sequenced(lines, start))
+        claims = lines["claim_seq"].n_unique()
+        parts: list[str] = []
+        for (year, month), part in lines.sort(["claim_seq"], maintain_order=True).group_by(
+            ["_year", "_month"], maintain_order=True
+        ):
+            rel = f"year={int(year):04d}/month={int(month):02d}/{sha256}.parquet"
+            body = part.drop("_year", "_month")
+            _atomic_write(store / rel, body.write_parquet, "part")
+            parts.append(rel)
+        _pause("before-manifest")
+        manifest["files"].append(
+            {
+                "sha256": sha256,
+                "source": source,
+                "claims": claims,
+                "lines": lines.height,
+                "seq_start": start,
+                "parts": sorted(parts),
+                "ingested_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            }
+        )
+        manifest["next_seq"] = start + claims
+        _write_manifest(store, manifest)
+        return IngestResult(source, sha256, True, claims, lines.height, tuple(sorted(parts)))
+
+
+def ingest_files(
+    store: Path,
+    paths: Iterable[Path],
+    *,
+    on_file: Callable[[Path, IngestResult], None] | None = None,
+) -> list[IngestResult]:
+    """Ingest claim files (837P or claim-line exports) in the order given."""
+    from . import inputs  # lazy: the readers are heavy and not needed to read a store
+
+    results = []
+    for path in paths:
+        path = Path(path)
+        digest = file_sha256(path)
+        known = {e["sha256"] for e in read_manifest(Path(store))["files"]}
+        if digest in known:
+            result = ingest_frame(store, empty_claim_lines(), sha256=digest, source=path.name)
+        else:
+            frame, _report = inputs.load_claim_lines([path])
+            result = ingest_frame(store, frame, sha256=digest, source=path.name)
+        results.append(result)
+        if on_file is not None:
+            on_file(path, result)
+    return results
+
+
+def read_store(store: Path) -> pl.DataFrame:
+    """Every claim line the manifest lists, in claim_seq order (canonical schema)."""
+    store = Path(store)
+    if not (store / MANIFEST).exists():
+        raise StoreError(f"{store}: not a mipsclaims store (no {MANIFEST}); run mipsclaims ingest")
+    manifest = read_manifest(store)
+    parts = [store / rel for entry in manifest["files"] for rel in entry["parts"]]
+    missing = [str(p) for p in parts if not p.exists()]
+    if missing:
+        raise StoreError(f"{store}: manifest lists missing parts: {', '.join(missing[:3])}")
+    if not parts:
+        return empty_claim_lines()
+    frame = pl.concat([pl.read_parquet(p) for p in parts], how="vertical_relaxed")
+    return conform(frame).sort(["claim_seq", "line_number"], maintain_order=True, nulls_last=True)
+
+
+__all__ = [
+    "CLAIM_LINE_SCHEMA",
+    "IngestResult",
+    "StoreError",
+    "file_sha256",
+    "ingest_files",
+    "ingest_frame",
+    "read_manifest",
+    "read_store",
+]
