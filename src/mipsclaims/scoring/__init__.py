@@ -1,0 +1,73 @@
+"""Scoring: the engine's report rows turned into points, a quality score and a projection.
+
+Pure functions over a rows frame with the columns of measure-logic.md section 8 (what
+``engine.evaluate_lines`` / ``api.evaluate`` return as ``EngineResult.rows``, or what
+``mipsclaims report --format json|csv`` wrote, read back with :func:`read_rows`).
+
+Public API (all results are frozen pydantic models, see :mod:`.models`):
+
+- ``score(rows, year, ScoringOptions(...)) -> ScoreReport``: one :class:`Projection` per
+  entity (TIN/NPI rows, and TIN rows whose ``npi`` is null). A projection holds
+  ``quality`` (:class:`QualityScore`: ``measures`` and the ``counted`` best six as
+  :class:`MeasureScore` with ``points``, ``decile``, ``status`` and a ``reason`` such as
+  "decile 8, 8.96 points"), ``categories`` (:class:`CategoryScore` with weights after
+  reweighting), ``final_score``, ``threshold``, ``zone`` ("safe" / "neutral" / "at_risk"),
+  ``adjustment`` (:class:`PaymentAdjustment`), ``levers`` (:class:`Lever`, what moves the
+  score most, best first), ``coverage`` (:class:`Coverage`: months covered and benchmark
+  years, with a plain-language ``statement``) and ``assumptions``.
+- ``score_result(engine_result, year, options)``: the same, taking the months covered
+  from the engine's monthly series.
+- Building blocks: ``score_rows`` (measure points), ``quality_score``, ``decile_points``,
+  ``category_weights``, ``payment_adjustment``, ``zone``.
+
+Decisions where CMS's rules are silent or unconfirmed: docs/scoring-decisions.md.
+"""
+
+from __future__ import annotations
+
+from .models import (
+    CategoryScore,
+    Coverage,
+    Lever,
+    MeasureScore,
+    PaymentAdjustment,
+    Projection,
+    QualityScore,
+    ScoreReport,
+    ScoringOptions,
+)
+from .points import ScoringInputError, decile_points, next_decile_rate, score_rows
+from .projection import (
+    THRESHOLDS,
+    category_weights,
+    payment_adjustment,
+    score,
+    score_result,
+    zone,
+)
+from .quality import quality_score
+from .rows import read_rows
+
+__all__ = [
+    "THRESHOLDS",
+    "CategoryScore",
+    "Coverage",
+    "Lever",
+    "MeasureScore",
+    "PaymentAdjustment",
+    "Projection",
+    "QualityScore",
+    "ScoreReport",
+    "ScoringInputError",
+    "ScoringOptions",
+    "category_weights",
+    "decile_points",
+    "next_decile_rate",
+    "payment_adjustment",
+    "quality_score",
+    "read_rows",
+    "score",
+    "score_result",
+    "score_rows",
+    "zone",
+]
