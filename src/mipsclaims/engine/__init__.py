@@ -1,0 +1,106 @@
+"""The measure engine: measure-logic.md, vectorised over the canonical claim-line table.
+
+Pipeline: scope -> eligibility -> markers -> instances -> counts (+ findings, monthly).
+Every stage is a polars join or aggregation against per-year code tables (``codes.tables``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+import polars as pl
+
+from .. import schema, specs
+from .choices import QdcChoice, closing_codes
+from .codes import CodeTables, tables
+from .counts import count_rows
+from .eligibility import eligible_options
+from .findings import find
+from .instances import build_instances
+from .markers import claim_markers
+from .result import INSTANCE_SCHEMA, MONTHLY_SCHEMA, EngineResult
+from .scope import apply_scope
+
+Level = Literal["tin-npi", "tin"]
+
+__all__ = ["EngineResult", "Level", "QdcChoice", "closing_codes", "evaluate_lines", "tables"]
+
+
+def _year_tables(year: int) -> CodeTables:
+    spec = specs.load(year)
+    if not spec.has_claims_logic:
+        raise specs.UnsupportedYearError(
+            f"performance year {year} has no published claims logic yet; "
+            f"supported: {', '.join(map(str, specs.supported_years(claims_logic_only=True)))}"
+        )
+    return tables(year)
+
+
+def _instances_out(inst: pl.DataFrame, year: int) -> pl.DataFrame:
+    return (
+        inst.with_columns(
+            pl.lit(year, dtype=pl.Int32).alias("performance_year"),
+            pl.col("stratum").replace("", None),
+            pl.col("ikey").alias("instance_key"),
+        )
+        .select([pl.col(n).cast(d) for n, d in INSTANCE_SCHEMA.items()])
+        .sort("tin", "npi", "measure_id", "stratum", "patient_id", "instance_key", nulls_last=False)
+    )
+
+
+def evaluate_lines(
+    lines: pl.DataFrame | pl.LazyFrame, year: int, *, level: Level = "tin-npi"
+) -> EngineResult:
+    """Evaluate every claims measure of ``year`` on a canonical claim-line table."""
+    if level not in ("tin-npi", "tin"):
+        raise ValueError(f"level must be 'tin-npi' or 'tin', not {level!r}")
+    t = _year_tables(year)
+    frame = lines.collect() if isinstance(lines, pl.LazyFrame) else lines
+    frame = schema.conform(frame)
+    scoped = apply_scope(frame, year)
+    groups, visit_lines = eligible_options(scoped.claims, scoped.lines, t)
+    markers = claim_markers(scoped.lines, groups, t)
+    ce = markers.join(
+        scoped.claims.select(
+            "uid", "tin", "npi", "patient_id", "claim_date", "claim_seq", "claim_id", "source"
+        ),
+        on="uid",
+    ).join(t.measures.select("measure_id", "calculation_type", "is_inverse"), on="measure_id")
+    if level == "tin":
+        ce = ce.with_columns(pl.lit(None, dtype=pl.String).alias("npi"))
+    claim_dx = scoped.claims.select("uid", pl.col("diagnosis_codes").alias("dx")).explode("dx")
+    inst = build_instances(ce, visit_lines, claim_dx, t.measure_dx)
+    rows = count_rows(inst, t)
+    monthly = _monthly(ce, visit_lines, claim_dx, t)
+    findings = find(scoped.claims, scoped.lines, groups, markers, t)
+    return EngineResult(
+        year=year,
+        level=level,
+        rows=rows,
+        monthly=monthly,
+        instances=_instances_out(inst, year),
+        findings=findings,
+        scope=scoped.scope,
+    )
+
+
+def _monthly(
+    ce: pl.DataFrame, visit_lines: pl.DataFrame, claim_dx: pl.DataFrame, t: CodeTables
+) -> pl.DataFrame:
+    """Year-to-date rows at the end of each month up to the last month with an eligible claim."""
+    if ce.height == 0:
+        return pl.DataFrame(schema=MONTHLY_SCHEMA)
+    last = ce["claim_date"].max()
+    assert isinstance(last, dt.date)
+    parts = []
+    for month in range(1, last.month + 1):
+        end = dt.date(t.year + (month == 12), month % 12 + 1, 1)
+        upto = ce.filter(pl.col("claim_date") < end)
+        if upto.height == 0:
+            continue
+        inst = build_instances(upto, visit_lines, claim_dx, t.measure_dx)
+        parts.append(count_rows(inst, t).with_columns(pl.lit(month, dtype=pl.Int8).alias("month")))
+    if not parts:
+        return pl.DataFrame(schema=MONTHLY_SCHEMA)
+    return pl.concat(parts).select([pl.col(n).cast(d) for n, d in MONTHLY_SCHEMA.items()])

@@ -1,0 +1,212 @@
+"""Code tables built once per year from the specs: what the vectorised engine joins against.
+
+Every list in the specs is exploded into a long polars table (one row per code), so that
+eligibility and markers are plain joins. A stratum is the option group for multi-rate
+measures and ``""`` (null in outputs) otherwise, so that it can be a join key.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import polars as pl
+
+from .. import specs
+from ..specs.models import Measure
+
+#: Marker names, and the spec option type each comes from (measure-logic.md section 4).
+MARKER_OF_OPTION_TYPE: dict[str, str] = {
+    "performanceMet": "met",
+    "performanceNotMet": "not_met",
+    "eligiblePopulationExclusion": "exclusion",
+    "eligiblePopulationException": "exception",
+}
+MARKERS: tuple[str, ...] = ("met", "not_met", "exclusion", "exception", "none")
+
+#: Most advantageous first (rank 4) down to no marker (rank 0).
+_ORDER_NORMAL = ("met", "exclusion", "exception", "not_met")
+_ORDER_INVERSE = ("not_met", "exception", "exclusion", "met")
+
+
+def marker_rank(marker: str, is_inverse: bool) -> int:
+    """Rank of a marker: higher is more advantageous; 0 is no marker."""
+    order = _ORDER_INVERSE if is_inverse else _ORDER_NORMAL
+    return 4 - order.index(marker) if marker in order else 0
+
+
+def marker_of_rank(rank: int, is_inverse: bool) -> str:
+    order = _ORDER_INVERSE if is_inverse else _ORDER_NORMAL
+    return "none" if rank <= 0 else order[4 - rank]
+
+
+#: Flu-season months (measure-logic.md section 5, patient-periodic).
+FLU_SEASON_MONTHS: frozenset[int] = frozenset({1, 2, 3, 10, 11, 12})
+
+
+def stratum_of(measure: Measure, option_group: str) -> str:
+    """Join-key stratum: the option group for multi-rate measures, else ``""``."""
+    return option_group if measure.is_multi_rate else ""
+
+
+def stratum_name(measure: Measure, stratum: str) -> str | None:
+    """Name of a multi-rate stratum: strata in measures-data order map to sorted option groups."""
+    if not stratum or not measure.is_multi_rate:
+        return None
+    groups = measure.option_groups
+    index = groups.index(stratum) if stratum in groups else -1
+    if 0 <= index < len(measure.strata):
+        return measure.strata[index].name
+    return None
+
+
+@dataclass(frozen=True)
+class CodeTables:
+    """Long tables of one year's claims logic, keyed by a global option index ``opt``."""
+
+    year: int
+    measures: pl.DataFrame  # measure_id, calculation_type, is_inverse, is_multi_rate, title
+    options: pl.DataFrame  # opt, measure_id, option_group, stratum, min_months, max_years, sex...
+    option_dx: pl.DataFrame  # opt, dx
+    option_dx_exclusions: pl.DataFrame  # opt, dx
+    option_procedures: pl.DataFrame  # opt, code, mod_excl, pos_excl
+    option_additional: pl.DataFrame  # opt, code
+    performance: pl.DataFrame  # pidx, measure_id, option_group, marker, n_codes
+    performance_codes: pl.DataFrame  # pidx, code, cpos, mods
+    measure_dx: pl.DataFrame  # measure_id, dx (episode linking)
+    strata: pl.DataFrame  # measure_id, stratum (every stratum a measure reports)
+    qdc_codes: frozenset[str]  # every quality code of the year
+    denominator_codes: frozenset[str]  # every denominator procedure code of the year
+    other_year_qdc_codes: frozenset[str]  # quality codes of other years, not of this one
+
+
+_S = pl.String()
+_LS = pl.List(pl.String())
+
+
+def _frame(rows: list[dict], schema: dict) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+
+
+def _year_qdc_codes(year: int) -> frozenset[str]:
+    spec = specs.load(year)
+    return frozenset(
+        q.code
+        for m in spec.measures.values()
+        for p in m.performance_options
+        for q in p.quality_codes
+    )
+
+
+@functools.cache
+def tables(year: int) -> CodeTables:
+    """The code tables of ``year`` (cached; built from ``specs.load(year)``)."""
+    spec = specs.load(year)
+    measures, options, dx, dx_ex, procs, addl, perf, pcodes, mdx, strata = ([] for _ in range(10))
+    opt = pidx = 0
+    for m in spec.measures.values():
+        measures.append(
+            {
+                "measure_id": m.measure_id,
+                "calculation_type": m.calculation_type or "patient-process",
+                "is_inverse": m.is_inverse,
+                "is_multi_rate": m.is_multi_rate,
+                "measure_title": m.title,
+            }
+        )
+        for stratum in sorted({stratum_of(m, o.option_group) for o in m.eligibility_options}):
+            strata.append({"measure_id": m.measure_id, "stratum": stratum})
+        seen_dx: set[str] = set()
+        for o in m.eligibility_options:
+            options.append(
+                {
+                    "opt": opt,
+                    "measure_id": m.measure_id,
+                    "option_group": o.option_group,
+                    "stratum": stratum_of(m, o.option_group),
+                    "min_months": None if o.min_age is None else round(o.min_age * 12),
+                    "max_years": None if o.max_age is None else int(o.max_age),
+                    "sex": o.sex,
+                    "needs_dx": bool(o.diagnosis_codes),
+                    "needs_additional": bool(o.additional_procedure_codes),
+                    "flu_season_only": m.calculation_type == "patient-periodic",
+                }
+            )
+            dx += [{"opt": opt, "dx": c} for c in o.diagnosis_codes]
+            dx_ex += [{"opt": opt, "dx": c} for c in o.diagnosis_exclusion_codes]
+            procs += [
+                {
+                    "opt": opt,
+                    "code": p.code,
+                    "mod_excl": list(p.modifier_exclusions),
+                    "pos_excl": list(p.place_of_service_exclusions),
+                }
+                for p in o.procedure_codes
+            ]
+            addl += [{"opt": opt, "code": c} for c in o.additional_procedure_codes]
+            seen_dx.update(o.diagnosis_codes)
+            opt += 1
+        mdx += [{"measure_id": m.measure_id, "dx": c} for c in sorted(seen_dx)]
+        for p in m.performance_options:
+            perf.append(
+                {
+                    "pidx": pidx,
+                    "measure_id": m.measure_id,
+                    "option_group": p.option_group,
+                    "marker": MARKER_OF_OPTION_TYPE[p.option_type],
+                    "n_codes": len({q.code for q in p.quality_codes}),
+                }
+            )
+            pcodes += [
+                {"pidx": pidx, "code": q.code, "cpos": i, "mods": list(q.modifiers)}
+                for i, q in enumerate(p.quality_codes)
+            ]
+            pidx += 1
+    i32, b = pl.Int32(), pl.Boolean()
+    qdc = _year_qdc_codes(year)
+    others = frozenset().union(
+        *(_year_qdc_codes(y) for y in specs.supported_years(claims_logic_only=True) if y != year)
+    )
+    denominators = frozenset(r["code"] for r in procs)
+    return CodeTables(
+        year=year,
+        measures=_frame(
+            measures,
+            {
+                "measure_id": _S,
+                "calculation_type": _S,
+                "is_inverse": b,
+                "is_multi_rate": b,
+                "measure_title": _S,
+            },
+        ),
+        options=_frame(
+            options,
+            {
+                "opt": i32,
+                "measure_id": _S,
+                "option_group": _S,
+                "stratum": _S,
+                "min_months": i32,
+                "max_years": i32,
+                "sex": _S,
+                "needs_dx": b,
+                "needs_additional": b,
+                "flu_season_only": b,
+            },
+        ),
+        option_dx=_frame(dx, {"opt": i32, "dx": _S}),
+        option_dx_exclusions=_frame(dx_ex, {"opt": i32, "dx": _S}),
+        option_procedures=_frame(procs, {"opt": i32, "code": _S, "mod_excl": _LS, "pos_excl": _LS}),
+        option_additional=_frame(addl, {"opt": i32, "code": _S}),
+        performance=_frame(
+            perf,
+            {"pidx": i32, "measure_id": _S, "option_group": _S, "marker": _S, "n_codes": i32},
+        ),
+        performance_codes=_frame(pcodes, {"pidx": i32, "code": _S, "cpos": i32, "mods": _LS}),
+        measure_dx=_frame(mdx, {"measure_id": _S, "dx": _S}),
+        strata=_frame(strata, {"measure_id": _S, "stratum": _S}),
+        qdc_codes=qdc,
+        denominator_codes=denominators,
+        other_year_qdc_codes=others - qdc,
+    )

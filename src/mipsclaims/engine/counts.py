@@ -1,0 +1,96 @@
+"""Counts, data completeness, performance rate and thresholds (measure-logic.md 7 and 8)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from .. import specs
+from .codes import CodeTables, stratum_name
+
+ENTITY = ["tin", "npi"]
+
+ROW_SCHEMA: dict[str, pl.DataType] = {
+    "performance_year": pl.Int32(),
+    "tin": pl.String(),
+    "npi": pl.String(),
+    "measure_id": pl.String(),
+    "stratum": pl.String(),
+    "eligible_population": pl.Int64(),
+    "performance_met": pl.Int64(),
+    "performance_not_met": pl.Int64(),
+    "denominator_exclusion": pl.Int64(),
+    "denominator_exception": pl.Int64(),
+    "not_reported": pl.Int64(),
+    "data_completeness": pl.Float64(),
+    "performance_rate": pl.Float64(),
+    "meets_case_minimum": pl.Boolean(),
+    "meets_data_completeness": pl.Boolean(),
+    "measure_title": pl.String(),
+    "stratum_name": pl.String(),
+    "is_inverse": pl.Boolean(),
+    "data_completeness_threshold": pl.Float64(),
+}
+
+_COUNTS = {
+    "met": "performance_met",
+    "not_met": "performance_not_met",
+    "exclusion": "denominator_exclusion",
+    "exception": "denominator_exception",
+    "none": "not_reported",
+}
+
+
+def _strata_names(t: CodeTables) -> pl.DataFrame:
+    spec = specs.load(t.year)
+    rows = [
+        {
+            "measure_id": r["measure_id"],
+            "stratum": r["stratum"],
+            "stratum_name": stratum_name(spec.measures[r["measure_id"]], r["stratum"]),
+        }
+        for r in t.strata.iter_rows(named=True)
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={"measure_id": pl.String(), "stratum": pl.String(), "stratum_name": pl.String()},
+    )
+
+
+def count_rows(instances: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
+    """Report rows (internal stratum ``""`` already mapped to null by the caller or not)."""
+    spec = specs.load(t.year)
+    keys = [*ENTITY, "measure_id", "stratum"]
+    counts = instances.group_by(keys).agg(
+        pl.len().cast(pl.Int64).alias("eligible_population"),
+        *[(pl.col("marker") == m).sum().cast(pl.Int64).alias(name) for m, name in _COUNTS.items()],
+    )
+    # Every stratum of a measure once any stratum has an instance (section 9).
+    present = counts.select(*ENTITY, "measure_id").unique()
+    frame = present.join(t.strata, on="measure_id").join(
+        counts, on=keys, how="left", nulls_equal=True
+    )
+    frame = frame.with_columns(
+        pl.col(c).fill_null(0) for c in ["eligible_population", *_COUNTS.values()]
+    )
+    a, b = pl.col("performance_met"), pl.col("denominator_exception")
+    c, x = pl.col("performance_not_met"), pl.col("denominator_exclusion")
+    ep = pl.col("eligible_population")
+    reported = a + b + c + x
+    threshold_pct = round(spec.data_completeness_threshold * 100)
+    frame = frame.with_columns(
+        pl.when(ep > 0).then(reported / ep).alias("data_completeness"),
+        pl.when(a + c > 0).then(a / (a + c)).alias("performance_rate"),
+        (ep - x - b >= spec.case_minimum).alias("meets_case_minimum"),
+        ((ep > 0) & (reported * 100 >= ep * threshold_pct)).alias("meets_data_completeness"),
+        pl.lit(t.year, dtype=pl.Int32).alias("performance_year"),
+        pl.lit(spec.data_completeness_threshold, dtype=pl.Float64).alias(
+            "data_completeness_threshold"
+        ),
+    )
+    frame = frame.join(
+        t.measures.select("measure_id", "measure_title", "is_inverse"), on="measure_id"
+    ).join(_strata_names(t), on=["measure_id", "stratum"], how="left")
+    frame = frame.with_columns(pl.col("stratum").replace("", None))
+    return frame.select([pl.col(n).cast(d) for n, d in ROW_SCHEMA.items()]).sort(
+        "tin", "npi", "measure_id", "stratum", nulls_last=False
+    )

@@ -1,0 +1,192 @@
+"""Data-quality findings a practice can act on (issue 5, outputs). No PHI in any column.
+
+- ``conflicting_qdc``: one claim carries QDCs of different meanings for one measure;
+- ``wasted_qdc``: a quality code on a claim not eligible for any measure using it;
+- ``wrong_year_qdc``: a quality code of another performance year, not of this one;
+- ``qdc_nonzero_charge``: a quality-code line billed above $0.01.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ..schema import short_hash
+from .codes import CodeTables
+
+FINDING_SCHEMA: dict[str, pl.DataType] = {
+    "kind": pl.String(),
+    "tin": pl.String(),
+    "npi": pl.String(),
+    "measure_id": pl.String(),
+    "claim_seq": pl.Int64(),
+    "claim_ref": pl.String(),
+    "source": pl.String(),
+    "service_date": pl.Date(),
+    "code": pl.String(),
+    "detail": pl.String(),
+}
+
+#: A QDC line is billed at $0.00 or $0.01 (CMS claims reporting guidance).
+MAX_QDC_CHARGE = 0.01
+
+
+def _with_refs(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add ``claim_ref`` = ``claim #<seq> (<short hash of CLM01>)`` (findings are few)."""
+    ids = frame["claim_id"].unique().to_list()
+    hashes = {i: short_hash(i or "") for i in ids}
+    hashed = pl.DataFrame(
+        {"claim_id": list(hashes), "_hash": list(hashes.values())},
+        schema={"claim_id": pl.String(), "_hash": pl.String()},
+    )
+    return frame.join(hashed, on="claim_id", how="left", nulls_equal=True).with_columns(
+        (
+            pl.lit("claim #") + pl.col("claim_seq").cast(pl.String) + " (" + pl.col("_hash") + ")"
+        ).alias("claim_ref")
+    )
+
+
+def find(
+    claims: pl.DataFrame,
+    lines: pl.DataFrame,
+    groups: pl.DataFrame,
+    markers: pl.DataFrame,
+    t: CodeTables,
+) -> pl.DataFrame:
+    """All findings of the evaluated split claims."""
+    parts: list[pl.DataFrame] = []
+    conflicts = (
+        markers.filter(pl.col("conflicting"))
+        .group_by("uid", "measure_id")
+        .agg(
+            pl.col("conflicting_codes")
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .unique()
+            .sort(),
+            pl.col("conflicting_meanings")
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .unique()
+            .sort(),
+        )
+        .join(
+            claims.select(
+                "uid",
+                "tin",
+                "npi",
+                "claim_seq",
+                "claim_id",
+                "source",
+                pl.col("claim_date").alias("service_date"),
+            ),
+            on="uid",
+        )
+    )
+    parts.append(
+        conflicts.select(
+            pl.lit("conflicting_qdc").alias("kind"),
+            "tin",
+            "npi",
+            "measure_id",
+            "claim_seq",
+            "claim_id",
+            "source",
+            "service_date",
+            pl.col("conflicting_codes").list.join(", ").alias("code"),
+            (
+                pl.lit("QDCs on one claim set different outcomes (")
+                + pl.col("conflicting_meanings").list.join(", ")
+                + "); the most advantageous counts"
+            ).alias("detail"),
+        )
+    )
+    code_measures = (
+        t.performance_codes.join(t.performance, on="pidx").select("code", "measure_id").unique()
+    )
+    qdc_lines = lines.filter(pl.col("code").is_in(list(t.qdc_codes)))
+    used = qdc_lines.select("uid", "line_number", "code").join(code_measures, on="code")
+    useful = used.join(
+        groups.select("uid", "measure_id").unique(), on=["uid", "measure_id"], how="semi"
+    )
+    wasted = (
+        used.join(useful.select("uid", "line_number"), on=["uid", "line_number"], how="anti")
+        .group_by("uid", "line_number", "code")
+        .agg(pl.col("measure_id").unique().sort().alias("measures"))
+        .filter(~pl.col("code").is_in(list(t.denominator_codes)))
+        .join(
+            qdc_lines.select(
+                "uid",
+                "line_number",
+                "tin",
+                "npi",
+                "claim_seq",
+                "claim_id",
+                "source",
+                "service_date",
+            ),
+            on=["uid", "line_number"],
+        )
+    )
+    parts.append(
+        wasted.select(
+            pl.lit("wasted_qdc").alias("kind"),
+            "tin",
+            "npi",
+            pl.when(pl.col("measures").list.len() == 1)
+            .then(pl.col("measures").list.first())
+            .alias("measure_id"),
+            "claim_seq",
+            "claim_id",
+            "source",
+            "service_date",
+            "code",
+            (
+                pl.lit("quality code for measure ")
+                + pl.col("measures").list.join(", ")
+                + " on a claim not in that measure's denominator"
+            ).alias("detail"),
+        )
+    )
+    not_denominator = ~pl.col("code").is_in(list(t.denominator_codes))
+    wrong_year = lines.filter(pl.col("code").is_in(list(t.other_year_qdc_codes)) & not_denominator)
+    parts.append(
+        wrong_year.select(
+            pl.lit("wrong_year_qdc").alias("kind"),
+            "tin",
+            "npi",
+            pl.lit(None, dtype=pl.String).alias("measure_id"),
+            "claim_seq",
+            "claim_id",
+            "source",
+            "service_date",
+            "code",
+            pl.lit(f"quality code of another performance year, not a QDC in {t.year}").alias(
+                "detail"
+            ),
+        )
+    )
+    charged = qdc_lines.filter(not_denominator & (pl.col("charge") > MAX_QDC_CHARGE))
+    parts.append(
+        charged.select(
+            pl.lit("qdc_nonzero_charge").alias("kind"),
+            "tin",
+            "npi",
+            pl.lit(None, dtype=pl.String).alias("measure_id"),
+            "claim_seq",
+            "claim_id",
+            "source",
+            "service_date",
+            "code",
+            (
+                pl.lit("QDC line charge ")
+                + pl.col("charge").round(2).cast(pl.String)
+                + " above $0.01"
+            ).alias("detail"),
+        )
+    )
+    frames = [p.with_columns(pl.col("service_date").cast(pl.Date)) for p in parts]
+    out = pl.concat(frames, how="vertical_relaxed")
+    if out.height == 0:
+        return pl.DataFrame(schema=FINDING_SCHEMA)
+    out = _with_refs(out)
+    return out.select([pl.col(n).cast(d) for n, d in FINDING_SCHEMA.items()]).sort(
+        "claim_seq", "kind", "code", "measure_id", nulls_last=True
+    )

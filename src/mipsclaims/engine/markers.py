@@ -1,0 +1,99 @@
+"""QDC performance markers of each eligible split claim (measure-logic.md section 4).
+
+A quality code matches a line with the same code when the line carries one of its listed
+modifiers, or, when it lists none, when the line carries none of 1P/2P/3P/8P. An option
+matches when every one of its codes is matched. Of several markers the most advantageous
+counts (reversed for inverse measures); more than one meaning on a claim is a conflict.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ..schema import PERFORMANCE_MODIFIERS
+from .codes import CodeTables, marker_rank
+
+_PERF_MODS = sorted(PERFORMANCE_MODIFIERS)
+
+RANKS = pl.DataFrame(
+    [
+        {"is_inverse": inv, "marker": m, "rank": marker_rank(m, inv)}
+        for inv in (False, True)
+        for m in ("met", "not_met", "exclusion", "exception")
+    ],
+    schema={"is_inverse": pl.Boolean(), "marker": pl.String(), "rank": pl.Int8()},
+)
+
+
+def qdc_label() -> pl.Expr:
+    """How a QDC is shown: ``CODE`` or ``CODE-MOD`` with the line's performance modifier."""
+    pm = pl.col("modifiers").list.set_intersection(pl.lit(_PERF_MODS)).list.sort().list.first()
+    return pl.when(pm.is_null()).then(pl.col("code")).otherwise(pl.col("code") + "-" + pm)
+
+
+def matching_qdc_lines(lines: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
+    """Lines matching a quality code of some performance option: uid, pidx, code, label."""
+    joined = lines.select(
+        "uid", "claim_seq", "line_number", "code", "modifiers", "service_date"
+    ).join(t.performance_codes, on="code", how="inner")
+    hits_listed = pl.col("modifiers").list.set_intersection(pl.col("mods")).list.len() > 0
+    no_perf_mod = pl.col("modifiers").list.set_intersection(pl.lit(_PERF_MODS)).list.len() == 0
+    ok = pl.when(pl.col("mods").list.len() > 0).then(hits_listed).otherwise(no_perf_mod)
+    return joined.filter(ok).with_columns(qdc_label().alias("label"))
+
+
+def claim_markers(lines: pl.DataFrame, groups: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
+    """Per eligible (uid, measure_id, stratum): marker rank, QDCs found, conflicts."""
+    hits = (
+        matching_qdc_lines(lines, t)
+        .join(t.performance, on="pidx")
+        .join(groups, on=["uid", "measure_id", "option_group"], how="inner")
+    )
+    found = hits.group_by("uid", "measure_id", "stratum").agg(
+        pl.col("label").unique().sort().alias("qdc_codes")
+    )
+    matched = (
+        hits.group_by("uid", "measure_id", "stratum", "pidx")
+        .agg(
+            pl.col("code").n_unique().alias("n"),
+            pl.col("n_codes").first(),
+            pl.col("marker").first(),
+            pl.col("label").unique().alias("labels"),
+        )
+        .filter(pl.col("n") == pl.col("n_codes"))
+        .join(t.measures.select("measure_id", "is_inverse"), on="measure_id")
+        .join(RANKS, on=["is_inverse", "marker"])
+    )
+    per_claim = matched.group_by("uid", "measure_id", "stratum").agg(
+        pl.col("rank").max(),
+        pl.col("marker").n_unique().alias("n_meanings"),
+        pl.col("marker").unique().sort().alias("meanings"),
+        pl.col("labels")
+        .list.explode(keep_nulls=False, empty_as_null=False)
+        .unique()
+        .sort()
+        .alias("marker_codes"),
+    )
+    out = (
+        groups.select("uid", "measure_id", "stratum")
+        .unique()
+        .join(found, on=["uid", "measure_id", "stratum"], how="left")
+        .join(per_claim, on=["uid", "measure_id", "stratum"], how="left")
+    )
+    conflicting = pl.col("n_meanings").fill_null(0) > 1
+    return out.select(
+        "uid",
+        "measure_id",
+        "stratum",
+        pl.col("rank").fill_null(0).cast(pl.Int8),
+        pl.col("qdc_codes").fill_null([]),
+        conflicting.alias("conflicting"),
+        pl.when(conflicting)
+        .then(pl.col("marker_codes"))
+        .otherwise(pl.lit([], dtype=pl.List(pl.String())))
+        .alias("conflicting_codes"),
+        pl.when(conflicting)
+        .then(pl.col("meanings"))
+        .otherwise(pl.lit([], dtype=pl.List(pl.String())))
+        .alias("conflicting_meanings"),
+    )
