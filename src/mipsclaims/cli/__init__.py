@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import specs_cmd
+from . import score_cmd, specs_cmd
 
 app = typer.Typer(
     name="mipsclaims",
@@ -18,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(specs_cmd.app, name="specs")
+app.command("score")(score_cmd.score)
 
 
 def main() -> None:

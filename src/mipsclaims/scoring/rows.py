@@ -11,6 +11,26 @@ from ..specs import normalise_measure_id
 from .points import ScoringInputError
 
 _TEXT_COLUMNS = ("tin", "npi", "measure_id", "stratum", "stratum_name", "measure_title")
+#: Contract columns and their types (measure-logic.md section 8).
+ROW_TYPES: dict[str, pl.DataType] = {
+    "performance_year": pl.Int32(),
+    **{c: pl.String() for c in ("tin", "npi", "measure_id", "stratum")},
+    **{
+        c: pl.Int64()
+        for c in (
+            "eligible_population",
+            "performance_met",
+            "performance_not_met",
+            "denominator_exclusion",
+            "denominator_exception",
+            "not_reported",
+        )
+    },
+    "data_completeness": pl.Float64(),
+    "performance_rate": pl.Float64(),
+    "meets_case_minimum": pl.Boolean(),
+    "meets_data_completeness": pl.Boolean(),
+}
 
 
 def _from_json(path: Path) -> pl.DataFrame:
@@ -31,7 +51,7 @@ def _from_csv(path: Path) -> pl.DataFrame:
     try:
         return pl.read_csv(
             path,
-            schema_overrides={c: pl.String for c in _TEXT_COLUMNS},
+            schema_overrides={**{c: pl.String() for c in _TEXT_COLUMNS}, **ROW_TYPES},
             infer_schema_length=None,
         )
     except (OSError, pl.exceptions.PolarsError) as exc:
@@ -50,8 +70,15 @@ def read_rows(path: str | Path) -> pl.DataFrame:
         frame = _from_csv(path)
     else:
         raise ScoringInputError(f"{path}: rows must be a .json or .csv file")
-    casts = [pl.col(c).cast(pl.String) for c in _TEXT_COLUMNS if c in frame.columns]
-    frame = frame.with_columns(casts)
+    types = {**{c: pl.String() for c in _TEXT_COLUMNS}, **ROW_TYPES}
+    try:
+        frame = frame.with_columns(
+            pl.col(c).cast(t) for c, t in types.items() if c in frame.columns
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise ScoringInputError(
+            f"{path}: a row column has values of the wrong type ({exc})"
+        ) from None
     if "measure_id" in frame.columns:
         frame = frame.with_columns(
             pl.col("measure_id").map_elements(normalise_measure_id, return_dtype=pl.String)

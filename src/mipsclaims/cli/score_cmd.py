@@ -1,0 +1,201 @@
+"""``mipsclaims score``: points, quality score and projected final score (issue 9)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .. import scoring
+from ..scoring import Projection, ScoreReport, ScoringOptions
+
+console = Console()
+errors = Console(stderr=True)
+
+ZONE_STYLE = {"safe": "bold green", "neutral": "bold yellow", "at_risk": "bold red"}
+ZONE_TEXT = {"safe": "SAFE", "neutral": "NEAR THE THRESHOLD", "at_risk": "AT RISK"}
+CATEGORY_TEXT = {
+    "quality": "Quality",
+    "cost": "Cost",
+    "improvement_activities": "Improvement activities",
+    "promoting_interoperability": "Promoting interoperability",
+}
+LEVERS_SHOWN = 5
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class Level(StrEnum):
+    tin_npi = "tin-npi"
+    tin = "tin"
+
+
+def _fail(message: str) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _entity(p: Projection) -> str:
+    return f"TIN {p.tin}" + (f" / NPI {p.npi}" if p.npi else " (group)")
+
+
+def _print_projection(p: Projection) -> None:
+    style = ZONE_STYLE[p.zone]
+    console.rule(_entity(p))
+    console.print(
+        f"Projected final score [bold]{p.final_score:.2f}[/bold] of 100: "
+        f"[{style}]{ZONE_TEXT[p.zone]}[/{style}] (threshold {p.threshold:g}, "
+        f"margin {p.margin:g})",
+        highlight=False,
+    )
+    console.print(f"Payment adjustment: {p.adjustment.explanation}", highlight=False)
+    console.print(f"[dim]{p.coverage.statement}[/dim]", highlight=False)
+
+    q = p.quality
+    counted = {m.measure_id for m in q.counted}
+    table = Table(title=f"Quality measures ({q.outcome_requirement})", title_justify="left")
+    table.add_column("measure")
+    table.add_column("title", max_width=28, no_wrap=True, overflow="ellipsis")
+    table.add_column("eligible", justify="right")
+    table.add_column("complete", justify="right")
+    table.add_column("rate", justify="right")
+    table.add_column("points", justify="right")
+    table.add_column("why", min_width=20)
+    table.add_column("best 6")
+    for m in q.measures:
+        table.add_row(
+            m.measure_id,
+            m.title,
+            str(m.eligible_population),
+            _pct(m.data_completeness),
+            _pct(m.performance_rate),
+            f"{m.points:.2f}",
+            m.reason,
+            "yes" if m.measure_id in counted else "",
+        )
+    console.print(table)
+    console.print(
+        f"Quality: {q.achievement_points:.2f} points + {q.small_practice_bonus:g} bonus over "
+        f"{q.required_measures * 10} = {q.achievement_percent:.2f}%, improvement "
+        f"+{q.improvement_percent:.2f} -> [bold]{q.score:.2f}%[/bold]",
+        highlight=False,
+    )
+
+    cats = Table(title=f"Categories ({p.weights_situation})", title_justify="left")
+    for col in ("category", "score", "weight", "points", "source"):
+        cats.add_column(col, justify="left" if col in ("category", "source") else "right")
+    for c in p.categories:
+        cats.add_row(
+            CATEGORY_TEXT[c.category],
+            "-" if c.score is None else f"{c.score:.2f}%",
+            f"{c.weight:g}%",
+            f"{c.points:.2f}",
+            c.source,
+        )
+    console.print(cats)
+
+    if p.levers:
+        levers = Table(title="What moves the score most", title_justify="left")
+        for col in ("measure", "what it takes", "measure points", "final score"):
+            levers.add_column(col, justify="left" if col != "final score" else "right")
+        for lever in p.levers[:LEVERS_SHOWN]:
+            levers.add_row(
+                lever.measure_id,
+                lever.action,
+                f"{lever.measure_points_before:.2f} -> {lever.measure_points_after:.2f}",
+                f"+{lever.final_score_gain:.2f}",
+            )
+        console.print(levers)
+    for note in [*q.notes, *p.assumptions]:
+        console.print(f"[dim]- {note}[/dim]", highlight=False)
+
+
+def print_report(report: ScoreReport) -> None:
+    """The terminal view of a score report (one section per entity)."""
+    if not report.projections:
+        console.print("No measure rows to score.")
+    for projection in report.projections:
+        _print_projection(projection)
+
+
+def score(
+    sources: list[Path] = typer.Argument(
+        None, help="Claim files (837P, CSV, Parquet) to evaluate; omit with --rows."
+    ),
+    year: int = typer.Option(..., "--year", "-y", help="Performance year (2023-2026)."),
+    rows: Path | None = typer.Option(
+        None, "--rows", help="Rows written by `mipsclaims report --format json|csv`."
+    ),
+    level: Level = typer.Option(Level.tin_npi, "--level", help="Entity level when evaluating."),
+    small_practice: bool = typer.Option(
+        False, "--small-practice", help="15 or fewer clinicians (3-point floor, bonus, weights)."
+    ),
+    ia: float | None = typer.Option(None, "--ia", help="Improvement activities points (0-40)."),
+    pi: float | None = typer.Option(
+        None, "--pi", help="Promoting interoperability score in percent; omit if reweighted."
+    ),
+    cost: float | None = typer.Option(
+        None, "--cost", help="Cost score in percent; omit if not scored (reweighted)."
+    ),
+    margin: float = typer.Option(5.0, "--margin", help="Points around the threshold = neutral."),
+    scaling_factor: float | None = typer.Option(
+        None, "--scaling-factor", help="Assumed budget-neutrality factor for positive adjustments."
+    ),
+    prior_quality: float | None = typer.Option(
+        None, "--prior-quality", help="Prior year's quality achievement percent (improvement)."
+    ),
+    required_measures: int = typer.Option(
+        6, "--required-measures", help="Measures required (fewer only when fewer apply)."
+    ),
+    through_month: int | None = typer.Option(
+        None, "--through-month", help="Last month the claims cover (1-12), for --rows input."
+    ),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
+) -> None:
+    """Project the MIPS final score: measure points, quality score, payment zone and levers.
+
+    Example: mipsclaims score claims/*.837 --year 2025 --small-practice --ia 40
+    Example: mipsclaims score --rows rows.json --year 2025 --through-month 6 --format json
+    """
+    try:
+        options = ScoringOptions(
+            small_practice=small_practice,
+            ia_points=ia,
+            pi_score=pi,
+            cost_score=cost,
+            margin=margin,
+            scaling_factor=scaling_factor,
+            prior_quality_achievement=prior_quality,
+            required_measures=required_measures,
+            through_month=through_month,
+        )
+    except ValueError as exc:
+        raise _fail(f"invalid option: {exc}") from None
+    if year not in scoring.THRESHOLDS:
+        raise _fail(f"no scoring for {year}; years: {', '.join(map(str, scoring.THRESHOLDS))}")
+    if bool(sources) == (rows is not None):
+        raise _fail("give claim files or --rows FILE (one of them)")
+    try:
+        if rows is not None:
+            report = scoring.score(scoring.read_rows(rows), year, options)
+        else:
+            from ..api import evaluate  # lazy: scoring from --rows must not need the engine
+
+            result = evaluate(list(sources), year, level=level.value)
+            report = scoring.score_result(result, year, options)
+    except (ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    if output is OutputFormat.json:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        print_report(report)
