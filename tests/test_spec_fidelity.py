@@ -10,6 +10,7 @@ The mapping of CSV data elements and every known difference: docs/spec-fidelity.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,56 +148,91 @@ class CsvMeasure:
     role_codes: dict[tuple[str, str, str | None], set] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class CsvRow:
+    line: int
+    measure_id: str
+    element: Element
+    code: str
+    modifiers: frozenset[str]  # a quality code's required modifier, or excluded modifiers
+    pos_exclusions: frozenset[str]
+    age: Age
+    sex: str | None
+
+
+def parse_row(line: int, row: dict[str, str]) -> CsvRow:
+    """One CSV row, checked against the grammar in docs/spec-fidelity.md."""
+    element = parse_element(row["DATA ELEMENT NAME"])
+    measure_id, stratum = measure_and_group(row["Measure ID"])
+    if stratum is not None and element.option_group != stratum:
+        raise ValueError(f"stratum {stratum} but element group {element.option_group}")
+    if row["CODING SYSTEM"] not in CODING_SYSTEMS[element.kind]:
+        raise ValueError(f"{element.kind} coded in {row['CODING SYSTEM']!r}")
+    code = builder.normalise_code(row["CODE"])
+    if element.kind == "DX_CODE":
+        code = builder.normalise_icd10(code)
+    is_quality = element.kind in ("CPT_II", "G_CODE")
+    if is_quality:
+        if row["MODIFIER"].startswith("≠") or row["PLACE OF SERVICE"]:
+            raise ValueError(f"quality code {code} with an exclusion list")
+        modifiers = frozenset({builder.normalise_code(row["MODIFIER"])} - {""})
+    else:
+        modifiers = parse_exclusions(row["MODIFIER"])
+    return CsvRow(
+        line=line,
+        measure_id=measure_id,
+        element=element,
+        code=code,
+        modifiers=modifiers,
+        pos_exclusions=parse_exclusions(row["PLACE OF SERVICE"]),
+        age=parse_age(row["AGE"]),
+        sex=parse_sex(row["GENDER"]),
+    )
+
+
 def read_csv_view(path: Path) -> dict[str, CsvMeasure]:
     """Reduce the CSV single source to OptionViews (independently of the builder)."""
-    measures: dict[str, CsvMeasure] = {}
-    quality_rows = []
-    for line, row in enumerate(builder.read_csv_single_source(path), start=2):
+    rows = []
+    for line, raw in enumerate(builder.read_csv_single_source(path), start=2):
         try:
-            element = parse_element(row["DATA ELEMENT NAME"])
-            measure_id, stratum = measure_and_group(row["Measure ID"])
-            if stratum is not None and element.option_group != stratum:
-                raise ValueError(f"stratum {stratum} but element group {element.option_group}")
-            if row["CODING SYSTEM"] not in CODING_SYSTEMS[element.kind]:
-                raise ValueError(f"{element.kind} coded in {row['CODING SYSTEM']!r}")
+            rows.append(parse_row(line, raw))
         except ValueError as exc:
             raise ValueError(f"{path.name} line {line}: {exc}") from None
-        measure = measures.setdefault(measure_id, CsvMeasure())
-        view = measure.groups.setdefault(element.option_group, OptionView())
-        code = builder.normalise_code(row["CODE"])
-        age = parse_age(row["AGE"])
-        if element.kind == "DX_CODE":
-            target = view.diagnosis_exclusions if element.role else view.diagnoses
-            target.add(builder.normalise_icd10(code))
-        elif element.kind in ("ENCOUNTER_CODE", "PROC_CODE"):
-            view.procedures.add(
-                (
-                    code,
-                    parse_exclusions(row["MODIFIER"]),
-                    parse_exclusions(row["PLACE OF SERVICE"]),
-                )
-            )
-        else:
-            quality_rows.append((measure, view, element, code, row, age))
-            continue
-        view.ages.add(age)
-        view.sexes.add(parse_sex(row["GENDER"]))
 
-    for measure, view, element, code, row, age in quality_rows:
-        modifiers = (builder.normalise_code(row["MODIFIER"]),) if row["MODIFIER"] else ()
-        if element.role == "DENOM_CODE":
-            view.additional_codes.add(code)
-        elif element.role == "PD":
-            key = (element.option_group, element.combo)
-            measure.denominator_codes.setdefault(key, set()).add((code, modifiers))
+    measures: dict[str, CsvMeasure] = {}
+
+    def place(row: CsvRow) -> tuple[CsvMeasure, OptionView]:
+        measure = measures.setdefault(row.measure_id, CsvMeasure())
+        return measure, measure.groups.setdefault(row.element.option_group, OptionView())
+
+    is_quality = [r.element.kind in ("CPT_II", "G_CODE") for r in rows]
+    quality_rows = [r for r, q in zip(rows, is_quality, strict=True) if q]
+    denominator_rows = [r for r, q in zip(rows, is_quality, strict=True) if not q]
+    for row in denominator_rows:  # first, so quality rows can be checked against them
+        _, view = place(row)
+        if row.element.kind == "DX_CODE":
+            target = view.diagnosis_exclusions if row.element.role else view.diagnoses
+            target.add(row.code)
         else:
-            option_type = ROLE_TO_OPTION_TYPE[element.role]
-            key = (element.option_group, option_type, element.combo)
-            measure.role_codes.setdefault(key, set()).add((code, modifiers))
-            if view.ages and age not in view.ages:
-                view.narrower_age_codes.add((option_type, code, age))
-        if parse_sex(row["GENDER"]) not in view.sexes:
-            raise ValueError(f"{path.name}: {code} states another sex than its denominator")
+            view.procedures.add((row.code, row.modifiers, row.pos_exclusions))
+        view.ages.add(row.age)
+        view.sexes.add(row.sex)
+
+    for row in quality_rows:
+        measure, view = place(row)
+        group, combo, role = row.element.option_group, row.element.combo, row.element.role
+        code = (row.code, tuple(sorted(row.modifiers)))
+        if row.sex not in view.sexes:
+            raise ValueError(f"{path.name} line {row.line}: another sex than its denominator")
+        if role == "DENOM_CODE":
+            view.additional_codes.add(row.code)
+        elif role == "PD":
+            measure.denominator_codes.setdefault((group, combo), set()).add(code)
+        else:
+            option_type = ROLE_TO_OPTION_TYPE[role]
+            measure.role_codes.setdefault((group, option_type, combo), set()).add(code)
+            if row.age not in view.ages:
+                view.narrower_age_codes.add((option_type, row.code, row.age))
 
     for measure in measures.values():
         for (group, option_type, combo), codes in measure.role_codes.items():
@@ -315,6 +351,18 @@ def test_csv_and_spec_list_the_same_measures(
     assert set(csv_views[year]) == set(specs.load(year).measures)
 
 
+def unexplained(found: dict[tuple, tuple], year: int) -> tuple[dict, dict]:
+    """(differences not allow-listed or not as listed, allow-listed ones not found)."""
+    expected = {
+        key: (known.csv_only, known.spec_only)
+        for key, known in KNOWN_DIFFERENCES.items()
+        if key[0] == year
+    }
+    unexpected = {k: v for k, v in found.items() if expected.get(k) != v}
+    stale = {k: v for k, v in expected.items() if found.get(k) != v}
+    return unexpected, stale
+
+
 @pytest.mark.parametrize("year", YEARS)
 def test_every_option_group_matches_the_csv_except_known_differences(
     year: int, csv_views: dict[int, dict[str, CsvMeasure]]
@@ -323,15 +371,32 @@ def test_every_option_group_matches_the_csv_except_known_differences(
     spec = specs.load(year)
     for measure_id, csv in sorted(csv_views[year].items()):
         found.update(differences(year, spec.measure(measure_id), csv))
-    expected = {
-        key: (known.csv_only, known.spec_only)
-        for key, known in KNOWN_DIFFERENCES.items()
-        if key[0] == year
-    }
-    unexpected = {k: v for k, v in found.items() if expected.get(k) != v}
-    stale = {k: v for k, v in expected.items() if found.get(k) != v}
+    unexpected, stale = unexplained(found, year)
     assert not unexpected, f"new differences (csv only, spec only): {unexpected}"
     assert not stale, f"allow-listed differences no longer found: {stale}"
+
+
+def test_allow_list_is_exact_both_ways() -> None:
+    """An extra code next to an allowed difference is new; a vanished difference is stale."""
+    key = (2025, "226", "01", "additional_codes")
+    allowed = {key: (frozenset(), frozenset({"G9902"}))}
+    assert unexplained(allowed | _other_2025_entries(), 2025) == ({}, {})
+    widened = {key: (frozenset(), frozenset({"G9902", "G9903"}))}
+    unexpected, stale = unexplained(widened | _other_2025_entries(), 2025)
+    assert unexpected == widened and stale == allowed
+    new_key = (2025, "047", "00", "diagnoses")
+    unexpected, stale = unexplained(
+        {new_key: (frozenset({"F0390"}), frozenset())} | allowed | _other_2025_entries(), 2025
+    )
+    assert set(unexpected) == {new_key} and stale == {}
+
+
+def _other_2025_entries() -> dict[tuple, tuple]:
+    return {
+        k: (v.csv_only, v.spec_only)
+        for k, v in KNOWN_DIFFERENCES.items()
+        if k[0] == 2025 and k[3] != "additional_codes"
+    }
 
 
 def test_allow_list_entries_all_give_a_reason() -> None:
@@ -380,7 +445,6 @@ def test_226_stratum_rule_matches_the_explicit_2024_row(
 
 def test_2025_json_drops_g9902_that_2024_json_had(cms_dir: Path) -> None:
     """The JSON/CSV disagreement the builder resolves (measure-logic.md section 6)."""
-    import json
 
     def stratum_01(year: int) -> dict:
         path = cms_dir / f"single-source/qpp-single-source-{year}.json"
@@ -489,7 +553,13 @@ def test_reader_maps_each_element_as_documented(tmp_path: Path) -> None:
         ('1,ENCOUNTER_CODE_PN,C4,99202,,,18 - 75,"M, F"', r"line 2: .* quality-code role"),
         ('24.01,PROC_CODE_1,C4,22310,,,≥50,"M, F"', r"line 2: stratum 01 but element group 00"),
         ('1,DX_CODE,C4,E11.65,,,18 - 75,"M, F"', r"line 2: DX_CODE coded in 'C4'"),
-        ('1,ENCOUNTER_CODE,C4,99202,GQ,,18 - 75,"M, F"', r"expected an exclusion list"),
+        ('1,ENCOUNTER_CODE,C4,99202,GQ,,18 - 75,"M, F"', r"line 2: expected an exclusion list"),
+        ('1,G_CODE_PN,HCPCS,M1211,≠GQ,,18 - 75,"M, F"', r"line 2: quality code M1211 with an excl"),
+        ('1,G_CODE_PN,HCPCS,M1211,,,18 to 75,"M, F"', r"line 2: "),
+        (
+            "1,DX_CODE,I10,E11.65,,,18 - 75,F\n1,G_CODE_PN,HCPCS,M1211,,,18 - 75,M",
+            r"line 3: another sex",
+        ),
     ],
 )
 def test_reader_rejects_what_it_does_not_understand(tmp_path: Path, row: str, message: str) -> None:
