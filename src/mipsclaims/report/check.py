@@ -1,0 +1,52 @@
+"""``check``: does every eligible claim of a batch carry a QDC, before it is sent?
+
+The engine groups claims into instances (for most measures, one per patient and year), so a
+claim without a QDC is not a gap when another claim of the patient carries one. A batch
+check asks a stricter question, claim by claim: we give every split claim its own patient
+key, run the real engine, and every instance with marker ``none`` is a claim that is
+missing its QDC. The eligibility and QDC rules are the engine's, not repeated here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from ..schema import short_hash
+
+CHECK_COLUMNS = ("claim", "tin", "npi", "measure_id", "stratum", "instance_date", "closing_qdcs")
+
+
+def per_claim_lines(lines: pl.DataFrame) -> pl.DataFrame:
+    """Lines with ``patient_id`` replaced by a per-claim key (no PHI, one instance per claim)."""
+    return lines.with_columns(
+        pl.format("claim-{}", pl.col("claim_seq")).alias("patient_id"),
+        pl.lit(None, dtype=pl.String).alias("patient_name"),
+    )
+
+
+def missing_qdcs(
+    instances: pl.DataFrame, year: int, measures: Sequence[str] | None = None, closing=None
+) -> pl.DataFrame:
+    """One row per eligible claim and measure (stratum) that carries no QDC."""
+    from .gaps import _default_closing, format_choices
+
+    missing = instances.filter(pl.col("marker") == "none")
+    if measures:
+        missing = missing.filter(pl.col("measure_id").is_in(list(measures)))
+    missing = missing.sort(["claim_seqs", "measure_id", "stratum"], nulls_last=True)
+    closing = closing or (_default_closing() if missing.height else None)
+    texts = {
+        key: format_choices(closing(year, *key)) if closing else ""
+        for key in missing.select("measure_id", "stratum").unique().iter_rows()
+    }
+    claims = [
+        ", ".join(f"claim #{s} ({short_hash(i)})" for s, i in zip(seqs, ids, strict=False))
+        for seqs, ids in zip(missing["claim_seqs"], missing["claim_ids"], strict=True)
+    ]
+    closing_col = [texts[k] for k in missing.select("measure_id", "stratum").iter_rows()]
+    return missing.with_columns(
+        pl.Series("claim", claims, dtype=pl.String),
+        pl.Series("closing_qdcs", closing_col, dtype=pl.String),
+    ).select(CHECK_COLUMNS)

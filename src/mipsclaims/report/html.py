@@ -1,0 +1,196 @@
+"""The self-contained HTML report: one file, no network, inline CSS and SVG.
+
+jinja2 with autoescape renders every input-derived string (codes, titles, claim refs) as
+text. Charts are SVG built here from the engine's ``monthly`` rows: numbers only, so no
+input-derived text ever reaches an SVG attribute unescaped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+import polars as pl
+
+from .. import specs
+from .export import ordered_rows
+from .gaps import gap_frame
+
+GAPS_SHOWN = 50  # per clinician; the rest are in `mipsclaims gaps`
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("mipsclaims.report", "templates"),
+    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"
+
+
+_ENV.filters["pct"] = _pct
+
+
+@dataclass
+class Trend:
+    """Inline SVG sparkline of year-to-date completeness and rate by month."""
+
+    width: int = 260
+    height: int = 70
+    completeness: list[tuple[float, float]] = field(default_factory=list)
+    rate: list[tuple[float, float]] = field(default_factory=list)
+    threshold_y: float | None = None
+    months: list[tuple[float, str]] = field(default_factory=list)
+
+    @staticmethod
+    def points(pairs: list[tuple[float, float]]) -> str:
+        return " ".join(f"{x:.1f},{y:.1f}" for x, y in pairs)
+
+
+def trend(monthly: pl.DataFrame, threshold: float | None) -> Trend:
+    """Map month 1..12 to x and a fraction 0..1 to y (top = 1)."""
+    t = Trend()
+    pad, w, h = 8.0, t.width - 16.0, t.height - 20.0
+
+    def x(month: int) -> float:
+        return pad + (month - 1) * w / 11
+
+    def y(v: float) -> float:
+        return pad + (1 - v) * h
+
+    for row in monthly.sort("month").iter_rows(named=True):
+        m = int(row["month"])
+        if row["data_completeness"] is not None:
+            t.completeness.append((x(m), y(row["data_completeness"])))
+        if row["performance_rate"] is not None:
+            t.rate.append((x(m), y(row["performance_rate"])))
+    if threshold is not None:
+        t.threshold_y = y(threshold)
+    t.months = [(x(m), "JFMAMJJASOND"[m - 1]) for m in range(1, 13)]
+    return t
+
+
+@dataclass
+class BenchmarkBar:
+    """Where a rate sits among the benchmark percentiles (0..100 scale, CMS's)."""
+
+    ticks: list[tuple[float, str]]
+    marker: float | None
+    decile: int | None
+    inverse: bool
+    kind: str
+
+
+def benchmark_bar(measure: specs.Measure | None, rate: float | None) -> BenchmarkBar | None:
+    """Decile = 1 + number of decile lower bounds (percentiles 10..90) the rate reaches.
+
+    For inverse measures lower is better: the count runs over bounds the rate stays under.
+    Display only; points come from ``mipsclaims.scoring``.
+    """
+    if measure is None or measure.benchmark is None:
+        return None
+    b = measure.benchmark
+    bounds = [b.percentiles[k] for k in ("10", "20", "30", "40", "50", "60", "70", "80", "90")
+              if k in b.percentiles]  # fmt: skip
+    decile = None
+    if rate is not None:
+        r = rate * 100
+        reached = sum(r <= v for v in bounds) if b.is_inverse else sum(r >= v for v in bounds)
+        decile = 1 + reached
+    ticks = [(v, k) for k, v in sorted(b.percentiles.items(), key=lambda kv: int(kv[0]))]
+    return BenchmarkBar(
+        ticks=ticks,
+        marker=None if rate is None else rate * 100,
+        decile=decile,
+        inverse=b.is_inverse,
+        kind=b.kind,
+    )
+
+
+def _entity_key(row: dict) -> tuple[str, str | None]:
+    return (row["tin"], row["npi"])
+
+
+def build_context(
+    result: Any,
+    *,
+    year: int,
+    level: str,
+    projection: Any = None,
+    generated: dt.datetime | None = None,
+) -> dict:
+    """Everything the template shows, grouped per clinician (or TIN)."""
+    try:
+        spec = specs.load(year)
+    except specs.UnsupportedYearError:
+        spec = None
+    rows = ordered_rows(result.rows)
+    monthly = result.monthly
+    gaps = gap_frame(result.instances, year) if result.instances.height else None
+    last_month = int(monthly["month"].max()) if monthly.height else None
+    entities: dict[tuple, dict] = {}
+    for row in rows.iter_rows(named=True):
+        key = _entity_key(row)
+        entity = entities.setdefault(
+            key, {"tin": row["tin"], "npi": row["npi"], "measures": [], "gaps": [], "gap_total": 0}
+        )
+        measure = spec.measures.get(row["measure_id"]) if spec else None
+        series = monthly.filter(
+            (pl.col("tin") == row["tin"])
+            & pl.col("npi").eq_missing(row["npi"])
+            & (pl.col("measure_id") == row["measure_id"])
+            & pl.col("stratum").eq_missing(row["stratum"])
+        )
+        open_gaps = 0
+        if gaps is not None:
+            open_gaps = gaps.filter(
+                (pl.col("tin") == row["tin"])
+                & pl.col("npi").eq_missing(row["npi"])
+                & (pl.col("measure_id") == row["measure_id"])
+                & pl.col("stratum").eq_missing(row["stratum"])
+            ).height
+        entity["measures"].append(
+            {
+                **row,
+                "title": row.get("measure_title") or (measure.title if measure else ""),
+                "threshold": row.get("data_completeness_threshold")
+                or (spec.data_completeness_threshold if spec else None),
+                "trend": trend(series, row.get("data_completeness_threshold")),
+                "bench": benchmark_bar(measure, row["performance_rate"]),
+                "open_gaps": open_gaps,
+            }
+        )
+    if gaps is not None:
+        for key, group in gaps.group_by(["tin", "npi"], maintain_order=True):
+            if key in entities:
+                entities[key]["gap_total"] = group.height
+                entities[key]["gaps"] = group.head(GAPS_SHOWN).to_dicts()
+    findings = (
+        result.findings.group_by("kind").len().sort("kind").rows() if result.findings.height else []
+    )
+    return {
+        "year": year,
+        "level": level,
+        "entities": list(entities.values()),
+        "scope": result.scope.to_dicts(),
+        "findings": findings,
+        "last_month": last_month,
+        "projection": projection,
+        "gaps_shown": GAPS_SHOWN,
+        "generated": (generated or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC"),
+        "case_minimum": spec.case_minimum if spec else 20,
+    }
+
+
+def render_html(
+    result: Any, *, year: int, level: str, projection: Any = None, generated=None
+) -> str:
+    """The report as one self-contained HTML document."""
+    context = build_context(result, year=year, level=level, projection=projection,
+                            generated=generated)  # fmt: skip
+    return _ENV.get_template("report.html.j2").render(**context)

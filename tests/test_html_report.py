@@ -1,0 +1,102 @@
+"""The HTML report: self-contained, escaped, and readable in a real browser."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mipsclaims.report import gaps as gaps_mod
+from mipsclaims.report import html
+from test_report_data import NPI_A, fake_closing, make_result
+
+HOSTILE = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _closing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gaps_mod, "_default_closing", lambda: fake_closing)
+
+
+def _render(**kwargs) -> str:
+    return html.render_html(make_result(**kwargs), year=2025, level="tin-npi")
+
+
+def test_html_is_self_contained() -> None:
+    page = _render()
+    assert "<script" not in page.lower()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert "@import" not in page and "url(" not in page
+    assert page.count("<svg") >= 3 + 3  # a trend and a benchmark bar per measure row
+
+
+def test_hostile_strings_are_escaped() -> None:
+    page = _render(title_128=HOSTILE, code=HOSTILE, claim_id=HOSTILE)
+    assert "<script" not in page.lower()
+    assert "<img" not in page.lower()
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page
+    # The hostile claim id never appears at all (claims are shown by seq + hash).
+    assert "onerror=alert(1)&gt;&lt;script" in page  # from the title only
+    assert page.count("onerror") == 1
+
+
+def test_trend_points_come_from_monthly_rows() -> None:
+    result = make_result()
+    monthly = result.monthly.filter(measure_id="128")
+    t = html.trend(monthly, 0.75)
+    # Month 1..3 at x = 8 + (m-1)*244/11; completeness 0.84 * 0.7 at month 1.
+    assert [round(x, 1) for x, _ in t.completeness] == [8.0, 30.2, 52.4]
+    assert round(t.completeness[0][1], 1) == round(8 + (1 - 0.84 * 0.7) * 50, 1)
+    assert round(t.threshold_y, 1) == 20.5
+
+
+def test_benchmark_decile_from_percentiles() -> None:
+    from mipsclaims import specs
+
+    m134 = specs.load(2025).measure("134")  # p10 86.58, p20 99.19, p30.. 100
+    assert html.benchmark_bar(m134, 0.75).decile == 1
+    assert html.benchmark_bar(m134, 0.90).decile == 2
+    assert html.benchmark_bar(m134, 1.0).decile == 10
+    assert html.benchmark_bar(m134, None).decile is None
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _browser(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    binary = _chromium()
+    if binary is None:
+        pytest.skip("no chromium binary (CI: apt-get install -y chromium)")
+    base = [
+        binary, "--headless", "--no-sandbox", "--disable-gpu",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+    ]  # fmt: skip
+    return subprocess.run(base + args, capture_output=True, text=True, timeout=120)
+
+
+def test_report_in_a_real_browser(tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(_render(title_128=HOSTILE), encoding="utf-8")
+    dom = _browser(["--dump-dom", page.as_uri()], tmp_path)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom.stdout))
+    assert f"Clinician NPI {NPI_A}" in text
+    assert "84.0% of 75.0%" in text  # 128 completeness vs threshold
+    assert "Screening for Depression" in text
+    assert "claim #7" in text
+    # The browser parsed no injected element: the hostile title is text.
+    assert "<img src=x" not in dom.stdout and "<script>alert" not in dom.stdout
+    shot = tmp_path / "shot.png"
+    out = _browser([f"--screenshot={shot}", "--window-size=1280,2000", page.as_uri()], tmp_path)
+    assert out.returncode == 0 and shot.stat().st_size > 10_000
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
