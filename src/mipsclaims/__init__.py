@@ -6,3 +6,6 @@ performance rates, gaps and a projected score. See docs/architecture.md.
 """
 
 __version__ = "0.1.0"
+
+from .api import check_claim as check_claim
+from .api import evaluate as evaluate

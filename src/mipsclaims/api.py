@@ -1,0 +1,118 @@
+"""The public Python API: evaluate a year of claims, or check one claim at the point of care.
+
+>>> result = evaluate("claims/2024/*.837", 2024)        # doctest: +SKIP
+>>> result.rows                                          # doctest: +SKIP
+>>> check_claim(claim, 2024).measures                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict
+
+from .claims import Claim, claims_to_frame
+from .engine import EngineResult, QdcChoice, closing_codes, evaluate_lines
+from .engine.codes import MARKERS
+from .engine.single import claim_outcomes
+
+Source = str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | pl.DataFrame | pl.LazyFrame
+Marker = Literal["met", "not_met", "exclusion", "exception", "none"]
+
+__all__ = ["ClaimCheck", "MeasureCheck", "check_claim", "evaluate"]
+
+
+def _lines_of(source: Source | Iterable[Claim]) -> pl.DataFrame | pl.LazyFrame:
+    if isinstance(source, pl.DataFrame | pl.LazyFrame):
+        return source
+    if isinstance(source, str | os.PathLike):
+        paths: list = [Path(source)]
+    else:
+        items = list(source)
+        if items and all(isinstance(i, Claim) for i in items):
+            # Position in the iterable is the input order replacement and voids act in.
+            return claims_to_frame(
+                c.model_copy(update={"claim_seq": n}) for n, c in enumerate(items)
+            )
+        if not all(isinstance(i, str | os.PathLike) for i in items):
+            raise TypeError(
+                "source must be a path, a list of paths, a claim-line DataFrame or Claim models"
+            )
+        paths = [Path(i) for i in items]
+    from . import inputs  # lazily: the readers are only needed for files
+
+    lines, _report = inputs.load_claim_lines(paths)
+    return lines
+
+
+def evaluate(
+    source: Source | Iterable[Claim], year: int, level: Literal["tin-npi", "tin"] = "tin-npi"
+) -> EngineResult:
+    """Evaluate every Medicare Part B claims measure of ``year`` on ``source``.
+
+    ``source`` is an 837P / claim-line file path, a list of them (input order = list order),
+    a canonical claim-line DataFrame, or an iterable of :class:`~mipsclaims.claims.Claim`.
+    ``level`` is ``"tin-npi"`` (individual clinicians) or ``"tin"`` (the group).
+    """
+    return evaluate_lines(_lines_of(source), year, level=level)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class MeasureCheck(_Model):
+    """One measure (stratum) a claim is eligible for, and what it still needs."""
+
+    measure_id: str
+    stratum: str | None
+    npi: str | None
+    outcome: Marker
+    qdcs_found: list[str]
+    missing: bool
+    choices: list[QdcChoice]
+
+
+class ClaimCheck(_Model):
+    """The answer of :func:`check_claim`: no PHI, the claim referred to by position and hash."""
+
+    claim_ref: str
+    performance_year: int
+    out_of_scope: str | None
+    measures: list[MeasureCheck]
+
+
+def check_claim(claim: Claim, year: int) -> ClaimCheck:
+    """Which measures ``claim`` is eligible for, the QDCs it carries, and what is missing.
+
+    For EMR use before the claim is sent: a claim with no filing indicator yet is treated as
+    Part B. For each eligible measure without a QDC (``missing``) ``choices`` lists the valid
+    QDC combinations (code, modifier, meaning), most advantageous first.
+    """
+    reason, outcomes = claim_outcomes(claim, year)
+    measures = []
+    for o in outcomes:
+        assert o.marker in MARKERS
+        stratum = o.stratum or None
+        missing = o.marker == "none"
+        measures.append(
+            MeasureCheck(
+                measure_id=o.measure_id,
+                stratum=stratum,
+                npi=o.npi,
+                outcome=o.marker,  # type: ignore[arg-type]
+                qdcs_found=list(o.qdcs_found),
+                missing=missing,
+                choices=closing_codes(year, o.measure_id, stratum) if missing else [],
+            )
+        )
+    return ClaimCheck(
+        claim_ref=claim.reference,
+        performance_year=year,
+        out_of_scope=reason,
+        measures=measures,
+    )
