@@ -54,14 +54,25 @@ def test_trend_points_come_from_monthly_rows() -> None:
     assert round(t.threshold_y, 1) == 20.5
 
 
-def test_benchmark_decile_from_percentiles() -> None:
+def test_benchmark_bar_ticks_and_marker() -> None:
     from mipsclaims import specs
 
-    m134 = specs.load(2025).measure("134")  # p10 86.58, p20 99.19, p30.. 100
-    assert html.benchmark_bar(m134, 0.75).decile == 1
-    assert html.benchmark_bar(m134, 0.90).decile == 2
-    assert html.benchmark_bar(m134, 1.0).decile == 10
-    assert html.benchmark_bar(m134, None).decile is None
+    bar = html.benchmark_bar(specs.load(2025).measure("134"), 0.9)
+    assert bar.ticks[:3] == [(8.16, "1"), (86.58, "10"), (99.19, "20")]
+    assert bar.marker == 90.0 and bar.inverse is False
+    assert html.benchmark_bar(None, 0.5) is None
+
+
+def test_scoring_projection_is_shown_per_clinician() -> None:
+    from mipsclaims import scoring
+
+    result = make_result()
+    scores = scoring.score(result.rows, 2025, scoring.ScoringOptions())
+    page = html.render_html(result, year=2025, level="tin-npi", scores=scores)
+    for p in scores.projections:
+        assert f"projected final score <strong>{p.final_score:.1f}</strong>" in page
+    m128 = next(m for m in scores.projections[0].quality.measures if m.measure_id == "128")
+    assert m128.reason in page
 
 
 def _chromium() -> str | None:

@@ -81,32 +81,20 @@ class BenchmarkBar:
 
     ticks: list[tuple[float, str]]
     marker: float | None
-    decile: int | None
     inverse: bool
     kind: str
 
 
 def benchmark_bar(measure: specs.Measure | None, rate: float | None) -> BenchmarkBar | None:
-    """Decile = 1 + number of decile lower bounds (percentiles 10..90) the rate reaches.
-
-    For inverse measures lower is better: the count runs over bounds the rate stays under.
-    Display only; points come from ``mipsclaims.scoring``.
-    """
+    """Ticks at the claims benchmark percentiles and a marker at the rate (display only:
+    deciles and points come from ``mipsclaims.scoring``)."""
     if measure is None or measure.benchmark is None:
         return None
     b = measure.benchmark
-    bounds = [b.percentiles[k] for k in ("10", "20", "30", "40", "50", "60", "70", "80", "90")
-              if k in b.percentiles]  # fmt: skip
-    decile = None
-    if rate is not None:
-        r = rate * 100
-        reached = sum(r <= v for v in bounds) if b.is_inverse else sum(r >= v for v in bounds)
-        decile = 1 + reached
     ticks = [(v, k) for k, v in sorted(b.percentiles.items(), key=lambda kv: int(kv[0]))]
     return BenchmarkBar(
         ticks=ticks,
         marker=None if rate is None else rate * 100,
-        decile=decile,
         inverse=b.is_inverse,
         kind=b.kind,
     )
@@ -121,10 +109,14 @@ def build_context(
     *,
     year: int,
     level: str,
-    projection: Any = None,
+    scores: Any = None,
     generated: dt.datetime | None = None,
 ) -> dict:
-    """Everything the template shows, grouped per clinician (or TIN)."""
+    """Everything the template shows, grouped per clinician (or TIN).
+
+    ``scores`` is a ``scoring.ScoreReport`` (or None): its projection per entity and its
+    points per measure are shown beside the counts.
+    """
     try:
         spec = specs.load(year)
     except specs.UnsupportedYearError:
@@ -133,11 +125,25 @@ def build_context(
     monthly = result.monthly
     gaps = gap_frame(result.instances, year) if result.instances.height else None
     last_month = int(monthly["month"].max()) if monthly.height else None
+    projections = {(p.tin, p.npi): p for p in scores.projections} if scores else {}
+    points = {
+        (m.tin, m.npi, m.measure_id, m.stratum): m
+        for p in projections.values()
+        for m in p.quality.measures
+    }
     entities: dict[tuple, dict] = {}
     for row in rows.iter_rows(named=True):
         key = _entity_key(row)
         entity = entities.setdefault(
-            key, {"tin": row["tin"], "npi": row["npi"], "measures": [], "gaps": [], "gap_total": 0}
+            key,
+            {
+                "tin": row["tin"],
+                "npi": row["npi"],
+                "measures": [],
+                "gaps": [],
+                "gap_total": 0,
+                "projection": projections.get(key),
+            },
         )
         measure = spec.measures.get(row["measure_id"]) if spec else None
         series = monthly.filter(
@@ -163,6 +169,7 @@ def build_context(
                 "trend": trend(series, row.get("data_completeness_threshold")),
                 "bench": benchmark_bar(measure, row["performance_rate"]),
                 "open_gaps": open_gaps,
+                "score": points.get((row["tin"], row["npi"], row["measure_id"], row["stratum"])),
             }
         )
     if gaps is not None:
@@ -180,17 +187,13 @@ def build_context(
         "scope": result.scope.to_dicts(),
         "findings": findings,
         "last_month": last_month,
-        "projection": projection,
         "gaps_shown": GAPS_SHOWN,
         "generated": (generated or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC"),
         "case_minimum": spec.case_minimum if spec else 20,
     }
 
 
-def render_html(
-    result: Any, *, year: int, level: str, projection: Any = None, generated=None
-) -> str:
+def render_html(result: Any, *, year: int, level: str, scores: Any = None, generated=None) -> str:
     """The report as one self-contained HTML document."""
-    context = build_context(result, year=year, level=level, projection=projection,
-                            generated=generated)  # fmt: skip
+    context = build_context(result, year=year, level=level, scores=scores, generated=generated)
     return _ENV.get_template("report.html.j2").render(**context)
