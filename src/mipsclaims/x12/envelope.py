@@ -1,0 +1,330 @@
+"""Input opening, ISA delimiter detection, interchange-aligned chunking and envelope checks.
+
+Shared by both reader paths so they agree on what is read: the chunker cuts the raw bytes
+into pieces that never straddle a segment or an interchange (each piece carries the
+delimiters of its ISA), and :class:`EnvelopeTracker` checks ISA/GS/ST/SE/GE/IEA segments
+(the few envelope segments, fed in input order) for version, transaction set and counts.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from .report import EnvelopeError, Issue, Location, ReadReport, X12Error
+
+#: What the reader accepts: 837P 5010. X222 without the A1 errata is read too.
+SUPPORTED_VERSION_PREFIX = "005010X222"
+ENVELOPE_TAGS = frozenset({"ISA", "GS", "ST", "SE", "GE", "IEA"})
+DEFAULT_BLOCK = 32 * 1024 * 1024
+_BOM = b"\xef\xbb\xbf"
+_WS = b" \t\r\n"
+
+Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO | Iterable[bytes]
+
+
+@dataclass(frozen=True)
+class Delimiters:
+    """The separators of one interchange, read from its ISA segment."""
+
+    element: str = "*"
+    component: str = ":"
+    repetition: str | None = "^"
+    segment: str = "~"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A run of whole segments of one interchange, decoded, with its position in the input."""
+
+    text: str
+    delimiters: Delimiters
+    byte_offset: int
+    interchange: int
+    control: str  # ISA13
+    final: bool  # the last piece of its interchange
+
+
+def source_name(source: Source) -> str:
+    if isinstance(source, str | os.PathLike):
+        return os.fspath(source)
+    if isinstance(source, bytes | bytearray | memoryview):
+        return "<bytes>"
+    name = getattr(source, "name", None)
+    return name if isinstance(name, str) else "<stream>"
+
+
+def iter_blocks(source: Source, block_size: int = DEFAULT_BLOCK) -> Iterator[bytes]:
+    """The raw bytes of ``source`` in blocks (path, bytes, binary file or iterable of chunks)."""
+    if isinstance(source, str | os.PathLike):
+        try:
+            handle = open(Path(source), "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise X12Error(f"cannot open {os.fspath(source)}: {exc.strerror}") from None
+        with handle:
+            yield from _read_blocks(handle, block_size)
+    elif isinstance(source, bytes | bytearray | memoryview):
+        yield bytes(source)
+    elif hasattr(source, "read"):
+        yield from _read_blocks(source, block_size)  # type: ignore[arg-type]
+    else:
+        for chunk in source:
+            if not isinstance(chunk, bytes | bytearray | memoryview):
+                raise X12Error(f"chunks must be bytes, got {type(chunk).__name__}")
+            yield bytes(chunk)
+
+
+def _read_blocks(handle: BinaryIO | io.BufferedIOBase, block_size: int) -> Iterator[bytes]:
+    while block := handle.read(block_size):
+        if isinstance(block, str):
+            raise X12Error("open the file in binary mode ('rb')")
+        yield block
+
+
+def parse_isa(buf: bytes) -> tuple[Delimiters, list[str], int]:
+    """Delimiters, elements and length (through the terminator) of the ISA at ``buf[0]``.
+
+    The element separator is the byte after "ISA"; ISA16 is the component separator and the
+    byte after it the segment terminator. Counting separators (not fixed columns) also
+    accepts ISAs whose fixed-width fields were trimmed.
+    """
+    if not buf.startswith(b"ISA") or len(buf) < 4:
+        raise EnvelopeError("expected an ISA segment")
+    ele = buf[3:4]
+    pos = 3
+    for _ in range(15):
+        pos = buf.find(ele, pos + 1, pos + 200)
+        if pos < 0:
+            raise EnvelopeError("ISA segment has fewer than 16 elements")
+    if len(buf) < pos + 3:
+        raise EnvelopeError("ISA segment is truncated")
+    comp, term = buf[pos + 1 : pos + 2], buf[pos + 2 : pos + 3]
+    text = buf[: pos + 2].decode("latin-1")
+    elements = text.split(ele.decode("latin-1"))
+    seps = {ele, comp, term}
+    if len(seps) < 3 or any(s.isalnum() for s in seps):
+        raise EnvelopeError(
+            f"ISA delimiters are not usable (element {ele!r}, component {comp!r}, segment {term!r})"
+        )
+    if elements[12] != "00501":
+        raise EnvelopeError(
+            f"ISA12 version {elements[12]!r} is not supported; this reader reads 837P "
+            f"{SUPPORTED_VERSION_PREFIX}A1 (ISA12 00501)"
+        )
+    rep = elements[11].encode("latin-1")
+    repetition = rep.decode("latin-1") if len(rep) == 1 and not rep.isalnum() else None
+    if rep in seps:
+        repetition = None
+    delims = Delimiters(
+        element=ele.decode("latin-1"),
+        component=comp.decode("latin-1"),
+        repetition=repetition,
+        segment=term.decode("latin-1"),
+    )
+    return delims, elements, pos + 3
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _segment_start_before(buf: bytes, pos: int, term: bytes) -> bool:
+    """True when only whitespace separates ``pos`` from the previous terminator."""
+    i = pos - 1
+    while i >= 0 and buf[i] in _WS and buf[i : i + 1] != term:
+        i -= 1
+    return i < 0 or buf[i : i + 1] == term
+
+
+def iter_pieces(
+    source: Source, report: ReadReport, block_size: int = DEFAULT_BLOCK
+) -> Iterator[Piece]:
+    """Cut ``source`` into interchange-aligned pieces of whole segments (at most ~block_size)."""
+    name = source_name(source)
+    blocks = iter_blocks(source, block_size)
+    buf = b""
+    base = 0  # absolute offset of buf[0]
+    eof = False
+    interchange = -1
+    first = True
+
+    def more() -> bool:
+        nonlocal buf, eof
+        if eof:
+            return False
+        try:
+            block = next(blocks)
+        except StopIteration:
+            eof = True
+            return False
+        buf += block
+        return True
+
+    while True:
+        # Between interchanges: skip a BOM and whitespace, expect ISA.
+        while len(buf) < 4096 and more():
+            pass
+        if first and buf.startswith(_BOM):
+            buf, base = buf[3:], base + 3
+        first = False
+        stripped = buf.lstrip(_WS)
+        base += len(buf) - len(stripped)
+        buf = stripped
+        if not buf:
+            if eof:
+                return
+            continue
+        interchange += 1
+        try:
+            delims, elements, _ = parse_isa(buf)
+        except EnvelopeError as exc:
+            where = Location(name, -1, base)
+            if interchange == 0 and not buf.startswith(b"ISA"):
+                raise X12Error(f"{name}: not an X12 interchange (no ISA at byte {base})") from None
+            report.interchanges += 1
+            report.errors.append(Issue(where, f"interchange failed: {exc}"))
+            nxt = _find_next_isa(buf, 1)
+            while nxt < 0 and not eof:
+                keep = max(len(buf) - 3, 1)
+                base += keep
+                buf = buf[keep:]
+                more()
+                nxt = _find_next_isa(buf, 0)
+            if nxt < 0:
+                return
+            base += nxt
+            buf = buf[nxt:]
+            continue
+        control = elements[13].strip()
+        term = delims.segment.encode("latin-1")
+        ele = delims.element.encode("latin-1")
+        iea, isa = b"IEA" + ele, b"ISA" + ele
+        pos = 0
+        while True:
+            end = _interchange_end(buf, pos, term, iea, isa)
+            if end is None and not eof:
+                cut = buf.rfind(term)
+                if len(buf) - pos >= block_size and cut >= pos:
+                    yield Piece(
+                        _decode(buf[pos : cut + 1]), delims, base + pos, interchange, control, False
+                    )
+                    base += cut + 1
+                    buf = buf[cut + 1 :]
+                    pos = 0
+                more()
+                continue
+            if end is None:  # end of input without IEA
+                end = len(buf)
+                report.warnings.append(
+                    Issue(Location(name, -1, base + pos), "interchange has no IEA trailer")
+                )
+            elif end < 0:  # a new ISA before this one's IEA
+                end = -end
+                report.warnings.append(
+                    Issue(Location(name, -1, base + end), "interchange has no IEA trailer")
+                )
+            yield Piece(_decode(buf[pos:end]), delims, base + pos, interchange, control, True)
+            base += end
+            buf = buf[end:]
+            break
+
+
+def _find_next_isa(buf: bytes, start: int) -> int:
+    return buf.find(b"ISA", start)
+
+
+def _interchange_end(buf: bytes, pos: int, term: bytes, iea: bytes, isa: bytes) -> int | None:
+    """Offset just past this interchange's IEA segment; -offset of a following ISA; None."""
+    i = pos + 1
+    while True:
+        a = buf.find(iea, i)
+        b = buf.find(isa, i)
+        if b >= 0 and (a < 0 or b < a):
+            if _segment_start_before(buf, b, term):
+                return -b
+            i = b + 1
+            continue
+        if a < 0:
+            return None
+        if _segment_start_before(buf, a, term):
+            t = buf.find(term, a)
+            return None if t < 0 else t + 1
+        i = a + 1
+
+
+class EnvelopeTracker:
+    """Checks envelope segments in input order; says when an interchange must be skipped."""
+
+    def __init__(self, name: str, report: ReadReport) -> None:
+        self.name = name
+        self.report = report
+        self.isa13 = ""
+        self.gs_count = 0
+        self.gs06 = ""
+        self.st_count = 0
+        self.st02 = ""
+        self.st_segment = 0
+
+    def _warn(self, where: Location, message: str) -> None:
+        self.report.warnings.append(Issue(where, message))
+
+    def feed(self, tag: str, el: list[str], segment: int, offset: int) -> str | None:
+        """Account for one envelope segment; return an error message to fail the interchange."""
+        where = Location(self.name, segment, offset)
+        get = lambda i: el[i].strip() if len(el) > i else ""  # noqa: E731
+        if tag == "ISA":
+            self.report.interchanges += 1
+            self.isa13, self.gs_count = get(13), 0
+        elif tag == "GS":
+            self.gs_count += 1
+            self.gs06, self.st_count = get(6), 0
+            version = get(8)
+            if get(1) != "HC" or not version.startswith(SUPPORTED_VERSION_PREFIX):
+                return (
+                    f"functional group GS01={get(1)!r} GS08={version!r} is not an 837P "
+                    f"{SUPPORTED_VERSION_PREFIX}A1 claim group"
+                )
+            if version not in (SUPPORTED_VERSION_PREFIX, SUPPORTED_VERSION_PREFIX + "A1"):
+                self._warn(where, f"GS08 {version!r} read as {SUPPORTED_VERSION_PREFIX}A1")
+        elif tag == "ST":
+            self.st_count += 1
+            self.report.transactions += 1
+            self.st02, self.st_segment = get(2), segment
+            version = get(3)
+            if get(1) != "837" or (version and not version.startswith(SUPPORTED_VERSION_PREFIX)):
+                return (
+                    f"transaction set ST01={get(1)!r} ST03={version!r} is not an 837P "
+                    f"{SUPPORTED_VERSION_PREFIX}A1 claim"
+                )
+        elif tag == "SE":
+            count = segment - self.st_segment + 1
+            if get(1) != str(count):
+                self._warn(where, f"SE01 says {get(1)!r} segments, the transaction has {count}")
+            if get(2) != self.st02:
+                self._warn(where, f"SE02 {get(2)!r} does not match ST02 {self.st02!r}")
+        elif tag == "GE":
+            if get(1) != str(self.st_count):
+                self._warn(
+                    where, f"GE01 says {get(1)!r} transactions, the group has {self.st_count}"
+                )
+            if get(2) != self.gs06:
+                self._warn(where, f"GE02 {get(2)!r} does not match GS06 {self.gs06!r}")
+        elif tag == "IEA":
+            if get(1) != str(self.gs_count):
+                self._warn(
+                    where, f"IEA01 says {get(1)!r} groups, the interchange has {self.gs_count}"
+                )
+            if get(2) != self.isa13:
+                self._warn(where, f"IEA02 {get(2)!r} does not match ISA13 {self.isa13!r}")
+        return None
+
+    def fail(self, segment: int, offset: int, message: str) -> None:
+        where = Location(self.name, segment, offset)
+        self.report.errors.append(Issue(where, f"interchange {self.isa13!r} failed: {message}"))
