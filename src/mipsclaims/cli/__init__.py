@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import score_cmd, specs_cmd
+from . import ingest_cmd, report_cmd, score_cmd, specs_cmd
 
 app = typer.Typer(
     name="mipsclaims",
@@ -19,6 +19,10 @@ app = typer.Typer(
 )
 app.add_typer(specs_cmd.app, name="specs")
 app.command("score")(score_cmd.score)
+app.command("report")(report_cmd.report)
+app.command("gaps")(report_cmd.gaps)
+app.command("check")(report_cmd.check)
+app.command("ingest")(ingest_cmd.ingest)
 
 
 def main() -> None:

@@ -39,7 +39,8 @@ def _cell(value: Any) -> Any:
 
 def write_rows(out: IO[str], header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Write a header and rows as CSV with every string cell neutralised."""
-    writer = csv.writer(out, lineterminator="\n")
+    # RFC 4180 line ends: the writer quotes any cell holding \r or \n, so rows never split.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([neutralise(h) for h in header])
     for row in rows:
         writer.writerow([_cell(v) for v in row])

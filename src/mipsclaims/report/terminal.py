@@ -17,44 +17,44 @@ def pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f}%"
 
 
-def _flag(ok: bool | None) -> Text:
-    return Text("yes", style="green") if ok else Text("no", style="red")
+def _mark(text: str, ok: bool | None) -> Text:
+    return Text(text + (" ✓" if ok else " ✗"), style="green" if ok else "red")
 
 
-def rows_table(result: Any, *, year: int, level: str) -> Table:
-    """One line per entity × measure × stratum with counts, rates and the two flags."""
-    table = Table(title=f"MIPS quality measures from claims, {year} ({level})", show_lines=False)
-    headers = (
-        "TIN", "NPI", "measure", "stratum", "eligible", "met", "not met", "excl.",
-        "exc.", "no QDC", "completeness", "rate", "≥20 cases", "complete",
-    )  # fmt: skip
-    for h in headers:
-        table.add_column(h, justify="right" if h not in {"TIN", "NPI", "measure"} else "left")
+def rows_tables(result: Any, *, year: int, level: str) -> list[Table]:
+    """One table per entity (TIN/NPI or TIN): a line per measure and stratum.
+
+    Kept to seven columns so it reads on an 80-column terminal.
+    """
+    tables = []
     rows = ordered_rows(result.rows)
-    for r in rows.iter_rows(named=True):
-        stratum = r.get("stratum_name") or r.get("stratum") or ""
-        completeness = Text(pct(r["data_completeness"]))
-        if not r["meets_data_completeness"]:
-            completeness.stylize("red")
-        table.add_row(
-            Text(r["tin"] or ""),
-            Text(r["npi"] or "(group)"),
-            Text(
-                r["measure_id"] + (f" {r['measure_title'][:38]}" if r.get("measure_title") else "")
-            ),
-            Text(stratum),
-            str(r["eligible_population"]),
-            str(r["performance_met"]),
-            str(r["performance_not_met"]),
-            str(r["denominator_exclusion"]),
-            str(r["denominator_exception"]),
-            str(r["not_reported"]),
-            completeness,
-            pct(r["performance_rate"]),
-            _flag(r["meets_case_minimum"]),
-            _flag(r["meets_data_completeness"]),
+    for (tin, npi), group in rows.group_by(["tin", "npi"], maintain_order=True):
+        who = f"Clinician NPI {npi}, TIN {tin}" if npi else f"Group TIN {tin}"
+        table = Table(
+            title=Text(f"{who}: quality measures from claims, {year}"), title_justify="left"
         )
-    return table
+        table.caption = "a met · c not met · x excl. · b exc.; 20+ = case minimum; ✓ = met"
+        table.add_column("measure", max_width=24, overflow="ellipsis", no_wrap=True)
+        for header in ("elig.", "a/c/x/b", "no QDC", "compl.", "rate", "20+"):
+            table.add_column(header, justify="right", no_wrap=True)
+        for r in group.iter_rows(named=True):
+            label = r["measure_id"]
+            if r.get("stratum"):
+                label += f"/{r['stratum']}"
+            if r.get("measure_title"):
+                label += f" {r['measure_title']}"
+            table.add_row(
+                Text(label),
+                str(r["eligible_population"]),
+                f"{r['performance_met']}/{r['performance_not_met']}/"
+                f"{r['denominator_exclusion']}/{r['denominator_exception']}",
+                str(r["not_reported"]),
+                _mark(pct(r["data_completeness"]), r["meets_data_completeness"]),
+                pct(r["performance_rate"]),
+                _mark("", r["meets_case_minimum"]),
+            )
+        tables.append(table)
+    return tables
 
 
 def frame_table(frame: pl.DataFrame, title: str) -> Table:
@@ -68,7 +68,11 @@ def frame_table(frame: pl.DataFrame, title: str) -> Table:
 
 
 def print_report(result: Any, *, year: int, level: str, console: Console) -> None:
-    console.print(rows_table(result, year=year, level=level))
+    tables = rows_tables(result, year=year, level=level)
+    if not tables:
+        console.print(f"No eligible instances for any measure in {year}.")
+    for table in tables:
+        console.print(table)
     scope = result.scope
     if scope.height:
         left_out = ", ".join(

@@ -1,0 +1,227 @@
+"""``mipsclaims report``, ``gaps`` and ``check``: what a practice sees, from files or a store.
+
+Exit codes: 0 success; 1 ``check`` found eligible claims without a QDC; 2 usage error or
+unreadable input. Messages name claims by position and hash, never by patient data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from ..report import sources
+
+console = Console()
+errors = Console(stderr=True)
+
+
+class Level(StrEnum):
+    tin_npi = "tin-npi"
+    tin = "tin"
+
+
+class ReportFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    html = "html"
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+
+
+FILES = typer.Argument(
+    None, help="Claim files: 837P, or claim-line CSV/Parquet.", show_default=False
+)
+STORE = typer.Option(
+    None, "--store", help="A store made by `mipsclaims ingest` (with or instead of files)."
+)
+YEAR = typer.Option(2025, "--year", "-y", help="Performance year.")
+LEVEL = typer.Option(Level.tin_npi, "--level", help="tin-npi (per clinician) or tin (group).")
+OUT = typer.Option(None, "--output", "-o", help="Write to this file instead of the terminal.")
+QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar or notes.")
+MEASURES = typer.Option(None, "--measures", "-m", help="Only these measures, e.g. 128,134,181,226.")
+
+
+def _fail(message: str) -> typer.Exit:
+    errors.print(Text.assemble(("error: ", "red"), message), highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _note(message: str, quiet: bool) -> None:
+    if not quiet:
+        errors.print(message, highlight=False, markup=False, soft_wrap=True)
+
+
+def _load(files: list[Path] | None, store: Path | None, quiet: bool) -> sources.Loaded:
+    if not files and store is None:
+        raise _fail("give claim files, --store DIR, or both")
+    try:
+        loaded = sources.load(files or [], store, quiet=quiet)
+    except sources.InputError as exc:
+        raise _fail(str(exc)) from None
+    if loaded.quarantined:
+        _note(f"{len(loaded.quarantined)} claim(s) or interchange(s) could not be read:", quiet)
+        for message in loaded.quarantined[:20]:
+            _note(f"  {message}", quiet)
+    return loaded
+
+
+def _evaluate(lines: pl.DataFrame, year: int, level: str):
+    from .. import specs
+    from ..engine import evaluate_lines  # lazy: keeps `--help` fast
+
+    try:
+        return evaluate_lines(lines, year, level=level)
+    except specs.UnsupportedYearError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _measures(text: str | None) -> list[str] | None:
+    if not text:
+        return None
+    from ..specs import normalise_measure_id
+
+    return [normalise_measure_id(m) for m in text.split(",") if m.strip()]
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def report(
+    files: list[Path] = FILES,
+    store: Path | None = STORE,
+    year: int = YEAR,
+    level: Level = LEVEL,
+    fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f", help="Output format."),
+    output: Path | None = OUT,
+    small_practice: bool = typer.Option(
+        False, "--small-practice", help="Score as a small practice (15 or fewer clinicians)."
+    ),
+    quiet: bool = QUIET,
+) -> None:
+    """Counts, data completeness and rates per clinician and measure; the HTML report.
+
+    Example: mipsclaims report --year 2025 --format html -o report.html examples/pt-clinic-2025.837
+    Example: mipsclaims report --store claims-store --year 2025 --format csv -o rows.csv
+    """
+    from ..report import export
+
+    loaded = _load(files, store, quiet)
+    result = _evaluate(loaded.lines, year, level.value)
+    if fmt is ReportFormat.json:
+        _emit(export.to_json(result, year=year, level=level.value), output)
+    elif fmt is ReportFormat.csv:
+        _emit(export.to_csv(result), output)
+    elif fmt is ReportFormat.html:
+        from .. import scoring
+        from ..report.html import render_html
+
+        scores = None
+        if year in scoring.THRESHOLDS and result.rows.height:
+            options = scoring.ScoringOptions(small_practice=small_practice)
+            scores = scoring.score_result(result, year, options)
+        _emit(render_html(result, year=year, level=level.value, scores=scores), output)
+        if output is not None:
+            _note(f"wrote {output}", quiet)
+    else:
+        from ..report import terminal
+
+        target = console if output is None else Console(file=output.open("w"), width=200)
+        terminal.print_report(result, year=year, level=level.value, console=target)
+
+
+def gaps(
+    files: list[Path] = FILES,
+    store: Path | None = STORE,
+    year: int = YEAR,
+    level: Level = LEVEL,
+    measures: str | None = MEASURES,
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="table or csv."),
+    output: Path | None = OUT,
+    show_phi: bool = typer.Option(
+        False, "--show-phi", help="Show patient ids and raw claim ids (CLM01). Handle with care."
+    ),
+    quiet: bool = QUIET,
+) -> None:
+    """Worklist for billing staff: eligible visits missing a QDC or with conflicting QDCs.
+
+    Patients are masked and claims shown as claim #position (hash) unless --show-phi.
+
+    Example: mipsclaims gaps --year 2025 --measures 128,134 --format csv -o gaps.csv claims.837
+    """
+    from ..report.csvsafe import frame_to_csv
+    from ..report.gaps import gap_frame
+    from ..report.terminal import frame_table
+
+    loaded = _load(files, store, quiet)
+    result = _evaluate(loaded.lines, year, level.value)
+    worklist = gap_frame(result.instances, year, show_phi=show_phi, measures=_measures(measures))
+    if fmt is ListFormat.csv:
+        _emit(frame_to_csv(worklist), output)
+        return
+    target = console if output is None else Console(file=output.open("w"), width=200)
+    if not worklist.height:
+        target.print("No open gaps.")
+        return
+    target.print(frame_table(worklist, f"Open gaps, {year} ({worklist.height})"))
+
+
+def _infer_year(lines: pl.DataFrame) -> int:
+    last = lines["service_date"].max() if lines.height else None
+    return last.year if isinstance(last, dt.date) else dt.date.today().year
+
+
+def check(
+    files: list[Path] = FILES,
+    store: Path | None = STORE,
+    year: int | None = typer.Option(
+        None, "--year", "-y", help="Performance year (default: the year of the latest claim)."
+    ),
+    measures: str | None = MEASURES,
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="table or csv."),
+    quiet: bool = QUIET,
+) -> None:
+    """Before sending a batch: does every eligible claim carry a QDC for each measure?
+
+    Exit code 0 when it does, 1 when some eligible claim has no QDC (listed), 2 on bad input.
+    Each claim is checked on its own, even when another claim of the patient has the QDC.
+
+    Example: mipsclaims check --measures 128,134,181,226 batch-2025-03.837
+    """
+    from ..report.check import missing_qdcs, per_claim_lines
+    from ..report.csvsafe import frame_to_csv
+    from ..report.terminal import frame_table
+
+    loaded = _load(files, store, quiet)
+    year = year or _infer_year(loaded.lines)
+    result = _evaluate(per_claim_lines(loaded.lines), year, "tin-npi")
+    chosen = _measures(measures)
+    missing = missing_qdcs(result.instances, year, chosen)
+    eligible = result.instances
+    if chosen:
+        eligible = eligible.filter(pl.col("measure_id").is_in(chosen))
+    if fmt is ListFormat.csv:
+        sys.stdout.write(frame_to_csv(missing))
+    elif missing.height:
+        console.print(frame_table(missing, f"Eligible claims without a QDC ({missing.height})"))
+    if fmt is ListFormat.table or not quiet:
+        summary = (
+            f"{loaded.claims} claims, {eligible.height} eligible claim-measure pairs in {year}; "
+            f"{missing.height} without a QDC"
+        )
+        (errors if fmt is ListFormat.csv else console).print(summary, highlight=False)
+    raise typer.Exit(1 if missing.height else 0)
