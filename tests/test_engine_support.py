@@ -19,7 +19,7 @@ def claim(
     claim_id: str,
     lines: Sequence[LineSpec],
     *,
-    date: dt.date = D(2024, 3, 1),
+    date: dt.date = D(2025, 3, 1),
     dx: Sequence[str] = (),
     patient: str = "P1",
     birth: dt.date | None = D(1950, 1, 1),

@@ -60,7 +60,8 @@ def evaluate_lines(
     frame = schema.conform(frame)
     scoped = apply_scope(frame, year)
     groups, visit_lines = eligible_options(scoped.claims, scoped.lines, t)
-    markers = claim_markers(scoped.lines, groups, t)
+    claim_dx = scoped.claims.select("uid", pl.col("diagnosis_codes").alias("dx")).explode("dx")
+    markers = claim_markers(scoped.lines, claim_dx, groups, t)
     ce = markers.join(
         scoped.claims.select(
             "uid", "tin", "npi", "patient_id", "claim_date", "claim_seq", "claim_id", "source"
@@ -69,7 +70,6 @@ def evaluate_lines(
     ).join(t.measures.select("measure_id", "calculation_type", "is_inverse"), on="measure_id")
     if level == "tin":
         ce = ce.with_columns(pl.lit(None, dtype=pl.String).alias("npi"))
-    claim_dx = scoped.claims.select("uid", pl.col("diagnosis_codes").alias("dx")).explode("dx")
     inst = build_instances(ce, visit_lines, claim_dx, t.measure_dx)
     rows = count_rows(inst, t)
     monthly = _monthly(ce, visit_lines, claim_dx, t)

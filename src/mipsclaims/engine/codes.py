@@ -40,6 +40,20 @@ def marker_of_rank(rank: int, is_inverse: bool) -> str:
     return "none" if rank <= 0 else order[4 - rank]
 
 
+def is_diagnosis_qdc(code: str) -> bool:
+    """True for a quality code that is an ICD-10 code, not a 5-character CPT/HCPCS code.
+
+    2023 lists some denominator exclusions of 039, 111 and 134 as ICD-10 codes (``M81.8``,
+    ``30243Y4``) among the quality codes; they are matched against header diagnoses.
+    """
+    return "." in code or len(code) != 5
+
+
+def qdc_code_key(code: str) -> str:
+    """The form a quality code is compared in: ICD-10 codes without dots."""
+    return code.replace(".", "") if is_diagnosis_qdc(code) else code
+
+
 #: Flu-season months (measure-logic.md section 5, patient-periodic).
 FLU_SEASON_MONTHS: frozenset[int] = frozenset({1, 2, 3, 10, 11, 12})
 
@@ -72,7 +86,7 @@ class CodeTables:
     option_procedures: pl.DataFrame  # opt, code, mod_excl, pos_excl
     option_additional: pl.DataFrame  # opt, code
     performance: pl.DataFrame  # pidx, measure_id, option_group, marker, n_codes
-    performance_codes: pl.DataFrame  # pidx, code, cpos, mods
+    performance_codes: pl.DataFrame  # pidx, code, cpos, mods, on_dx (matched on diagnoses)
     measure_dx: pl.DataFrame  # measure_id, dx (episode linking)
     strata: pl.DataFrame  # measure_id, stratum (every stratum a measure reports)
     qdc_codes: frozenset[str]  # every quality code of the year
@@ -95,6 +109,7 @@ def _year_qdc_codes(year: int) -> frozenset[str]:
         for m in spec.measures.values()
         for p in m.performance_options
         for q in p.quality_codes
+        if not is_diagnosis_qdc(q.code)
     )
 
 
@@ -158,7 +173,13 @@ def tables(year: int) -> CodeTables:
                 }
             )
             pcodes += [
-                {"pidx": pidx, "code": q.code, "cpos": i, "mods": list(q.modifiers)}
+                {
+                    "pidx": pidx,
+                    "code": qdc_code_key(q.code),
+                    "cpos": i,
+                    "mods": list(q.modifiers),
+                    "on_dx": is_diagnosis_qdc(q.code),
+                }
                 for i, q in enumerate(p.quality_codes)
             ]
             pidx += 1
@@ -203,7 +224,9 @@ def tables(year: int) -> CodeTables:
             perf,
             {"pidx": i32, "measure_id": _S, "option_group": _S, "marker": _S, "n_codes": i32},
         ),
-        performance_codes=_frame(pcodes, {"pidx": i32, "code": _S, "cpos": i32, "mods": _LS}),
+        performance_codes=_frame(
+            pcodes, {"pidx": i32, "code": _S, "cpos": i32, "mods": _LS, "on_dx": b}
+        ),
         measure_dx=_frame(mdx, {"measure_id": _S, "dx": _S}),
         strata=_frame(strata, {"measure_id": _S, "stratum": _S}),
         qdc_codes=qdc,

@@ -31,21 +31,26 @@ def qdc_label() -> pl.Expr:
     return pl.when(pm.is_null()).then(pl.col("code")).otherwise(pl.col("code") + "-" + pm)
 
 
-def matching_qdc_lines(lines: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
-    """Lines matching a quality code of some performance option: uid, pidx, code, label."""
-    joined = lines.select(
-        "uid", "claim_seq", "line_number", "code", "modifiers", "service_date"
-    ).join(t.performance_codes, on="code", how="inner")
+def matching_qdcs(lines: pl.DataFrame, claim_dx: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
+    """Quality codes matched by a line (or, for ICD-10 quality codes, a header diagnosis)."""
+    line_codes = t.performance_codes.filter(~pl.col("on_dx"))
+    joined = lines.select("uid", "code", "modifiers").join(line_codes, on="code", how="inner")
     hits_listed = pl.col("modifiers").list.set_intersection(pl.col("mods")).list.len() > 0
     no_perf_mod = pl.col("modifiers").list.set_intersection(pl.lit(_PERF_MODS)).list.len() == 0
     ok = pl.when(pl.col("mods").list.len() > 0).then(hits_listed).otherwise(no_perf_mod)
-    return joined.filter(ok).with_columns(qdc_label().alias("label"))
+    on_lines = joined.filter(ok).select("uid", "pidx", "code", qdc_label().alias("label"))
+    on_dx = claim_dx.join(
+        t.performance_codes.filter(pl.col("on_dx")), left_on="dx", right_on="code"
+    ).select("uid", "pidx", pl.col("dx").alias("code"), pl.col("dx").alias("label"))
+    return pl.concat([on_lines, on_dx])
 
 
-def claim_markers(lines: pl.DataFrame, groups: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
+def claim_markers(
+    lines: pl.DataFrame, claim_dx: pl.DataFrame, groups: pl.DataFrame, t: CodeTables
+) -> pl.DataFrame:
     """Per eligible (uid, measure_id, stratum): marker rank, QDCs found, conflicts."""
     hits = (
-        matching_qdc_lines(lines, t)
+        matching_qdcs(lines, claim_dx, t)
         .join(t.performance, on="pidx")
         .join(groups, on=["uid", "measure_id", "option_group"], how="inner")
     )

@@ -16,7 +16,15 @@ from dateutil.relativedelta import relativedelta
 from .. import specs
 from ..claims import Claim
 from ..schema import PERFORMANCE_MODIFIERS
-from .codes import FLU_SEASON_MONTHS, MARKER_OF_OPTION_TYPE, marker_of_rank, marker_rank, stratum_of
+from .codes import (
+    FLU_SEASON_MONTHS,
+    MARKER_OF_OPTION_TYPE,
+    is_diagnosis_qdc,
+    marker_of_rank,
+    marker_rank,
+    qdc_code_key,
+    stratum_of,
+)
 
 
 @dataclass(frozen=True)
@@ -36,7 +44,7 @@ class _Option:
 @dataclass(frozen=True)
 class _Perf:
     marker: str
-    codes: tuple[tuple[str, frozenset[str]], ...]  # (code, listed modifiers)
+    codes: tuple[tuple[str, frozenset[str], bool], ...]  # (code, listed modifiers, on_dx)
 
 
 @dataclass
@@ -86,7 +94,10 @@ def year_index(year: int) -> YearIndex:
             index.performance[(m.measure_id, p.option_group)].append(
                 _Perf(
                     marker=MARKER_OF_OPTION_TYPE[p.option_type],
-                    codes=tuple((q.code, frozenset(q.modifiers)) for q in p.quality_codes),
+                    codes=tuple(
+                        (qdc_code_key(q.code), frozenset(q.modifiers), is_diagnosis_qdc(q.code))
+                        for q in p.quality_codes
+                    ),
                 )
             )
     return index
@@ -171,11 +182,13 @@ def evaluate_split(
         for group in option_groups:
             for perf in index.performance.get((measure_id, group), ()):
                 hits = [
-                    [line for line in lines if _quality_match(code, listed, line)]
-                    for code, listed in perf.codes
+                    ([code] if code in dx else [])
+                    if on_dx
+                    else [_label(line) for line in lines if _quality_match(code, listed, line)]
+                    for code, listed, on_dx in perf.codes
                 ]
                 for matched in hits:
-                    found.update(_label(line) for line in matched)
+                    found.update(matched)
                 if all(hits):
                     best = max(best, marker_rank(perf.marker, inverse))
         out.append(
