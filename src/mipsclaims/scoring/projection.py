@@ -16,6 +16,7 @@ from .models import (
     Coverage,
     Direction,
     Lever,
+    LeverKind,
     MeasureScore,
     PaymentAdjustment,
     Projection,
@@ -209,7 +210,7 @@ def _quality(
 
 def _what_if(
     score: MeasureScore, spec: YearSpec, options: ScoringOptions
-) -> list[tuple[str, str, int | None, MeasureScore]]:
+) -> list[tuple[LeverKind, str, int | None, MeasureScore]]:
     """Changed scores of one measure: (kind, action, instances needed, new score)."""
     measure = spec.measures[score.measure_id]
 
@@ -223,7 +224,7 @@ def _what_if(
             case_minimum=spec.case_minimum,
         )
 
-    out: list[tuple[str, str, int | None, MeasureScore]] = []
+    out: list[tuple[LeverKind, str, int | None, MeasureScore]] = []
     threshold = spec.data_completeness_threshold
     if not score.meets_data_completeness and score.eligible_population > 0:
         needed = max(0, math.ceil(round(threshold * score.eligible_population, 9)) - score.reported)
@@ -294,7 +295,7 @@ def levers(
             found.append(
                 Lever(
                     measure_id=score.measure_id,
-                    kind=kind,  # type: ignore[arg-type]
+                    kind=kind,
                     action=action,
                     instances_needed=needed,
                     measure_points_before=score.points,
