@@ -17,7 +17,7 @@ from .codes import CodeTables, tables
 from .counts import count_rows
 from .eligibility import eligible_options
 from .findings import find
-from .instances import build_instances
+from .instances import build_instances, instance_keys, monthly_marks
 from .markers import claim_markers
 from .result import INSTANCE_SCHEMA, MONTHLY_SCHEMA, EngineResult
 from .scope import apply_scope
@@ -70,9 +70,10 @@ def evaluate_lines(
     ).join(t.measures.select("measure_id", "calculation_type", "is_inverse"), on="measure_id")
     if level == "tin":
         ce = ce.with_columns(pl.lit(None, dtype=pl.String).alias("npi"))
-    inst = build_instances(ce, visit_lines, claim_dx, t.measure_dx)
+    keyed = instance_keys(ce, claim_dx, t.measure_dx)
+    inst = build_instances(keyed, visit_lines)
     rows = count_rows(inst, t)
-    monthly = _monthly(ce, visit_lines, claim_dx, t)
+    monthly = _monthly(keyed, visit_lines, claim_dx, t)
     findings = find(scoped.claims, scoped.lines, groups, markers, t)
     return EngineResult(
         year=year,
@@ -86,21 +87,14 @@ def evaluate_lines(
 
 
 def _monthly(
-    ce: pl.DataFrame, visit_lines: pl.DataFrame, claim_dx: pl.DataFrame, t: CodeTables
+    keyed: pl.DataFrame, visit_lines: pl.DataFrame, claim_dx: pl.DataFrame, t: CodeTables
 ) -> pl.DataFrame:
     """Year-to-date rows at the end of each month up to the last month with an eligible claim."""
-    if ce.height == 0:
+    if keyed.height == 0:
         return pl.DataFrame(schema=MONTHLY_SCHEMA)
-    last = ce["claim_date"].max()
+    last = keyed["claim_date"].max()
     assert isinstance(last, dt.date)
-    parts = []
-    for month in range(1, last.month + 1):
-        end = dt.date(t.year + (month == 12), month % 12 + 1, 1)
-        upto = ce.filter(pl.col("claim_date") < end)
-        if upto.height == 0:
-            continue
-        inst = build_instances(upto, visit_lines, claim_dx, t.measure_dx)
-        parts.append(count_rows(inst, t).with_columns(pl.lit(month, dtype=pl.Int8).alias("month")))
-    if not parts:
-        return pl.DataFrame(schema=MONTHLY_SCHEMA)
-    return pl.concat(parts).select([pl.col(n).cast(d) for n, d in MONTHLY_SCHEMA.items()])
+    marks = monthly_marks(keyed, visit_lines, claim_dx, t.measure_dx, last.month)
+    return count_rows(marks, t, by=("month",)).select(
+        [pl.col(n).cast(d) for n, d in MONTHLY_SCHEMA.items()]
+    )

@@ -56,16 +56,22 @@ def _strata_names(t: CodeTables) -> pl.DataFrame:
     )
 
 
-def count_rows(instances: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
-    """Report rows (internal stratum ``""`` already mapped to null by the caller or not)."""
+def count_rows(marks: pl.DataFrame, t: CodeTables, *, by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Report rows from instance markers (``marker``, optional ``weight``), per ``by`` too."""
     spec = specs.load(t.year)
-    keys = [*ENTITY, "measure_id", "stratum"]
-    counts = instances.group_by(keys).agg(
-        pl.len().cast(pl.Int64).alias("eligible_population"),
-        *[(pl.col("marker") == m).sum().cast(pl.Int64).alias(name) for m, name in _COUNTS.items()],
+    keys = [*ENTITY, "measure_id", "stratum", *by]
+    if "weight" not in marks.columns:
+        marks = marks.with_columns(pl.lit(1, dtype=pl.Int64).alias("weight"))
+    weight = pl.col("weight")
+    counts = marks.group_by(keys).agg(
+        weight.sum().cast(pl.Int64).alias("eligible_population"),
+        *[
+            weight.filter(pl.col("marker") == m).sum().cast(pl.Int64).alias(name)
+            for m, name in _COUNTS.items()
+        ],
     )
     # Every stratum of a measure once any stratum has an instance (section 9).
-    present = counts.select(*ENTITY, "measure_id").unique()
+    present = counts.select(*ENTITY, "measure_id", *by).unique()
     frame = present.join(t.strata, on="measure_id").join(
         counts, on=keys, how="left", nulls_equal=True
     )
@@ -91,6 +97,5 @@ def count_rows(instances: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
         t.measures.select("measure_id", "measure_title", "is_inverse"), on="measure_id"
     ).join(_strata_names(t), on=["measure_id", "stratum"], how="left")
     frame = frame.with_columns(pl.col("stratum").replace("", None))
-    return frame.select([pl.col(n).cast(d) for n, d in ROW_SCHEMA.items()]).sort(
-        "tin", "npi", "measure_id", "stratum", nulls_last=False
-    )
+    columns = [pl.col(n).cast(d) for n, d in ROW_SCHEMA.items()]
+    return frame.select(*columns, *by).sort(*by, "tin", "npi", "measure_id", "stratum")

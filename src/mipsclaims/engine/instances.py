@@ -101,18 +101,43 @@ def instance_keys(
     return ce
 
 
-def build_instances(
-    ce: pl.DataFrame,
-    visit_lines: pl.DataFrame,
-    claim_dx: pl.DataFrame,
-    measure_dx: pl.DataFrame,
-) -> pl.DataFrame:
-    """One row per eligible instance, with internal ``rank`` and ``is_inverse`` columns."""
-    ce = instance_keys(ce, claim_dx, measure_dx)
-    group = [*KEYS, "ikey"]
+def _visit_line_ids(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFrame:
+    """Qualifying lines of each visit instance (group keys + ``line_id``)."""
+    return (
+        keyed.filter(pl.col("calculation_type") == "visit")
+        .select(*GROUP, "uid", "measure_id_", "stratum_")
+        .join(
+            visit_lines.select(
+                "uid",
+                pl.col("measure_id").alias("measure_id_"),
+                pl.col("stratum").alias("stratum_"),
+                (
+                    pl.col("claim_seq").cast(pl.String)
+                    + ":"
+                    + pl.col("line_number").cast(pl.String)
+                ).alias("line_id"),
+            ),
+            on=["uid", "measure_id_", "stratum_"],
+        )
+        .select(*GROUP, "line_id")
+        .unique()
+    )
+
+
+GROUP = [*KEYS, "ikey"]
+
+
+def _with_join_copies(keyed: pl.DataFrame) -> pl.DataFrame:
+    return keyed.with_columns(
+        pl.col("measure_id").alias("measure_id_"), pl.col("stratum").alias("stratum_")
+    )
+
+
+def build_instances(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFrame:
+    """One row per eligible instance (``keyed`` has ``ikey``), with internal ``rank``."""
     intermediate = pl.col("calculation_type") == "patient-intermediate"
-    qdate = pl.col("claim_date").filter(pl.col("rank") > 0).max().over(group)
-    ce = ce.with_columns(qdate.alias("_qdate")).with_columns(
+    qdate = pl.col("claim_date").filter(pl.col("rank") > 0).max().over(GROUP)
+    ce = keyed.with_columns(qdate.alias("_qdate")).with_columns(
         pl.when(
             intermediate
             & pl.col("_qdate").is_not_null()
@@ -122,9 +147,10 @@ def build_instances(
         .otherwise(pl.col("rank"))
         .alias("rank")
     )
+    explode = {"keep_nulls": False, "empty_as_null": False}
     inst = (
         ce.sort("claim_seq", "uid")
-        .group_by(group)
+        .group_by(GROUP)
         .agg(
             pl.col("calculation_type").first(),
             pl.col("is_inverse").first(),
@@ -136,49 +162,102 @@ def build_instances(
             pl.col("claim_id").unique(maintain_order=True).alias("claim_ids"),
             pl.col("claim_seq").unique(maintain_order=True).alias("claim_seqs"),
             pl.col("source").unique(maintain_order=True).alias("sources"),
-            pl.col("qdc_codes")
-            .list.explode(keep_nulls=False, empty_as_null=False)
-            .unique()
-            .sort()
-            .alias("qdc_codes"),
+            pl.col("qdc_codes").list.explode(**explode).unique().sort().alias("qdc_codes"),
             pl.col("conflicting").any(),
             pl.col("conflicting_codes")
-            .list.explode(keep_nulls=False, empty_as_null=False)
+            .list.explode(**explode)
             .unique()
             .sort()
             .alias("conflicting_codes"),
-            pl.col("uid").alias("_uids"),
         )
     )
-    visits = inst.filter(pl.col("calculation_type") == "visit")
-    if visits.height:
-        line_ids = (
-            visits.select(*group, "_uids")
-            .explode("_uids")
-            .rename({"_uids": "uid"})
-            .join(
-                visit_lines.select(
-                    "uid",
-                    "measure_id",
-                    "stratum",
-                    (
-                        pl.col("claim_seq").cast(pl.String)
-                        + ":"
-                        + pl.col("line_number").cast(pl.String)
-                    ).alias("line_id"),
-                ),
-                on=["uid", "measure_id", "stratum"],
-            )
-            .group_by(group)
-            .agg(pl.col("line_id").unique().sort())
-        )
+    if (inst["calculation_type"] == "visit").any():
+        line_ids = _visit_line_ids(_with_join_copies(keyed), visit_lines)
         visits = (
-            visits.join(line_ids, on=group, how="inner", nulls_equal=True)
-            .explode("line_id")
+            inst.filter(pl.col("calculation_type") == "visit")
+            .join(line_ids, on=GROUP, nulls_equal=True)
             .with_columns((pl.col("ikey") + "|" + pl.col("line_id")).alias("ikey"))
             .drop("line_id")
         )
         inst = pl.concat([inst.filter(pl.col("calculation_type") != "visit"), visits])
-    return inst.drop("_uids").with_columns(
-        _marker_expr().alias("marker"), pl.col("qdc_codes").fill_null([])
+    return inst.with_columns(_marker_expr().alias("marker"), pl.col("qdc_codes").fill_null([]))
+
+
+def monthly_marks(
+    keyed: pl.DataFrame,
+    visit_lines: pl.DataFrame,
+    claim_dx: pl.DataFrame,
+    measure_dx: pl.DataFrame,
+    last_month: int,
+) -> pl.DataFrame:
+    """Year-to-date markers at the end of each month: (entity, measure, stratum, month,
+    marker, weight), without rebuilding the instances month by month.
+
+    An instance's key never depends on later claims except for episodes (a later claim can
+    link two episodes), so episodes are re-keyed per month; for the others the marker through
+    month m is a running maximum of monthly ranks (patient-intermediate: the rank of the
+    latest month with a QDC, carried forward). Visit instances weigh their qualifying lines.
+    """
+    month = pl.col("claim_date").dt.month().cast(pl.Int8).alias("month")
+    others = keyed.filter(pl.col("calculation_type") != "episode").with_columns(month)
+    qdate = pl.col("claim_date").filter(pl.col("rank") > 0).max().over(*GROUP, "month")
+    per_month = (
+        others.with_columns(qdate.alias("_qdate"))
+        .group_by(*GROUP, "month")
+        .agg(
+            pl.col("calculation_type").first(),
+            pl.col("is_inverse").first(),
+            pl.col("rank").max().alias("mrank"),
+            pl.col("rank").filter(pl.col("claim_date") == pl.col("_qdate")).max().alias("qrank"),
+        )
     )
+    groups = (
+        per_month.group_by(GROUP)
+        .agg(
+            pl.col("month").min().alias("first_month"),
+            pl.col("calculation_type").first(),
+            pl.col("is_inverse").first(),
+        )
+        .with_row_index("gid")
+    )
+    weights = (
+        _visit_line_ids(_with_join_copies(keyed), visit_lines)
+        .group_by(GROUP)
+        .agg(pl.len().cast(pl.Int64).alias("weight"))
+    )
+    groups = groups.join(weights, on=GROUP, how="left", nulls_equal=True).with_columns(
+        pl.col("weight").fill_null(1)
+    )
+    months = pl.DataFrame({"month": list(range(1, last_month + 1))}, schema={"month": pl.Int8})
+    monthly = per_month.join(groups.select(*GROUP, "gid"), on=GROUP, nulls_equal=True).select(
+        "gid", "month", "mrank", "qrank"
+    )
+    grid = (
+        groups.select("gid", "first_month", "calculation_type", "is_inverse", "weight", *KEYS)
+        .join(months, how="cross")
+        .filter(pl.col("month") >= pl.col("first_month"))
+        .join(monthly, on=["gid", "month"], how="left")
+        .sort("gid", "month")
+        .with_columns(
+            pl.when(pl.col("calculation_type") == "patient-intermediate")
+            .then(pl.col("qrank").forward_fill().over("gid").fill_null(0))
+            .otherwise(pl.col("mrank").fill_null(0).cum_max().over("gid"))
+            .alias("rank")
+        )
+    )
+    parts = [grid.select(*KEYS, "month", _marker_expr().alias("marker"), "weight")]
+    episodes = keyed.filter(pl.col("calculation_type") == "episode")
+    for m in range(1, last_month + 1) if episodes.height else ():
+        upto = episodes.filter(pl.col("claim_date").dt.month() <= m)
+        if upto.height == 0:
+            continue
+        inst = build_instances(instance_keys(upto, claim_dx, measure_dx), visit_lines)
+        parts.append(
+            inst.select(
+                *KEYS,
+                pl.lit(m, dtype=pl.Int8).alias("month"),
+                "marker",
+                pl.lit(1, dtype=pl.Int64).alias("weight"),
+            )
+        )
+    return pl.concat(parts)
