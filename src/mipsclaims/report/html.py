@@ -18,7 +18,7 @@ from .. import specs
 from .export import ordered_rows
 from .gaps import gap_frame
 
-GAPS_SHOWN = 50  # per clinician; the rest are in `mipsclaims gaps`
+GAPS_SHOWN = 12  # claims listed per measure and problem; all of them: `mipsclaims gaps`
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("mipsclaims.report", "templates"),
@@ -100,6 +100,27 @@ def benchmark_bar(measure: specs.Measure | None, rate: float | None) -> Benchmar
     )
 
 
+def gap_groups(gaps: pl.DataFrame) -> list[dict]:
+    """Gaps of one entity per measure, stratum and problem: the closing QDCs said once,
+    then the first ``GAPS_SHOWN`` instances (date, claims, QDCs found)."""
+    groups = []
+    keys = ["measure_id", "stratum", "problem", "closing_qdcs"]
+    for (measure, stratum, problem, closing), group in gaps.group_by(keys, maintain_order=True):
+        groups.append(
+            {
+                "measure_id": measure,
+                "stratum": stratum,
+                "problem": problem,
+                "closing_qdcs": closing,
+                "total": group.height,
+                "items": group.head(GAPS_SHOWN)
+                .select("instance_date", "claims", "qdcs_found")
+                .to_dicts(),
+            }
+        )
+    return groups
+
+
 def _entity_key(row: dict) -> tuple[str, str | None]:
     return (row["tin"], row["npi"])
 
@@ -176,7 +197,7 @@ def build_context(
         for key, group in gaps.group_by(["tin", "npi"], maintain_order=True):
             if key in entities:
                 entities[key]["gap_total"] = group.height
-                entities[key]["gaps"] = group.head(GAPS_SHOWN).to_dicts()
+                entities[key]["gaps"] = gap_groups(group)
     findings = (
         result.findings.group_by("kind").len().sort("kind").rows() if result.findings.height else []
     )
