@@ -152,6 +152,12 @@ def build_context(
         for p in projections.values()
         for m in p.quality.measures
     }
+    # One pass each over monthly and gaps (not a filter per row: a batch has many entities).
+    keys = ["tin", "npi", "measure_id", "stratum"]
+    series_of = monthly.partition_by(keys, as_dict=True) if monthly.height else {}
+    open_of = {}
+    if gaps is not None:
+        open_of = {tuple(r[:4]): r[4] for r in gaps.group_by(keys).len().iter_rows()}
     entities: dict[tuple, dict] = {}
     for row in rows.iter_rows(named=True):
         key = _entity_key(row)
@@ -167,20 +173,9 @@ def build_context(
             },
         )
         measure = spec.measures.get(row["measure_id"]) if spec else None
-        series = monthly.filter(
-            (pl.col("tin") == row["tin"])
-            & pl.col("npi").eq_missing(row["npi"])
-            & (pl.col("measure_id") == row["measure_id"])
-            & pl.col("stratum").eq_missing(row["stratum"])
-        )
-        open_gaps = 0
-        if gaps is not None:
-            open_gaps = gaps.filter(
-                (pl.col("tin") == row["tin"])
-                & pl.col("npi").eq_missing(row["npi"])
-                & (pl.col("measure_id") == row["measure_id"])
-                & pl.col("stratum").eq_missing(row["stratum"])
-            ).height
+        row_key = (row["tin"], row["npi"], row["measure_id"], row["stratum"])
+        series = series_of.get(row_key, monthly.clear())
+        open_gaps = open_of.get(row_key, 0)
         entity["measures"].append(
             {
                 **row,
@@ -190,7 +185,7 @@ def build_context(
                 "trend": trend(series, row.get("data_completeness_threshold")),
                 "bench": benchmark_bar(measure, row["performance_rate"]),
                 "open_gaps": open_gaps,
-                "score": points.get((row["tin"], row["npi"], row["measure_id"], row["stratum"])),
+                "score": points.get(row_key),
             }
         )
     if gaps is not None:
