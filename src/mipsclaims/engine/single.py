@@ -205,12 +205,12 @@ def evaluate_split(
 
 def claim_outcomes(claim: Claim, year: int) -> tuple[str | None, list[SplitOutcome]]:
     """(reason the claim is out of scope or None, outcomes of its split claims)."""
+    index = year_index(year)
     if claim.frequency.strip() == "8":
         return "void_request", []
     filing = (claim.filing_indicator or "MB").strip().upper()
     if filing != "MB":
         return "not_part_b", []
-    index = year_index(year)
     splits: dict[str | None, list] = defaultdict(list)
     for line in claim.lines:
         splits[line.rendering_npi or claim.rendering_npi or claim.billing_npi].append(line)
