@@ -177,3 +177,15 @@ def test_every_command_help_has_an_example() -> None:
     for command in ("report", "gaps", "check", "ingest"):
         out = _invoke(command, "--help")
         assert out.exit_code == 0 and "Example: mipsclaims " + command in out.stdout
+
+
+def test_table_and_gaps_to_a_file(practice: Path, tmp_path: Path) -> None:
+    table = tmp_path / "table.txt"
+    assert _invoke("report", "--store", str(practice), "-o", str(table)).exit_code == 0
+    assert "85.7%" in table.read_text()
+    worklist = tmp_path / "gaps.txt"
+    assert (
+        _invoke("gaps", "--store", str(practice), "-m", "134", "-o", str(worklist)).exit_code == 0
+    )
+    text = worklist.read_text()
+    assert f"claim #19 ({short_hash('PCN0019')})" in text and "1EG4TE5MK" not in text

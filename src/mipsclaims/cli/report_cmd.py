@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
@@ -94,6 +96,16 @@ def _measures(text: str | None) -> list[str] | None:
     return [normalise_measure_id(m) for m in text.split(",") if m.strip()]
 
 
+@contextmanager
+def _console(output: Path | None) -> Iterator[Console]:
+    """The terminal, or a plain-text console writing to ``output`` (closed afterwards)."""
+    if output is None:
+        yield console
+        return
+    with output.open("w", encoding="utf-8") as fh:
+        yield Console(file=fh, width=200, color_system=None)
+
+
 def _emit(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
@@ -140,8 +152,8 @@ def report(
     else:
         from ..report import terminal
 
-        target = console if output is None else Console(file=output.open("w"), width=200)
-        terminal.print_report(result, year=year, level=level.value, console=target)
+        with _console(output) as target:
+            terminal.print_report(result, year=year, level=level.value, console=target)
 
 
 def gaps(
@@ -173,11 +185,11 @@ def gaps(
     if fmt is ListFormat.csv:
         _emit(frame_to_csv(worklist), output)
         return
-    target = console if output is None else Console(file=output.open("w"), width=200)
-    if not worklist.height:
-        target.print("No open gaps.")
-        return
-    target.print(frame_table(worklist, f"Open gaps, {year} ({worklist.height})"))
+    with _console(output) as target:
+        if worklist.height:
+            target.print(frame_table(worklist, f"Open gaps, {year} ({worklist.height})"))
+        else:
+            target.print("No open gaps.")
 
 
 def _infer_year(lines: pl.DataFrame) -> int:
