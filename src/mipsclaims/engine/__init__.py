@@ -17,7 +17,7 @@ from .codes import CodeTables, tables
 from .counts import count_rows
 from .eligibility import eligible_options
 from .findings import find
-from .instances import build_instances, instance_keys, monthly_marks
+from .instances import build_instances, instance_key_text, instance_keys, monthly_marks
 from .markers import claim_markers
 from .result import INSTANCE_SCHEMA, MONTHLY_SCHEMA, EngineResult
 from .scope import apply_scope
@@ -42,10 +42,25 @@ def _instances_out(inst: pl.DataFrame, year: int) -> pl.DataFrame:
         inst.with_columns(
             pl.lit(year, dtype=pl.Int32).alias("performance_year"),
             pl.col("stratum").replace("", None),
-            pl.col("ikey").alias("instance_key"),
+            instance_key_text().alias("instance_key"),
         )
+        .sort("pid", "mkey", "ikey", "line_id")
         .select([pl.col(n).cast(d) for n, d in INSTANCE_SCHEMA.items()])
-        .sort("tin", "npi", "measure_id", "stratum", "patient_id", "instance_key", nulls_last=False)
+    )
+
+
+def _with_integer_keys(ce: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
+    """Add ``pid`` (entity + patient) and ``mkey`` (measure + stratum) for fast grouping."""
+    people = (
+        ce.select("tin", "npi", "patient_id")
+        .unique()
+        .sort("tin", "npi", "patient_id")
+        .with_row_index("pid")
+        .with_columns(pl.col("pid").cast(pl.Int64))
+    )
+    mkeys = t.strata.with_row_index("mkey").with_columns(pl.col("mkey").cast(pl.Int32))
+    return ce.join(people, on=["tin", "npi", "patient_id"], nulls_equal=True).join(
+        mkeys, on=["measure_id", "stratum"]
     )
 
 
@@ -70,6 +85,7 @@ def evaluate_lines(
     ).join(t.measures.select("measure_id", "calculation_type", "is_inverse"), on="measure_id")
     if level == "tin":
         ce = ce.with_columns(pl.lit(None, dtype=pl.String).alias("npi"))
+    ce = _with_integer_keys(ce, t)
     keyed = instance_keys(ce, claim_dx, t.measure_dx)
     inst = build_instances(keyed, visit_lines)
     rows = count_rows(inst, t)

@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import polars as pl
 
-KEYS = ["tin", "npi", "measure_id", "stratum", "patient_id"]
+#: Integer keys: ``pid`` (entity + patient), ``mkey`` (measure + stratum), ``ikey`` (instance
+#: within them: year, date as days, season start year or first claim of an episode).
+GROUP = ["pid", "mkey", "ikey"]
+#: Columns carried from a group's first claim to its instance.
+CARRIED = ["tin", "npi", "measure_id", "stratum", "patient_id", "calculation_type", "is_inverse"]
 
 
 def _marker_expr() -> pl.Expr:
@@ -36,24 +40,24 @@ def _marker_expr() -> pl.Expr:
 def episode_labels(ce: pl.DataFrame, claim_dx: pl.DataFrame, measure_dx: pl.DataFrame) -> pl.Series:
     """Connected components of episode claims linked by a shared measure diagnosis.
 
-    Label propagation between claims and (entity, patient, diagnosis) nodes until stable;
-    each claim ends with the smallest ``uid`` of its component. Returns one label per row.
+    Label propagation between claims and (entity-patient, measure, diagnosis) nodes until
+    stable; each claim ends with the smallest ``uid`` of its component (one label per row).
     """
-    nodes = ce.select(*KEYS, "uid").with_row_index("row")
+    nodes = ce.select("pid", "mkey", "measure_id", "uid").with_row_index("row")
     edges = (
         nodes.join(claim_dx, on="uid")
         .join(measure_dx, on=["measure_id", "dx"], how="semi")
-        .select("row", *KEYS, "dx")
+        .select("row", "pid", "mkey", "dx")
     )
     label = nodes.select("row", pl.col("uid").alias("label"))
     while True:
         per_dx = (
             edges.join(label, on="row")
-            .group_by(*KEYS, "dx")
+            .group_by("pid", "mkey", "dx")
             .agg(pl.col("label").min().alias("dx_label"))
         )
         proposal = (
-            edges.join(per_dx, on=[*KEYS, "dx"], nulls_equal=True)
+            edges.join(per_dx, on=["pid", "mkey", "dx"])
             .group_by("row")
             .agg(pl.col("dx_label").min())
         )
@@ -62,7 +66,7 @@ def episode_labels(ce: pl.DataFrame, claim_dx: pl.DataFrame, measure_dx: pl.Data
             .select("row", pl.min_horizontal("label", "dx_label").alias("label"))
             .sort("row")
         )
-        if new["label"].equals(label.sort("row")["label"]):
+        if new["label"].equals(label["label"]):
             return new["label"]
         label = new
 
@@ -70,90 +74,83 @@ def episode_labels(ce: pl.DataFrame, claim_dx: pl.DataFrame, measure_dx: pl.Data
 def instance_keys(
     ce: pl.DataFrame, claim_dx: pl.DataFrame, measure_dx: pl.DataFrame
 ) -> pl.DataFrame:
-    """Add ``ikey`` (instance key within entity, measure, stratum and patient)."""
+    """Add the integer ``ikey`` (instance within entity-patient and measure-stratum)."""
     date = pl.col("claim_date")
-    month, year = date.dt.month(), date.dt.year()
-    season_start = pl.when(month <= 3).then(year - 1).otherwise(year)
+    month, year = date.dt.month(), date.dt.year().cast(pl.Int64)
     calc = pl.col("calculation_type")
     ce = ce.with_columns(
         pl.when(calc.is_in(["procedure", "visit"]))
-        .then(pl.lit("date|") + date.cast(pl.String))
+        .then(date.cast(pl.Int64))
         .when(calc == "patient-periodic")
-        .then(
-            pl.lit("season|")
-            + season_start.cast(pl.String)
-            + "-"
-            + (season_start + 1).cast(pl.String)
-        )
-        .otherwise(pl.lit("year|") + year.cast(pl.String))
+        .then(pl.when(month <= 3).then(year - 1).otherwise(year))
+        .otherwise(year)
         .alias("ikey")
     )
     episodes = ce.filter(calc == "episode")
     if episodes.height:
         others = ce.filter(calc != "episode")
         labels = episode_labels(episodes, claim_dx, measure_dx)
-        episodes = episodes.with_columns(labels.alias("_label"))
-        first_seq = pl.col("claim_seq").min().over(*KEYS, "_label")
-        episodes = episodes.with_columns(
-            (pl.lit("episode|") + first_seq.cast(pl.String)).alias("ikey")
-        ).drop("_label")
+        first_seq = pl.col("claim_seq").min().over("pid", "mkey", "_label")
+        episodes = (
+            episodes.with_columns(labels.alias("_label"))
+            .with_columns(first_seq.cast(pl.Int64).alias("ikey"))
+            .drop("_label")
+        )
         ce = pl.concat([others, episodes])
     return ce
 
 
-def _visit_line_ids(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFrame:
-    """Qualifying lines of each visit instance (group keys + ``line_id``)."""
+def instance_key_text() -> pl.Expr:
+    """The readable instance key (no PHI) from ``calculation_type``, ``ikey``, ``line_id``."""
+    calc, ikey = pl.col("calculation_type"), pl.col("ikey")
+    day = pl.lit("date|") + ikey.cast(pl.Int32).cast(pl.Date).cast(pl.String)
+    return (
+        pl.when(calc == "procedure")
+        .then(day)
+        .when(calc == "visit")
+        .then(day + "|" + pl.col("line_id"))
+        .when(calc == "patient-periodic")
+        .then(pl.lit("season|") + ikey.cast(pl.String) + "-" + (ikey + 1).cast(pl.String))
+        .when(calc == "episode")
+        .then(pl.lit("episode|") + ikey.cast(pl.String))
+        .otherwise(pl.lit("year|") + ikey.cast(pl.String))
+    )
+
+
+def _visit_lines(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFrame:
+    """Qualifying lines of each visit instance: GROUP + ``claim_seq``, ``line_number``."""
     return (
         keyed.filter(pl.col("calculation_type") == "visit")
-        .select(*GROUP, "uid", "measure_id_", "stratum_")
-        .join(
-            visit_lines.select(
-                "uid",
-                pl.col("measure_id").alias("measure_id_"),
-                pl.col("stratum").alias("stratum_"),
-                (
-                    pl.col("claim_seq").cast(pl.String)
-                    + ":"
-                    + pl.col("line_number").cast(pl.String)
-                ).alias("line_id"),
-            ),
-            on=["uid", "measure_id_", "stratum_"],
-        )
-        .select(*GROUP, "line_id")
+        .select(*GROUP, "uid", "measure_id", "stratum")
+        .join(visit_lines, on=["uid", "measure_id", "stratum"])
+        .select(*GROUP, "claim_seq", "line_number")
         .unique()
     )
 
 
-GROUP = [*KEYS, "ikey"]
-
-
-def _with_join_copies(keyed: pl.DataFrame) -> pl.DataFrame:
-    return keyed.with_columns(
-        pl.col("measure_id").alias("measure_id_"), pl.col("stratum").alias("stratum_")
+def _effective_rank(keyed: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    """Patient-intermediate: only the claims on the latest date with a QDC keep their rank."""
+    qdate = pl.col("claim_date").filter(pl.col("rank") > 0).max().over(by)
+    late = (pl.col("calculation_type") == "patient-intermediate") & (
+        pl.col("claim_date") != pl.col("_qdate")
+    )
+    return keyed.with_columns(qdate.alias("_qdate")).with_columns(
+        pl.when(late.fill_null(False))
+        .then(pl.lit(0, dtype=pl.Int8))
+        .otherwise(pl.col("rank"))
+        .alias("rank")
     )
 
 
 def build_instances(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFrame:
     """One row per eligible instance (``keyed`` has ``ikey``), with internal ``rank``."""
-    intermediate = pl.col("calculation_type") == "patient-intermediate"
-    qdate = pl.col("claim_date").filter(pl.col("rank") > 0).max().over(GROUP)
-    ce = keyed.with_columns(qdate.alias("_qdate")).with_columns(
-        pl.when(
-            intermediate
-            & pl.col("_qdate").is_not_null()
-            & (pl.col("claim_date") != pl.col("_qdate"))
-        )
-        .then(pl.lit(0, dtype=pl.Int8))
-        .otherwise(pl.col("rank"))
-        .alias("rank")
-    )
+    ce = _effective_rank(keyed, GROUP)
     explode = {"keep_nulls": False, "empty_as_null": False}
     inst = (
         ce.sort("claim_seq", "uid")
         .group_by(GROUP)
         .agg(
-            pl.col("calculation_type").first(),
-            pl.col("is_inverse").first(),
+            *[pl.col(c).first() for c in CARRIED],
             pl.col("rank").max(),
             pl.when(pl.col("calculation_type").first() == "patient-intermediate")
             .then(pl.coalesce(pl.col("_qdate").first(), pl.col("claim_date").max()))
@@ -170,14 +167,19 @@ def build_instances(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFr
             .sort()
             .alias("conflicting_codes"),
         )
+        .with_columns(pl.lit(None, dtype=pl.String).alias("line_id"))
     )
     if (inst["calculation_type"] == "visit").any():
-        line_ids = _visit_line_ids(_with_join_copies(keyed), visit_lines)
+        line_ids = _visit_lines(keyed, visit_lines).select(
+            *GROUP,
+            (
+                pl.col("claim_seq").cast(pl.String) + ":" + pl.col("line_number").cast(pl.String)
+            ).alias("line_id"),
+        )
         visits = (
             inst.filter(pl.col("calculation_type") == "visit")
-            .join(line_ids, on=GROUP, nulls_equal=True)
-            .with_columns((pl.col("ikey") + "|" + pl.col("line_id")).alias("ikey"))
             .drop("line_id")
+            .join(line_ids, on=GROUP)
         )
         inst = pl.concat([inst.filter(pl.col("calculation_type") != "visit"), visits])
     return inst.with_columns(_marker_expr().alias("marker"), pl.col("qdc_codes").fill_null([]))
@@ -198,42 +200,34 @@ def monthly_marks(
     month m is a running maximum of monthly ranks (patient-intermediate: the rank of the
     latest month with a QDC, carried forward). Visit instances weigh their qualifying lines.
     """
+    entity = ["tin", "npi", "measure_id", "stratum"]
     month = pl.col("claim_date").dt.month().cast(pl.Int8).alias("month")
     others = keyed.filter(pl.col("calculation_type") != "episode").with_columns(month)
-    qdate = pl.col("claim_date").filter(pl.col("rank") > 0).max().over(*GROUP, "month")
     per_month = (
-        others.with_columns(qdate.alias("_qdate"))
+        _effective_rank(others, [*GROUP, "month"])
         .group_by(*GROUP, "month")
-        .agg(
-            pl.col("calculation_type").first(),
-            pl.col("is_inverse").first(),
-            pl.col("rank").max().alias("mrank"),
-            pl.col("rank").filter(pl.col("claim_date") == pl.col("_qdate")).max().alias("qrank"),
-        )
+        .agg(pl.col("rank").max().alias("mrank"), (pl.col("rank") > 0).any().alias("has_qdc"))
     )
     groups = (
-        per_month.group_by(GROUP)
+        others.group_by(GROUP)
         .agg(
+            *[pl.col(c).first() for c in [*entity, "calculation_type", "is_inverse"]],
             pl.col("month").min().alias("first_month"),
-            pl.col("calculation_type").first(),
-            pl.col("is_inverse").first(),
         )
         .with_row_index("gid")
     )
     weights = (
-        _visit_line_ids(_with_join_copies(keyed), visit_lines)
+        _visit_lines(keyed, visit_lines)
         .group_by(GROUP)
         .agg(pl.len().cast(pl.Int64).alias("weight"))
     )
-    groups = groups.join(weights, on=GROUP, how="left", nulls_equal=True).with_columns(
-        pl.col("weight").fill_null(1)
-    )
+    groups = groups.join(weights, on=GROUP, how="left").with_columns(pl.col("weight").fill_null(1))
     months = pl.DataFrame({"month": list(range(1, last_month + 1))}, schema={"month": pl.Int8})
-    monthly = per_month.join(groups.select(*GROUP, "gid"), on=GROUP, nulls_equal=True).select(
-        "gid", "month", "mrank", "qrank"
+    monthly = per_month.join(groups.select(*GROUP, "gid"), on=GROUP).select(
+        "gid", "month", "mrank", pl.when(pl.col("has_qdc")).then(pl.col("mrank")).alias("qrank")
     )
     grid = (
-        groups.select("gid", "first_month", "calculation_type", "is_inverse", "weight", *KEYS)
+        groups.select("gid", "first_month", "calculation_type", "is_inverse", "weight", *entity)
         .join(months, how="cross")
         .filter(pl.col("month") >= pl.col("first_month"))
         .join(monthly, on=["gid", "month"], how="left")
@@ -245,7 +239,7 @@ def monthly_marks(
             .alias("rank")
         )
     )
-    parts = [grid.select(*KEYS, "month", _marker_expr().alias("marker"), "weight")]
+    parts = [grid.select(*entity, "month", _marker_expr().alias("marker"), "weight")]
     episodes = keyed.filter(pl.col("calculation_type") == "episode")
     for m in range(1, last_month + 1) if episodes.height else ():
         upto = episodes.filter(pl.col("claim_date").dt.month() <= m)
@@ -254,7 +248,7 @@ def monthly_marks(
         inst = build_instances(instance_keys(upto, claim_dx, measure_dx), visit_lines)
         parts.append(
             inst.select(
-                *KEYS,
+                *entity,
                 pl.lit(m, dtype=pl.Int8).alias("month"),
                 "marker",
                 pl.lit(1, dtype=pl.Int64).alias("weight"),
