@@ -50,13 +50,16 @@ def _instances_out(inst: pl.DataFrame, year: int) -> pl.DataFrame:
 
 
 def _with_integer_keys(ce: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
-    """Add ``pid`` (entity + patient) and ``mkey`` (measure + stratum) for fast grouping."""
+    """Add ``pid`` (entity + patient), ``eid`` (entity) and ``mkey`` (measure + stratum)."""
     people = (
         ce.select("tin", "npi", "patient_id")
         .unique()
         .sort("tin", "npi", "patient_id")
         .with_row_index("pid")
-        .with_columns(pl.col("pid").cast(pl.Int64))
+        .with_columns(
+            pl.col("pid").cast(pl.Int64),
+            pl.struct("tin", "npi").rank("dense").cast(pl.Int64).alias("eid"),
+        )
     )
     mkeys = t.strata.with_row_index("mkey").with_columns(pl.col("mkey").cast(pl.Int32))
     return ce.join(people, on=["tin", "npi", "patient_id"], nulls_equal=True).join(

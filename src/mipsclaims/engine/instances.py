@@ -23,7 +23,12 @@ CARRIED = ["tin", "npi", "measure_id", "stratum", "patient_id", "calculation_typ
 
 
 def _marker_expr() -> pl.Expr:
-    r, inv = pl.col("rank"), pl.col("is_inverse")
+    return _marker_expr_of("rank")
+
+
+def _marker_expr_of(column: str) -> pl.Expr:
+    """Marker name of a rank column (higher = more advantageous; inverse measures reversed)."""
+    r, inv = pl.col(column), pl.col("is_inverse")
     return (
         pl.when(r == 4)
         .then(pl.when(inv).then(pl.lit("not_met")).otherwise(pl.lit("met")))
@@ -130,16 +135,18 @@ def _visit_lines(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFrame
 
 def _effective_rank(keyed: pl.DataFrame, by: list[str]) -> pl.DataFrame:
     """Patient-intermediate: only the claims on the latest date with a QDC keep their rank."""
+    intermediate = pl.col("calculation_type") == "patient-intermediate"
     qdate = pl.col("claim_date").filter(pl.col("rank") > 0).max().over(by)
-    late = (pl.col("calculation_type") == "patient-intermediate") & (
-        pl.col("claim_date") != pl.col("_qdate")
+    late = (pl.col("claim_date") != pl.col("_qdate")).fill_null(False)
+    adjusted = (
+        keyed.filter(intermediate)
+        .with_columns(qdate.alias("_qdate"))
+        .with_columns(
+            pl.when(late).then(pl.lit(0, dtype=pl.Int8)).otherwise(pl.col("rank")).alias("rank")
+        )
     )
-    return keyed.with_columns(qdate.alias("_qdate")).with_columns(
-        pl.when(late.fill_null(False))
-        .then(pl.lit(0, dtype=pl.Int8))
-        .otherwise(pl.col("rank"))
-        .alias("rank")
-    )
+    rest = keyed.filter(~intermediate).with_columns(pl.lit(None, dtype=pl.Date).alias("_qdate"))
+    return pl.concat([rest, adjusted])
 
 
 def build_instances(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFrame:
@@ -192,54 +199,69 @@ def monthly_marks(
     measure_dx: pl.DataFrame,
     last_month: int,
 ) -> pl.DataFrame:
-    """Year-to-date markers at the end of each month: (entity, measure, stratum, month,
+    """Year-to-date marker counts at the end of each month: (entity, measure, stratum, month,
     marker, weight), without rebuilding the instances month by month.
 
     An instance's key never depends on later claims except for episodes (a later claim can
-    link two episodes), so episodes are re-keyed per month; for the others the marker through
+    link two episodes), so episodes are re-keyed per month. For the others the marker through
     month m is a running maximum of monthly ranks (patient-intermediate: the rank of the
-    latest month with a QDC, carried forward). Visit instances weigh their qualifying lines.
+    latest month with a QDC, carried forward); only the months where an instance appears or
+    changes marker are kept, as +/- deltas, and summed up month by month. Visit instances
+    weigh their qualifying lines.
     """
     entity = ["tin", "npi", "measure_id", "stratum"]
     month = pl.col("claim_date").dt.month().cast(pl.Int8).alias("month")
-    others = keyed.filter(pl.col("calculation_type") != "episode").with_columns(month)
-    per_month = (
-        _effective_rank(others, [*GROUP, "month"])
-        .group_by(*GROUP, "month")
-        .agg(pl.col("rank").max().alias("mrank"), (pl.col("rank") > 0).any().alias("has_qdc"))
+    others = keyed.filter(pl.col("calculation_type") != "episode").select(
+        *GROUP, "eid", "calculation_type", "is_inverse", "claim_date", "rank", month
     )
-    groups = (
-        others.group_by(GROUP)
-        .agg(
-            *[pl.col(c).first() for c in [*entity, "calculation_type", "is_inverse"]],
-            pl.col("month").min().alias("first_month"),
-        )
-        .with_row_index("gid")
-    )
+    names = keyed.group_by("eid", "mkey").agg(pl.col(c).first() for c in entity)
     weights = (
         _visit_lines(keyed, visit_lines)
         .group_by(GROUP)
         .agg(pl.len().cast(pl.Int64).alias("weight"))
     )
-    groups = groups.join(weights, on=GROUP, how="left").with_columns(pl.col("weight").fill_null(1))
-    months = pl.DataFrame({"month": list(range(1, last_month + 1))}, schema={"month": pl.Int8})
-    monthly = per_month.join(groups.select(*GROUP, "gid"), on=GROUP).select(
-        "gid", "month", "mrank", pl.when(pl.col("has_qdc")).then(pl.col("mrank")).alias("qrank")
-    )
-    grid = (
-        groups.select("gid", "first_month", "calculation_type", "is_inverse", "weight", *entity)
-        .join(months, how="cross")
-        .filter(pl.col("month") >= pl.col("first_month"))
-        .join(monthly, on=["gid", "month"], how="left")
-        .sort("gid", "month")
-        .with_columns(
-            pl.when(pl.col("calculation_type") == "patient-intermediate")
-            .then(pl.col("qrank").forward_fill().over("gid").fill_null(0))
-            .otherwise(pl.col("mrank").fill_null(0).cum_max().over("gid"))
-            .alias("rank")
+    per_month = (
+        _effective_rank(others, [*GROUP, "month"])
+        .group_by(*GROUP, "month")
+        .agg(
+            *[pl.col(c).first() for c in ["eid", "calculation_type", "is_inverse"]],
+            pl.col("rank").max().alias("mrank"),
+            (pl.col("rank") > 0).any().alias("has_qdc"),
         )
+        .join(weights, on=GROUP, how="left")
+        .with_columns(pl.col("weight").fill_null(1))
+        .sort(*GROUP, "month")
     )
-    parts = [grid.select(*entity, "month", _marker_expr().alias("marker"), "weight")]
+    qrank = pl.when(pl.col("has_qdc")).then(pl.col("mrank"))
+    per_month = per_month.with_columns(
+        pl.when(pl.col("calculation_type") == "patient-intermediate")
+        .then(qrank.forward_fill().over(GROUP).fill_null(0))
+        .otherwise(pl.col("mrank").cum_max().over(GROUP))
+        .alias("rank")
+    ).with_columns(pl.col("rank").shift(1).over(GROUP).alias("prev"))
+    changes = per_month.filter(pl.col("prev").is_null() | (pl.col("rank") != pl.col("prev")))
+    added = changes.select("eid", "mkey", "month", _marker_expr().alias("marker"), "weight")
+    removed = changes.filter(pl.col("prev").is_not_null()).select(
+        "eid",
+        "mkey",
+        "month",
+        _marker_expr_of("prev").alias("marker"),
+        (-pl.col("weight")).alias("weight"),
+    )
+    key = ["eid", "mkey", "marker"]
+    deltas = pl.concat([added, removed]).group_by(*key, "month").agg(pl.col("weight").sum())
+    months = pl.DataFrame({"month": list(range(1, last_month + 1))}, schema={"month": pl.Int8})
+    running = (
+        deltas.select(key)
+        .unique()
+        .join(months, how="cross")
+        .join(deltas, on=[*key, "month"], how="left")
+        .sort(*key, "month")
+        .with_columns(pl.col("weight").fill_null(0).cum_sum().over(key))
+        .filter(pl.col("weight") > 0)
+        .join(names, on=["eid", "mkey"])
+    )
+    parts = [running.select(*entity, "month", "marker", "weight")]
     episodes = keyed.filter(pl.col("calculation_type") == "episode")
     for m in range(1, last_month + 1) if episodes.height else ():
         upto = episodes.filter(pl.col("claim_date").dt.month() <= m)
