@@ -232,13 +232,23 @@ def monthly_marks(
         .with_columns(pl.col("weight").fill_null(1))
         .sort(*GROUP, "month")
     )
-    qrank = pl.when(pl.col("has_qdc")).then(pl.col("mrank"))
+    # Running values within each instance without window functions: rows are sorted by
+    # instance, so encoding gid * 8 + rank makes a global running max / forward fill stay
+    # inside the instance (ranks are 0..4).
+    gid = pl.struct(GROUP).rle_id().cast(pl.Int64)
+    per_month = per_month.with_columns(gid.alias("gid"))
+    base = pl.col("gid") * 8
+    running_max = (base + pl.col("mrank")).cum_max() - base
+    carried = pl.when(pl.col("has_qdc")).then(base + pl.col("mrank")).forward_fill()
+    latest_qdc = pl.when(carried >= base).then(carried - base).otherwise(0)
+    same = pl.col("gid") == pl.col("gid").shift(1)
     per_month = per_month.with_columns(
         pl.when(pl.col("calculation_type") == "patient-intermediate")
-        .then(qrank.forward_fill().over(GROUP).fill_null(0))
-        .otherwise(pl.col("mrank").cum_max().over(GROUP))
+        .then(latest_qdc)
+        .otherwise(running_max)
+        .cast(pl.Int8)
         .alias("rank")
-    ).with_columns(pl.col("rank").shift(1).over(GROUP).alias("prev"))
+    ).with_columns(pl.when(same).then(pl.col("rank").shift(1)).alias("prev"))
     changes = per_month.filter(pl.col("prev").is_null() | (pl.col("rank") != pl.col("prev")))
     added = changes.select("eid", "mkey", "month", _marker_expr().alias("marker"), "weight")
     removed = changes.filter(pl.col("prev").is_not_null()).select(
