@@ -62,9 +62,9 @@ def _with_integer_keys(ce: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
         )
     )
     mkeys = t.strata.with_row_index("mkey").with_columns(pl.col("mkey").cast(pl.Int32))
-    return ce.join(people, on=["tin", "npi", "patient_id"], nulls_equal=True).join(
-        mkeys, on=["measure_id", "stratum"]
-    )
+    return ce.join(
+        people, on=["tin", "npi", "patient_id"], nulls_equal=True, maintain_order="left"
+    ).join(mkeys, on=["measure_id", "stratum"], maintain_order="left")
 
 
 def evaluate_lines(
@@ -80,12 +80,18 @@ def evaluate_lines(
     groups, visit_lines = eligible_options(scoped.claims, scoped.lines, t)
     claim_dx = scoped.claims.select("uid", pl.col("diagnosis_codes").alias("dx")).explode("dx")
     markers = claim_markers(scoped.lines, claim_dx, groups, t)
-    ce = markers.join(
+    # Claims first, in input order (uid), so that instance claim lists keep that order.
+    ce = (
         scoped.claims.select(
             "uid", "tin", "npi", "patient_id", "claim_date", "claim_seq", "claim_id", "source"
-        ),
-        on="uid",
-    ).join(t.measures.select("measure_id", "calculation_type", "is_inverse"), on="measure_id")
+        )
+        .join(markers, on="uid", maintain_order="left")
+        .join(
+            t.measures.select("measure_id", "calculation_type", "is_inverse"),
+            on="measure_id",
+            maintain_order="left",
+        )
+    )
     if level == "tin":
         ce = ce.with_columns(pl.lit(None, dtype=pl.String).alias("npi"))
     ce = _with_integer_keys(ce, t)

@@ -150,31 +150,47 @@ def _effective_rank(keyed: pl.DataFrame, by: list[str]) -> pl.DataFrame:
 
 
 def build_instances(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFrame:
-    """One row per eligible instance (``keyed`` has ``ikey``), with internal ``rank``."""
+    """One row per eligible instance (``keyed`` has ``ikey``), with internal ``rank``.
+
+    ``keyed`` must be in input order (``uid``), so that claim lists keep it.
+    """
     ce = _effective_rank(keyed, GROUP)
     explode = {"keep_nulls": False, "empty_as_null": False}
-    inst = (
-        ce.sort("claim_seq", "uid")
+    by_seq = {"maintain_order": True}
+    inst = ce.group_by(GROUP).agg(
+        *[pl.col(c).first() for c in CARRIED],
+        pl.col("rank").max(),
+        pl.when(pl.col("calculation_type").first() == "patient-intermediate")
+        .then(pl.coalesce(pl.col("_qdate").first(), pl.col("claim_date").max()))
+        .otherwise(pl.col("claim_date").min())
+        .alias("instance_date"),
+        pl.col("claim_id").unique(**by_seq).alias("claim_ids"),
+        pl.col("claim_seq").unique(**by_seq).alias("claim_seqs"),
+        pl.col("source").unique(**by_seq).alias("sources"),
+    )
+    # Most claims carry no QDC and no conflict: aggregate those lists only where present.
+    qdcs = (
+        ce.filter(pl.col("qdc_codes").list.len() > 0)
+        .group_by(GROUP)
+        .agg(pl.col("qdc_codes").list.explode(**explode).unique().sort())
+    )
+    conflicts = (
+        ce.filter(pl.col("conflicting"))
         .group_by(GROUP)
         .agg(
-            *[pl.col(c).first() for c in CARRIED],
-            pl.col("rank").max(),
-            pl.when(pl.col("calculation_type").first() == "patient-intermediate")
-            .then(pl.coalesce(pl.col("_qdate").first(), pl.col("claim_date").max()))
-            .otherwise(pl.col("claim_date").min())
-            .alias("instance_date"),
-            pl.col("claim_id").unique(maintain_order=True).alias("claim_ids"),
-            pl.col("claim_seq").unique(maintain_order=True).alias("claim_seqs"),
-            pl.col("source").unique(maintain_order=True).alias("sources"),
-            pl.col("qdc_codes").list.explode(**explode).unique().sort().alias("qdc_codes"),
-            pl.col("conflicting").any(),
-            pl.col("conflicting_codes")
-            .list.explode(**explode)
-            .unique()
-            .sort()
-            .alias("conflicting_codes"),
+            pl.col("conflicting_codes").list.explode(**explode).unique().sort(),
+            pl.lit(True).alias("conflicting"),
         )
-        .with_columns(pl.lit(None, dtype=pl.String).alias("line_id"))
+    )
+    inst = (
+        inst.join(qdcs, on=GROUP, how="left")
+        .join(conflicts, on=GROUP, how="left")
+        .with_columns(
+            pl.col("qdc_codes").fill_null([]),
+            pl.col("conflicting_codes").fill_null([]),
+            pl.col("conflicting").fill_null(False),
+            pl.lit(None, dtype=pl.String).alias("line_id"),
+        )
     )
     if (inst["calculation_type"] == "visit").any():
         line_ids = _visit_lines(keyed, visit_lines).select(
