@@ -145,6 +145,7 @@ def tables(year: int) -> CodeTables:
                     "needs_dx": bool(o.diagnosis_codes),
                     "needs_additional": bool(o.additional_procedure_codes),
                     "flu_season_only": m.calculation_type == "patient-periodic",
+                    "per_line": m.calculation_type == "visit",
                 }
             )
             dx += [{"opt": opt, "dx": c} for c in o.diagnosis_codes]
@@ -214,6 +215,7 @@ def tables(year: int) -> CodeTables:
                 "needs_dx": b,
                 "needs_additional": b,
                 "flu_season_only": b,
+                "per_line": b,
             },
         ),
         option_dx=_frame(dx, {"opt": i32, "dx": _S}),

@@ -40,52 +40,63 @@ def qualifying_lines(lines: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
 def eligible_options(
     claims: pl.DataFrame, lines: pl.DataFrame, t: CodeTables
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Eligible (uid, measure_id, option_group, stratum) rows, and the qualifying lines."""
-    qual = qualifying_lines(lines, t)
+    """Eligible (uid, measure_id, option_group, stratum) rows, and the qualifying lines of
+    visit measures (counted per line)."""
+    qual = qualifying_lines(lines, t).lazy()
+    # Claim-level facts once per claim, not once per candidate option.
+    people = claims.lazy().select(
+        "uid",
+        age_months(pl.col("birth_date"), pl.col("claim_date")).alias("age_months"),
+        pl.col("sex").str.strip_chars().str.to_uppercase().alias("patient_sex"),
+        pl.col("claim_date").dt.month().is_in(list(FLU_SEASON_MONTHS)).alias("in_flu_season"),
+    )
+    age = pl.col("age_months")
+    age_ok = (pl.col("min_months").is_null() | (age >= pl.col("min_months"))) & (
+        pl.col("max_years").is_null() | ((age // 12) <= pl.col("max_years"))
+    )
+    sex_ok = pl.col("sex").is_null() | (pl.col("patient_sex") == pl.col("sex"))
+    season_ok = ~pl.col("flu_season_only") | pl.col("in_flu_season")
     cand = (
         qual.select("uid", "opt")
         .unique()
-        .join(t.options, on="opt")
-        .join(claims.select("uid", "birth_date", "sex", "claim_date"), on="uid")
+        .join(t.options.lazy(), on="opt")
+        .join(people, on="uid")
+        .filter(age_ok.fill_null(False) & sex_ok.fill_null(False) & season_ok)
     )
-    months = age_months(pl.col("birth_date"), pl.col("claim_date"))
-    age_ok = (pl.col("min_months").is_null() | (months >= pl.col("min_months"))) & (
-        pl.col("max_years").is_null() | ((months // 12) <= pl.col("max_years"))
-    )
-    # After the join, "sex" is the option's requirement and "sex_right" the patient's.
-    sex_ok = pl.col("sex").is_null() | (
-        pl.col("sex_right").str.strip_chars().str.to_uppercase() == pl.col("sex")
-    )
-    season_ok = ~pl.col("flu_season_only") | pl.col("claim_date").dt.month().is_in(
-        list(FLU_SEASON_MONTHS)
-    )
-    cand = cand.filter(age_ok.fill_null(False) & sex_ok.fill_null(False) & season_ok)
-
-    claim_dx = claims.select("uid", pl.col("diagnosis_codes").alias("dx")).explode("dx")
-    dx_hit = claim_dx.join(t.option_dx, on="dx").select("uid", "opt").unique()
-    dx_excluded = claim_dx.join(t.option_dx_exclusions, on="dx").select("uid", "opt").unique()
+    claim_dx = claims.lazy().select("uid", pl.col("diagnosis_codes").alias("dx")).explode("dx")
+    dx_hit = claim_dx.join(t.option_dx.lazy(), on="dx").select("uid", "opt").unique()
+    dx_excluded = claim_dx.join(t.option_dx_exclusions.lazy(), on="dx").select("uid", "opt")
     addl_hit = (
-        lines.select("uid", "code")
-        .join(t.option_additional, on="code")
+        lines.lazy()
+        .select("uid", "code")
+        .join(t.option_additional.lazy(), on="code")
         .group_by("uid", "opt")
         .agg(pl.col("code").n_unique().alias("n"))
         .join(
-            t.option_additional.group_by("opt").agg(pl.col("code").n_unique().alias("need")),
+            t.option_additional.lazy().group_by("opt").agg(pl.col("code").n_unique().alias("need")),
             on="opt",
         )
         .filter(pl.col("n") == pl.col("need"))
         .select("uid", "opt")
     )
-    cand = cand.join(dx_excluded, on=["uid", "opt"], how="anti")
-    with_dx = cand.join(dx_hit, on=["uid", "opt"], how="semi")
-    cand = pl.concat([cand.filter(~pl.col("needs_dx")), with_dx.filter(pl.col("needs_dx"))])
-    with_addl = cand.join(addl_hit, on=["uid", "opt"], how="semi")
-    cand = pl.concat(
-        [cand.filter(~pl.col("needs_additional")), with_addl.filter(pl.col("needs_additional"))]
+    plain = cand.filter(~pl.col("needs_dx") & ~pl.col("needs_additional"))
+    needs_dx = cand.filter(pl.col("needs_dx")).join(dx_hit, on=["uid", "opt"], how="semi")
+    needs_addl = cand.filter(~pl.col("needs_dx") & pl.col("needs_additional"))
+    both = needs_dx.filter(pl.col("needs_additional"))
+    needs_dx = needs_dx.filter(~pl.col("needs_additional"))
+    with_addl = pl.concat([needs_addl, both]).join(addl_hit, on=["uid", "opt"], how="semi")
+    eligible = (
+        pl.concat([plain, needs_dx, with_addl])
+        .join(dx_excluded, on=["uid", "opt"], how="anti")
+        .select("uid", "opt", "measure_id", "option_group", "stratum", "per_line")
     )
-    eligible = cand.select("uid", "opt", "measure_id", "option_group", "stratum")
-    lines_ok = qual.join(eligible.select("uid", "opt", "measure_id", "stratum"), on=["uid", "opt"])
-    groups = eligible.select("uid", "measure_id", "option_group", "stratum").unique()
-    return groups, lines_ok.select(
-        "uid", "measure_id", "stratum", "claim_seq", "line_number"
-    ).unique()
+    eligible_df = eligible.collect()
+    groups = eligible_df.select("uid", "measure_id", "option_group", "stratum").unique()
+    per_line = eligible_df.filter(pl.col("per_line")).select("uid", "opt", "measure_id", "stratum")
+    lines_ok = (
+        qual.join(per_line.lazy(), on=["uid", "opt"])
+        .select("uid", "measure_id", "stratum", "claim_seq", "line_number")
+        .unique()
+        .collect()
+    )
+    return groups, lines_ok
