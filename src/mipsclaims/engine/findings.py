@@ -53,6 +53,10 @@ def find(
     t: CodeTables,
 ) -> pl.DataFrame:
     """All findings of the evaluated split claims."""
+    # Only quality-code lines can raise a finding: narrow first, then add claim fields.
+    lines = lines.filter(pl.col("code").is_in(list(t.qdc_codes | t.other_year_qdc_codes))).join(
+        claims.select("uid", "tin", "npi", "claim_id", "source"), on="uid", how="left"
+    )
     parts: list[pl.DataFrame] = []
     conflicts = (
         markers.filter(pl.col("conflicting"))

@@ -119,25 +119,28 @@ def apply_scope(lines: pl.DataFrame, year: int) -> Scoped:
         "reason"
     )
     scope = pl.concat([scope, evaluated])
-    in_lines = kept.join(
-        claims.select("uid", "claim_seq", pl.col("npi").alias("rendering_npi")),
-        on=["claim_seq", "rendering_npi"],
-        how="inner",
-    ).select(
-        "uid",
-        "claim_seq",
-        "claim_id",
-        "source",
-        "tin",
-        pl.col("rendering_npi").alias("npi"),
-        "line_number",
-        pl.col("procedure_code").str.strip_chars().str.to_uppercase().alias("code"),
-        pl.col("modifiers").fill_null([]),
-        pl.coalesce(
-            pl.col("line_pos").replace("", None), pl.col("claim_pos").replace("", None)
-        ).alias("pos"),
-        "charge",
-        "service_date",
+    # Only what eligibility, markers and findings read; claim fields come from ``claims``.
+    in_lines = (
+        kept.lazy()
+        .select(
+            "claim_seq",
+            "rendering_npi",
+            "line_number",
+            pl.col("procedure_code").str.strip_chars().str.to_uppercase().alias("code"),
+            pl.col("modifiers").fill_null([]),
+            pl.coalesce(
+                pl.col("line_pos").replace("", None), pl.col("claim_pos").replace("", None)
+            ).alias("pos"),
+            "charge",
+            "service_date",
+        )
+        .join(
+            claims.lazy().select("uid", "claim_seq", pl.col("npi").alias("rendering_npi")),
+            on=["claim_seq", "rendering_npi"],
+            how="inner",
+        )
+        .drop("rendering_npi")
+        .collect()
     )
     claims = claims.with_columns(pl.col("diagnosis_codes").fill_null([]))
     return Scoped(claims=claims, lines=in_lines, scope=scope)
