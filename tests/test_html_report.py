@@ -31,17 +31,19 @@ def test_html_is_self_contained() -> None:
     assert "<script" not in page.lower()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert "@import" not in page and "url(" not in page
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
     assert page.count("<svg") >= 3 + 3  # a trend and a benchmark bar per measure row
 
 
 def test_hostile_strings_are_escaped() -> None:
-    page = _render(title_128=HOSTILE, code=HOSTILE, claim_id=HOSTILE)
+    page = _render(title_128=HOSTILE, code=HOSTILE, claim_id=HOSTILE, conflict=HOSTILE)
     assert "<script" not in page.lower()
     assert "<img" not in page.lower()
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page
-    # The hostile claim id never appears at all (claims are shown by seq + hash).
-    assert "onerror=alert(1)&gt;&lt;script" in page  # from the title only
-    assert page.count("onerror") == 1
+    # Title and conflicting code are shown escaped; the hostile claim id never appears
+    # (claims are shown by position and hash).
+    assert page.count("&#34;&gt;&lt;img src=x onerror=alert(1)&gt;") == 2
+    assert page.count("onerror") == 2
 
 
 def test_trend_points_come_from_monthly_rows() -> None:

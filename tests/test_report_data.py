@@ -129,7 +129,9 @@ def make_monthly(rows: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(frames)
 
 
-def make_instances(claim_id: str = "PCN-0001", code: str = "G8417") -> pl.DataFrame:
+def make_instances(
+    claim_id: str = "PCN-0001", code: str = "G8417", conflict: str = "G8432"
+) -> pl.DataFrame:
     base = {
         "performance_year": 2025,
         "tin": TIN,
@@ -149,8 +151,8 @@ def make_instances(claim_id: str = "PCN-0001", code: str = "G8417") -> pl.DataFr
             {**base, "measure_id": "134", "instance_key": "k3", "patient_id": "MBI333",
              "instance_date": dt.date(2025, 1, 9), "marker": "met",
              "claim_ids": ["PCN-0003", "PCN-0004"], "claim_seqs": [1, 2],
-             "qdc_codes": ["G8431", "G8432"], "conflicting": True,
-             "conflicting_codes": ["G8431", "G8432"]},
+             "qdc_codes": ["G8431", conflict], "conflicting": True,
+             "conflicting_codes": ["G8431", conflict]},
         ],
         schema=INSTANCE_SCHEMA,
     )  # fmt: skip
@@ -161,7 +163,11 @@ def make_result(**kwargs) -> FakeResult:
     return FakeResult(
         rows=rows,
         monthly=make_monthly(rows),
-        instances=make_instances(kwargs.get("claim_id", "PCN-0001"), kwargs.get("code", "G8417")),
+        instances=make_instances(
+            kwargs.get("claim_id", "PCN-0001"),
+            kwargs.get("code", "G8417"),
+            kwargs.get("conflict", "G8432"),
+        ),
         findings=pl.DataFrame(schema=FINDING_SCHEMA),
         scope=pl.DataFrame(
             {"reason": ["evaluated", "not_part_b"], "claims": [60, 2], "lines": [140, 3]},
