@@ -433,6 +433,10 @@ class _Generator:
         )
 
 
+def _billing_key(claim: _Claim) -> tuple[str, str, str]:
+    return (claim.tin or "", claim.billing_ssn or "", claim.billing_npi or "")
+
+
 def iter_synthetic_837(config: SynthConfig) -> Iterator[str]:
     """The synthetic file as text chunks (one per transaction), for streaming writes."""
     gen = _Generator(config)
@@ -441,7 +445,9 @@ def iter_synthetic_837(config: SynthConfig) -> Iterator[str]:
     seq = 0
     while seq < config.claims or w.st == 0:
         n = min(config.claims_per_transaction, config.claims - seq)
-        yield w.transaction(gen.claim(seq + i) for i in range(n))
+        # A practice's file groups claims by billing provider (one 2000A loop each).
+        claims = sorted((gen.claim(seq + i) for i in range(n)), key=_billing_key)
+        yield w.transaction(claims)
         seq += max(n, 1)
     yield w.trailer()
 

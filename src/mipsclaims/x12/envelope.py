@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -41,7 +41,7 @@ class Delimiters:
 class Piece:
     """A run of whole segments of one interchange, decoded, with its position in the input."""
 
-    text: str
+    data: bytes
     delimiters: Delimiters
     byte_offset: int
     interchange: int
@@ -106,7 +106,7 @@ def parse_isa(buf: bytes) -> tuple[Delimiters, list[str], int]:
     text = buf[: pos + 2].decode("latin-1")
     elements = text.split(ele.decode("latin-1"))
     seps = {ele, comp, term}
-    if len(seps) < 3 or any(s.isalnum() for s in seps):
+    if len(seps) < 3 or any(s.isalnum() or s[0] > 0x7F for s in seps):
         raise EnvelopeError(
             f"ISA delimiters are not usable (element {ele!r}, component {comp!r}, segment {term!r})"
         )
@@ -126,13 +126,6 @@ def parse_isa(buf: bytes) -> tuple[Delimiters, list[str], int]:
         segment=term.decode("latin-1"),
     )
     return delims, elements, pos + 3
-
-
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
 
 
 def _segment_start_before(buf: bytes, pos: int, term: bytes) -> bool:
@@ -212,9 +205,7 @@ def iter_pieces(
             if end is None and not eof:
                 cut = buf.rfind(term)
                 if len(buf) - pos >= block_size and cut >= pos:
-                    yield Piece(
-                        _decode(buf[pos : cut + 1]), delims, base + pos, interchange, control, False
-                    )
+                    yield Piece(buf[pos : cut + 1], delims, base + pos, interchange, control, False)
                     base += cut + 1
                     buf = buf[cut + 1 :]
                     pos = 0
@@ -230,7 +221,7 @@ def iter_pieces(
                 report.warnings.append(
                     Issue(Location(name, -1, base + end), "interchange has no IEA trailer")
                 )
-            yield Piece(_decode(buf[pos:end]), delims, base + pos, interchange, control, True)
+            yield Piece(buf[pos:end], delims, base + pos, interchange, control, True)
             base += end
             buf = buf[end:]
             break
@@ -259,6 +250,20 @@ def _interchange_end(buf: bytes, pos: int, term: bytes, iea: bytes, isa: bytes) 
         i = a + 1
 
 
+Offset = int | Callable[[], int]
+
+
+@dataclass(frozen=True)
+class _LazyLocation:
+    name: str
+    segment: int
+    offset: Offset
+
+    def resolve(self) -> Location:
+        offset = self.offset() if callable(self.offset) else self.offset
+        return Location(self.name, self.segment, offset)
+
+
 class EnvelopeTracker:
     """Checks envelope segments in input order; says when an interchange must be skipped."""
 
@@ -272,12 +277,15 @@ class EnvelopeTracker:
         self.st02 = ""
         self.st_segment = 0
 
-    def _warn(self, where: Location, message: str) -> None:
-        self.report.warnings.append(Issue(where, message))
+    def _warn(self, where: _LazyLocation, message: str) -> None:
+        self.report.warnings.append(Issue(where.resolve(), message))
 
-    def feed(self, tag: str, el: list[str], segment: int, offset: int) -> str | None:
-        """Account for one envelope segment; return an error message to fail the interchange."""
-        where = Location(self.name, segment, offset)
+    def feed(self, tag: str, el: list[str], segment: int, offset: Offset) -> str | None:
+        """Account for one envelope segment; return an error message to fail the interchange.
+
+        ``offset`` may be a callable, resolved only when a message needs it.
+        """
+        where = _LazyLocation(self.name, segment, offset)
         get = lambda i: el[i].strip() if len(el) > i else ""  # noqa: E731
         if tag == "ISA":
             self.report.interchanges += 1
@@ -325,6 +333,6 @@ class EnvelopeTracker:
                 self._warn(where, f"IEA02 {get(2)!r} does not match ISA13 {self.isa13!r}")
         return None
 
-    def fail(self, segment: int, offset: int, message: str) -> None:
-        where = Location(self.name, segment, offset)
+    def fail(self, segment: int, offset: Offset, message: str) -> None:
+        where = _LazyLocation(self.name, segment, offset).resolve()
         self.report.errors.append(Issue(where, f"interchange {self.isa13!r} failed: {message}"))

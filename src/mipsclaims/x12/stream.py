@@ -29,6 +29,7 @@ from .envelope import (
 from .report import Location, QuarantinedClaim, ReadReport
 
 _WS = " \t\r\n"
+_WSB = b" \t\r\n"
 
 
 @dataclass
@@ -103,20 +104,22 @@ class _Reader:
             self.control = piece.control
             d = piece.delimiters
             self._comp = d.component
+            term = d.segment.encode("latin-1")
             offset = piece.byte_offset
-            for raw in piece.text.split(d.segment):
+            for raw in piece.data.split(term):
                 start = offset
-                offset += len(raw.encode("utf-8")) + len(d.segment)
-                seg = raw.strip(_WS)
-                if not seg:
+                offset += len(raw) + len(term)
+                stripped = raw.strip(_WSB)
+                if not stripped:
+                    continue
+                el = stripped.decode("utf-8", "replace").split(d.element)
+                tag = el[0].strip(_WS)
+                if not tag and not any(el[1:14]):
                     continue
                 self.segment += 1
                 if piece.interchange == skip_interchange:
                     continue
-                lead = len(raw) - len(raw.lstrip(_WS))
-                seg_offset = start + len(raw[:lead].encode("utf-8"))
-                el = seg.split(d.element)
-                tag = el[0].strip(_WS)
+                seg_offset = start + len(raw) - len(raw.lstrip(_WSB))
                 if tag in ENVELOPE_TAGS:
                     yield from self._close()
                     self.major, self.entity = "ENV", ""
@@ -184,7 +187,7 @@ class _Reader:
             self._patient(self.dependent, "QC", tag, entity, el)
         elif major == "2300" and claim is not None:
             if tag == "HI":
-                for element in el[1:]:
+                for element in el[1:13]:  # HI01-HI12
                     parts = element.split(comp)
                     if len(parts) > 1 and parts[0].strip(_WS) in rules.DIAGNOSIS_QUALIFIERS:
                         code = rules.normalise_code(parts[1].strip(_WS))
