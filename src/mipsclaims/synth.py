@@ -148,7 +148,7 @@ class _Writer:
         isa = d.element.join(
             [
                 "ISA", "00", " " * 10, "00", " " * 10, "ZZ", "MIPSCLAIMS     ", "ZZ",
-                "RECEIVER       ", "250101", "1200", d.repetition or "^", "00501",
+                "RECEIVER       ", "250101", "1200", d.repetition or "U", "00501",
                 self.control, "0", "T", d.component,
             ]
         )  # fmt: skip
