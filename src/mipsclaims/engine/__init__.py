@@ -37,22 +37,25 @@ def _year_tables(year: int) -> CodeTables:
     return tables(year)
 
 
-def _instances_out(inst: pl.DataFrame, year: int) -> pl.DataFrame:
+def _instances_out(
+    inst: pl.DataFrame, people: pl.DataFrame, t: CodeTables, year: int
+) -> pl.DataFrame:
     return (
-        inst.with_columns(
+        inst.join(people.select("pid", "tin", "npi", "patient_id"), on="pid", maintain_order="left")
+        .join(t.mkeys.select("mkey", "measure_id", "stratum"), on="mkey", maintain_order="left")
+        .with_columns(
             pl.lit(year, dtype=pl.Int32).alias("performance_year"),
             pl.col("stratum").replace("", None),
             instance_key_text().alias("instance_key"),
         )
-        .sort("pid", "mkey", "ikey", "line_id")
         .select([pl.col(n).cast(d) for n, d in INSTANCE_SCHEMA.items()])
     )
 
 
-def _with_integer_keys(ce: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
-    """Add ``pid`` (entity + patient), ``eid`` (entity) and ``mkey`` (measure + stratum)."""
-    people = (
-        ce.select("tin", "npi", "patient_id")
+def _people(claims: pl.DataFrame) -> pl.DataFrame:
+    """``pid`` per entity and patient, ``eid`` per entity (sorted, so ids are stable)."""
+    return (
+        claims.select("tin", "npi", "patient_id")
         .unique()
         .sort("tin", "npi", "patient_id")
         .with_row_index("pid")
@@ -61,10 +64,14 @@ def _with_integer_keys(ce: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
             pl.struct("tin", "npi").rank("dense").cast(pl.Int64).alias("eid"),
         )
     )
-    mkeys = t.strata.with_row_index("mkey").with_columns(pl.col("mkey").cast(pl.Int32))
-    return ce.join(
-        people, on=["tin", "npi", "patient_id"], nulls_equal=True, maintain_order="left"
-    ).join(mkeys, on=["measure_id", "stratum"], maintain_order="left")
+
+
+def _named(marks: pl.DataFrame, people: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
+    """Entity and measure names of (eid, mkey) marks, for counting."""
+    entities = people.group_by("eid").agg(pl.col("tin").first(), pl.col("npi").first())
+    return marks.join(entities, on="eid").join(
+        t.mkeys.select("mkey", "measure_id", "stratum"), on="mkey"
+    )
 
 
 def evaluate_lines(
@@ -80,46 +87,46 @@ def evaluate_lines(
     groups, visit_lines = eligible_options(scoped.claims, scoped.lines, t)
     claim_dx = scoped.claims.select("uid", pl.col("diagnosis_codes").alias("dx")).explode("dx")
     markers = claim_markers(scoped.lines, claim_dx, groups, t)
-    # Claims first, in input order (uid), so that instance claim lists keep that order.
-    ce = (
-        scoped.claims.select(
-            "uid", "tin", "npi", "patient_id", "claim_date", "claim_seq", "claim_id", "source"
-        )
-        .join(markers, on="uid", maintain_order="left")
-        .join(
-            t.measures.select("measure_id", "calculation_type", "is_inverse"),
-            on="measure_id",
-            maintain_order="left",
-        )
-    )
+
+    # Integer keys for grouping: pid (entity + patient), eid (entity), mkey (measure-stratum).
+    claims = scoped.claims
     if level == "tin":
-        ce = ce.with_columns(pl.lit(None, dtype=pl.String).alias("npi"))
-    ce = _with_integer_keys(ce, t)
-    keyed = instance_keys(ce, claim_dx, t.measure_dx)
-    inst = build_instances(keyed, visit_lines)
-    rows = count_rows(inst, t)
-    monthly = _monthly(keyed, visit_lines, claim_dx, t)
+        claims = claims.with_columns(pl.lit(None, dtype=pl.String).alias("npi"))
+    people = _people(claims)
+    keyed_claims = claims.select(
+        "uid", "tin", "npi", "patient_id", "claim_date", "claim_seq", "claim_id", "source"
+    ).join(people, on=["tin", "npi", "patient_id"], nulls_equal=True, maintain_order="left")
+    measure_keys = t.mkeys.select("measure_id", "stratum", "mkey", "calculation_type", "is_inverse")
+    # Claims first, in input order (uid), so that instance claim lists keep that order.
+    ce = keyed_claims.select(
+        "uid", "pid", "eid", "claim_date", "claim_seq", "claim_id", "source"
+    ).join(
+        markers.join(measure_keys, on=["measure_id", "stratum"]).drop("measure_id", "stratum"),
+        on="uid",
+        maintain_order="left",
+    )
+    visit_keyed = visit_lines.join(measure_keys, on=["measure_id", "stratum"]).select(
+        "uid", "mkey", "claim_seq", "line_number"
+    )
+    keyed = instance_keys(ce, claim_dx, t.mkey_dx)
+    inst = build_instances(keyed, visit_keyed)
+    marks = inst.group_by("eid", "mkey", "marker").agg(pl.len().cast(pl.Int64).alias("weight"))
+    rows = count_rows(_named(marks, people, t), t)
+    monthly = pl.DataFrame(schema=MONTHLY_SCHEMA)
+    if keyed.height:
+        last = keyed["claim_date"].max()
+        assert isinstance(last, dt.date)
+        by_month = monthly_marks(keyed, visit_keyed, claim_dx, t.mkey_dx, last.month)
+        monthly = count_rows(_named(by_month, people, t), t, by=("month",)).select(
+            [pl.col(n).cast(d) for n, d in MONTHLY_SCHEMA.items()]
+        )
     findings = find(scoped.claims, scoped.lines, groups, markers, t)
     return EngineResult(
         year=year,
         level=level,
         rows=rows,
         monthly=monthly,
-        instances=_instances_out(inst, year),
+        instances=_instances_out(inst, people, t, year),
         findings=findings,
         scope=scoped.scope,
-    )
-
-
-def _monthly(
-    keyed: pl.DataFrame, visit_lines: pl.DataFrame, claim_dx: pl.DataFrame, t: CodeTables
-) -> pl.DataFrame:
-    """Year-to-date rows at the end of each month up to the last month with an eligible claim."""
-    if keyed.height == 0:
-        return pl.DataFrame(schema=MONTHLY_SCHEMA)
-    last = keyed["claim_date"].max()
-    assert isinstance(last, dt.date)
-    marks = monthly_marks(keyed, visit_lines, claim_dx, t.measure_dx, last.month)
-    return count_rows(marks, t, by=("month",)).select(
-        [pl.col(n).cast(d) for n, d in MONTHLY_SCHEMA.items()]
     )

@@ -89,6 +89,8 @@ class CodeTables:
     performance_codes: pl.DataFrame  # pidx, code, cpos, mods, on_dx (matched on diagnoses)
     measure_dx: pl.DataFrame  # measure_id, dx (episode linking)
     strata: pl.DataFrame  # measure_id, stratum (every stratum a measure reports)
+    mkeys: pl.DataFrame  # mkey, measure_id, stratum, calculation_type, is_inverse
+    mkey_dx: pl.DataFrame  # mkey, dx (episode linking by measure-stratum key)
     qdc_codes: frozenset[str]  # every quality code of the year
     denominator_codes: frozenset[str]  # every denominator procedure code of the year
     other_year_qdc_codes: frozenset[str]  # quality codes of other years, not of this one
@@ -190,18 +192,31 @@ def tables(year: int) -> CodeTables:
         *(_year_qdc_codes(y) for y in specs.supported_years(claims_logic_only=True) if y != year)
     )
     denominators = frozenset(r["code"] for r in procs)
+    strata_frame = _frame(strata, {"measure_id": _S, "stratum": _S})
+    measures_frame = _frame(
+        measures,
+        {
+            "measure_id": _S,
+            "calculation_type": _S,
+            "is_inverse": b,
+            "is_multi_rate": b,
+            "measure_title": _S,
+        },
+    )
+    mkeys = (
+        strata_frame.with_row_index("mkey")
+        .with_columns(pl.col("mkey").cast(pl.Int32))
+        .join(
+            measures_frame.select("measure_id", "calculation_type", "is_inverse"), on="measure_id"
+        )
+        .sort("mkey")
+    )
+    measure_dx = _frame(mdx, {"measure_id": _S, "dx": _S})
     return CodeTables(
         year=year,
-        measures=_frame(
-            measures,
-            {
-                "measure_id": _S,
-                "calculation_type": _S,
-                "is_inverse": b,
-                "is_multi_rate": b,
-                "measure_title": _S,
-            },
-        ),
+        mkeys=mkeys,
+        mkey_dx=mkeys.join(measure_dx, on="measure_id").select("mkey", "dx"),
+        measures=measures_frame,
         options=_frame(
             options,
             {
@@ -229,8 +244,8 @@ def tables(year: int) -> CodeTables:
         performance_codes=_frame(
             pcodes, {"pidx": i32, "code": _S, "cpos": i32, "mods": _LS, "on_dx": b}
         ),
-        measure_dx=_frame(mdx, {"measure_id": _S, "dx": _S}),
-        strata=_frame(strata, {"measure_id": _S, "stratum": _S}),
+        measure_dx=measure_dx,
+        strata=strata_frame,
         qdc_codes=qdc,
         denominator_codes=denominators,
         other_year_qdc_codes=others - qdc,

@@ -19,7 +19,7 @@ import polars as pl
 #: within them: year, date as days, season start year or first claim of an episode).
 GROUP = ["pid", "mkey", "ikey"]
 #: Columns carried from a group's first claim to its instance.
-CARRIED = ["tin", "npi", "measure_id", "stratum", "patient_id", "calculation_type", "is_inverse"]
+CARRIED = ["eid", "calculation_type", "is_inverse"]
 
 
 def _marker_expr() -> pl.Expr:
@@ -42,16 +42,16 @@ def _marker_expr_of(column: str) -> pl.Expr:
     )
 
 
-def episode_labels(ce: pl.DataFrame, claim_dx: pl.DataFrame, measure_dx: pl.DataFrame) -> pl.Series:
+def episode_labels(ce: pl.DataFrame, claim_dx: pl.DataFrame, mkey_dx: pl.DataFrame) -> pl.Series:
     """Connected components of episode claims linked by a shared measure diagnosis.
 
     Label propagation between claims and (entity-patient, measure, diagnosis) nodes until
     stable; each claim ends with the smallest ``uid`` of its component (one label per row).
     """
-    nodes = ce.select("pid", "mkey", "measure_id", "uid").with_row_index("row")
+    nodes = ce.select("pid", "mkey", "uid").with_row_index("row")
     edges = (
         nodes.join(claim_dx, on="uid")
-        .join(measure_dx, on=["measure_id", "dx"], how="semi")
+        .join(mkey_dx, on=["mkey", "dx"], how="semi")
         .select("row", "pid", "mkey", "dx")
     )
     label = nodes.select("row", pl.col("uid").alias("label"))
@@ -76,9 +76,7 @@ def episode_labels(ce: pl.DataFrame, claim_dx: pl.DataFrame, measure_dx: pl.Data
         label = new
 
 
-def instance_keys(
-    ce: pl.DataFrame, claim_dx: pl.DataFrame, measure_dx: pl.DataFrame
-) -> pl.DataFrame:
+def instance_keys(ce: pl.DataFrame, claim_dx: pl.DataFrame, mkey_dx: pl.DataFrame) -> pl.DataFrame:
     """Add the integer ``ikey`` (instance within entity-patient and measure-stratum)."""
     date = pl.col("claim_date")
     month, year = date.dt.month(), date.dt.year().cast(pl.Int64)
@@ -94,7 +92,7 @@ def instance_keys(
     episodes = ce.filter(calc == "episode")
     if episodes.height:
         others = ce.filter(calc != "episode")
-        labels = episode_labels(episodes, claim_dx, measure_dx)
+        labels = episode_labels(episodes, claim_dx, mkey_dx)
         first_seq = pl.col("claim_seq").min().over("pid", "mkey", "_label")
         episodes = (
             episodes.with_columns(labels.alias("_label"))
@@ -126,8 +124,8 @@ def _visit_lines(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFrame
     """Qualifying lines of each visit instance: GROUP + ``claim_seq``, ``line_number``."""
     return (
         keyed.filter(pl.col("calculation_type") == "visit")
-        .select(*GROUP, "uid", "measure_id", "stratum")
-        .join(visit_lines, on=["uid", "measure_id", "stratum"])
+        .select(*GROUP, "uid")
+        .join(visit_lines, on=["uid", "mkey"])
         .select(*GROUP, "claim_seq", "line_number")
         .unique()
     )
@@ -157,7 +155,7 @@ def build_instances(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFr
     ce = _effective_rank(keyed, GROUP)
     explode = {"keep_nulls": False, "empty_as_null": False}
     by_seq = {"maintain_order": True}
-    inst = ce.group_by(GROUP).agg(
+    inst = ce.group_by(GROUP, maintain_order=True).agg(
         *[pl.col(c).first() for c in CARRIED],
         pl.col("rank").max(),
         pl.when(pl.col("calculation_type").first() == "patient-intermediate")
@@ -183,8 +181,8 @@ def build_instances(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFr
         )
     )
     inst = (
-        inst.join(qdcs, on=GROUP, how="left")
-        .join(conflicts, on=GROUP, how="left")
+        inst.join(qdcs, on=GROUP, how="left", maintain_order="left")
+        .join(conflicts, on=GROUP, how="left", maintain_order="left")
         .with_columns(
             pl.col("qdc_codes").fill_null([]),
             pl.col("conflicting_codes").fill_null([]),
@@ -193,18 +191,14 @@ def build_instances(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFr
         )
     )
     if (inst["calculation_type"] == "visit").any():
+        # One instance per qualifying line of a visit (a left join fans visits out).
         line_ids = _visit_lines(keyed, visit_lines).select(
             *GROUP,
             (
                 pl.col("claim_seq").cast(pl.String) + ":" + pl.col("line_number").cast(pl.String)
             ).alias("line_id"),
         )
-        visits = (
-            inst.filter(pl.col("calculation_type") == "visit")
-            .drop("line_id")
-            .join(line_ids, on=GROUP)
-        )
-        inst = pl.concat([inst.filter(pl.col("calculation_type") != "visit"), visits])
+        inst = inst.drop("line_id").join(line_ids, on=GROUP, how="left", maintain_order="left")
     return inst.with_columns(_marker_expr().alias("marker"), pl.col("qdc_codes").fill_null([]))
 
 
@@ -212,11 +206,11 @@ def monthly_marks(
     keyed: pl.DataFrame,
     visit_lines: pl.DataFrame,
     claim_dx: pl.DataFrame,
-    measure_dx: pl.DataFrame,
+    mkey_dx: pl.DataFrame,
     last_month: int,
 ) -> pl.DataFrame:
-    """Year-to-date marker counts at the end of each month: (entity, measure, stratum, month,
-    marker, weight), without rebuilding the instances month by month.
+    """Year-to-date marker counts at the end of each month: (eid, mkey, month, marker,
+    weight), without rebuilding the instances month by month.
 
     An instance's key never depends on later claims except for episodes (a later claim can
     link two episodes), so episodes are re-keyed per month. For the others the marker through
@@ -225,12 +219,10 @@ def monthly_marks(
     changes marker are kept, as +/- deltas, and summed up month by month. Visit instances
     weigh their qualifying lines.
     """
-    entity = ["tin", "npi", "measure_id", "stratum"]
     month = pl.col("claim_date").dt.month().cast(pl.Int8).alias("month")
     others = keyed.filter(pl.col("calculation_type") != "episode").select(
         *GROUP, "eid", "calculation_type", "is_inverse", "claim_date", "rank", month
     )
-    names = keyed.group_by("eid", "mkey").agg(pl.col(c).first() for c in entity)
     weights = (
         _visit_lines(keyed, visit_lines)
         .group_by(GROUP)
@@ -285,18 +277,18 @@ def monthly_marks(
         .sort(*key, "month")
         .with_columns(pl.col("weight").fill_null(0).cum_sum().over(key))
         .filter(pl.col("weight") > 0)
-        .join(names, on=["eid", "mkey"])
     )
-    parts = [running.select(*entity, "month", "marker", "weight")]
+    parts = [running.select("eid", "mkey", "month", "marker", "weight")]
     episodes = keyed.filter(pl.col("calculation_type") == "episode")
     for m in range(1, last_month + 1) if episodes.height else ():
         upto = episodes.filter(pl.col("claim_date").dt.month() <= m)
         if upto.height == 0:
             continue
-        inst = build_instances(instance_keys(upto, claim_dx, measure_dx), visit_lines)
+        inst = build_instances(instance_keys(upto, claim_dx, mkey_dx), visit_lines)
         parts.append(
             inst.select(
-                *entity,
+                "eid",
+                "mkey",
                 pl.lit(m, dtype=pl.Int8).alias("month"),
                 "marker",
                 pl.lit(1, dtype=pl.Int64).alias("weight"),
