@@ -13,8 +13,6 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from ..schema import short_hash
-
 CHECK_COLUMNS = ("claim", "tin", "npi", "measure_id", "stratum", "instance_date", "closing_qdcs")
 
 
@@ -30,7 +28,7 @@ def missing_qdcs(
     instances: pl.DataFrame, year: int, measures: Sequence[str] | None = None, closing=None
 ) -> pl.DataFrame:
     """One row per eligible claim and measure (stratum) that carries no QDC."""
-    from .gaps import _default_closing, format_choices
+    from .gaps import _default_closing, claim_refs, format_choices
 
     missing = instances.filter(pl.col("marker") == "none")
     if measures:
@@ -41,12 +39,19 @@ def missing_qdcs(
         key: format_choices(closing(year, *key)) if closing else ""
         for key in missing.select("measure_id", "stratum").unique().iter_rows()
     }
-    claims = [
-        ", ".join(f"claim #{s} ({short_hash(i)})" for s, i in zip(seqs, ids, strict=False))
-        for seqs, ids in zip(missing["claim_seqs"], missing["claim_ids"], strict=True)
-    ]
-    closing_col = [texts[k] for k in missing.select("measure_id", "stratum").iter_rows()]
-    return missing.with_columns(
-        pl.Series("claim", claims, dtype=pl.String),
-        pl.Series("closing_qdcs", closing_col, dtype=pl.String),
-    ).select(CHECK_COLUMNS)
+    lookup = pl.DataFrame(
+        [(m, st, text) for (m, st), text in texts.items()],
+        schema={"measure_id": pl.String, "stratum": pl.String, "closing_qdcs": pl.String},
+        orient="row",
+    )
+    return (
+        missing.with_columns(claim_refs(missing, show_phi=False).alias("claim"))
+        .join(
+            lookup,
+            on=["measure_id", "stratum"],
+            how="left",
+            nulls_equal=True,
+            maintain_order="left",
+        )
+        .select(CHECK_COLUMNS)
+    )

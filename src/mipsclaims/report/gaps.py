@@ -61,11 +61,36 @@ def format_choices(choices: Sequence[Any]) -> str:
     return "; ".join(parts)
 
 
-def claim_refs(seqs: Sequence[int], ids: Sequence[str], *, show_phi: bool) -> str:
-    """``claim #12 (1a2b3c4d)`` per claim, or the raw CLM01 with ``show_phi``."""
+def claim_refs(frame: pl.DataFrame, *, show_phi: bool) -> pl.Series:
+    """Per row of ``frame`` (``claim_seqs``, ``claim_ids`` lists): ``claim #12 (1a2b3c4d)``
+    for each claim, comma-separated; ``#12 <CLM01>`` with ``show_phi``.
+
+    Columnar: the lists are exploded, each distinct CLM01 hashed once, and joined back.
+    """
+    pairs = frame.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"), "claim_seqs", "claim_ids"
+    ).explode(["claim_seqs", "claim_ids"])
     if show_phi:
-        return ", ".join(f"#{s} {i}" for s, i in zip(seqs, ids, strict=False))
-    return ", ".join(f"claim #{s} ({short_hash(i)})" for s, i in zip(seqs, ids, strict=False))
+        text = pl.format("#{} {}", "claim_seqs", pl.col("claim_ids").fill_null("?"))
+    else:
+        ids = pairs["claim_ids"].drop_nulls().unique()
+        hashes = pl.DataFrame(
+            {"claim_ids": ids, "_hash": [short_hash(i) for i in ids]},
+            schema={"claim_ids": pl.String, "_hash": pl.String},
+        )
+        pairs = pairs.join(hashes, on="claim_ids", how="left", maintain_order="left")
+        text = pl.format("claim #{} ({})", "claim_seqs", pl.col("_hash").fill_null("?"))
+    joined = (
+        pairs.filter(pl.col("claim_seqs").is_not_null())
+        .group_by("_row")
+        .agg(text.str.join(", ").alias("claims"))
+    )
+    rows = pl.DataFrame({"_row": pl.int_range(frame.height, dtype=pl.Int64, eager=True)})
+    return (
+        rows.join(joined, on="_row", how="left", maintain_order="left")["claims"]
+        .fill_null("")
+        .cast(pl.String)
+    )
 
 
 def gap_frame(
@@ -93,10 +118,7 @@ def gap_frame(
         },
         schema={"measure_id": pl.String, "stratum": pl.String, "closing_qdcs": pl.String},
     )
-    refs = [
-        claim_refs(seqs, ids, show_phi=show_phi)
-        for seqs, ids in zip(open_["claim_seqs"], open_["claim_ids"], strict=True)
-    ]
+    refs = claim_refs(open_, show_phi=show_phi)
     patient = pl.col("patient_id") if show_phi else pl.lit(MASKED)
     return (
         open_.with_columns(
@@ -104,10 +126,16 @@ def gap_frame(
             .then(pl.lit("missing QDC"))
             .otherwise(pl.lit("conflicting QDCs"))
             .alias("problem"),
-            pl.Series("claims", refs, dtype=pl.String),
+            refs.alias("claims"),
             patient.cast(pl.String).alias("patient"),
             pl.col("qdc_codes").list.join(" ").alias("qdcs_found"),
         )
-        .join(lookup, on=["measure_id", "stratum"], how="left", nulls_equal=True)
+        .join(
+            lookup,
+            on=["measure_id", "stratum"],
+            how="left",
+            nulls_equal=True,
+            maintain_order="left",
+        )
         .select(GAP_COLUMNS)
     )

@@ -8,7 +8,7 @@ input-derived text ever reaches an SVG attribute unescaped.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jinja2
@@ -52,26 +52,53 @@ class Trend:
         return " ".join(f"{x:.1f},{y:.1f}" for x, y in pairs)
 
 
+_PAD, _W, _H = 8.0, Trend.width - 16.0, Trend.height - 20.0
+_MONTHS = [(_PAD + (m - 1) * _W / 11, "JFMAMJJASOND"[m - 1]) for m in range(1, 13)]
+KEYS = ["tin", "npi", "measure_id", "stratum"]
+
+
+def _y(value: float) -> float:
+    return _PAD + (1 - value) * _H
+
+
+def trends(monthly: pl.DataFrame) -> dict[tuple, Trend]:
+    """A :class:`Trend` per entity, measure and stratum, in one columnar pass.
+
+    Month 1..12 maps to x, a fraction 0..1 to y (top = 1); months without a value
+    (rate undefined) are left out of that line.
+    """
+    if not monthly.height:
+        return {}
+    points = (
+        monthly.sort("month")
+        .with_columns(
+            (_PAD + (pl.col("month").cast(pl.Float64) - 1) * _W / 11).alias("_x"),
+            (_PAD + (1 - pl.col("data_completeness")) * _H).alias("_yc"),
+            (_PAD + (1 - pl.col("performance_rate")) * _H).alias("_yr"),
+        )
+        .group_by(KEYS, maintain_order=True)
+        .agg(
+            pl.col("_x").filter(pl.col("_yc").is_not_null()).alias("xc"),
+            pl.col("_yc").drop_nulls().alias("yc"),
+            pl.col("_x").filter(pl.col("_yr").is_not_null()).alias("xr"),
+            pl.col("_yr").drop_nulls().alias("yr"),
+        )
+    )
+    out = {}
+    for *key, xc, yc, xr, yr in points.iter_rows():
+        out[tuple(key)] = Trend(
+            completeness=list(zip(xc, yc, strict=True)),
+            rate=list(zip(xr, yr, strict=True)),
+            months=_MONTHS,
+        )
+    return out
+
+
 def trend(monthly: pl.DataFrame, threshold: float | None) -> Trend:
-    """Map month 1..12 to x and a fraction 0..1 to y (top = 1)."""
-    t = Trend()
-    pad, w, h = 8.0, t.width - 16.0, t.height - 20.0
-
-    def x(month: int) -> float:
-        return pad + (month - 1) * w / 11
-
-    def y(v: float) -> float:
-        return pad + (1 - v) * h
-
-    for row in monthly.sort("month").iter_rows(named=True):
-        m = int(row["month"])
-        if row["data_completeness"] is not None:
-            t.completeness.append((x(m), y(row["data_completeness"])))
-        if row["performance_rate"] is not None:
-            t.rate.append((x(m), y(row["performance_rate"])))
-    if threshold is not None:
-        t.threshold_y = y(threshold)
-    t.months = [(x(m), "JFMAMJJASOND"[m - 1]) for m in range(1, 13)]
+    """The trend of one series (rows of a single entity, measure and stratum)."""
+    found = list(trends(monthly).values())
+    t = found[0] if found else Trend(months=_MONTHS)
+    t.threshold_y = None if threshold is None else _y(threshold)
     return t
 
 
@@ -100,25 +127,25 @@ def benchmark_bar(measure: specs.Measure | None, rate: float | None) -> Benchmar
     )
 
 
-def gap_groups(gaps: pl.DataFrame) -> list[dict]:
-    """Gaps of one entity per measure, stratum and problem: the closing QDCs said once,
+def gap_groups(gaps: pl.DataFrame) -> dict[tuple, list[dict]]:
+    """Gaps per entity, then per measure, stratum and problem: the closing QDCs said once,
     then the first ``GAPS_SHOWN`` instances (date, claims, QDCs found)."""
-    groups = []
-    keys = ["measure_id", "stratum", "problem", "closing_qdcs"]
-    for (measure, stratum, problem, closing), group in gaps.group_by(keys, maintain_order=True):
-        groups.append(
-            {
-                "measure_id": measure,
-                "stratum": stratum,
-                "problem": problem,
-                "closing_qdcs": closing,
-                "total": group.height,
-                "items": group.head(GAPS_SHOWN)
-                .select("instance_date", "claims", "qdcs_found")
-                .to_dicts(),
-            }
-        )
-    return groups
+    grouped = gaps.group_by(
+        ["tin", "npi", "measure_id", "stratum", "problem", "closing_qdcs"], maintain_order=True
+    ).agg(
+        pl.len().alias("total"),
+        pl.struct("instance_date", "claims", "qdcs_found").head(GAPS_SHOWN).alias("items"),
+    )
+    out: dict[tuple, list[dict]] = {}
+    for g in grouped.to_dicts():
+        out.setdefault((g["tin"], g["npi"]), []).append(g)
+    return out
+
+
+def _with_threshold(t: Trend | None, threshold: float | None) -> Trend:
+    t = replace(t) if t is not None else Trend(months=_MONTHS)
+    t.threshold_y = None if threshold is None else _y(threshold)
+    return t
 
 
 def _entity_key(row: dict) -> tuple[str, str | None]:
@@ -153,8 +180,8 @@ def build_context(
         for m in p.quality.measures
     }
     # One pass each over monthly and gaps (not a filter per row: a batch has many entities).
-    keys = ["tin", "npi", "measure_id", "stratum"]
-    series_of = monthly.partition_by(keys, as_dict=True) if monthly.height else {}
+    keys = KEYS
+    trend_of = trends(monthly)
     open_of = {}
     if gaps is not None:
         open_of = {tuple(r[:4]): r[4] for r in gaps.group_by(keys).len().iter_rows()}
@@ -174,7 +201,6 @@ def build_context(
         )
         measure = spec.measures.get(row["measure_id"]) if spec else None
         row_key = (row["tin"], row["npi"], row["measure_id"], row["stratum"])
-        series = series_of.get(row_key, monthly.clear())
         open_gaps = open_of.get(row_key, 0)
         entity["measures"].append(
             {
@@ -182,17 +208,19 @@ def build_context(
                 "title": row.get("measure_title") or (measure.title if measure else ""),
                 "threshold": row.get("data_completeness_threshold")
                 or (spec.data_completeness_threshold if spec else None),
-                "trend": trend(series, row.get("data_completeness_threshold")),
+                "trend": _with_threshold(
+                    trend_of.get(row_key), row.get("data_completeness_threshold")
+                ),
                 "bench": benchmark_bar(measure, row["performance_rate"]),
                 "open_gaps": open_gaps,
                 "score": points.get(row_key),
             }
         )
     if gaps is not None:
-        for key, group in gaps.group_by(["tin", "npi"], maintain_order=True):
+        for key, groups in gap_groups(gaps).items():
             if key in entities:
-                entities[key]["gap_total"] = group.height
-                entities[key]["gaps"] = gap_groups(group)
+                entities[key]["gap_total"] = sum(g["total"] for g in groups)
+                entities[key]["gaps"] = groups
     findings = (
         result.findings.group_by("kind").len().sort("kind").rows() if result.findings.height else []
     )
