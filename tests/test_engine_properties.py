@@ -21,19 +21,30 @@ BIRTHS = [D(1940, 5, 1), D(1960, 2, 29), D(1965, 3, 1), D(2000, 1, 1), None]
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+#: 2023 adds its dropped measures (110, 111, 147, 155, 436) and ICD-10 exclusion QDCs.
+EXTRA_2023 = {
+    "procedures": ["90945", "78300", "92540", "70450"],
+    "qdcs": ["G9991", "G9990", "3570F", ("3570F", ["8P"]), "1100F", "0518F", "G8482", "G9637"],
+    "dx": ["B20", "M818", "O99345"],
+}
+
+
 @st.composite
-def claims(draw, max_claims=8):
+def claims(draw, max_claims=8, year=YEAR):
+    extra = EXTRA_2023 if year == 2023 else {"procedures": [], "qdcs": [], "dx": []}
     n = draw(st.integers(1, max_claims))
     out = []
     for i in range(n):
-        procs = draw(st.lists(st.sampled_from(PROCEDURES), min_size=1, max_size=2))
-        qdcs = draw(st.lists(st.sampled_from(QDCS), max_size=3))
+        procs = draw(
+            st.lists(st.sampled_from(PROCEDURES + extra["procedures"]), min_size=1, max_size=2)
+        )
+        qdcs = draw(st.lists(st.sampled_from(QDCS + extra["qdcs"]), max_size=3))
         out.append(
             claim(
                 f"C{i}",
                 [*procs, *qdcs],
-                date=D(YEAR, draw(st.integers(1, 12)), draw(st.integers(1, 28))),
-                dx=draw(st.lists(st.sampled_from(DX), max_size=3, unique=True)),
+                date=D(year, draw(st.integers(1, 12)), draw(st.integers(1, 28))),
+                dx=draw(st.lists(st.sampled_from(DX + extra["dx"]), max_size=3, unique=True)),
                 patient=draw(st.sampled_from(["P1", "P2", "P3"])),
                 birth=draw(st.sampled_from(BIRTHS)),
                 sex=draw(st.sampled_from(["F", "M"])),

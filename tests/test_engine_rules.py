@@ -213,6 +213,10 @@ def test_patient_process_one_instance_per_patient_best_marker():
     )
     # P1: none, not met, met -> met; P2: none.  2 instances.
     assert counts(r, "181") == (2, 1, 0, 0, 0, 1)
+    first = r.instances.filter(pl.col("measure_id") == "181").row(0, named=True)
+    assert first["claim_ids"] == ["A", "B", "C"]  # the audit trail, in input order
+    assert first["claim_seqs"] == [0, 1, 2]
+    assert first["qdc_codes"] == ["G8536", "G8733"]
 
 
 def test_patient_intermediate_uses_most_recent_date_with_a_qdc():
