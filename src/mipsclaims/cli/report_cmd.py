@@ -78,12 +78,14 @@ def _load(files: list[Path] | None, store: Path | None, quiet: bool) -> sources.
     return loaded
 
 
-def _evaluate(lines: pl.DataFrame, year: int, level: str):
+def _evaluate(lines: pl.DataFrame, year: int, level: str, quiet: bool):
     from .. import specs
     from ..engine import evaluate_lines  # lazy: keeps `--help` fast
+    from ..report.progress import status
 
     try:
-        return evaluate_lines(lines, year, level=level)
+        with status(f"evaluating {lines.height:,} claim lines for {year}", quiet=quiet):
+            return evaluate_lines(lines, year, level=level)
     except specs.UnsupportedYearError as exc:
         raise _fail(str(exc)) from None
 
@@ -133,7 +135,7 @@ def report(
     from ..report import export
 
     loaded = _load(files, store, quiet)
-    result = _evaluate(loaded.lines, year, level.value)
+    result = _evaluate(loaded.lines, year, level.value, quiet)
     if fmt is ReportFormat.json:
         _emit(export.to_json(result, year=year, level=level.value), output)
     elif fmt is ReportFormat.csv:
@@ -180,7 +182,7 @@ def gaps(
     from ..report.terminal import frame_table
 
     loaded = _load(files, store, quiet)
-    result = _evaluate(loaded.lines, year, level.value)
+    result = _evaluate(loaded.lines, year, level.value, quiet)
     worklist = gap_frame(result.instances, year, show_phi=show_phi, measures=_measures(measures))
     if fmt is ListFormat.csv:
         _emit(frame_to_csv(worklist), output)
@@ -220,7 +222,7 @@ def check(
 
     loaded = _load(files, store, quiet)
     year = year or _infer_year(loaded.lines)
-    result = _evaluate(per_claim_lines(loaded.lines), year, "tin-npi")
+    result = _evaluate(per_claim_lines(loaded.lines), year, "tin-npi", quiet)
     chosen = _measures(measures)
     missing = missing_qdcs(result.instances, year, chosen)
     eligible = result.instances

@@ -56,3 +56,13 @@ def file_progress(total_bytes: int, *, quiet: bool) -> Iterator[FileProgress]:
     )
     with progress:
         yield FileProgress(progress, total_bytes)
+
+
+@contextmanager
+def status(message: str, *, quiet: bool) -> Iterator[None]:
+    """A spinner on stderr for a step without a measurable size (e.g. evaluating)."""
+    if not wanted(quiet):
+        yield
+        return
+    with Console(stderr=True).status(message):
+        yield
