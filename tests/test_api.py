@@ -15,23 +15,26 @@ from test_engine_support import D, claim, counts, frame
 
 
 def outcomes_of_check(check):
-    return sorted((m.measure_id, m.stratum, m.outcome, tuple(m.qdcs_found)) for m in check.measures)
+    return sorted(
+        (m.npi, m.measure_id, m.stratum, m.outcome, tuple(m.qdcs_found)) for m in check.measures
+    )
 
 
 def outcomes_of_engine(lines: pl.DataFrame, year: int):
     inst = evaluate_lines(lines, year).instances
     per = (
-        inst.group_by("measure_id", "stratum")
+        inst.group_by("npi", "measure_id", "stratum")
         .agg(
             pl.col("marker").unique(),
             pl.col("qdc_codes").list.explode(keep_nulls=False, empty_as_null=False).unique(),
         )
-        .sort("measure_id", "stratum")
+        .sort("npi", "measure_id", "stratum")
     )
     out = []
     for r in per.iter_rows(named=True):
         assert len(r["marker"]) == 1  # one claim: every instance of a measure has one marker
-        out.append((r["measure_id"], r["stratum"], r["marker"][0], tuple(sorted(r["qdc_codes"]))))
+        qdcs = tuple(sorted(r["qdc_codes"]))
+        out.append((r["npi"], r["measure_id"], r["stratum"], r["marker"][0], qdcs))
     return sorted(out)
 
 
