@@ -30,7 +30,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
@@ -54,6 +54,7 @@ class IngestResult:
     claims: int
     lines: int
     parts: tuple[str, ...]
+    problems: tuple[str, ...] = ()  # PHI-free messages of claims the reader left out
 
 
 def file_sha256(path: Path) -> str:
@@ -207,8 +208,10 @@ def ingest_files(
         if digest in known:
             result = ingest_frame(store, empty_claim_lines(), sha256=digest, source=path.name)
         else:
-            frame, _report = inputs.load_claim_lines([path])
+            frame, report = inputs.load_claim_lines([path])
             result = ingest_frame(store, frame, sha256=digest, source=path.name)
+            problems = [*getattr(report, "quarantined", []), *getattr(report, "errors", [])]
+            result = replace(result, problems=tuple(str(p) for p in problems))
         results.append(result)
         if on_file is not None:
             on_file(path, result)

@@ -54,3 +54,5 @@ def ingest(
                 highlight=False,
                 markup=False,
             )
+            for problem in result.problems:
+                errors.print(f"  left out: {problem}", highlight=False, markup=False)
