@@ -417,3 +417,12 @@ def test_measures_dropped_after_2023(measure, lines, dx, expected):
         assert not has_rows(r, measure)
     else:
         assert counts(r, measure) == expected
+
+
+def test_hand_built_frames_are_normalised_and_validated():
+    lines = frame(claim("A", ["97802"])).with_columns(
+        pl.lit(["e10.10"], dtype=pl.List(pl.String)).alias("diagnosis_codes")
+    )
+    assert counts(evaluate_lines(lines, 2025), "001") == (1, 0, 0, 0, 0, 1)
+    with pytest.raises(ValueError, match=r"row 0 .*no claim_seq"):
+        evaluate_lines(lines.with_columns(pl.lit(None, dtype=pl.Int64).alias("claim_seq")), 2025)

@@ -55,8 +55,22 @@ def _claim_reasons(lines: pl.DataFrame) -> pl.DataFrame:
     return claims.select("claim_seq", "n_lines", reason.alias("reason"))
 
 
+class ScopeError(ValueError):
+    """The claim-line table cannot be evaluated as given (a column the engine needs is empty)."""
+
+
+def _check_input(lines: pl.DataFrame) -> None:
+    missing = lines.select(pl.col("claim_seq").is_null().arg_true().first()).item()
+    if missing is not None:
+        raise ScopeError(
+            f"claim-line row {missing} (source {lines['source'][missing]!r}) has no claim_seq; "
+            "every line needs the position of its claim in the input"
+        )
+
+
 def apply_scope(lines: pl.DataFrame, year: int) -> Scoped:
     """Split the canonical table into in-scope split claims of ``year`` and scope counts."""
+    _check_input(lines)
     reasons = _claim_reasons(lines)
     dropped_early = (
         reasons.filter(pl.col("reason").is_not_null())
@@ -142,5 +156,10 @@ def apply_scope(lines: pl.DataFrame, year: int) -> Scoped:
         .drop("rendering_npi")
         .collect()
     )
-    claims = claims.with_columns(pl.col("diagnosis_codes").fill_null([]))
+    # Readers normalise ICD-10 already; a frame built by hand may not (section 2).
+    claims = claims.with_columns(
+        pl.col("diagnosis_codes")
+        .fill_null([])
+        .list.eval(pl.element().str.replace_all(r"[.\s]", "").str.to_uppercase())
+    )
     return Scoped(claims=claims, lines=in_lines, scope=scope)
