@@ -150,13 +150,12 @@ class _Batcher:
                 if idx is not None:
                     self.carry.tail = rows.slice(idx)
                     rows = rows.slice(0, idx)
+            frame = self._process(rows, piece) if rows.height else None
+            # Forget pieces no carried row refers to (their offsets can't be asked for).
             keep = number if self.carry.tail is None else int(self.carry.tail["raw"][0]) >> 32
             for old in [k for k in self.pieces if k < min(keep, number)]:
                 del self.pieces[old]
-            if rows.height == 0:
-                continue
-            frame = self._process(rows, piece)
-            if frame.height:
+            if frame is not None and frame.height:
                 yield frame
 
     def offset(self, raw: int) -> int:

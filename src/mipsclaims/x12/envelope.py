@@ -172,6 +172,8 @@ def iter_pieces(
         buf = stripped
         if not buf:
             if eof:
+                if interchange < 0:
+                    raise X12Error(f"{name}: empty input, no X12 interchange found")
                 return
             continue
         interchange += 1
@@ -201,14 +203,19 @@ def iter_pieces(
         iea, isa = b"IEA" + ele, b"ISA" + ele
         pos = 0
         while True:
-            end = _interchange_end(buf, pos, term, iea, isa)
-            if end is None and not eof:
-                cut = buf.rfind(term)
-                if len(buf) - pos >= block_size and cut >= pos:
+            limit = max(pos + block_size, buf.find(term, pos) + 1)  # at least one segment
+            end = _interchange_end(buf, pos, term, iea, isa, limit)
+            if end is None and len(buf) > limit:
+                # Big interchange: emit whole segments up to about block_size bytes.
+                cut = buf.rfind(term, pos, limit)
+                if cut >= pos:
                     yield Piece(buf[pos : cut + 1], delims, base + pos, interchange, control, False)
-                    base += cut + 1
-                    buf = buf[cut + 1 :]
-                    pos = 0
+                    pos = cut + 1
+                    continue
+            if end is None and not eof:
+                base += pos
+                buf = buf[pos:]
+                pos = 0
                 more()
                 continue
             if end is None:  # end of input without IEA
@@ -231,12 +238,17 @@ def _find_next_isa(buf: bytes, start: int) -> int:
     return buf.find(b"ISA", start)
 
 
-def _interchange_end(buf: bytes, pos: int, term: bytes, iea: bytes, isa: bytes) -> int | None:
-    """Offset just past this interchange's IEA segment; -offset of a following ISA; None."""
+def _interchange_end(
+    buf: bytes, pos: int, term: bytes, iea: bytes, isa: bytes, limit: int
+) -> int | None:
+    """Offset just past this interchange's IEA segment; -offset of a following ISA; None.
+
+    Only segments starting before ``limit`` are searched.
+    """
     i = pos + 1
     while True:
-        a = buf.find(iea, i)
-        b = buf.find(isa, i)
+        a = buf.find(iea, i, limit + len(iea))
+        b = buf.find(isa, i, limit + len(isa))
         if b >= 0 and (a < 0 or b < a):
             if _segment_start_before(buf, b, term):
                 return -b
