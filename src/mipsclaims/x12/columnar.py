@@ -216,7 +216,10 @@ class _Batcher:
         hl = _fields(_take(rows, tag == "HL", "i", "e3"), (3,)).select("i", code=_e(3))
         hl_code = pl.Series("hl", [None] * 0, pl.Int8).extend_constant(None, n)
         hl_code = hl_code.scatter(
-            hl["i"], hl["code"].replace_strict(_HL_CODES, default=HL_OTHER, return_dtype=pl.Int8)
+            hl["i"],
+            hl["code"]
+            .fill_null("")
+            .replace_strict(_HL_CODES, default=HL_OTHER, return_dtype=pl.Int8),
         )
         nm1 = _fields(_take(rows, tag == "NM1", "i", "e1"), (1,)).select("i", code=_e(1))
         nm1_code = pl.Series("nm1", [], pl.Int8).extend_constant(None, n)
@@ -224,14 +227,22 @@ class _Batcher:
             nm1["i"], nm1["code"].replace_strict(_ENTITY, default=99, return_dtype=pl.Int8)
         )
         is_env = tag.is_in(_ENV)
-        f = rows.with_columns(hl=hl_code, nm1=nm1_code).with_columns(
+        f = rows.with_columns(hl=hl_code, nm1=nm1_code)
+        f = f.with_columns(
+            in_claim=pl.when(tag == "CLM")
+            .then(True)
+            .when(pl.col("hl").is_not_null() | is_env)
+            .then(False)
+            .forward_fill()
+            .fill_null(False)
+        ).with_columns(
             marker1=pl.when(is_env)
             .then(pl.lit(ENV, pl.Int8))
             .when(pl.col("hl").is_not_null())
             .then(pl.col("hl"))
             .when(tag == "CLM")
             .then(pl.lit(L2300, pl.Int8))
-            .when(tag == "LX")
+            .when((tag == "LX") & pl.col("in_claim"))  # an orphan LX opens no loop
             .then(pl.lit(L2400, pl.Int8))
         )
         f = f.with_columns(
@@ -251,12 +262,6 @@ class _Batcher:
             .otherwise(pl.col("nm1"))
             .forward_fill()
             .fill_null(0),
-            in_claim=pl.when(tag == "CLM")
-            .then(True)
-            .when(hlc.is_not_null() | is_env)
-            .then(False)
-            .forward_fill()
-            .fill_null(False),
             gc=tag.eq("CLM").cum_sum().cast(pl.Int64) + (carry.claim_seq - 1),
             gl=tag.eq("LX").cum_sum().cast(pl.Int64) + carry.line,
             g20=start20.fill_null(False).cum_sum().cast(pl.Int64) + carry.group["20"],

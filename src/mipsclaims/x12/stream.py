@@ -157,10 +157,10 @@ class _Reader:
             self.seq += 1
             return
         if tag == "LX":
-            self.major, self.entity = "2400", ""
-            if self.claim is None:
+            if self.claim is None:  # an orphan LX opens no loop
                 self._orphan(offset, "service line (LX) outside a claim ignored")
                 return
+            self.major, self.entity = "2400", ""
             self.line = _Line(n, offset, _el(el, 1))
             self.claim.lines.append(self.line)
             return
