@@ -284,13 +284,18 @@ def monthly_marks(
         upto = episodes.filter(pl.col("claim_date").dt.month() <= m)
         if upto.height == 0:
             continue
-        inst = build_instances(instance_keys(upto, claim_dx, mkey_dx), visit_lines)
+        # Only each episode's best marker is needed here, not its audit trail.
+        inst = (
+            instance_keys(upto, claim_dx, mkey_dx)
+            .group_by(GROUP)
+            .agg(pl.col("eid").first(), pl.col("is_inverse").first(), pl.col("rank").max())
+        )
         parts.append(
             inst.select(
                 "eid",
                 "mkey",
                 pl.lit(m, dtype=pl.Int8).alias("month"),
-                "marker",
+                _marker_expr().alias("marker"),
                 pl.lit(1, dtype=pl.Int64).alias("weight"),
             )
         )

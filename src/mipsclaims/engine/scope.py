@@ -23,25 +23,27 @@ class Scoped:
     scope: pl.DataFrame
 
 
-def _claim_reasons(lines: pl.DataFrame) -> pl.DataFrame:
-    """Per input claim: the reason it is left out before the split (null = kept)."""
-    claims = (
-        lines.group_by("claim_seq")
-        .agg(
-            pl.col("tin").first(),
-            pl.col("claim_id").first(),
-            pl.col("frequency").first().str.strip_chars(),
-            pl.col("filing_indicator").first().str.strip_chars().str.to_uppercase(),
-            pl.len().alias("n_lines"),
-        )
-        .sort("claim_seq")
+def _claim_reasons(claims: pl.DataFrame) -> pl.DataFrame:
+    """Per input claim (``claim_seq``): the reason it is left out before the split, or null.
+
+    Only claims sharing TIN and CLM01 with a 7 or 8 can be superseded, so the ordered
+    look-ahead runs on those few.
+    """
+    claims = claims.with_columns(
+        pl.col("frequency").str.strip_chars(),
+        pl.col("filing_indicator").str.strip_chars().str.to_uppercase(),
     )
     group = ["tin", "claim_id"]
+    acted = claims.filter(pl.col("frequency").is_in(["7", "8"])).select(group).unique()
+    involved = claims.join(acted, on=group, how="semi", nulls_equal=True).sort("claim_seq")
     action = pl.when(pl.col("frequency").is_in(["7", "8"])).then(pl.col("frequency"))
-    claims = claims.with_columns(action.alias("_action")).with_columns(
-        pl.col("_action").shift(-1).over(group).alias("_next")
+    involved = (
+        involved.with_columns(action.alias("_action"))
+        .with_columns(pl.col("_action").shift(-1).over(group).alias("_next"))
+        .with_columns(pl.col("_next").backward_fill().over(group))
+        .select("claim_seq", "_next")
     )
-    claims = claims.with_columns(pl.col("_next").backward_fill().over(group))
+    claims = claims.join(involved, on="claim_seq", how="left")
     reason = (
         pl.when(pl.col("_next") == "7")
         .then(pl.lit("replaced"))
@@ -71,17 +73,8 @@ def _check_input(lines: pl.DataFrame) -> None:
 def apply_scope(lines: pl.DataFrame, year: int) -> Scoped:
     """Split the canonical table into in-scope split claims of ``year`` and scope counts."""
     _check_input(lines)
-    reasons = _claim_reasons(lines)
-    dropped_early = (
-        reasons.filter(pl.col("reason").is_not_null())
-        .group_by("reason")
-        .agg(pl.len().cast(pl.Int64).alias("claims"), pl.col("n_lines").sum().cast(pl.Int64))
-        .rename({"n_lines": "lines"})
-    )
-    kept = lines.join(
-        reasons.filter(pl.col("reason").is_null()).select("claim_seq"), on="claim_seq", how="semi"
-    )
-    split = kept.group_by("claim_seq", "rendering_npi").agg(
+    # One pass over the lines: per split claim, then per input claim from the splits.
+    split = lines.group_by("claim_seq", "rendering_npi").agg(
         pl.col("claim_id").first(),
         pl.col("source").first(),
         pl.col("tin").first(),
@@ -89,9 +82,28 @@ def apply_scope(lines: pl.DataFrame, year: int) -> Scoped:
         pl.col("birth_date").first(),
         pl.col("sex").first(),
         pl.col("diagnosis_codes").first(),
+        pl.col("frequency").first(),
+        pl.col("filing_indicator").first(),
         pl.col("service_date").min().alias("claim_date"),
         pl.len().alias("n_lines"),
     )
+    per_claim = split.group_by("claim_seq").agg(
+        pl.col("tin").first(),
+        pl.col("claim_id").first(),
+        pl.col("frequency").first(),
+        pl.col("filing_indicator").first(),
+        pl.col("n_lines").sum(),
+    )
+    reasons = _claim_reasons(per_claim)
+    dropped_early = (
+        reasons.filter(pl.col("reason").is_not_null())
+        .group_by("reason")
+        .agg(pl.len().cast(pl.Int64).alias("claims"), pl.col("n_lines").sum().cast(pl.Int64))
+        .rename({"n_lines": "lines"})
+    )
+    split = split.join(
+        reasons.filter(pl.col("reason").is_null()).select("claim_seq"), on="claim_seq", how="semi"
+    ).drop("frequency", "filing_indicator")
     reason = (
         pl.when(
             pl.col("rendering_npi").is_null() | (pl.col("rendering_npi").str.strip_chars() == "")
@@ -135,7 +147,7 @@ def apply_scope(lines: pl.DataFrame, year: int) -> Scoped:
     scope = pl.concat([scope, evaluated])
     # Only what eligibility, markers and findings read; claim fields come from ``claims``.
     in_lines = (
-        kept.lazy()
+        lines.lazy()
         .select(
             "claim_seq",
             "rendering_npi",
