@@ -27,6 +27,8 @@ class Location:
     loop: str = ""
 
     def __str__(self) -> str:
+        if self.loop == "row":  # flat files: a 1-based line of the file (header = 1)
+            return f"{self.source}: row {self.segment}"
         loop = f", loop {self.loop}" if self.loop else ""
         return f"{self.source}: segment {self.segment} (byte {self.byte_offset}){loop}"
 

@@ -26,7 +26,7 @@ from .envelope import (
     iter_pieces,
     source_name,
 )
-from .report import Location, QuarantinedClaim, ReadReport
+from .report import EnvelopeError, Issue, Location, QuarantinedClaim, ReadReport
 
 _WS = " \t\r\n"
 _WSB = b" \t\r\n"
@@ -238,8 +238,6 @@ class _Reader:
             claim.fail(n, offset, "2400", rules.BAD_POINTER)
 
     def _orphan(self, offset: int, message: str) -> None:
-        from .report import Issue
-
         self.report.warnings.append(Issue(Location(self.name, self.segment, offset), message))
 
     def _close(self) -> Iterator[Claim]:
@@ -379,8 +377,6 @@ def iter_claims(
 
 
 def _raise_if_nothing_read(report: ReadReport, errors_before: int, inter_before: int) -> None:
-    from .report import EnvelopeError
-
     new_errors = report.errors[errors_before:]
     if new_errors and len(new_errors) >= report.interchanges - inter_before:
         raise EnvelopeError(str(new_errors[0]))
