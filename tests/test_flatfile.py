@@ -50,7 +50,7 @@ def test_round_trip_csv_and_parquet(tmp_path):
     assert_frame_equal(flatfile.read_flat_claim_lines(path).drop("source"), table.drop("source"))
     pq = tmp_path / "lines.parquet"
     table.write_parquet(pq)
-    assert_frame_equal(flatfile.read_flat_claim_lines(pq), table)
+    assert_frame_equal(flatfile.read_flat_claim_lines(pq).drop("source"), table.drop("source"))
 
 
 @pytest.mark.parametrize(
