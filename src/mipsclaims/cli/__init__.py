@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import ingest_cmd, report_cmd, score_cmd, specs_cmd
+from . import ingest_cmd, lines_cmd, report_cmd, score_cmd, specs_cmd, synth_cmd
 
 app = typer.Typer(
     name="mipsclaims",
@@ -23,6 +23,8 @@ app.command("report")(report_cmd.report)
 app.command("gaps")(report_cmd.gaps)
 app.command("check")(report_cmd.check)
 app.command("ingest")(ingest_cmd.ingest)
+app.command("lines")(lines_cmd.lines)
+app.command("synth")(synth_cmd.synth)
 
 
 def main() -> None:
