@@ -83,7 +83,8 @@ class CodeTables:
     options: pl.DataFrame  # opt, measure_id, option_group, stratum, min_months, max_years, sex...
     option_dx: pl.DataFrame  # opt, dx
     option_dx_exclusions: pl.DataFrame  # opt, dx
-    option_procedures: pl.DataFrame  # opt, code, mod_excl, pos_excl
+    option_procedures: pl.DataFrame  # opt, code, mod_excl, pos_excl, rule
+    exclusion_rules: pl.DataFrame  # rule, mod_excl, pos_excl (distinct exclusion pairs)
     option_additional: pl.DataFrame  # opt, code
     performance: pl.DataFrame  # pidx, measure_id, option_group, marker, n_codes
     performance_codes: pl.DataFrame  # pidx, code, cpos, mods, on_dx (matched on diagnoses)
@@ -212,6 +213,20 @@ def tables(year: int) -> CodeTables:
         .sort("mkey")
     )
     measure_dx = _frame(mdx, {"measure_id": _S, "dx": _S})
+    procedures = _frame(procs, {"opt": i32, "code": _S, "mod_excl": _LS, "pos_excl": _LS})
+    rule_key = pl.col("mod_excl").list.join(",") + "|" + pl.col("pos_excl").list.join(",")
+    rules = (
+        procedures.with_columns(rule_key.alias("_key"))
+        .unique(subset="_key")
+        .sort("_key")
+        .with_row_index("rule")
+        .with_columns(pl.col("rule").cast(pl.Int32))
+    )
+    procedures = (
+        procedures.with_columns(rule_key.alias("_key"))
+        .join(rules.select("_key", "rule"), on="_key")
+        .drop("_key")
+    )
     return CodeTables(
         year=year,
         mkeys=mkeys,
@@ -235,7 +250,8 @@ def tables(year: int) -> CodeTables:
         ),
         option_dx=_frame(dx, {"opt": i32, "dx": _S}),
         option_dx_exclusions=_frame(dx_ex, {"opt": i32, "dx": _S}),
-        option_procedures=_frame(procs, {"opt": i32, "code": _S, "mod_excl": _LS, "pos_excl": _LS}),
+        option_procedures=procedures,
+        exclusion_rules=rules.select("rule", "mod_excl", "pos_excl"),
         option_additional=_frame(addl, {"opt": i32, "code": _S}),
         performance=_frame(
             perf,

@@ -27,14 +27,31 @@ def age_months(birth: pl.Expr, on: pl.Expr) -> pl.Expr:
 
 
 def qualifying_lines(lines: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
-    """(uid, opt, claim_seq, line_number) of each line whose code qualifies for an option."""
-    joined = lines.select("uid", "claim_seq", "line_number", "code", "modifiers", "pos").join(
-        t.option_procedures, on="code", how="inner"
+    """(uid, opt, claim_seq, line_number) of each line whose code qualifies for an option.
+
+    Modifier and place-of-service exclusions are checked once per distinct line profile
+    (modifiers, place of service) and exclusion rule, not once per line and option: both
+    are few, and the join then carries integers only.
+    """
+    profile_key = pl.col("modifiers").list.sort().list.join(",") + "|" + pl.col("pos").fill_null("")
+    keyed = lines.select(
+        "uid", "claim_seq", "line_number", "code", "modifiers", "pos", profile_key.alias("pkey")
     )
-    ok = (pl.col("modifiers").list.set_intersection(pl.col("mod_excl")).list.len() == 0) & (
-        pl.col("pos").is_null() | ~pl.col("pos").is_in(pl.col("pos_excl"))
+    profiles = keyed.select("pkey", "modifiers", "pos").unique(subset="pkey")
+    passes = (
+        profiles.join(t.exclusion_rules, how="cross")
+        .filter(
+            (pl.col("modifiers").list.set_intersection(pl.col("mod_excl")).list.len() == 0)
+            & (pl.col("pos").is_null() | ~pl.col("pos").is_in(pl.col("pos_excl")))
+        )
+        .select("pkey", "rule")
     )
-    return joined.filter(ok).select("uid", "opt", "claim_seq", "line_number")
+    return (
+        keyed.select("uid", "claim_seq", "line_number", "code", "pkey")
+        .join(t.option_procedures.select("code", "opt", "rule"), on="code")
+        .join(passes, on=["pkey", "rule"], how="semi")
+        .select("uid", "opt", "claim_seq", "line_number")
+    )
 
 
 def eligible_options(
