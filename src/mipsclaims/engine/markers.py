@@ -79,26 +79,20 @@ def claim_markers(
         .sort()
         .alias("marker_codes"),
     )
-    out = (
-        groups.select("uid", "measure_id", "stratum")
-        .unique()
-        .join(found, on=["uid", "measure_id", "stratum"], how="left")
-        .join(per_claim, on=["uid", "measure_id", "stratum"], how="left")
-    )
-    conflicting = pl.col("n_meanings").fill_null(0) > 1
-    return out.select(
-        "uid",
-        "measure_id",
-        "stratum",
+    # Lists stay null on the many claims without QDCs (cheaper than empty lists per row).
+    key = ["uid", "measure_id", "stratum"]
+    conflicting = pl.col("n_meanings") > 1
+    per_claim = found.join(per_claim, on=key, how="full", coalesce=True).select(
+        *key,
+        "qdc_codes",
         pl.col("rank").fill_null(0).cast(pl.Int8),
-        pl.col("qdc_codes").fill_null([]),
-        conflicting.alias("conflicting"),
-        pl.when(conflicting)
-        .then(pl.col("marker_codes"))
-        .otherwise(pl.lit([], dtype=pl.List(pl.String())))
-        .alias("conflicting_codes"),
-        pl.when(conflicting)
-        .then(pl.col("meanings"))
-        .otherwise(pl.lit([], dtype=pl.List(pl.String())))
-        .alias("conflicting_meanings"),
+        conflicting.fill_null(False).alias("conflicting"),
+        pl.when(conflicting).then(pl.col("marker_codes")).alias("conflicting_codes"),
+        pl.when(conflicting).then(pl.col("meanings")).alias("conflicting_meanings"),
+    )
+    return (
+        groups.select(key)
+        .unique()
+        .join(per_claim, on=key, how="left")
+        .with_columns(pl.col("rank").fill_null(0), pl.col("conflicting").fill_null(False))
     )
