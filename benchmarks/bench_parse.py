@@ -66,7 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--batch-mb", type=int, nargs="+", default=[32])
+    parser.add_argument("--batch-mb", type=int, nargs="+", default=[8])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 0])
     parser.add_argument("--stream", action="store_true", help="also time iter_claims")
     args = parser.parse_args()

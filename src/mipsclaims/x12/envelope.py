@@ -20,7 +20,7 @@ from .report import EnvelopeError, Issue, Location, ReadReport, X12Error
 #: What the reader accepts: 837P 5010. X222 without the A1 errata is read too.
 SUPPORTED_VERSION_PREFIX = "005010X222"
 ENVELOPE_TAGS = frozenset({"ISA", "GS", "ST", "SE", "GE", "IEA"})
-DEFAULT_BLOCK = 32 * 1024 * 1024
+DEFAULT_BLOCK = 8 * 1024 * 1024  # batch size: ~120k lines and ~0.5 GB peak RSS per batch
 _BOM = b"\xef\xbb\xbf"
 _WS = b" \t\r\n"
 
