@@ -123,6 +123,8 @@ def test_evaluate_accepts_frames_lazy_frames_and_claims():
         mipsclaims.evaluate([1, 2], 2025)
     with pytest.raises(ValueError):
         mipsclaims.evaluate(cs, 2025, level="npi")  # type: ignore[arg-type]
+    with pytest.raises(UnsupportedYearError, match="no published claims logic"):
+        mipsclaims.evaluate(cs, 2026)  # measure metadata only, no claims single source yet
 
 
 def test_evaluate_reads_files(tmp_path, x12_samples):
