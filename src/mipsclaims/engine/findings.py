@@ -107,9 +107,7 @@ def find(
     )
     qdc_lines = lines.filter(pl.col("code").is_in(list(t.qdc_codes)))
     used = qdc_lines.select("uid", "line_number", "code").join(code_measures, on="code")
-    useful = used.join(
-        groups.select("uid", "measure_id").unique(), on=["uid", "measure_id"], how="semi"
-    )
+    useful = used.join(groups.select("uid", "measure_id"), on=["uid", "measure_id"], how="semi")
     wasted = (
         used.join(useful.select("uid", "line_number"), on=["uid", "line_number"], how="anti")
         .group_by("uid", "line_number", "code")
