@@ -193,3 +193,9 @@ def test_count_mismatches_are_warnings():
     ]
     se = BASE.replace(b"SE*", b"SE*1", 1)
     assert any("SE01" in w.message for w in _same(se).warnings)
+
+
+def test_whitespace_around_elements_and_components():
+    isa_end = BASE.index(b"~") + 1
+    body = BASE[isa_end:].replace(b"*", b" *\t").replace(b":", b" : ").replace(b"~", b" ~")
+    _same(BASE[:isa_end] + body)

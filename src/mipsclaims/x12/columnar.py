@@ -62,9 +62,22 @@ def _take(frame: pl.DataFrame, predicate: pl.Expr, *columns: str) -> pl.DataFram
     return frame.lazy().filter(predicate).select(columns).collect()
 
 
-def _fields(frame: pl.DataFrame, used: tuple[int, ...]) -> pl.DataFrame:
+def _fields(frame: pl.DataFrame, used: tuple[int, ...], strip: bool = True) -> pl.DataFrame:
     """Strip the element columns ``used`` (whitespace around elements is not data)."""
+    if not strip:
+        return frame
     return frame.with_columns(pl.col(f"e{i}").str.strip_chars(_WS) for i in used)
+
+
+def _padded(piece: Piece) -> bool:
+    """Whether any element may carry whitespace at its ends (else stripping is skipped)."""
+    d = piece.delimiters
+    marks = (d.element.encode("latin-1"), d.segment.encode("latin-1"))
+    return any(
+        ws + mark in piece.data or (mark == marks[0] and mark + ws in piece.data)
+        for ws in (b" ", b"\t", b"\r", b"\n")
+        for mark in marks
+    )
 
 
 def _dates(expr: pl.Expr) -> pl.Expr:
@@ -136,10 +149,12 @@ class _Batcher:
             self.carry.attrs[level] = _empty_level(keys, 0)
         self.skip = -1
         self.pieces: dict[int, _Offsets] = {}
+        self.strip = False  # sticky: set once a piece has padded elements
 
     def run(self, batch_bytes: int) -> Iterator[pl.DataFrame]:
         for number, piece in enumerate(iter_pieces(self.source, self.report, batch_bytes)):
             self.pieces[number] = _Offsets(piece)
+            self.strip = self.strip or _padded(piece)
             rows = self._tokenise(piece, number)
             if self.carry.tail is not None:
                 rows = pl.concat([self.carry.tail, rows])
@@ -213,7 +228,7 @@ class _Batcher:
         rows = rows.with_row_index("i")
         # HL level and NM1 entity, computed on their subsets and scattered back.
         n = rows.height
-        hl = _fields(_take(rows, tag == "HL", "i", "e3"), (3,)).select("i", code=_e(3))
+        hl = _fields(_take(rows, tag == "HL", "i", "e3"), (3,), self.strip).select("i", code=_e(3))
         hl_code = pl.Series("hl", [None] * 0, pl.Int8).extend_constant(None, n)
         hl_code = hl_code.scatter(
             hl["i"],
@@ -221,7 +236,9 @@ class _Batcher:
             .fill_null("")
             .replace_strict(_HL_CODES, default=HL_OTHER, return_dtype=pl.Int8),
         )
-        nm1 = _fields(_take(rows, tag == "NM1", "i", "e1"), (1,)).select("i", code=_e(1))
+        nm1 = _fields(_take(rows, tag == "NM1", "i", "e1"), (1,), self.strip).select(
+            "i", code=_e(1)
+        )
         nm1_code = pl.Series("nm1", [], pl.Int8).extend_constant(None, n)
         nm1_code = nm1_code.scatter(
             nm1["i"], nm1["code"].replace_strict(_ENTITY, default=99, return_dtype=pl.Int8)
@@ -328,7 +345,7 @@ class _Batcher:
             f, useful & (pl.col(g) > base), g, "tag", "hl", "entity", "e1", "e2", "e3", "e4", "e9"
         )
         own = (
-            _fields(subset, (1, 2, 3, 4, 9))
+            _fields(subset, (1, 2, 3, 4, 9), self.strip)
             .select(g, **values)
             .group_by(g, maintain_order=True)
             .agg(pl.col("has").first(), pl.col(*_LEVEL_KEYS[lv]).drop_nulls().first())
@@ -348,7 +365,7 @@ class _Batcher:
         # Claim header (one row per CLM).
         clm05 = _e(5).str.split(comp, literal=True)
         clm = _take(f, tag == "CLM", "gc", "g20", "g22", "g23", "segno", "raw", "e1", "e5")
-        head = _fields(clm, (1, 5)).select(
+        head = _fields(clm, (1, 5), self.strip).select(
             "gc",
             "g20",
             "g22",
@@ -369,6 +386,7 @@ class _Batcher:
                 *_ECOLS,
             ),
             (1, 2, 3, 9),
+            self.strip,
         )
         dtp434 = (tag == "DTP") & (_e(1) == "434")
         s434, e434 = _period(_e(2).fill_null(""), _e(3).fill_null(""))
@@ -414,7 +432,9 @@ class _Batcher:
 
         # SV1: every one is checked, the first of each line is used.
         sv1 = _fields(
-            _take(f, in2400 & (tag == "SV1"), *keys, "e1", "e2", "e4", "e5", "e7"), (1, 2, 4, 5, 7)
+            _take(f, in2400 & (tag == "SV1"), *keys, "e1", "e2", "e4", "e5", "e7"),
+            (1, 2, 4, 5, 7),
+            self.strip,
         )
         sv101 = _e(1).fill_null("").str.split(comp, literal=True)
         ptrs = (
@@ -444,9 +464,9 @@ class _Batcher:
         sv1_first = sv1.filter(pl.col("gl").is_first_distinct()).select(
             "gl", "sv101", "ptrs", "charge", "units", "pos", sv1_segno="segno"
         )
-        dtp = _fields(_take(f, in2400 & (tag == "DTP"), *keys, "e1", "e2", "e3"), (1, 2, 3)).filter(
-            _e(1) == "472"
-        )
+        dtp = _fields(
+            _take(f, in2400 & (tag == "DTP"), *keys, "e1", "e2", "e3"), (1, 2, 3), self.strip
+        ).filter(_e(1) == "472")
         dtp = dtp.with_columns(pl.col("e2", "e3").fill_null(""))
         s472, e472 = _period(_e(2), _e(3))
         dtp = dtp.with_columns(s472=s472, e472=e472)
@@ -459,14 +479,18 @@ class _Batcher:
             .select("gl", line_start="s472", line_end="e472")
         )
         rend = (
-            _fields(_take(f, in2400 & (tag == "NM1") & (ent == _ENTITY["82"]), "gl", "e9"), (9,))
+            _fields(
+                _take(f, in2400 & (tag == "NM1") & (ent == _ENTITY["82"]), "gl", "e9"),
+                (9,),
+                self.strip,
+            )
             .with_columns(line_rend=_nz(_e(9)))
             .filter(pl.col("line_rend").is_not_null())
             .filter(pl.col("gl").is_first_distinct())
             .select("gl", "line_rend")
         )
         lx = (
-            _fields(_take(f, in2400 & (tag == "LX"), *keys, "e1"), (1,))
+            _fields(_take(f, in2400 & (tag == "LX"), *keys, "e1"), (1,), self.strip)
             .select("gc", "gl", "segno", "raw", number=_e(1).fill_null(""))
             .join(sv1_first, on="gl", how="left")
             .join(dtp_first, on="gl", how="left")
@@ -642,7 +666,7 @@ def _with_tin_and_patient(head: pl.DataFrame) -> pl.DataFrame:
     head = head.join(pseudonyms, on="b_SY", how="left").join(
         dep_ids, on=["s_member", "last", "first", "birth_date"], how="left", nulls_equal=True
     )
-    name = pl.concat_list(pl.col("last"), pl.col("first")).list.drop_nulls().list.join(", ")
+    name = pl.concat_str(pl.col("last"), pl.col("first"), separator=", ", ignore_nulls=True)
     return head.with_columns(
         tin=pl.coalesce("b_EI", "ssn_tin"),
         patient_id=pl.when(pl.col("dependent"))
