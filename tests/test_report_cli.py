@@ -189,3 +189,13 @@ def test_table_and_gaps_to_a_file(practice: Path, tmp_path: Path) -> None:
     )
     text = worklist.read_text()
     assert f"claim #19 ({short_hash('PCN0019')})" in text and "1EG4TE5MK" not in text
+
+
+def test_unreadable_files_exit_2_with_location(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.837"
+    bad.write_text("ISA*00*garbage~")
+    out = _invoke("report", str(bad))
+    assert out.exit_code == 2 and "bad.837" in out.stderr and "byte 0" in out.stderr
+    ingest = _invoke("ingest", "--store", str(tmp_path / "s"), str(bad))
+    assert ingest.exit_code == 2 and "ISA" in ingest.stderr
+    assert not (tmp_path / "s" / store.MANIFEST).exists()

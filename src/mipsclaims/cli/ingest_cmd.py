@@ -44,7 +44,9 @@ def ingest(
         try:
             store_mod.ingest_files(store, files, on_file=on_file)
         except (store_mod.StoreError, OSError, ValueError, X12Error) as exc:
-            errors.print(Text.assemble(("error: ", "red"), str(exc)), highlight=False)
+            errors.print(
+                Text.assemble(("error: ", "red"), str(exc)), highlight=False, soft_wrap=True
+            )
             raise typer.Exit(2) from None
     if not quiet:
         for path, result in done:

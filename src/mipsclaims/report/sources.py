@@ -57,7 +57,7 @@ def load(files: Sequence[Path], store: Path | None, *, quiet: bool) -> Loaded:
                 try:
                     frame, report = inputs.load_claim_lines([Path(path)])
                 except (OSError, ValueError, X12Error) as exc:
-                    raise InputError(f"{Path(path).name}: {exc}") from None
+                    raise InputError(str(exc)) from None
                 frame = conform(frame)
                 claims = frame["claim_seq"].n_unique() if frame.height else 0
                 if frame.height:
