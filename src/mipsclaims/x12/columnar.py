@@ -72,9 +72,12 @@ def _fields(frame: pl.DataFrame, used: tuple[int, ...], strip: bool = True) -> p
 def _padded(piece: Piece) -> bool:
     """Whether any element may carry whitespace at its ends (else stripping is skipped)."""
     d = piece.delimiters
+    data = piece.data
     marks = (d.element.encode("latin-1"), d.segment.encode("latin-1"))
+    # The ISA's fixed-width fields are padded by design; they are read by the chunker.
+    start = data.find(marks[1]) + 1 if data.startswith(b"ISA") else 0
     return any(
-        ws + mark in piece.data or (mark == marks[0] and mark + ws in piece.data)
+        data.find(ws + mark, start) >= 0 or (mark == marks[0] and data.find(mark + ws, start) >= 0)
         for ws in (b" ", b"\t", b"\r", b"\n")
         for mark in marks
     )
