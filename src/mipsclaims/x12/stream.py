@@ -245,20 +245,12 @@ class _Reader:
         if claim is None:
             return
         reason = _claim_row_error(claim)
-        if reason:
+        if reason:  # the CLM segment comes first, so its error wins
             claim.error = (claim.segment, claim.offset, "2300", reason)
         else:
-            for line in claim.lines:
-                if not rules.is_line_number(line.number):
-                    loc = (line.segment, line.offset, "2400")
-                    reason = rules.BAD_LINE_NUMBER
-                elif line.sv1 is None:
-                    loc = (line.segment, line.offset, "2400")
-                    reason = rules.NO_SV1
-                if reason:
-                    if claim.error is None or claim.error[0] > loc[0]:
-                        claim.error = (*loc, reason)
-                    break
+            line_error = _line_error(claim)
+            if line_error and (claim.error is None or claim.error[0] > line_error[0]):
+                claim.error = line_error
         if claim.error is None:
             try:
                 built = self._build(claim)
@@ -352,6 +344,16 @@ def _claim_row_error(claim: _ClaimState) -> str | None:
         return rules.NO_LINES
     if len(claim.diagnoses) > 12:
         return rules.TOO_MANY_DX
+    return None
+
+
+def _line_error(claim: _ClaimState) -> tuple[int, int, str, str] | None:
+    """The first LX-segment error of the claim (checked when the claim ends)."""
+    for line in claim.lines:
+        if not rules.is_line_number(line.number):
+            return (line.segment, line.offset, "2400", rules.BAD_LINE_NUMBER)
+        if line.sv1 is None:
+            return (line.segment, line.offset, "2400", rules.NO_SV1)
     return None
 
 
