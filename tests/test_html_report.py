@@ -56,6 +56,16 @@ def test_trend_points_come_from_monthly_rows() -> None:
     assert round(t.threshold_y, 1) == 20.5
 
 
+def test_summary_lists_each_clinician_with_counts() -> None:
+    page = _render()
+    summary = page[page.index('id="summary"') : page.index('id="entity-1"')]
+    cells = re.findall(r'<td class="num">(\d+)</td>', summary)
+    # Clinician A: 2 measures, 1 complete (128), 1 with 20+ cases (128), 2 open gaps;
+    # clinician B: 1 measure (181), complete, 20+ cases, no gaps.
+    assert cells == ["2", "1", "1", "2", "1", "1", "1", "0"]
+    assert '<a href="#entity-2">' in summary
+
+
 def test_benchmark_bar_ticks_and_marker() -> None:
     from mipsclaims import specs
 
