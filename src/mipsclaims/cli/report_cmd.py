@@ -129,6 +129,8 @@ def report(
 ) -> None:
     """Counts, data completeness and rates per clinician and measure; the HTML report.
 
+    Exit codes: 0 ok, 2 usage error or unreadable input.
+
     Example: mipsclaims report --year 2025 --format html -o report.html examples/pt-clinic-2025.837
     Example: mipsclaims report --store claims-store --year 2025 --format csv -o rows.csv
     """
@@ -174,6 +176,7 @@ def gaps(
     """Worklist for billing staff: eligible visits missing a QDC or with conflicting QDCs.
 
     Patients are masked and claims shown as claim #position (hash) unless --show-phi.
+    Exit codes: 0 ok (with or without gaps), 2 usage error or unreadable input.
 
     Example: mipsclaims gaps --year 2025 --measures 128,134 --format csv -o gaps.csv claims.837
     """
