@@ -23,7 +23,7 @@ def ingest(
 
     Claims keep their order across files (store order, then position), so a replacement
     or void in a later file applies to a claim ingested earlier.
-    Exit codes: 0 ok, 2 usage error or unreadable input (the store is left unchanged).
+    Exit codes: 0 ok, 2 usage error or unreadable input (files before it stay ingested).
 
     Example: mipsclaims ingest --store claims-store 2025-01.837 2025-02.837
     """
