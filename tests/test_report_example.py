@@ -66,3 +66,23 @@ def test_example_check_fails_and_lists_claims(example_store: Path) -> None:
     out = runner.invoke(app, ["check", "--store", str(example_store), "-m", "128,134,181,226"])
     assert out.exit_code == 1
     assert "without a QDC" in out.stdout
+
+
+def test_no_phi_in_any_default_output(tmp_path: Path) -> None:
+    """Member ids (9EX…), patient names and CLM01s (EX0000-1) appear only with --show-phi."""
+    pytest.importorskip("mipsclaims.inputs")
+    phi = ("9EX0", "ALDER", "BIRCH", "EX0047-1", "1947-09-04", "19470904")
+    page = tmp_path / "r.html"
+    outputs = [
+        runner.invoke(app, ["report", "-q", "-f", fmt, str(EXAMPLE)]).stdout
+        for fmt in ("table", "json", "csv")
+    ]
+    runner.invoke(app, ["report", "-q", "-f", "html", "-o", str(page), str(EXAMPLE)])
+    outputs.append(page.read_text())
+    outputs.append(runner.invoke(app, ["gaps", "-q", "-f", "csv", str(EXAMPLE)]).stdout)
+    outputs.append(runner.invoke(app, ["check", "-q", "-f", "csv", str(EXAMPLE)]).stdout)
+    for text in outputs:
+        assert len(text) > 500
+        assert not [p for p in phi if p in text]
+    shown = runner.invoke(app, ["gaps", "-q", "-f", "csv", "--show-phi", str(EXAMPLE)]).stdout
+    assert "9EX0" in shown
