@@ -33,9 +33,9 @@ def rows_tables(result: Any, *, year: int, level: str) -> list[Table]:
         table = Table(
             title=Text(f"{who}: quality measures from claims, {year}"), title_justify="left"
         )
-        table.caption = "a met · c not met · x excl. · b exc.; 20+ = case minimum; ✓ = met"
-        table.add_column("measure", max_width=24, overflow="ellipsis", no_wrap=True)
-        for header in ("elig.", "a/c/x/b", "no QDC", "compl.", "rate", "20+"):
+        table.caption = "a met · c not met · x excl. · b exc. · min = case minimum (20) · ✓ = met"
+        table.add_column("measure", max_width=20, overflow="ellipsis", no_wrap=True)
+        for header in ("elig.", "a/c/x/b", "no QDC", "compl.", "rate", "min"):
             table.add_column(header, justify="right", no_wrap=True)
         for r in group.iter_rows(named=True):
             label = r["measure_id"]
@@ -76,6 +76,7 @@ def print_report(result: Any, *, year: int, level: str, console: Console) -> Non
     scope = result.scope
     if scope.height:
         left_out = ", ".join(
-            f"{r['reason']}: {r['claims']:,} claims" for r in scope.iter_rows(named=True)
+            f"{r['reason']}: {r['claims']:,} claim{'' if r['claims'] == 1 else 's'}"
+            for r in scope.iter_rows(named=True)
         )
         console.print(Text(f"Claims by scope: {left_out}", style="dim"))
