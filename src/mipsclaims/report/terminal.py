@@ -21,10 +21,10 @@ def _mark(text: str, ok: bool | None) -> Text:
     return Text(text + (" ✓" if ok else " ✗"), style="green" if ok else "red")
 
 
-def rows_tables(result: Any, *, year: int, level: str) -> list[Table]:
+def rows_tables(result: Any, *, year: int, level: str, width: int = 80) -> list[Table]:
     """One table per entity (TIN/NPI or TIN): a line per measure and stratum.
 
-    Kept to seven columns so it reads on an 80-column terminal.
+    Seven columns; the measure title is cut to fit ``width`` (80 columns at least).
     """
     tables = []
     rows = ordered_rows(result.rows)
@@ -34,7 +34,9 @@ def rows_tables(result: Any, *, year: int, level: str) -> list[Table]:
             title=Text(f"{who}: quality measures from claims, {year}"), title_justify="left"
         )
         table.caption = "a met · c not met · x excl. · b exc. · min = case minimum (20) · ✓ = met"
-        table.add_column("measure", max_width=20, overflow="ellipsis", no_wrap=True)
+        table.add_column(
+            "measure", max_width=max(16, width - 58), overflow="ellipsis", no_wrap=True
+        )
         for header in ("elig.", "a/c/x/b", "no QDC", "compl.", "rate", "min"):
             table.add_column(header, justify="right", no_wrap=True)
         for r in group.iter_rows(named=True):
@@ -68,7 +70,7 @@ def frame_table(frame: pl.DataFrame, title: str) -> Table:
 
 
 def print_report(result: Any, *, year: int, level: str, console: Console) -> None:
-    tables = rows_tables(result, year=year, level=level)
+    tables = rows_tables(result, year=year, level=level, width=console.width)
     if not tables:
         console.print(f"No eligible instances for any measure in {year}.")
     for table in tables:
