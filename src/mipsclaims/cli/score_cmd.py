@@ -64,25 +64,26 @@ def _print_projection(p: Projection) -> None:
     q = p.quality
     counted = {m.measure_id for m in q.counted}
     table = Table(title=f"Quality measures ({q.outcome_requirement})", title_justify="left")
-    table.add_column("measure")
-    table.add_column("title", max_width=28, no_wrap=True, overflow="ellipsis")
-    table.add_column("eligible", justify="right")
-    table.add_column("complete", justify="right")
-    table.add_column("rate", justify="right")
-    table.add_column("points", justify="right")
-    table.add_column("why", min_width=20)
-    table.add_column("best 6")
+    wide = console.width >= 110  # the title only where it fits; the id is enough otherwise
+    table.add_column("measure", no_wrap=True)
+    if wide:
+        table.add_column("title", max_width=28, no_wrap=True, overflow="ellipsis")
+    for header in ("elig.", "compl.", "rate", "points"):
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("why", min_width=16)
+    table.add_column("best 6", no_wrap=True)
     for m in q.measures:
-        table.add_row(
+        cells = [
             m.measure_id,
-            m.title,
+            *([m.title] if wide else []),
             str(m.eligible_population),
             _pct(m.data_completeness),
             _pct(m.performance_rate),
             f"{m.points:.2f}",
             m.reason,
             "yes" if m.measure_id in counted else "",
-        )
+        ]
+        table.add_row(*cells)
     console.print(table)
     console.print(
         f"Quality: {q.achievement_points:.2f} points + {q.small_practice_bonus:g} bonus over "
