@@ -48,3 +48,40 @@ def test_terminal_table_shows_rates_and_prints_markup_literally() -> None:
     assert "90.0%" in text  # 128 rate 18/20
     assert "[bold red]x[/] BMI" in text
     assert "not_part_b: 2 claims" in text
+
+
+def test_worklist_tables_group_by_clinician_and_list_closing_codes_once() -> None:
+    import polars as pl
+
+    from mipsclaims.report.gaps import GAP_COLUMNS, MASKED
+
+    def gap(npi: str, measure: str, stratum: str | None, date: str, seq: int) -> dict:
+        return {
+            "tin": "123456789", "npi": npi, "measure_id": measure, "stratum": stratum,
+            "problem": "missing QDC", "instance_date": date, "claims": f"claim #{seq} (abcd)",
+            "patient": MASKED, "qdcs_found": "", "closing_qdcs": f"met: CODE{measure}",
+        }  # fmt: skip
+
+    frame = pl.DataFrame(
+        [
+            gap(NPI_A, "128", None, "2025-01-02", 1),
+            gap(NPI_A, "128", None, "2025-02-02", 2),
+            gap(NPI_A, "226", "01", "2025-03-02", 3),
+            gap(NPI_B, "181", None, "2025-04-02", 4),
+        ]
+    ).select(GAP_COLUMNS)
+    tables = terminal.worklist_tables(frame, "Open gaps, 2025")
+    assert len(tables) == 2  # one per clinician
+    console = Console(record=True, width=200, color_system=None)
+    for table in tables:
+        console.print(table)
+    text = console.export_text()
+    assert f"NPI {NPI_A}, TIN 123456789 (3)" in text and f"NPI {NPI_B}" in text
+    assert text.count("128 closes with met: CODE128") == 1  # once per measure, not per row
+    assert "226/01 closes with met: CODE226" in text
+    assert "claim #2 (abcd)" in text and "2025-04-02" in text
+    assert MASKED not in text and "patient" not in text  # all masked: column left out
+    shown = terminal.worklist_tables(frame.with_columns(patient=pl.lit("MBR-7")), "Gaps")
+    console = Console(record=True, width=200, color_system=None)
+    console.print(shown[0])
+    assert "MBR-7" in console.export_text()

@@ -182,7 +182,7 @@ def gaps(
     """
     from ..report.csvsafe import frame_to_csv
     from ..report.gaps import gap_frame
-    from ..report.terminal import frame_table
+    from ..report.terminal import worklist_tables
 
     loaded = _load(files, store, quiet)
     result = _evaluate(loaded.lines, year, level.value, quiet)
@@ -191,8 +191,10 @@ def gaps(
         _emit(frame_to_csv(worklist), output)
         return
     with _console(output) as target:
+        for table in worklist_tables(worklist, f"Open gaps, {year}"):
+            target.print(table)
         if worklist.height:
-            target.print(frame_table(worklist, f"Open gaps, {year} ({worklist.height})"))
+            target.print(f"{worklist.height} open gaps.", highlight=False)
         else:
             target.print("No open gaps.")
 
@@ -221,7 +223,7 @@ def check(
     """
     from ..report.check import missing_qdcs, per_claim_lines
     from ..report.csvsafe import frame_to_csv
-    from ..report.terminal import frame_table
+    from ..report.terminal import worklist_tables
 
     loaded = _load(files, store, quiet)
     year = year or _infer_year(loaded.lines)
@@ -233,8 +235,9 @@ def check(
         eligible = eligible.filter(pl.col("measure_id").is_in(chosen))
     if fmt is ListFormat.csv:
         sys.stdout.write(frame_to_csv(missing))
-    elif missing.height:
-        console.print(frame_table(missing, f"Eligible claims without a QDC ({missing.height})"))
+    else:
+        for table in worklist_tables(missing, "Eligible claims without a QDC"):
+            console.print(table)
     if fmt is ListFormat.table or not quiet:
         summary = (
             f"{loaded.claims} claims, {eligible.height} eligible claim-measure pairs in {year}; "

@@ -82,3 +82,43 @@ def print_report(result: Any, *, year: int, level: str, console: Console) -> Non
             for r in scope.iter_rows(named=True)
         )
         console.print(Text(f"Claims by scope: {left_out}", style="dim"))
+
+
+def worklist_tables(frame: pl.DataFrame, title: str) -> list[Table]:
+    """A gap or check worklist for the terminal: one table per clinician, a row per gap.
+
+    The QDCs that close a gap depend only on the measure, so they are listed once per
+    measure under the table instead of in every row; columns that are empty in every row
+    (stratum, patient when masked, QDCs found) are left out. CSV keeps every column.
+    """
+    from .gaps import MASKED
+
+    tables = []
+    for (tin, npi), group in frame.group_by(["tin", "npi"], maintain_order=True):
+        who = f"NPI {npi}, TIN {tin}" if npi else f"TIN {tin}"
+        table = Table(title=Text(f"{title}: {who} ({group.height})"), title_justify="left")
+        columns = [("instance_date", "date"), ("claims", "claims"), ("claim", "claim")]
+        columns += [("measure", "measure"), ("problem", "problem")]
+        if "patient" in group.columns and (group["patient"] != MASKED).any():
+            columns.append(("patient", "patient"))
+        if "qdcs_found" in group.columns and (group["qdcs_found"].fill_null("") != "").any():
+            columns.append(("qdcs_found", "QDCs found"))
+        stratum = pl.col("stratum").fill_null("")
+        rows = group.with_columns(
+            pl.when(stratum != "")
+            .then(pl.concat_str("measure_id", pl.lit("/"), stratum))
+            .otherwise(pl.col("measure_id"))
+            .alias("measure")
+        )
+        shown = [(c, h) for c, h in columns if c in rows.columns]
+        for _, header in shown:
+            table.add_column(header, overflow="fold")
+        for row in rows.select(c for c, _ in shown).iter_rows():
+            table.add_row(*(Text("" if v is None else str(v)) for v in row))
+        legend = rows.select("measure", "closing_qdcs").unique(maintain_order=True)
+        table.caption = Text(
+            "\n".join(f"{m} closes with {codes}" for m, codes in legend.iter_rows() if codes),
+            justify="left",
+        )
+        tables.append(table)
+    return tables
