@@ -59,16 +59,6 @@ def rows_tables(result: Any, *, year: int, level: str, width: int = 80) -> list[
     return tables
 
 
-def frame_table(frame: pl.DataFrame, title: str) -> Table:
-    """Any small frame as a table (gap worklists, check results, scope)."""
-    table = Table(title=title)
-    for column in frame.columns:
-        table.add_column(column.replace("_", " "))
-    for row in frame.iter_rows():
-        table.add_row(*(Text("" if v is None else str(v)) for v in row))
-    return table
-
-
 def print_report(result: Any, *, year: int, level: str, console: Console) -> None:
     tables = rows_tables(result, year=year, level=level, width=console.width)
     if not tables:
