@@ -1,0 +1,43 @@
+"""The benchmark harness runs end to end on tiny files and writes every row (no timings)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_run_py_writes_results_with_every_row(tmp_path: Path) -> None:
+    out = tmp_path / "results.md"
+    args = ["--lines", "1500", "--large-lines", "3000", "--pyx12-lines", "150"]
+    args += ["--check-n", "30", "--repeat", "1", "--cache-dir", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), *args, "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = out.read_text(encoding="utf-8")
+    for row in (
+        "| report end to end, 1500 lines (CLI, JSON) |",
+        "| report end to end / naive split, 1500 |",
+        "| evaluate() end to end, 1500 (API, after imports) |",
+        "| parse-only, 1500, 1 polars thread |",
+        "| parse-only, 1500, all threads |",
+        "| peak RSS, report 1500 |",
+        "| peak RSS, report 3k |",
+        "| check_claim p95 (n=30) |",
+        "| baseline: naive split, 1500 |",
+        "| baseline: pyx12",
+    ):
+        assert row in text, row
+    assert "- CPU:" in text and "- polars:" in text and "- git:" in text
+    # The reader and the naive split saw the same service lines (no row counts differ).
+    assert "the naive split found" not in text
+    assert "--cache-dir" not in text and str(tmp_path) not in text
+    # The table printed on stdout is the one written.
+    table = text.split("## Results\n\n", 1)[1].split("\n\n", 1)[0]
+    assert table in done.stdout
