@@ -1,11 +1,15 @@
 """Columnar path: 837P bytes -> the canonical claim-line table, in polars, batch by batch.
 
-No Python object per segment or line. A piece of input is cut into segments by polars'
-CSV reader (segment terminator as the line end), each segment's tag is sliced off, and
-the loop context (the same rules as :mod:`.stream`) is forward-filled over small integer
-columns. Only then are the few segment kinds we need (HL, NM1, REF, DMG, SBR, CLM, HI,
-LX, SV1, DTP) split into elements, each on its own subset. Attributes of HL loops, claims
-and service lines are aggregated per group id and joined onto the lines.
+No Python object per segment or line. A piece of input is read as ONE string column of
+segments (polars' CSV reader with the segment terminator as the line end and a byte absent
+from the data as the separator). Each segment's tag becomes a small integer code from its
+first four bytes; the loop context (the same rules as :mod:`.stream`) is computed on
+integer columns only. Only the segment kinds we need (HL, NM1, REF, DMG, SBR, CLM, HI, LX,
+SV1, DTP and the envelope) are split into elements, each subset once. Attributes of HL
+loops, claims and service lines are aggregated per group id and joined onto the lines.
+
+Whitespace around elements is not data. It is stripped only when a piece has any (a quick
+byte scan); the common layout (newlines after terminators) needs no stripping at all.
 
 A batch stops at the last claim or HL boundary; the incomplete tail is carried into the
 next batch with the attributes of the HL loops still open, so memory is bounded by the
@@ -16,7 +20,8 @@ names.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -24,13 +29,34 @@ import polars as pl
 from ..claims import dependent_patient_id
 from ..schema import CLAIM_LINE_SCHEMA, empty_claim_lines, pseudonymise_ssn, short_hash
 from . import rules
-from .envelope import DEFAULT_BLOCK, ENVELOPE_TAGS, EnvelopeTracker, Piece, Source, iter_pieces
+from .envelope import DEFAULT_BLOCK, EnvelopeTracker, Piece, Source, iter_pieces
 from .envelope import source_name as _source_name
 from .report import Issue, Location, QuarantinedClaim, ReadReport
 from .stream import _raise_if_nothing_read
 
 _WS = " \t\r\n"
-_ENV = sorted(ENVELOPE_TAGS)
+# Segment tag codes (UInt8). Envelope tags are the codes from ISA on; EMPTY segments
+# (nothing but whitespace and separators, as the streaming path skips them) are dropped.
+OTHER, HL, NM1, REF, DMG, SBR, CLM, HI, LX, SV1, DTP, ISA, GS, ST, SE, GE, IEA, EMPTY = range(18)
+_TAGS = {
+    "HL": HL,
+    "NM1": NM1,
+    "REF": REF,
+    "DMG": DMG,
+    "SBR": SBR,
+    "CLM": CLM,
+    "HI": HI,
+    "LX": LX,
+    "SV1": SV1,
+    "DTP": DTP,
+    "ISA": ISA,
+    "GS": GS,
+    "ST": ST,
+    "SE": SE,
+    "GE": GE,
+    "IEA": IEA,
+}
+_TAG_NAMES = {v: k for k, v in _TAGS.items()}
 # Loop codes of the forward-filled ``major`` column.
 ENV, HL20, HL22, HL23, HL_OTHER, L2300, L2400, L2320 = range(8)
 _HL_CODES = {"20": HL20, "22": HL22, "23": HL23}
@@ -41,10 +67,15 @@ _LEVEL_KEYS = {
     "22": ("filing", "payer", "member", "last", "first", "dob", "sex"),
     "23": ("last", "first", "dob", "sex"),
 }
+# Bytes that may serve as the CSV separator of the one-column read (must be absent).
+_SPARE = [chr(c) for c in (*range(1, 9), 11, 12, *range(14, 32), 127)]
+_U8 = pl.UInt8
+_Subset = Callable[..., pl.DataFrame]  # (tag code, elements used, *kept columns) -> frame
+_WithCtx = Callable[..., pl.DataFrame]  # (subset, *context columns) -> subset + context
 
 
 def _e(i: int) -> pl.Expr:
-    """Element ``i`` of the segment (a column made by :func:`_fields`; null when absent)."""
+    """Element ``i`` of the segment (a column made by :func:`_split`; null when absent)."""
     return pl.col(f"e{i}")
 
 
@@ -53,34 +84,111 @@ def _nz(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr != "").then(expr)
 
 
-_NCOL = 14  # elements 0..13 kept: enough for HI01-HI12, ISA13 and every field we read
-_ECOLS = tuple(f"e{i}" for i in range(1, _NCOL))
+def _segments(piece: Piece) -> pl.Series:
+    """The segments of a piece, one string per terminator-separated part (left-stripped).
+
+    Row ``k`` is part ``k`` of ``data.split(terminator)`` (a trailing empty part may be
+    missing), which is what :class:`_Offsets` counts on.
+    """
+    data, term = piece.data, piece.delimiters.segment
+    spare = next((c for c in _SPARE if c != term and c.encode() not in data), None)
+    if spare is None or not data:
+        parts = pl.Series("s", [data.decode("utf-8", "replace")]).str.split(term, literal=True)
+        s = parts.explode()
+    else:
+        s = pl.read_csv(
+            data,
+            has_header=False,
+            new_columns=["s"],
+            separator=spare,
+            eol_char=term,
+            quote_char=None,
+            infer_schema=False,
+            encoding="utf8" if data.isascii() else "utf8-lossy",
+        )["s"]
+    return s.fill_null("").str.strip_chars_start(_WS)
 
 
-def _take(frame: pl.DataFrame, predicate: pl.Expr, *columns: str) -> pl.DataFrame:
-    """Rows matching ``predicate``, only ``columns`` (projected before filtering)."""
-    return frame.lazy().filter(predicate).select(columns).collect()
+def _tag_codes(s: pl.Series, ele: str) -> pl.Series:
+    """Tag code of each (left-stripped) segment; EMPTY for segments the reader skips.
+
+    The common shapes (``TAG`` + element separator, or a bare tag) are recognised from the
+    first four bytes read as one integer; anything else (padded or unknown tags, empty
+    segments) goes through the general rule: tag = text before the first element
+    separator, stripped; a segment without tag and without elements 1-13 is skipped.
+    """
+    word = s.str.head(4).str.pad_end(4, ele).cast(pl.Binary).bin.reinterpret(dtype=pl.UInt32)
+    expr: pl.Expr | pl.When | pl.Then = pl
+    for tag, code in _TAGS.items():
+        key = int.from_bytes((tag + ele).encode("latin-1"), "little")
+        cond = (pl.col("w") & 0xFFFFFF) == key if len(tag) == 2 else pl.col("w") == key
+        expr = expr.when(cond).then(pl.lit(code, _U8))  # type: ignore[union-attr]
+    codes = pl.DataFrame({"w": word}).select(expr.otherwise(pl.lit(None, _U8)))  # type: ignore[union-attr]
+    codes = codes.to_series()
+    if not codes.null_count():
+        return codes
+    other = codes.is_null()
+    rest = s.filter(other)
+    e = re.escape(ele)
+    general = (
+        pl.DataFrame({"s": rest})
+        .with_columns(
+            tag=pl.col("s").str.split(ele, literal=True).list.first().str.strip_chars(_WS)
+        )
+        .select(
+            pl.when(
+                (pl.col("tag") == "")
+                & pl.col("s").str.strip_chars_end(_WS).str.contains(f"^(?:{e}*$|{e}{{14}})")
+            )
+            .then(pl.lit(EMPTY, _U8))
+            .otherwise(pl.col("tag").replace_strict(_TAGS, default=OTHER, return_dtype=_U8))
+        )
+        .to_series()
+    )
+    return codes.scatter(other.arg_true(), general)
 
 
-def _fields(frame: pl.DataFrame, used: tuple[int, ...], strip: bool = True) -> pl.DataFrame:
-    """Strip the element columns ``used`` (whitespace around elements is not data)."""
-    if not strip:
-        return frame
-    return frame.with_columns(pl.col(f"e{i}").str.strip_chars(_WS) for i in used)
+def _padded(piece: Piece, segments: pl.Series) -> bool:
+    """Whether any element or component may carry whitespace at its ends (else no strip).
 
-
-def _padded(piece: Piece) -> bool:
-    """Whether any element may carry whitespace at its ends (else stripping is skipped)."""
+    Whitespace right after a terminator (line ends, indentation) starts a segment and is
+    already gone from ``segments``; a newline anywhere else is looked at byte-wise. Each
+    byte-wise search starts with one whitespace byte, so absent or rare bytes cost little.
+    """
     d = piece.delimiters
     data = piece.data
-    marks = (d.element.encode("latin-1"), d.segment.encode("latin-1"))
+    term = d.segment.encode("latin-1")
+    marks = re.escape(d.element + d.component + d.segment).encode("latin-1")
+    seps = re.escape(d.element + d.component).encode("latin-1")
     # The ISA's fixed-width fields are padded by design; they are read by the chunker.
-    start = data.find(marks[1]) + 1 if data.startswith(b"ISA") else 0
-    return any(
-        data.find(ws + mark, start) >= 0 or (mark == marks[0] and data.find(mark + ws, start) >= 0)
-        for ws in (b" ", b"\t", b"\r", b"\n")
-        for mark in marks
-    )
+    start = data.find(term) + 1 if data.startswith(b"ISA") else 0
+    for w in (b" ", b"\t", b"\r", b"\n"):
+        if w == term or data.find(w, start) < 0:
+            continue
+        if w == b"\n" and not segments.str.contains("\n", literal=True).any():
+            continue  # every newline follows a terminator
+        ws = re.escape(w)
+        if re.compile(ws + b"[" + marks + b"]").search(data, start):
+            return True
+        if re.compile(ws + b"(?<=[" + seps + b"]" + ws + b")").search(data, start):
+            return True
+    return False
+
+
+def _split(
+    frame: pl.DataFrame, ele: str, used: tuple[int, ...] | None, strip: bool, *keep: str
+) -> pl.DataFrame:
+    """``keep`` columns and elements ``used`` (``e<i>``) of the segments of ``frame``.
+
+    With ``used=None`` the elements stay one list column ``p`` (element 0 is the tag).
+    """
+    parts = frame.select(*keep, p=pl.col("s").str.split(ele, literal=True))
+    if used is None:
+        return parts
+    cols = {f"e{i}": pl.col("p").list.get(i, null_on_oob=True) for i in used}
+    if strip:
+        cols = {k: v.str.strip_chars(_WS) for k, v in cols.items()}
+    return parts.select(*keep, **cols)
 
 
 def _dates(expr: pl.Expr) -> pl.Expr:
@@ -99,14 +207,15 @@ def _period(qualifier: pl.Expr, value: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return pl.when(ok).then(start), pl.when(ok).then(end)
 
 
-def _hi_parts(hi: pl.DataFrame) -> pl.DataFrame:
-    """HI composites as a list per segment (only the element columns that hold any)."""
-    used = [c for c in _ECOLS[:12] if hi[c].null_count() < hi.height] or ["e1"]
-    return hi.select("gc", part=pl.concat_list(used).list.drop_nulls())
-
-
 def _number(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.str.contains(rules.NUMBER_RE)).then(expr.cast(pl.Float64, strict=False))
+
+
+def _pointers_ok(comp: str) -> str:
+    """Regex: every non-empty component (whitespace around allowed) is a valid pointer."""
+    one = rules.POINTER_RE.removeprefix("^").removesuffix("$")
+    ws, c = "[ \t\r\n]*", re.escape(comp)
+    return f"^{ws}(?:{one}{ws})?(?:{c}{ws}(?:{one}{ws})?)*$"
 
 
 class _Offsets:
@@ -157,13 +266,12 @@ class _Batcher:
     def run(self, batch_bytes: int) -> Iterator[pl.DataFrame]:
         for number, piece in enumerate(iter_pieces(self.source, self.report, batch_bytes)):
             self.pieces[number] = _Offsets(piece)
-            self.strip = self.strip or _padded(piece)
             rows = self._tokenise(piece, number)
             if self.carry.tail is not None:
                 rows = pl.concat([self.carry.tail, rows])
                 self.carry.tail = None
             if rows.height and not piece.final:
-                boundary = pl.col("tag").is_in(["CLM", "HL", *_ENV])
+                boundary = pl.col("code").is_in([CLM, HL]) | (pl.col("code") >= ISA)
                 idx = rows.select(pl.arg_where(boundary).last()).item()
                 if idx is not None:
                     self.carry.tail = rows.slice(idx)
@@ -181,41 +289,28 @@ class _Batcher:
         return self.pieces[raw >> 32](raw & 0xFFFFFFFF)
 
     def _tokenise(self, piece: Piece, number: int) -> pl.DataFrame:
-        """Segments of a piece: raw index, segment number, stripped text and tag."""
-        d = piece.delimiters
-        ele = d.element
-        # polars' CSV reader cuts segments (terminator = line end) into elements
-        # (separator = element separator) in one parallel pass; the all-empty first row
-        # fixes the column count, longer segments are truncated to the elements we read.
-        header = (ele * (_NCOL - 1) + d.segment).encode("latin-1")
-        table = pl.read_csv(
-            header + piece.data,
-            has_header=False,
-            new_columns=["e0", *_ECOLS],
-            separator=ele,
-            eol_char=d.segment,
-            quote_char=None,
-            infer_schema=False,
-            truncate_ragged_lines=True,
-            encoding="utf8-lossy",
-        ).slice(1)
-        frame = (
-            table.with_columns(
-                tag=pl.col("e0").str.strip_chars(_WS).fill_null(""),
-                raw=pl.int_range(pl.len(), dtype=pl.Int64) + (number << 32),
-            )
-            .drop("e0")
-            .filter((pl.col("tag") != "") | pl.any_horizontal(pl.col(_ECOLS).is_not_null()))
-        )
+        """Segments of a piece: text (left-stripped), tag code, raw index, segment number."""
+        ele = piece.delimiters.element
+        s = _segments(piece)
+        self.strip = self.strip or _padded(piece, s)
+        frame = pl.DataFrame(
+            {"s": s, "code": _tag_codes(s, ele)},
+        ).with_columns(raw=pl.int_range(pl.len(), dtype=pl.Int64) + (number << 32))
+        n_empty = int((frame["code"] == EMPTY).sum())
+        if n_empty:
+            frame = frame.filter(pl.col("code") != EMPTY)
         n = frame.height
         first = self.carry.segment + 1
         self.carry.segment += n
         frame = frame.with_columns(segno=pl.int_range(first, first + n, dtype=pl.Int64))
         if piece.interchange == self.skip:
             return frame.clear()
-        envelope = frame.filter(pl.col("tag").is_in(_ENV)).select("tag", "segno", "raw", *_ECOLS)
-        for tag, segno, raw_i, *elements in envelope.iter_rows():
-            el = [tag, *(e or "" for e in elements)]
+        envelope = frame.filter(pl.col("code") >= ISA).select(
+            "code", "segno", "raw", parts=pl.col("s").str.split(ele, literal=True)
+        )
+        for code, segno, raw_i, parts in envelope.iter_rows():
+            tag = _TAG_NAMES[code]
+            el = [tag, *parts[1:]]
             problem = self.tracker.feed(tag, el, segno, lambda r=raw_i: self.offset(r))
             if problem:
                 self.tracker.fail(segno, self.offset(raw_i), problem)
@@ -227,148 +322,146 @@ class _Batcher:
     def _process(self, rows: pl.DataFrame, piece: Piece) -> pl.DataFrame:
         carry = self.carry
         ele, comp = piece.delimiters.element, piece.delimiters.component
-        tag = pl.col("tag")
-        rows = rows.with_row_index("i")
-        # HL level and NM1 entity, computed on their subsets and scattered back.
+        strip = self.strip
+        code = pl.col("code")
         n = rows.height
-        hl = _fields(_take(rows, tag == "HL", "i", "e3"), (3,), self.strip).select("i", code=_e(3))
-        hl_code = pl.Series("hl", [None] * 0, pl.Int8).extend_constant(None, n)
+        rows = rows.with_row_index("i")
+
+        def subset(tag: int, used: tuple[int, ...] | None, *keep: str) -> pl.DataFrame:
+            part = rows.lazy().filter(code == tag).select("s", *keep).collect()
+            return _split(part, ele, used, strip, *keep)
+
+        # HL level and NM1 entity, computed on their subsets and scattered back.
+        hl = subset(HL, (3,), "i")
+        hl_code = pl.Series("hl", [], pl.Int8).extend_constant(None, n)
         hl_code = hl_code.scatter(
             hl["i"],
-            hl["code"]
+            hl["e3"]
             .fill_null("")
             .replace_strict(_HL_CODES, default=HL_OTHER, return_dtype=pl.Int8),
         )
-        nm1 = _fields(_take(rows, tag == "NM1", "i", "e1"), (1,), self.strip).select(
-            "i", code=_e(1)
-        )
+        nm1 = subset(NM1, (1, 3, 4, 9), "i")
         nm1_code = pl.Series("nm1", [], pl.Int8).extend_constant(None, n)
         nm1_code = nm1_code.scatter(
-            nm1["i"], nm1["code"].replace_strict(_ENTITY, default=99, return_dtype=pl.Int8)
+            nm1["i"],
+            nm1["e1"].fill_null("").replace_strict(_ENTITY, default=99, return_dtype=pl.Int8),
         )
-        is_env = tag.is_in(_ENV)
-        f = rows.with_columns(hl=hl_code, nm1=nm1_code)
-        f = f.with_columns(
-            in_claim=pl.when(tag == "CLM")
-            .then(True)
-            .when(pl.col("hl").is_not_null() | is_env)
-            .then(False)
-            .forward_fill()
-            .fill_null(False)
-        ).with_columns(
-            marker1=pl.when(is_env)
-            .then(pl.lit(ENV, pl.Int8))
-            .when(pl.col("hl").is_not_null())
-            .then(pl.col("hl"))
-            .when(tag == "CLM")
-            .then(pl.lit(L2300, pl.Int8))
-            .when((tag == "LX") & pl.col("in_claim"))  # an orphan LX opens no loop
-            .then(pl.lit(L2400, pl.Int8))
-        )
-        f = f.with_columns(
-            marker2=pl.when(pl.col("marker1").is_not_null())
-            .then(pl.col("marker1"))
-            .when((tag == "SBR") & (pl.col("marker1").forward_fill() == L2300))
-            .then(pl.lit(L2320, pl.Int8))
-        )
-        hlc = pl.col("hl")
-        start20 = (hlc == HL20) | (tag == "ST")
-        start22 = start20 | (hlc == HL22)
-        start23 = start22 | (hlc == HL23)
-        f = f.with_columns(
-            major=pl.col("marker2").forward_fill().fill_null(ENV),
-            entity=pl.when(pl.col("marker2").is_not_null())
-            .then(pl.lit(0, pl.Int8))
-            .otherwise(pl.col("nm1"))
-            .forward_fill()
-            .fill_null(0),
-            gc=tag.eq("CLM").cum_sum().cast(pl.Int64) + (carry.claim_seq - 1),
-            gl=tag.eq("LX").cum_sum().cast(pl.Int64) + carry.line,
-            g20=start20.fill_null(False).cum_sum().cast(pl.Int64) + carry.group["20"],
-            g22=start22.fill_null(False).cum_sum().cast(pl.Int64) + carry.group["22"],
-            g23=start23.fill_null(False).cum_sum().cast(pl.Int64) + carry.group["23"],
-            s20=start20.fill_null(False),
-            s22=start22.fill_null(False),
-            s23=start23.fill_null(False),
-        ).drop("marker1", "marker2", "nm1")
+        ctx = _context(rows.select("code", "segno", "raw"), hl_code, nm1_code, carry)
 
-        levels = {lv: self._level(f, lv, ele) for lv in _LEVEL_KEYS}
+        def with_ctx(part: pl.DataFrame, *cols: str) -> pl.DataFrame:
+            return pl.concat([part, ctx.select(pl.col(cols).gather(part["i"]))], how="horizontal")
 
-        orphans = _take(f, (tag == "LX") & ~pl.col("in_claim"), "segno", "raw")
-        for segno, raw_i in orphans.select("segno", "raw").iter_rows():
+        levels = self._levels(ctx, nm1, with_ctx, subset)
+
+        orphans = ctx.filter((code == LX) & ~pl.col("in_claim")).select("segno", "raw")
+        for segno, raw_i in orphans.iter_rows():
             self.report.warnings.append(
                 Issue(
                     Location(self.name, segno, self.offset(raw_i)),
                     "service line (LX) outside a claim ignored",
                 )
             )
-        claims, lines, errors = self._claims(f, levels, comp)
+        claims, lines, errors = self._claims(nm1, levels, comp, with_ctx, subset)
 
-        n_clm = int(f.select(tag.eq("CLM").sum()).item())
-        n_lx = int(f.select(tag.eq("LX").sum()).item())
-        self.report.claims_seen += n_clm
-        carry.claim_seq += n_clm
-        carry.line += n_lx
+        counts = ctx.select(clm=code.eq(CLM).sum(), lx=code.eq(LX).sum()).row(0)
+        self.report.claims_seen += counts[0]
+        carry.claim_seq += counts[0]
+        carry.line += counts[1]
         for lv in _LEVEL_KEYS:
             last = levels[lv].tail(1)
             carry.group[lv] = int(last["g"].item())
             carry.attrs[lv] = last
         return self._assemble(claims, lines, errors, piece)
 
-    def _level(self, f: pl.DataFrame, lv: str, ele: str) -> pl.DataFrame:
-        """Attributes of every HL loop of level ``lv`` in this batch (plus the carried one)."""
-        tag, ent = pl.col("tag"), pl.col("entity")
-        g = f"g{lv}"
-        code = _HL_CODES[lv]
-        values: dict[str, pl.Expr] = {"has": (pl.col("hl") == code).fill_null(False)}
-        if lv == "20":
-            ref = (tag == "REF") & (ent == _ENTITY["85"])
-            values["npi"] = pl.when((tag == "NM1") & (ent == _ENTITY["85"])).then(_nz(_e(9)))
-            values["EI"] = pl.when(ref & (_e(1) == "EI")).then(_nz(_e(2)))
-            values["SY"] = pl.when(ref & (_e(1) == "SY")).then(_nz(_e(2)))
-        else:
-            who = _ENTITY["IL"] if lv == "22" else _ENTITY["QC"]
-            nm1 = (tag == "NM1") & (ent == who)
-            dmg = (tag == "DMG") & (ent == who)
-            values["last"] = pl.when(nm1).then(_nz(_e(3)))
-            values["first"] = pl.when(nm1).then(_nz(_e(4)))
-            values["dob"] = pl.when(dmg).then(_nz(_e(2)))
-            values["sex"] = pl.when(dmg).then(_nz(_e(3)))
-            if lv == "22":
-                payer = (tag == "NM1") & (ent == _ENTITY["PR"])
-                values["filing"] = pl.when(tag == "SBR").then(_nz(_e(9)))
-                values["payer"] = pl.when(payer).then(_nz(_e(9)))
-                values["member"] = pl.when(nm1).then(_nz(_e(9)))
-        keys = ("has", *_LEVEL_KEYS[lv])
-        base = self.carry.group[lv]
-        useful = pl.col(f"s{lv}") | (
-            (pl.col("major") == code) & tag.is_in(["NM1", "REF", "DMG", "SBR"])
+    def _levels(
+        self, ctx: pl.DataFrame, nm1: pl.DataFrame, with_ctx: _WithCtx, subset: _Subset
+    ) -> dict[str, pl.DataFrame]:
+        """Attributes of every HL loop of each level in this batch (plus the carried one)."""
+        major, ent = pl.col("major"), pl.col("entity")
+        hl_majors = [HL20, HL22, HL23]
+        cols = ("major", "entity", "g20", "g22", "g23")
+        starts = ctx.filter(pl.col("s20") | pl.col("s22") | pl.col("s23"))
+        people = with_ctx(nm1, *cols).filter(major.is_in(hl_majors))
+        ref = with_ctx(subset(REF, (1, 2), "i"), *cols).filter(
+            (major == HL20) & (ent == _ENTITY["85"])
         )
-        subset = _take(
-            f, useful & (pl.col(g) > base), g, "tag", "hl", "entity", "e1", "e2", "e3", "e4", "e9"
-        )
-        own = (
-            _fields(subset, (1, 2, 3, 4, 9), self.strip)
-            .select(g, **values)
-            .group_by(g, maintain_order=True)
-            .agg(pl.col("has").first(), pl.col(*_LEVEL_KEYS[lv]).drop_nulls().first())
-            .rename({g: "g"})
-            .select("g", *keys)
-        )
-        carried = self.carry.attrs[lv].select("g", *keys)
-        return pl.concat([carried, own.cast(carried.schema)])
+        dmg = with_ctx(subset(DMG, (2, 3), "i"), *cols).filter(major.is_in([HL22, HL23]))
+        sbr = with_ctx(subset(SBR, (9,), "i"), *cols).filter(major == HL22)
+        levels = {}
+        for lv, keys in _LEVEL_KEYS.items():
+            g = pl.col(f"g{lv}")
+            lv_code = _HL_CODES[lv]
+            mine = (major == lv_code) & (g > self.carry.group[lv])
+            parts = [
+                starts.filter(pl.col(f"s{lv}") & (g > self.carry.group[lv])).select(
+                    g=g, has=(pl.col("hl") == lv_code).fill_null(False)
+                )
+            ]
+            if lv == "20":
+                parts.append(
+                    people.filter(mine & (ent == _ENTITY["85"])).select(g=g, npi=_nz(_e(9)))
+                )
+                parts.append(
+                    ref.filter(mine).select(
+                        g=g,
+                        EI=pl.when(_e(1) == "EI").then(_nz(_e(2))),
+                        SY=pl.when(_e(1) == "SY").then(_nz(_e(2))),
+                    )
+                )
+            else:
+                who = _ENTITY["IL"] if lv == "22" else _ENTITY["QC"]
+                person = people.filter(mine & ent.is_in([who, _ENTITY["PR"]]))
+                is_who = ent == who
+                values = {
+                    "last": pl.when(is_who).then(_nz(_e(3))),
+                    "first": pl.when(is_who).then(_nz(_e(4))),
+                }
+                if lv == "22":
+                    values["member"] = pl.when(is_who).then(_nz(_e(9)))
+                    values["payer"] = pl.when(ent == _ENTITY["PR"]).then(_nz(_e(9)))
+                    parts.append(sbr.filter(mine).select(g=g, filing=_nz(_e(9))))
+                parts.append(person.select(g=g, **values))
+                parts.append(
+                    dmg.filter(mine & (ent == who)).select(g=g, dob=_nz(_e(2)), sex=_nz(_e(3)))
+                )
+            carried = self.carry.attrs[lv]
+            schema = carried.schema
+            parts = [p.cast({k: schema[k] for k in p.columns}) for p in parts]
+            own = (
+                pl.concat(parts, how="diagonal")
+                .group_by("g", maintain_order=True)
+                .agg(pl.col("has").first(), *(pl.col(k).drop_nulls().first() for k in keys))
+                .select(*schema)
+            )
+            levels[lv] = pl.concat([carried, own.cast(schema)])
+        return levels
 
     def _claims(
-        self, f: pl.DataFrame, levels: dict[str, pl.DataFrame], comp: str
+        self,
+        nm1: pl.DataFrame,
+        levels: dict[str, pl.DataFrame],
+        comp: str,
+        with_ctx: _WithCtx,
+        subset: _Subset,
     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        tag, major, ent = pl.col("tag"), pl.col("major"), pl.col("entity")
-        keys = ("gc", "gl", "segno", "raw")
+        """Claim headers, service lines and the first error of each bad claim."""
+        strip = self.strip
+        major, ent = pl.col("major"), pl.col("entity")
         in_claim = pl.col("in_claim")
+        in2300 = in_claim & (major == L2300)
         in2400 = in_claim & (major == L2400)
+        where = ("gc", "segno", "raw")
+
+        def comps(expr: pl.Expr) -> pl.Expr:
+            return expr.str.split(comp, literal=True)
+
+        def strp(expr: pl.Expr) -> pl.Expr:
+            return expr.str.strip_chars(_WS) if strip else expr
+
         # Claim header (one row per CLM).
-        clm05 = _e(5).str.split(comp, literal=True)
-        clm = _take(f, tag == "CLM", "gc", "g20", "g22", "g23", "segno", "raw", "e1", "e5")
-        head = _fields(clm, (1, 5), self.strip).select(
+        clm = with_ctx(subset(CLM, (1, 5), "i"), "gc", "g20", "g22", "g23", "segno", "raw")
+        clm05 = comps(_e(5))
+        head = clm.select(
             "gc",
             "g20",
             "g22",
@@ -376,84 +469,39 @@ class _Batcher:
             "segno",
             "raw",
             claim_id=_nz(_e(1)),
-            claim_pos=_nz(clm05.list.get(0, null_on_oob=True).str.strip_chars(_WS)),
-            frequency=_nz(clm05.list.get(2, null_on_oob=True).str.strip_chars(_WS)).fill_null("1"),
+            claim_pos=_nz(strp(clm05.list.get(0, null_on_oob=True))),
+            frequency=_nz(strp(clm05.list.get(2, null_on_oob=True))).fill_null("1"),
         )
-        in2300 = _fields(
-            _take(
-                f,
-                in_claim & (major == L2300) & tag.is_in(["HI", "NM1", "DTP", "SV1"]),
-                *keys,
-                "tag",
-                "entity",
-                *_ECOLS,
-            ),
-            (1, 2, 3, 9),
-            self.strip,
+        nm1 = with_ctx(nm1, "in_claim", "major", "entity", "gc", "gl")
+        nm1 = nm1.filter((in2300 | in2400) & (ent == _ENTITY["82"]))
+        claim_rend = (
+            nm1.filter(major == L2300)
+            .group_by("gc")
+            .agg(claim_rend=_nz(_e(9)).drop_nulls().first())
         )
-        dtp434 = (tag == "DTP") & (_e(1) == "434")
-        s434, e434 = _period(_e(2).fill_null(""), _e(3).fill_null(""))
-        in2300 = in2300.with_columns(
-            s434=pl.when(dtp434).then(s434),
-            e434=pl.when(dtp434).then(e434),
-            rend=pl.when((tag == "NM1") & (ent == _ENTITY["82"])).then(_nz(_e(9))),
+        dtp = with_ctx(subset(DTP, (1, 2, 3), "i"), "in_claim", "major", *where, "gl")
+        dtp = dtp.filter((in2300 & (_e(1) == "434")) | (in2400 & (_e(1) == "472")))
+        start, end = _period(_e(2).fill_null(""), _e(3).fill_null(""))
+        dtp = dtp.with_columns(start=start, end=end)
+        d434 = dtp.filter(major == L2300)
+        claim_dates = d434.group_by("gc").agg(
+            claim_start=pl.col("start").drop_nulls().first(),
+            claim_end=pl.col("end").drop_nulls().first(),
         )
-        claim_attrs = in2300.group_by("gc").agg(
-            claim_rend=pl.col("rend").drop_nulls().first(),
-            claim_start=pl.col("s434").drop_nulls().first(),
-            claim_end=pl.col("e434").drop_nulls().first(),
+        hi = with_ctx(subset(HI, None, "i"), "in_claim", "major", "gc").filter(in2300)
+        sv1 = with_ctx(subset(SV1, (1, 2, 4, 5, 7), "i"), "in_claim", "major", *where, "gl")
+        sv1_2300 = sv1.filter(in2300).select(
+            *where, loop=pl.lit("2300"), reason=pl.lit(rules.SV1_OUTSIDE_LINE)
         )
-        hi = (
-            _hi_parts(in2300.filter(tag == "HI"))
-            .explode("part")
-            .with_columns(part=pl.col("part").str.split(comp, literal=True))
-            .filter(pl.col("part").list.len() > 1)
-            .select(
-                "gc",
-                q=pl.col("part").list.get(0).str.strip_chars(_WS),
-                code=pl.col("part")
-                .list.get(1)
-                .str.strip_chars(_WS)
-                .str.replace_all(".", "", literal=True)
-                .str.replace_all(" ", "", literal=True)
-                .str.to_uppercase(),
-            )
-            .filter(pl.col("q").is_in(rules.DIAGNOSIS_QUALIFIERS) & (pl.col("code") != ""))
-            .group_by("gc", maintain_order=True)
-            .agg(diagnosis_codes=pl.col("code"), n_dx=pl.len())
-        )
-        row_err_2300 = in2300.select(
-            "gc",
-            "segno",
-            "raw",
-            loop=pl.lit("2300"),
-            reason=pl.when(dtp434 & pl.col("s434").is_null())
-            .then(pl.lit(rules.BAD_CLAIM_DATE))
-            .when(tag == "SV1")
-            .then(pl.lit(rules.SV1_OUTSIDE_LINE)),
-        )
+        sv1 = sv1.filter(in2400)
+        hi_codes = self._diagnoses(hi, comp)
 
-        # SV1: every one is checked, the first of each line is used.
-        sv1 = _fields(
-            _take(f, in2400 & (tag == "SV1"), *keys, "e1", "e2", "e4", "e5", "e7"),
-            (1, 2, 4, 5, 7),
-            self.strip,
-        )
-        sv101 = _e(1).fill_null("").str.split(comp, literal=True)
-        ptrs = (
-            _e(7)
-            .fill_null("")
-            .str.split(comp, literal=True)
-            .list.eval(pl.element().str.strip_chars(_WS))
-            .list.eval(pl.element().filter(pl.element() != ""))
-        )
-        sv1 = sv1.with_columns(sv101=sv101, ptrs=ptrs, charge=_e(2), units=_e(4), pos=_e(5))
-        proc = pl.col("sv101").list.get(1, null_on_oob=True).str.strip_chars(_WS).fill_null("")
-        charge, units = pl.col("charge").fill_null(""), pl.col("units").fill_null("")
+        sv101 = comps(_e(1).fill_null(""))
+        charge, units = _e(2).fill_null(""), _e(4).fill_null("")
+        ptrs = _e(7).fill_null("")
+        proc = strp(sv101.list.get(1, null_on_oob=True)).fill_null("")
         sv1_err = sv1.select(
-            "gc",
-            "segno",
-            "raw",
+            *where,
             loop=pl.lit("2400"),
             reason=pl.when(proc == "")
             .then(pl.lit(rules.NO_PROCEDURE))
@@ -461,60 +509,63 @@ class _Batcher:
             .then(pl.lit(rules.BAD_CHARGE))
             .when((units != "") & ~units.str.contains(rules.NUMBER_RE))
             .then(pl.lit(rules.BAD_UNITS))
-            .when(~pl.col("ptrs").list.eval(pl.element().str.contains(rules.POINTER_RE)).list.all())
+            .when(~ptrs.str.contains(_pointers_ok(comp)))
             .then(pl.lit(rules.BAD_POINTER)),
-        )
+        ).filter(pl.col("reason").is_not_null())
         sv1_first = sv1.filter(pl.col("gl").is_first_distinct()).select(
-            "gl", "sv101", "ptrs", "charge", "units", "pos", sv1_segno="segno"
+            "gl",
+            sv1_segno="segno",
+            sv101=_e(1).fill_null(""),
+            ptrs=ptrs,
+            charge=_e(2),
+            units=_e(4),
+            pos=_e(5),
         )
-        dtp = _fields(
-            _take(f, in2400 & (tag == "DTP"), *keys, "e1", "e2", "e3"), (1, 2, 3), self.strip
-        ).filter(_e(1) == "472")
-        dtp = dtp.with_columns(pl.col("e2", "e3").fill_null(""))
-        s472, e472 = _period(_e(2), _e(3))
-        dtp = dtp.with_columns(s472=s472, e472=e472)
-        dtp_err = dtp.filter(pl.col("s472").is_null()).select(
-            "gc", "segno", "raw", loop=pl.lit("2400"), reason=pl.lit(rules.BAD_SERVICE_DATE)
+        d472 = dtp.filter(major == L2400)
+        dtp_err = pl.concat(
+            [
+                d434.filter(pl.col("start").is_null()).select(
+                    *where, loop=pl.lit("2300"), reason=pl.lit(rules.BAD_CLAIM_DATE)
+                ),
+                d472.filter(pl.col("start").is_null()).select(
+                    *where, loop=pl.lit("2400"), reason=pl.lit(rules.BAD_SERVICE_DATE)
+                ),
+            ]
         )
         dtp_first = (
-            dtp.filter(pl.col("s472").is_not_null())
+            d472.filter(pl.col("start").is_not_null())
             .filter(pl.col("gl").is_first_distinct())
-            .select("gl", line_start="s472", line_end="e472")
+            .select("gl", line_start="start", line_end="end")
         )
         rend = (
-            _fields(
-                _take(f, in2400 & (tag == "NM1") & (ent == _ENTITY["82"]), "gl", "e9"),
-                (9,),
-                self.strip,
-            )
-            .with_columns(line_rend=_nz(_e(9)))
+            nm1.filter(major == L2400)
+            .select("gl", line_rend=_nz(_e(9)))
             .filter(pl.col("line_rend").is_not_null())
             .filter(pl.col("gl").is_first_distinct())
-            .select("gl", "line_rend")
         )
+        lx = with_ctx(subset(LX, (1,), "i"), "in_claim", "major", *where, "gl")
         lx = (
-            _fields(_take(f, in2400 & (tag == "LX"), *keys, "e1"), (1,), self.strip)
-            .select("gc", "gl", "segno", "raw", number=_e(1).fill_null(""))
+            lx.filter(in2400)
+            .select(*where, "gl", number=_e(1).fill_null(""))
             .join(sv1_first, on="gl", how="left")
             .join(dtp_first, on="gl", how="left")
             .join(rend, on="gl", how="left")
         )
         lx_err = lx.select(
-            "gc",
-            "segno",
-            "raw",
+            *where,
             loop=pl.lit("2400"),
             reason=pl.when(~pl.col("number").str.contains(rules.LINE_NUMBER_RE))
             .then(pl.lit(rules.BAD_LINE_NUMBER))
             .when(pl.col("sv1_segno").is_null())
             .then(pl.lit(rules.NO_SV1)),
-        )
+        ).filter(pl.col("reason").is_not_null())
 
         l20, l22, l23 = (levels[k] for k in ("20", "22", "23"))
         n_lines = lx.group_by("gc").agg(n_lines=pl.len())
         head = (
-            head.join(claim_attrs, on="gc", how="left")
-            .join(hi, on="gc", how="left")
+            head.join(claim_rend, on="gc", how="left")
+            .join(claim_dates, on="gc", how="left")
+            .join(hi_codes, on="gc", how="left")
             .join(n_lines, on="gc", how="left")
             .join(l20.rename(lambda n: f"b_{n}"), left_on="g20", right_on="b_g", how="left")
             .join(l22.rename(lambda n: f"s_{n}"), left_on="g22", right_on="s_g", how="left")
@@ -550,19 +601,42 @@ class _Batcher:
         errors = (
             pl.concat(
                 [
-                    head.select("gc", "segno", "raw", loop=pl.lit("2300"), reason="clm_error"),
-                    row_err_2300,
+                    head.filter(pl.col("clm_error").is_not_null()).select(
+                        *where, loop=pl.lit("2300"), reason="clm_error"
+                    ),
+                    sv1_2300,
                     sv1_err,
                     dtp_err,
                     lx_err,
                 ]
             )
-            .filter(pl.col("reason").is_not_null())
             .sort("segno")
             .unique("gc", keep="first", maintain_order=True)
             .join(head.select("gc", "claim_id"), on="gc", how="left")
         )
         return head, lx, errors
+
+    def _diagnoses(self, hi: pl.DataFrame, comp: str) -> pl.DataFrame:
+        """Diagnosis codes (HI01-HI12 with a diagnosis qualifier) and their count per claim."""
+        return (
+            hi.select("gc", part=pl.col("p").list.slice(1, 12))
+            .explode("part")
+            .with_columns(part=pl.col("part").str.split(comp, literal=True))
+            .filter(pl.col("part").list.len() > 1)
+            .select(
+                "gc",
+                q=pl.col("part").list.get(0).str.strip_chars(_WS),
+                code=pl.col("part")
+                .list.get(1)
+                .str.strip_chars(_WS)
+                .str.replace_all(".", "", literal=True)
+                .str.replace_all(" ", "", literal=True)
+                .str.to_uppercase(),
+            )
+            .filter(pl.col("q").is_in(rules.DIAGNOSIS_QUALIFIERS) & (pl.col("code") != ""))
+            .group_by("gc", maintain_order=True)
+            .agg(diagnosis_codes=pl.col("code"), n_dx=pl.len())
+        )
 
     def _assemble(
         self,
@@ -605,7 +679,8 @@ class _Batcher:
             "claim_end",
         )
         self.report.claims_read += head.height
-        sv101 = pl.col("sv101")
+        comp = piece.delimiters.component
+        sv101 = pl.col("sv101").str.split(comp, literal=True)
         has_line_date = pl.col("line_start").is_not_null()
         table = lx.join(head, on="gc", how="inner").select(
             source=pl.lit(self.name),
@@ -641,10 +716,67 @@ class _Batcher:
             service_date_end=pl.when(has_line_date)
             .then(pl.col("line_end"))
             .otherwise(pl.col("claim_end")),
-            diagnosis_pointers=pl.col("ptrs").cast(pl.List(pl.Int8)),
+            diagnosis_pointers=pl.col("ptrs").str.extract_all("[0-9]+").cast(pl.List(pl.Int8)),
         )
         self.report.lines_read += table.height
         return table.cast(CLAIM_LINE_SCHEMA)
+
+
+def _context(
+    f: pl.DataFrame, hl_code: pl.Series, nm1_code: pl.Series, carry: _Carry
+) -> pl.DataFrame:
+    """Loop context of every segment (the streaming path's state machine, column-wise).
+
+    Integer columns only: ``major`` loop, last NM1 ``entity``, whether inside a claim, and
+    group ids of claims (``gc``), service lines (``gl``) and HL levels (``g20/g22/g23``,
+    with ``s<level>`` marking where a group starts).
+    """
+    code = pl.col("code")
+    is_env = code >= ISA
+    f = f.with_columns(hl=hl_code, nm1=nm1_code)
+    f = f.with_columns(
+        in_claim=pl.when(code == CLM)
+        .then(True)
+        .when(pl.col("hl").is_not_null() | is_env)
+        .then(False)
+        .forward_fill()
+        .fill_null(False)
+    ).with_columns(
+        marker1=pl.when(is_env)
+        .then(pl.lit(ENV, pl.Int8))
+        .when(pl.col("hl").is_not_null())
+        .then(pl.col("hl"))
+        .when(code == CLM)
+        .then(pl.lit(L2300, pl.Int8))
+        .when((code == LX) & pl.col("in_claim"))  # an orphan LX opens no loop
+        .then(pl.lit(L2400, pl.Int8))
+    )
+    f = f.with_columns(
+        marker2=pl.when(pl.col("marker1").is_not_null())
+        .then(pl.col("marker1"))
+        .when((code == SBR) & (pl.col("marker1").forward_fill() == L2300))
+        .then(pl.lit(L2320, pl.Int8))
+    )
+    hlc = pl.col("hl")
+    start20 = ((hlc == HL20) | (code == ST)).fill_null(False)
+    start22 = start20 | (hlc == HL22).fill_null(False)
+    start23 = start22 | (hlc == HL23).fill_null(False)
+    return f.with_columns(
+        major=pl.col("marker2").forward_fill().fill_null(ENV),
+        entity=pl.when(pl.col("marker2").is_not_null())
+        .then(pl.lit(0, pl.Int8))
+        .otherwise(pl.col("nm1"))
+        .forward_fill()
+        .fill_null(0),
+        gc=code.eq(CLM).cum_sum().cast(pl.Int64) + (carry.claim_seq - 1),
+        gl=code.eq(LX).cum_sum().cast(pl.Int64) + carry.line,
+        g20=start20.cum_sum().cast(pl.Int64) + carry.group["20"],
+        g22=start22.cum_sum().cast(pl.Int64) + carry.group["22"],
+        g23=start23.cum_sum().cast(pl.Int64) + carry.group["23"],
+        s20=start20,
+        s22=start22,
+        s23=start23,
+    ).drop("marker1", "marker2", "nm1")
 
 
 def _with_tin_and_patient(head: pl.DataFrame) -> pl.DataFrame:
