@@ -21,6 +21,10 @@ from .report import EnvelopeError, Issue, Location, ReadReport, X12Error
 SUPPORTED_VERSION_PREFIX = "005010X222"
 ENVELOPE_TAGS = frozenset({"ISA", "GS", "ST", "SE", "GE", "IEA"})
 DEFAULT_BLOCK = 8 * 1024 * 1024  # batch size: ~120k lines and ~0.5 GB peak RSS per batch
+#: Longest segment read (bytes between two terminators, so also the longest element). An 837P
+#: segment is well under 1 KiB; a longer run is damage or hostile input (a file without
+#: terminators would otherwise be buffered whole). It fails its interchange from there.
+MAX_SEGMENT_BYTES = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
 _WS = b" \t\r\n"
 
@@ -136,10 +140,46 @@ def _segment_start_before(buf: bytes, pos: int, term: bytes) -> bool:
     return i < 0 or buf[i : i + 1] == term
 
 
+def long_segment(buf: bytes, start: int, end: int, term: bytes) -> int | None:
+    """Start of the first segment of ``buf[start:end]`` longer than MAX_SEGMENT_BYTES, or None.
+
+    ``start`` is a segment start; an unterminated run up to ``end`` counts as a segment.
+    Cheap: one ``bytes.find`` per half-cap window (a few per megabyte), because a run of more
+    than twice the window without a terminator always covers one whole window.
+    """
+    half = MAX_SEGMENT_BYTES // 2
+    a = start
+    while a < end:
+        b = min(a + half, end)
+        if buf.find(term, a, b) >= 0:
+            a = b
+            continue
+        first = buf.rfind(term, start, a) + 1 or start
+        nxt = buf.find(term, b, end)
+        if (nxt if nxt >= 0 else end) - first > MAX_SEGMENT_BYTES:
+            return first
+        if nxt < 0:
+            return None
+        a = nxt + 1
+    return None
+
+
+def _too_long(max_bytes: int = MAX_SEGMENT_BYTES) -> str:
+    return (
+        f"no segment terminator within {max_bytes} bytes (the segment length limit); "
+        "the rest of the interchange is not read"
+    )
+
+
 def iter_pieces(
     source: Source, report: ReadReport, block_size: int = DEFAULT_BLOCK
 ) -> Iterator[Piece]:
-    """Cut ``source`` into interchange-aligned pieces of whole segments (at most ~block_size)."""
+    """Cut ``source`` into interchange-aligned pieces of whole segments (at most ~block_size).
+
+    A segment longer than :data:`MAX_SEGMENT_BYTES` ends its interchange: the segments
+    before it are yielded (as the interchange's final piece), an error is added to
+    ``report`` and reading resumes at the next ISA.
+    """
     name = source_name(source)
     blocks = iter_blocks(source, block_size)
     buf = b""
@@ -158,6 +198,30 @@ def iter_pieces(
             eof = True
             return False
         buf += block
+        return True
+
+    def skip_to_isa(start: int, term: bytes | None = None) -> bool:
+        """Drop input up to the next "ISA" at or after ``buf[start]``; False at end of input.
+
+        With ``term``, only an "ISA" that starts a segment counts.
+        """
+        nonlocal buf, base
+        nxt = _find_next_isa(buf, start)
+        while term and nxt > 0 and not _segment_start_before(buf, nxt, term):
+            nxt = _find_next_isa(buf, nxt + 1)
+        while nxt < 0 and not eof:
+            keep = max(len(buf) - 3, start, 1)  # keep a possible "IS" split across blocks
+            base += keep
+            buf = buf[keep:]
+            start = 0
+            more()
+            nxt = _find_next_isa(buf, 0)
+            while term and nxt > 0 and not _segment_start_before(buf, nxt, term):
+                nxt = _find_next_isa(buf, nxt + 1)
+        if nxt < 0:
+            return False
+        base += nxt
+        buf = buf[nxt:]
         return True
 
     while True:
@@ -185,23 +249,15 @@ def iter_pieces(
                 raise X12Error(f"{name}: not an X12 interchange (no ISA at byte {base})") from None
             report.interchanges += 1
             report.errors.append(Issue(where, f"interchange failed: {exc}"))
-            nxt = _find_next_isa(buf, 1)
-            while nxt < 0 and not eof:
-                keep = max(len(buf) - 3, 1)
-                base += keep
-                buf = buf[keep:]
-                more()
-                nxt = _find_next_isa(buf, 0)
-            if nxt < 0:
+            if not skip_to_isa(1):
                 return
-            base += nxt
-            buf = buf[nxt:]
             continue
         control = elements[13].strip()
         term = delims.segment.encode("latin-1")
         ele = delims.element.encode("latin-1")
         iea, isa = b"IEA" + ele, b"ISA" + ele
         pos = 0
+        bad: int | None = None
         while True:
             limit = max(pos + block_size, buf.find(term, pos) + 1)  # at least one segment
             end = _interchange_end(buf, pos, term, iea, isa, limit)
@@ -209,10 +265,16 @@ def iter_pieces(
                 # Big interchange: emit whole segments up to about block_size bytes.
                 cut = buf.rfind(term, pos, limit)
                 if cut >= pos:
+                    bad = long_segment(buf, pos, cut + 1, term)
+                    if bad is not None:
+                        break
                     yield Piece(buf[pos : cut + 1], delims, base + pos, interchange, control, False)
                     pos = cut + 1
                     continue
             if end is None and not eof:
+                if len(buf) - (buf.rfind(term, pos) + 1 or pos) > MAX_SEGMENT_BYTES:
+                    bad = long_segment(buf, pos, len(buf), term)
+                    break  # an unterminated run longer than the limit: do not buffer more
                 base += pos
                 buf = buf[pos:]
                 pos = 0
@@ -228,10 +290,22 @@ def iter_pieces(
                 report.warnings.append(
                     Issue(Location(name, -1, base + end), "interchange has no IEA trailer")
                 )
+            bad = long_segment(buf, pos, end, term)
+            if bad is not None:
+                break
             yield Piece(buf[pos:end], delims, base + pos, interchange, control, True)
             base += end
             buf = buf[end:]
             break
+        if bad is not None:
+            head = buf[bad : bad + 16]
+            bad += len(head) - len(head.lstrip(_WS))  # name the segment, not the newline
+            if bad > pos:
+                yield Piece(buf[pos:bad], delims, base + pos, interchange, control, True)
+            where = Location(name, -1, base + bad)
+            report.errors.append(Issue(where, f"interchange {control!r} failed: {_too_long()}"))
+            if not skip_to_isa(bad + 1, term):
+                return
 
 
 def _find_next_isa(buf: bytes, start: int) -> int:

@@ -2,11 +2,19 @@
 
 Every message here is PHI-free: claims are named by position and a short hash of CLM01,
 segments by number and byte offset, never by the names or ids they carry.
+
+The lists of a :class:`ReadReport` keep at most :data:`MAX_ISSUES` entries each and count
+the rest, so a pathological file (every claim broken) cannot grow memory without bound.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
+
+#: Entries kept in each list of a :class:`ReadReport` (quarantined, warnings, errors).
+MAX_ISSUES = 1000
 
 
 class X12Error(Exception):
@@ -29,6 +37,8 @@ class Location:
     def __str__(self) -> str:
         if self.loop == "row":  # flat files: a 1-based line of the file (header = 1)
             return f"{self.source}: row {self.segment}"
+        if self.segment < 0:  # found by the chunker, before segments are numbered
+            return f"{self.source}: byte {self.byte_offset}"
         loop = f", loop {self.loop}" if self.loop else ""
         return f"{self.source}: segment {self.segment} (byte {self.byte_offset}){loop}"
 
@@ -61,6 +71,41 @@ class QuarantinedClaim:
         return f"{self.reference} quarantined at {self.location}: {self.reason}"
 
 
+class CappedList(list):
+    """A list that keeps its first ``cap`` items and only counts the ones after (``dropped``)."""
+
+    def __init__(self, items: Iterable[Any] = (), cap: int = MAX_ISSUES) -> None:
+        super().__init__()
+        self.cap = cap
+        self.dropped = 0
+        self.extend(items)
+
+    def append(self, item: Any) -> None:
+        if len(self) < self.cap:
+            super().append(item)
+        else:
+            self.dropped += 1
+
+    def extend(self, items: Iterable[Any]) -> None:
+        for item in items:
+            self.append(item)
+        self.dropped += getattr(items, "dropped", 0)
+
+    def __iadd__(self, items: Iterable[Any]) -> CappedList:  # type: ignore[override]
+        self.extend(items)
+        return self
+
+    @property
+    def total(self) -> int:
+        """Entries seen: kept plus dropped."""
+        return len(self) + self.dropped
+
+
+def total(items: list) -> int:
+    """How many entries ``items`` saw (a plain list, or a :class:`CappedList` that dropped some)."""
+    return len(items) + getattr(items, "dropped", 0)
+
+
 @dataclass
 class ReadReport:
     """What a read saw: counts, quarantined claims, warnings and failed interchanges."""
@@ -71,9 +116,15 @@ class ReadReport:
     claims_seen: int = 0
     claims_read: int = 0
     lines_read: int = 0
-    quarantined: list[QuarantinedClaim] = field(default_factory=list)
-    warnings: list[Issue] = field(default_factory=list)
-    errors: list[Issue] = field(default_factory=list)
+    quarantined: list[QuarantinedClaim] = field(default_factory=CappedList)
+    warnings: list[Issue] = field(default_factory=CappedList)
+    errors: list[Issue] = field(default_factory=CappedList)
+
+    def __post_init__(self) -> None:
+        for name in ("quarantined", "warnings", "errors"):
+            value = getattr(self, name)
+            if not isinstance(value, CappedList):
+                setattr(self, name, CappedList(value))
 
     @property
     def ok(self) -> bool:
@@ -93,8 +144,16 @@ class ReadReport:
         self.errors.extend(other.errors)
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.claims_read} claims ({self.lines_read} lines) read from "
-            f"{len(self.sources)} source(s); {len(self.quarantined)} quarantined, "
-            f"{len(self.warnings)} warnings, {len(self.errors)} failed interchanges"
+            f"{len(self.sources)} source(s); {total(self.quarantined)} quarantined, "
+            f"{total(self.warnings)} warnings, {total(self.errors)} failed interchanges"
         )
+        if self.truncated:
+            text += f" (only the first {MAX_ISSUES} of each are listed)"
+        return text
+
+    @property
+    def truncated(self) -> bool:
+        """True when some quarantined claims, warnings or errors were counted but not kept."""
+        return any(total(x) > len(x) for x in (self.quarantined, self.warnings, self.errors))

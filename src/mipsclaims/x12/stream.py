@@ -26,7 +26,7 @@ from .envelope import (
     iter_pieces,
     source_name,
 )
-from .report import EnvelopeError, Issue, Location, QuarantinedClaim, ReadReport
+from .report import EnvelopeError, Issue, Location, QuarantinedClaim, ReadReport, total
 
 _WS = " \t\r\n"
 _WSB = b" \t\r\n"
@@ -379,6 +379,12 @@ def iter_claims(
 
 
 def _raise_if_nothing_read(report: ReadReport, errors_before: int, inter_before: int) -> None:
-    new_errors = report.errors[errors_before:]
-    if new_errors and len(new_errors) >= report.interchanges - inter_before:
-        raise EnvelopeError(str(new_errors[0]))
+    """Raise the first new error when every interchange of this input failed.
+
+    ``errors_before`` is the error count before the read (the kept ones; a report that
+    already dropped errors, see MAX_ISSUES, is a merged one and not passed here).
+    """
+    new = total(report.errors) - errors_before
+    if new > 0 and new >= report.interchanges - inter_before:
+        first = report.errors[errors_before] if errors_before < len(report.errors) else None
+        raise EnvelopeError(str(first) if first else f"{new} interchanges failed")
