@@ -1,4 +1,4 @@
-"""``mipsclaims lines``: formats, exit codes, no PHI on standard error."""
+"""``mipsclaims lines``: formats, exit codes, PHI masked unless --show-phi, safe CSV."""
 
 from __future__ import annotations
 
@@ -20,16 +20,18 @@ def test_lines_formats(tmp_path):
     src.write_bytes(synthetic_837(SynthConfig(claims=40, seed=4)))
     expected = x12.read_claim_lines(src)
     out = tmp_path / "out.parquet"
-    result = runner.invoke(app, ["lines", str(src), "--format", "parquet", "-o", str(out)])
+    args = ["lines", "--show-phi", str(src)]
+    result = runner.invoke(app, [*args, "--format", "parquet", "-o", str(out)])
     assert result.exit_code == 0, result.output
+    assert "contains PHI" in result.stderr
     assert_frame_equal(pl.read_parquet(out), expected)
-    result = runner.invoke(app, ["lines", str(src), "-f", "csv", "-o", str(tmp_path / "o.csv")])
+    result = runner.invoke(app, [*args, "-f", "csv", "-o", str(tmp_path / "o.csv")])
     assert result.exit_code == 0
     assert_frame_equal(flatfile.read_flat_claim_lines(tmp_path / "o.csv").drop("source"),
                        expected.drop("source"))  # fmt: skip
-    result = runner.invoke(app, ["lines", str(src), "--format", "json"])
+    result = runner.invoke(app, [*args, "--format", "json"])
     assert result.exit_code == 0
-    rows = json.loads(result.stdout)
+    rows = json.loads(result.stdout[result.stdout.index("[") :])
     assert len(rows) == expected.height and rows[0]["claim_id"] == expected["claim_id"][0]
 
 
@@ -59,3 +61,43 @@ def test_lines_reports_quarantine_without_phi(tmp_path):
 def test_lines_help_has_an_example():
     result = runner.invoke(app, ["lines", "--help"])
     assert result.exit_code == 0 and "Example: mipsclaims lines" in result.stdout
+
+
+def test_lines_masks_phi_by_default(tmp_path, monkeypatch):
+    src = tmp_path / "in.837"
+    src.write_bytes(synthetic_837(SynthConfig(claims=40, seed=4)))
+    full = x12.read_claim_lines(src)
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(app, ["lines", str(src), "-f", "parquet", "-o", str(out)])
+    assert result.exit_code == 0 and "PHI" not in result.stderr
+    masked = pl.read_parquet(out)
+    assert masked.schema == full.schema and masked.height == full.height
+    assert masked["patient_name"].null_count() == masked["birth_date"].null_count() == full.height
+    # Pseudonyms: one per patient and per claim number, none equal to a real id.
+    for column, prefix in (("patient_id", "PT-"), ("claim_id", "CLM-")):
+        assert masked[column].str.starts_with(prefix).all()
+        assert masked[column].n_unique() == full[column].n_unique()
+        pairs = pl.DataFrame({"real": full[column], "fake": masked[column]}).unique()
+        assert pairs.height == full[column].n_unique()
+        assert not set(masked[column]) & set(full[column])
+    assert_frame_equal(
+        masked.drop("patient_id", "claim_id", "patient_name", "birth_date"),
+        full.drop("patient_id", "claim_id", "patient_name", "birth_date"),
+    )
+    # The pseudonyms are keyed: another key gives other pseudonyms.
+    monkeypatch.setenv("MIPSCLAIMS_PSEUDONYM_KEY", "practice-secret")
+    runner.invoke(app, ["lines", str(src), "-f", "parquet", "-o", str(out)])
+    rekeyed = pl.read_parquet(out)
+    assert not set(rekeyed["patient_id"]) & set(masked["patient_id"])
+
+
+def test_lines_csv_cells_cannot_be_formulas(tmp_path):
+    data = synthetic_837(SynthConfig(claims=5, seed=2))
+    data = data.replace(b"SV1*HC:", b"SV1*HC:=1+2", 1).replace(b"*PI*", b"*PI*@SUM(A1)", 1)
+    (tmp_path / "in.837").write_bytes(data)
+    result = runner.invoke(app, ["lines", str(tmp_path / "in.837"), "-f", "csv"])
+    assert result.exit_code == 0, result.output
+    cells = [cell for row in result.stdout.splitlines() for cell in row.split(",")]
+    assert any(c.startswith("'@SUM(A1)") for c in cells)
+    assert any(c.startswith("'=1+2") for c in cells)
+    assert not [c for c in cells if c[:1] in ("=", "+", "@")]
