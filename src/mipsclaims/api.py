@@ -26,7 +26,9 @@ Marker = Literal["met", "not_met", "exclusion", "exception", "none"]
 __all__ = ["ClaimCheck", "MeasureCheck", "check_claim", "evaluate"]
 
 
-def _lines_of(source: Source | Iterable[Claim]) -> pl.DataFrame | pl.LazyFrame:
+def _lines_of(
+    source: Source | Iterable[Claim],
+) -> pl.DataFrame | pl.LazyFrame | Iterable[pl.DataFrame]:
     if isinstance(source, pl.DataFrame | pl.LazyFrame):
         return source
     if isinstance(source, str | os.PathLike):
@@ -45,8 +47,8 @@ def _lines_of(source: Source | Iterable[Claim]) -> pl.DataFrame | pl.LazyFrame:
         paths = [Path(i) for i in items]
     from . import inputs  # lazily: the readers are only needed for files
 
-    lines, _report = inputs.load_claim_lines(paths)
-    return lines
+    # Batches, not one table: the engine reduces each as it is read (flat memory).
+    return inputs.iter_claim_lines(paths)
 
 
 def evaluate(

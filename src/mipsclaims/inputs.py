@@ -10,7 +10,7 @@ replacement/void processing.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -19,7 +19,7 @@ from . import flatfile, x12
 from .schema import empty_claim_lines
 from .x12.envelope import DEFAULT_BLOCK
 
-__all__ = ["InputError", "load_claim_lines", "sniff"]
+__all__ = ["InputError", "iter_claim_lines", "iter_file_batches", "load_claim_lines", "sniff"]
 
 PathLike = str | os.PathLike
 
@@ -42,6 +42,59 @@ def sniff(path: PathLike) -> str:
     return "csv"
 
 
+def iter_file_batches(
+    path: PathLike,
+    report: x12.ReadReport,
+    *,
+    claim_seq_start: int = 0,
+    batch_bytes: int = DEFAULT_BLOCK,
+) -> Iterator[pl.DataFrame]:
+    """Canonical tables of one file in input order: 837P in batches of about
+    ``batch_bytes`` (whole claims), a claim-line CSV/Parquet file as one table.
+
+    Raises :class:`InputError` when the file cannot be read at all.
+    """
+    kind = sniff(path)
+    try:
+        if kind == "x12":
+            yield from x12.iter_claim_line_batches(
+                Path(path), report, batch_bytes=batch_bytes, claim_seq_start=claim_seq_start
+            )
+        else:
+            yield flatfile.read_flat_claim_lines(
+                path, report, claim_seq_start=claim_seq_start, fmt=kind
+            )
+    except (x12.X12Error, flatfile.FlatFileError) as exc:
+        raise InputError(str(exc)) from None
+
+
+def iter_claim_lines(
+    sources: PathLike | Iterable[PathLike],
+    report: x12.ReadReport | None = None,
+    *,
+    batch_bytes: int = DEFAULT_BLOCK,
+) -> Iterator[pl.DataFrame]:
+    """The batches of :func:`load_claim_lines`, without holding them all (for the engine's
+    streaming path); ``report`` collects every file's read report."""
+    paths = [sources] if isinstance(sources, str | os.PathLike) else list(sources)
+    report = report if report is not None else x12.ReadReport()
+    next_seq = 0
+    for path in paths:
+        part = x12.ReadReport()
+        top = next_seq - 1
+        for table in iter_file_batches(
+            path, part, claim_seq_start=next_seq, batch_bytes=batch_bytes
+        ):
+            if table.height:
+                top = max(top, int(table["claim_seq"].max()))
+            yield table
+        if sniff(path) == "x12":
+            next_seq += part.claims_seen
+        else:
+            next_seq = max([top, *(q.claim_seq for q in part.quarantined)]) + 1
+        report.merge(part)
+
+
 def load_claim_lines(
     sources: PathLike | Iterable[PathLike], *, batch_bytes: int = DEFAULT_BLOCK
 ) -> tuple[pl.DataFrame, x12.ReadReport]:
@@ -50,29 +103,6 @@ def load_claim_lines(
     Raises :class:`InputError` when a file cannot be read at all; malformed claims inside
     a readable file are quarantined in the report instead.
     """
-    paths = [sources] if isinstance(sources, str | os.PathLike) else list(sources)
     report = x12.ReadReport()
-    frames: list[pl.DataFrame] = []
-    next_seq = 0
-    for path in paths:
-        kind = sniff(path)
-        part = x12.ReadReport()
-        try:
-            if kind == "x12":
-                table = x12.read_claim_lines(
-                    Path(path), part, batch_bytes=batch_bytes, claim_seq_start=next_seq
-                )
-                next_seq += part.claims_seen
-            else:
-                table = flatfile.read_flat_claim_lines(
-                    path, part, claim_seq_start=next_seq, fmt=kind
-                )
-                seqs = [q.claim_seq for q in part.quarantined]
-                if table.height:
-                    seqs.append(int(table["claim_seq"].max()))
-                next_seq = max([next_seq - 1, *seqs]) + 1
-        except (x12.X12Error, flatfile.FlatFileError) as exc:
-            raise InputError(str(exc)) from None
-        report.merge(part)
-        frames.append(table)
+    frames = list(iter_claim_lines(sources, report, batch_bytes=batch_bytes))
     return (pl.concat(frames) if frames else empty_claim_lines()), report

@@ -7,6 +7,8 @@ Every stage is a polars join or aggregation against per-year code tables (``code
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Literal
 
 import polars as pl
@@ -20,7 +22,7 @@ from .findings import find
 from .instances import build_instances, instance_key_text, instance_keys, monthly_marks
 from .markers import claim_markers
 from .result import INSTANCE_SCHEMA, MONTHLY_SCHEMA, EngineResult
-from .scope import apply_scope
+from .scope import resolve_scope, split_batch
 
 Level = Literal["tin-npi", "tin"]
 
@@ -74,22 +76,159 @@ def _named(marks: pl.DataFrame, people: pl.DataFrame, t: CodeTables) -> pl.DataF
     )
 
 
+@dataclass(frozen=True)
+class _Reduced:
+    """Phase 1 of one batch: compact per-claim facts, no PHI beyond ``patient_id``.
+
+    ``uid`` is batch-local here and made global (input order) by :func:`_combine`.
+    """
+
+    keys: pl.DataFrame  # per input claim: replacement/void keys (scope.BatchScope.keys)
+    splits: pl.DataFrame  # per split claim: late scope reason, lines
+    claims: pl.DataFrame  # per candidate split claim: uid, entity, patient, date, claim ids
+    markers: pl.DataFrame  # per eligible (uid, measure, stratum): rank, QDCs, conflicts
+    visit_lines: pl.DataFrame  # qualifying lines of visit measures
+    claim_dx: pl.DataFrame  # (uid, dx) of measure diagnoses only (episode linking)
+    findings: pl.DataFrame
+
+
+_CLAIM_COLUMNS = ["uid", "claim_seq", "tin", "npi", "patient_id", "claim_date", "claim_id"]
+
+
+def _reduce(lines: pl.DataFrame, year: int, t: CodeTables) -> _Reduced:
+    """Everything that depends on one claim only, on a batch of whole claims."""
+    batch = split_batch(schema.conform(lines), year)
+    groups, visit_lines = eligible_options(batch.claims, batch.lines, t)
+    claim_dx = batch.claims.select("uid", pl.col("diagnosis_codes").alias("dx")).explode("dx")
+    markers = claim_markers(batch.lines, claim_dx, groups, t)
+    findings = find(batch.claims, batch.lines, groups, markers, t)
+    return _Reduced(
+        keys=batch.keys,
+        splits=batch.splits,
+        claims=batch.claims.select(
+            *_CLAIM_COLUMNS, pl.col("source").cast(pl.Categorical), "n_lines"
+        ),
+        markers=markers,
+        visit_lines=visit_lines,
+        claim_dx=claim_dx.join(t.mkey_dx.select("dx").unique(), on="dx", how="semi"),
+        findings=findings,
+    )
+
+
+def _combine(parts: list[_Reduced]) -> _Reduced:
+    """One :class:`_Reduced` of all batches, ``uid`` global and in input order."""
+    offsets, total = [], 0
+    for part in parts:
+        offsets.append(total)
+        total += part.claims.height
+
+    def cat(name: str, shift: bool = True) -> pl.DataFrame:
+        frames = [
+            getattr(p, name).with_columns(pl.col("uid") + off) if shift else getattr(p, name)
+            for p, off in zip(parts, offsets, strict=True)
+        ]
+        return pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
+
+    claims = cat("claims")
+    combined = _Reduced(
+        keys=cat("keys", False),
+        splits=cat("splits", False),
+        claims=claims,
+        markers=cat("markers"),
+        visit_lines=cat("visit_lines"),
+        claim_dx=cat("claim_dx"),
+        findings=cat("findings", False),
+    )
+    # Batches in input order keep uid in (claim_seq, NPI) order: each claim is in one batch.
+    in_order = claims.select(pl.col("claim_seq").diff().fill_null(0).ge(0).all()).item()
+    return combined if in_order else _renumber(combined)
+
+
+def _renumber(r: _Reduced) -> _Reduced:
+    """Re-number ``uid`` by (``claim_seq``, NPI) when batches came out of input order."""
+    new = (
+        r.claims.select("uid", "claim_seq", "npi")
+        .sort("claim_seq", "npi")
+        .with_row_index("new")
+        .select("uid", pl.col("new").cast(pl.Int64))
+    )
+
+    def remap(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.join(new, on="uid").drop("uid").rename({"new": "uid"})
+
+    return _Reduced(
+        keys=r.keys,
+        splits=r.splits,
+        claims=remap(r.claims).sort("uid"),
+        markers=remap(r.markers),
+        visit_lines=remap(r.visit_lines),
+        claim_dx=remap(r.claim_dx),
+        findings=r.findings,
+    )
+
+
+def _batches_of(
+    lines: pl.DataFrame | pl.LazyFrame | Iterable[pl.DataFrame],
+) -> Iterator[pl.DataFrame]:
+    """Batches of whole claims: a claim's lines may straddle two consecutive batches (they are
+    carried over), but must be contiguous in the input."""
+    if isinstance(lines, pl.LazyFrame):
+        yield lines.collect()
+        return
+    if isinstance(lines, pl.DataFrame):
+        yield lines
+        return
+    carry: pl.DataFrame | None = None
+    for batch in lines:
+        if carry is not None:
+            batch = pl.concat([schema.conform(carry), schema.conform(batch)], how="vertical")
+        if batch.height == 0:
+            carry = None
+            continue
+        last = batch["claim_seq"][-1]
+        tail = batch["claim_seq"] == last
+        carry = batch.filter(tail)
+        head = batch.filter(~tail)
+        if head.height:
+            yield head
+    if carry is not None and carry.height:
+        yield carry
+
+
 def evaluate_lines(
-    lines: pl.DataFrame | pl.LazyFrame, year: int, *, level: Level = "tin-npi"
+    lines: pl.DataFrame | pl.LazyFrame | Iterable[pl.DataFrame],
+    year: int,
+    *,
+    level: Level = "tin-npi",
 ) -> EngineResult:
-    """Evaluate every claims measure of ``year`` on a canonical claim-line table."""
+    """Evaluate every claims measure of ``year`` on a canonical claim-line table.
+
+    ``lines`` may also be an iterable of canonical tables in input order (e.g. the reader's
+    batches): each batch is reduced to compact per-claim facts as it comes (phase 1), so
+    peak memory follows the number of eligible claims, not the size of the input; then
+    replacement/void, instances and counts run on those facts (phase 2).
+    """
     if level not in ("tin-npi", "tin"):
         raise ValueError(f"level must be 'tin-npi' or 'tin', not {level!r}")
     t = _year_tables(year)
-    frame = lines.collect() if isinstance(lines, pl.LazyFrame) else lines
-    frame = schema.conform(frame)
-    scoped = apply_scope(frame, year)
-    groups, visit_lines = eligible_options(scoped.claims, scoped.lines, t)
-    claim_dx = scoped.claims.select("uid", pl.col("diagnosis_codes").alias("dx")).explode("dx")
-    markers = claim_markers(scoped.lines, claim_dx, groups, t)
+    parts = [_reduce(batch, year, t) for batch in _batches_of(lines)]
+    if not parts:
+        parts = [_reduce(schema.empty_claim_lines(), year, t)]
+    return _evaluate(_combine(parts), year, level, t)
+
+
+def _evaluate(r: _Reduced, year: int, level: Level, t: CodeTables) -> EngineResult:
+    """Phase 2: replacement and void over all claims, then instances, counts and monthly."""
+    claims, scope = resolve_scope(r.keys, r.splits, r.claims)
+    kept = claims.select("uid")
+    markers = r.markers.join(kept, on="uid", how="semi", maintain_order="left")
+    visit_lines = r.visit_lines.join(kept, on="uid", how="semi", maintain_order="left")
+    claim_dx = r.claim_dx.join(kept, on="uid", how="semi", maintain_order="left")
+    findings = r.findings.join(
+        claims.select("claim_seq").unique(), on="claim_seq", how="semi", maintain_order="left"
+    ).sort("claim_seq", "kind", "code", "measure_id", nulls_last=True)
 
     # Integer keys for grouping: pid (entity + patient), eid (entity), mkey (measure-stratum).
-    claims = scoped.claims
     if level == "tin":
         claims = claims.with_columns(pl.lit(None, dtype=pl.String).alias("npi"))
     people = _people(claims)
@@ -120,7 +259,6 @@ def evaluate_lines(
         monthly = count_rows(_named(by_month, people, t), t, by=("month",)).select(
             [pl.col(n).cast(d) for n, d in MONTHLY_SCHEMA.items()]
         )
-    findings = find(scoped.claims, scoped.lines, groups, markers, t)
     return EngineResult(
         year=year,
         level=level,
@@ -128,5 +266,5 @@ def evaluate_lines(
         monthly=monthly,
         instances=_instances_out(inst, people, t, year),
         findings=findings,
-        scope=scoped.scope,
+        scope=scope,
     )

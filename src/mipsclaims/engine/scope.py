@@ -15,24 +15,29 @@ SCOPE_SCHEMA = {"reason": pl.String(), "claims": pl.Int64(), "lines": pl.Int64()
 
 
 @dataclass(frozen=True)
-class Scoped:
-    """Split claims in scope, their lines, and the scope counts."""
+class BatchScope:
+    """Phase 1 of scope on a batch of whole claims: what the rest of the year needs of it.
 
-    claims: pl.DataFrame  # one row per split claim (uid)
-    lines: pl.DataFrame  # one row per service line of an in-scope split claim
-    scope: pl.DataFrame
+    ``keys`` (one row per input claim) is all that replacement and void resolution read;
+    ``splits`` carries the late reason of every split claim, for the scope counts;
+    ``claims`` and ``lines`` are the candidate split claims (no claim-local reason to leave
+    them out) with a batch-local ``uid`` in (``claim_seq``, NPI) order.
+    """
+
+    keys: pl.DataFrame  # claim_seq, tin, claim_id, frequency, filing_indicator, n_lines
+    splits: pl.DataFrame  # claim_seq, reason (null = candidate), n_lines
+    claims: pl.DataFrame  # one row per candidate split claim (uid)
+    lines: pl.DataFrame  # one row per service line of a candidate split claim
 
 
 def _claim_reasons(claims: pl.DataFrame) -> pl.DataFrame:
     """Per input claim (``claim_seq``): the reason it is left out before the split, or null.
 
+    ``frequency`` and ``filing_indicator`` are normalised already (:func:`split_batch`).
+
     Only claims sharing TIN and CLM01 with a 7 or 8 can be superseded, so the ordered
     look-ahead runs on those few.
     """
-    claims = claims.with_columns(
-        pl.col("frequency").str.strip_chars(),
-        pl.col("filing_indicator").str.strip_chars().str.to_uppercase(),
-    )
     group = ["tin", "claim_id"]
     acted = claims.filter(pl.col("frequency").is_in(["7", "8"])).select(group).unique()
     involved = claims.join(acted, on=group, how="semi", nulls_equal=True).sort("claim_seq")
@@ -70,41 +75,19 @@ def _check_input(lines: pl.DataFrame) -> None:
         )
 
 
-def apply_scope(lines: pl.DataFrame, year: int) -> Scoped:
-    """Split the canonical table into in-scope split claims of ``year`` and scope counts."""
-    _check_input(lines)
-    # One pass over the lines: per split claim, then per input claim from the splits.
-    split = lines.group_by("claim_seq", "rendering_npi").agg(
-        pl.col("claim_id").first(),
-        pl.col("source").first(),
-        pl.col("tin").first(),
-        pl.col("patient_id").first(),
-        pl.col("birth_date").first(),
-        pl.col("sex").first(),
-        pl.col("diagnosis_codes").first(),
-        pl.col("frequency").first(),
-        pl.col("filing_indicator").first(),
-        pl.col("service_date").min().alias("claim_date"),
-        pl.len().alias("n_lines"),
+def _own_reason() -> pl.Expr:
+    """Early reasons a claim has on its own (a later claim can only add replaced/voided)."""
+    return (
+        pl.when(pl.col("frequency") == "8")
+        .then(pl.lit("void_request"))
+        .when(pl.col("filing_indicator").fill_null("") != "MB")
+        .then(pl.lit("not_part_b"))
     )
-    per_claim = split.group_by("claim_seq").agg(
-        pl.col("tin").first(),
-        pl.col("claim_id").first(),
-        pl.col("frequency").first(),
-        pl.col("filing_indicator").first(),
-        pl.col("n_lines").sum(),
-    )
-    reasons = _claim_reasons(per_claim)
-    dropped_early = (
-        reasons.filter(pl.col("reason").is_not_null())
-        .group_by("reason")
-        .agg(pl.len().cast(pl.Int64).alias("claims"), pl.col("n_lines").sum().cast(pl.Int64))
-        .rename({"n_lines": "lines"})
-    )
-    split = split.join(
-        reasons.filter(pl.col("reason").is_null()).select("claim_seq"), on="claim_seq", how="semi"
-    ).drop("frequency", "filing_indicator")
-    reason = (
+
+
+def _late_reason(year: int) -> pl.Expr:
+    """Why a split claim is left out after the split (section 9), or null."""
+    return (
         pl.when(
             pl.col("rendering_npi").is_null() | (pl.col("rendering_npi").str.strip_chars() == "")
         )
@@ -118,33 +101,47 @@ def apply_scope(lines: pl.DataFrame, year: int) -> Scoped:
         .when(pl.col("claim_date").dt.year() != year)
         .then(pl.lit("other_year"))
     )
-    split = split.with_columns(reason.alias("reason"))
-    dropped_late = (
-        split.filter(pl.col("reason").is_not_null())
-        .group_by("reason")
-        .agg(pl.len().cast(pl.Int64).alias("claims"), pl.col("n_lines").sum().cast(pl.Int64))
-        .rename({"n_lines": "lines"})
+
+
+def split_batch(lines: pl.DataFrame, year: int) -> BatchScope:
+    """Phase 1: split a batch of whole claims by rendering NPI and keep the candidates.
+
+    A claim that is a void request, not Part B, or whose split is left out for a reason of
+    its own is no candidate whatever later claims say; whether a candidate is replaced or
+    voided is only known once every claim has been seen (:func:`resolve_scope`).
+    """
+    _check_input(lines)
+    # One pass over the lines: per split claim, then per input claim from the splits.
+    split = lines.group_by("claim_seq", "rendering_npi").agg(
+        pl.col("claim_id").first(),
+        pl.col("source").first(),
+        pl.col("tin").first(),
+        pl.col("patient_id").first(),
+        pl.col("birth_date").first(),
+        pl.col("sex").first(),
+        pl.col("diagnosis_codes").first(),
+        pl.col("frequency").first().str.strip_chars(),
+        pl.col("filing_indicator").first().str.strip_chars().str.to_uppercase(),
+        pl.col("service_date").min().alias("claim_date"),
+        pl.len().alias("n_lines"),
     )
+    keys = split.group_by("claim_seq").agg(
+        pl.col("tin").first(),
+        pl.col("claim_id").first(),
+        pl.col("frequency").first(),
+        pl.col("filing_indicator").first(),
+        pl.col("n_lines").sum(),
+    )
+    split = split.with_columns(_late_reason(year).alias("reason"))
+    splits = split.select("claim_seq", "reason", "n_lines")
     claims = (
-        split.filter(pl.col("reason").is_null())
-        .drop("reason")
+        split.filter(pl.col("reason").is_null() & _own_reason().is_null())
+        .drop("reason", "frequency", "filing_indicator")
         .sort("claim_seq", "rendering_npi")
         .with_row_index("uid")
         .with_columns(pl.col("uid").cast(pl.Int64))
         .rename({"rendering_npi": "npi"})
     )
-    evaluated = pl.DataFrame(
-        {
-            "reason": ["evaluated"],
-            "claims": [claims.height],
-            "lines": [int(claims["n_lines"].sum() or 0)],
-        },
-        schema=SCOPE_SCHEMA,
-    )
-    scope = pl.concat([dropped_early.cast(SCOPE_SCHEMA), dropped_late.cast(SCOPE_SCHEMA)]).sort(
-        "reason"
-    )
-    scope = pl.concat([scope, evaluated])
     # Only what eligibility, markers and findings read; claim fields come from ``claims``.
     in_lines = (
         lines.lazy()
@@ -174,4 +171,35 @@ def apply_scope(lines: pl.DataFrame, year: int) -> Scoped:
         .fill_null([])
         .list.eval(pl.element().str.replace_all(r"[.\s]", "").str.to_uppercase())
     )
-    return Scoped(claims=claims, lines=in_lines, scope=scope)
+    return BatchScope(keys=keys, splits=splits, claims=claims, lines=in_lines)
+
+
+def _counted(frame: pl.DataFrame) -> pl.DataFrame:
+    return (
+        frame.filter(pl.col("reason").is_not_null())
+        .group_by("reason")
+        .agg(pl.len().cast(pl.Int64).alias("claims"), pl.col("n_lines").sum().cast(pl.Int64))
+        .rename({"n_lines": "lines"})
+        .cast(SCOPE_SCHEMA)  # type: ignore[arg-type]
+    )
+
+
+def resolve_scope(
+    keys: pl.DataFrame, splits: pl.DataFrame, claims: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Phase 2: replacement and void over every claim seen; the evaluated split claims
+    (``claims`` less the replaced and voided ones) and the scope counts by reason."""
+    reasons = _claim_reasons(keys)
+    kept = reasons.filter(pl.col("reason").is_null()).select("claim_seq")
+    late = splits.join(kept, on="claim_seq", how="semi")
+    claims = claims.join(kept, on="claim_seq", how="semi", maintain_order="left")
+    evaluated = pl.DataFrame(
+        {
+            "reason": ["evaluated"],
+            "claims": [claims.height],
+            "lines": [int(claims["n_lines"].sum() or 0)],
+        },
+        schema=SCOPE_SCHEMA,
+    )
+    scope = pl.concat([_counted(reasons), _counted(late)]).sort("reason")
+    return claims, pl.concat([scope, evaluated])
