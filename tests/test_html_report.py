@@ -123,3 +123,43 @@ def test_report_in_a_real_browser(tmp_path: Path) -> None:
     out = _browser([f"--screenshot={shot}", "--window-size=1280,2000", page.as_uri()], tmp_path)
     assert out.returncode == 0 and shot.stat().st_size > 10_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_autoescape_is_on_for_templates_and_strings() -> None:
+    assert html._ENV.autoescape("report.html.j2") is True
+    assert html._ENV.autoescape(None) is True  # templates made from strings too
+
+
+def test_template_syntax_in_data_is_not_evaluated() -> None:
+    """``{{7*7}}`` in a title, a code or a claim id is text: the page is the same as with
+    ``{{7*8}}`` once the two strings are swapped, so nothing was evaluated."""
+    pages = [
+        _render(title_128=f"T {s}", code=s, claim_id="{{7*7}}", conflict=s)
+        for s in ("{{7*7}}{% if 1 %}X{% endif %}", "{{7*8}}{% if 1 %}X{% endif %}")
+    ]
+    assert "{{7*7}}{% if 1 %}X{% endif %}" in pages[0]
+    assert pages[0].replace("{{7*7}}", "{{7*8}}") == pages[1]
+
+
+def test_hostile_strings_from_an_837_are_escaped_end_to_end(tmp_path: Path) -> None:
+    """Hostile clinician NPIs and TINs (they label the report's sections) read from an
+    837P through the CLI come out as text."""
+    from typer.testing import CliRunner
+
+    from mipsclaims.cli import app
+    from mipsclaims.synth import SynthConfig, synthetic_837
+
+    hostile = ("<script>alert(1)</script>", '"><img src=x onerror=alert(2)>', "{{7*7}}")
+    text = synthetic_837(SynthConfig(claims=60, seed=3)).decode()
+    tin = re.search(r"REF\*EI\*(\d+)", text).group(1)
+    text = text.replace(f"REF*EI*{tin}", f"REF*EI*{hostile[1]}")
+    text = re.sub(r"(NM1\*82\*1\*CLINICIAN\*DOC\*{4}XX\*)\d+", rf"\g<1>{hostile[0]}", text)
+    text = re.sub(r"(NM1\*85\*2\*SYNTH CLINIC\*{5}XX\*)\d+", rf"\g<1>{hostile[2]}", text)
+    src, page = tmp_path / "hostile.837", tmp_path / "r.html"
+    src.write_text(text)
+    out = CliRunner().invoke(app, ["report", "-q", "-f", "html", "-o", str(page), str(src)])
+    assert out.exit_code == 0, out.output
+    body = page.read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in body
+    assert "<script" not in body.lower() and "<img" not in body.lower()
