@@ -544,3 +544,23 @@ def any_damage(draw: st.DrawFn) -> tuple[Base, bytes]:
 def test_any_damage_is_read_or_refused_the_same_way_by_both_paths(case):
     base, data = case
     read_both(data, base.batch, base.phi())
+
+
+def test_envelope_messages_show_only_code_like_values():
+    """Envelope values are quoted in messages only when they look like codes or numbers."""
+    claim = Claim(
+        claim_id="C1",
+        tin="123456789",
+        billing_npi="1111111111",
+        patient=Patient(member_id="PHIMEM1Q", last_name="PHILASTA"),
+        lines=[ServiceLine(line_number=1, procedure_code="99213")],
+    )
+    good = render_claims([claim])
+    bad = good.replace(b"ST*837*0001*005010X222A1", b"ST*837*0001*PHILASTA JOHN 19440101")
+    out = read_both(bad, 4096, [*PHI_MARKS, "19440101"])
+    assert "ST03=<a value of 22 characters>" in str(out.error)
+    se = good.replace(b"SE*", b"SE*PHIMEM1Q-X*", 1)
+    out = read_both(se, 4096, list(PHI_MARKS))
+    assert any("SE01 says <a value of 10 characters>" in str(w) for w in out.report.warnings)
+    out = read_both(good.replace(b"ST*837*", b"ST*835*"), 4096, [])
+    assert "ST01='835'" in str(out.error)  # codes are still shown

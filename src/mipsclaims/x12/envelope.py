@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,17 @@ DEFAULT_BLOCK = 8 * 1024 * 1024  # batch size: ~120k lines and ~0.5 GB peak RSS 
 MAX_SEGMENT_BYTES = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
 _WS = b" \t\r\n"
+_SHOWABLE = re.compile(r"[A-Za-z0-9]{0,15}")
+
+
+def shown(value: str) -> str:
+    """An envelope value for a message: quoted when it looks like a code, control number or
+    count (at most 15 letters and digits), else only its length, so that damaged input
+    cannot carry other data (PHI) into a message."""
+    if _SHOWABLE.fullmatch(value):
+        return repr(value)
+    return f"<a value of {len(value)} characters>"
+
 
 Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO | Iterable[bytes]
 
@@ -116,7 +128,7 @@ def parse_isa(buf: bytes) -> tuple[Delimiters, list[str], int]:
         )
     if elements[12] != "00501":
         raise EnvelopeError(
-            f"ISA12 version {elements[12]!r} is not supported; this reader reads 837P "
+            f"ISA12 version {shown(elements[12])} is not supported; this reader reads 837P "
             f"{SUPPORTED_VERSION_PREFIX}A1 (ISA12 00501)"
         )
     rep = elements[11].encode("latin-1")
@@ -303,7 +315,9 @@ def iter_pieces(
             if bad > pos:
                 yield Piece(buf[pos:bad], delims, base + pos, interchange, control, True)
             where = Location(name, -1, base + bad)
-            report.errors.append(Issue(where, f"interchange {control!r} failed: {_too_long()}"))
+            report.errors.append(
+                Issue(where, f"interchange {shown(control)} failed: {_too_long()}")
+            )
             if not skip_to_isa(bad + 1, term):
                 return
 
@@ -382,11 +396,11 @@ class EnvelopeTracker:
             version = get(8)
             if get(1) != "HC" or not version.startswith(SUPPORTED_VERSION_PREFIX):
                 return (
-                    f"functional group GS01={get(1)!r} GS08={version!r} is not an 837P "
+                    f"functional group GS01={shown(get(1))} GS08={shown(version)} is not an 837P "
                     f"{SUPPORTED_VERSION_PREFIX}A1 claim group"
                 )
             if version not in (SUPPORTED_VERSION_PREFIX, SUPPORTED_VERSION_PREFIX + "A1"):
-                self._warn(where, f"GS08 {version!r} read as {SUPPORTED_VERSION_PREFIX}A1")
+                self._warn(where, f"GS08 {shown(version)} read as {SUPPORTED_VERSION_PREFIX}A1")
         elif tag == "ST":
             self.st_count += 1
             self.report.transactions += 1
@@ -394,31 +408,35 @@ class EnvelopeTracker:
             version = get(3)
             if get(1) != "837" or (version and not version.startswith(SUPPORTED_VERSION_PREFIX)):
                 return (
-                    f"transaction set ST01={get(1)!r} ST03={version!r} is not an 837P "
+                    f"transaction set ST01={shown(get(1))} ST03={shown(version)} is not an 837P "
                     f"{SUPPORTED_VERSION_PREFIX}A1 claim"
                 )
         elif tag == "SE":
             count = segment - self.st_segment + 1
             if get(1) != str(count):
-                self._warn(where, f"SE01 says {get(1)!r} segments, the transaction has {count}")
+                self._warn(
+                    where, f"SE01 says {shown(get(1))} segments, the transaction has {count}"
+                )
             if get(2) != self.st02:
-                self._warn(where, f"SE02 {get(2)!r} does not match ST02 {self.st02!r}")
+                self._warn(where, f"SE02 {shown(get(2))} does not match ST02 {shown(self.st02)}")
         elif tag == "GE":
             if get(1) != str(self.st_count):
                 self._warn(
-                    where, f"GE01 says {get(1)!r} transactions, the group has {self.st_count}"
+                    where, f"GE01 says {shown(get(1))} transactions, the group has {self.st_count}"
                 )
             if get(2) != self.gs06:
-                self._warn(where, f"GE02 {get(2)!r} does not match GS06 {self.gs06!r}")
+                self._warn(where, f"GE02 {shown(get(2))} does not match GS06 {shown(self.gs06)}")
         elif tag == "IEA":
             if get(1) != str(self.gs_count):
                 self._warn(
-                    where, f"IEA01 says {get(1)!r} groups, the interchange has {self.gs_count}"
+                    where, f"IEA01 says {shown(get(1))} groups, the interchange has {self.gs_count}"
                 )
             if get(2) != self.isa13:
-                self._warn(where, f"IEA02 {get(2)!r} does not match ISA13 {self.isa13!r}")
+                self._warn(where, f"IEA02 {shown(get(2))} does not match ISA13 {shown(self.isa13)}")
         return None
 
     def fail(self, segment: int, offset: Offset, message: str) -> None:
         where = _LazyLocation(self.name, segment, offset).resolve()
-        self.report.errors.append(Issue(where, f"interchange {self.isa13!r} failed: {message}"))
+        self.report.errors.append(
+            Issue(where, f"interchange {shown(self.isa13)} failed: {message}")
+        )
