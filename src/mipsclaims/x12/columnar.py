@@ -117,7 +117,8 @@ def _tag_codes(s: pl.Series, ele: str) -> pl.Series:
     segments) goes through the general rule: tag = text before the first element
     separator, stripped; a segment without tag and without elements 1-13 is skipped.
     """
-    word = s.str.head(4).str.pad_end(4, ele).cast(pl.Binary).bin.reinterpret(dtype=pl.UInt32)
+    # Null when the segment is shorter than 4 bytes (or not ASCII): the general rule then.
+    word = s.str.head(4).cast(pl.Binary).bin.reinterpret(dtype=pl.UInt32)
     expr: pl.Expr | pl.When | pl.Then = pl
     for tag, code in _TAGS.items():
         key = int.from_bytes((tag + ele).encode("latin-1"), "little")
@@ -191,24 +192,44 @@ def _split(
     return parts.select(*keep, **cols)
 
 
+def _by_value(frame: pl.DataFrame, column: str, **exprs: pl.Expr) -> pl.DataFrame:
+    """``frame`` plus ``exprs`` of ``column``, each computed once per distinct value.
+
+    Procedure codes, pointer lists and diagnosis composites repeat a lot: string work on
+    the distinct values and a join back is much cheaper than the same work on every row.
+    """
+    distinct = frame.select(pl.col(column).unique()).with_columns(**exprs)
+    return frame.join(distinct, on=column, how="left", maintain_order="left", nulls_equal=True)
+
+
 def _dates(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.str.contains(rules.DATE_RE)).then(expr.str.to_date("%Y%m%d", strict=False))
 
 
-def _period(qualifier: pl.Expr, value: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """Start and end of a DTP D8/RD8 value; both null when malformed (rules.parse_period)."""
-    is_range = qualifier == "RD8"
-    shape_ok = pl.when(is_range).then(value.str.contains(rules.RANGE_RE))
-    shape_ok = shape_ok.otherwise(value.str.contains(rules.DATE_RE))
-    start = value.str.slice(0, 8).str.to_date("%Y%m%d", strict=False)
-    end = pl.when(is_range).then(value.str.slice(9, 8)).otherwise(value.str.slice(0, 8))
-    end = end.str.to_date("%Y%m%d", strict=False)
-    ok = shape_ok & start.is_not_null() & end.is_not_null()
-    return pl.when(ok).then(start), pl.when(ok).then(end)
+_DATE_OR_RANGE = f"(?:{rules.DATE_RE})|(?:{rules.RANGE_RE})"
 
 
-def _number(expr: pl.Expr) -> pl.Expr:
-    return pl.when(expr.str.contains(rules.NUMBER_RE)).then(expr.cast(pl.Float64, strict=False))
+def _with_period(frame: pl.DataFrame, qualifier: str, value: str) -> pl.DataFrame:
+    """Adds ``start`` and ``end`` of a DTP D8/RD8 value; both null when malformed.
+
+    Same rule as rules.parse_period; each part is computed once (no repeated parsing).
+    """
+    text = pl.col(value).fill_null("")
+    is_range = (pl.col(qualifier) == "RD8").fill_null(False)
+    frame = frame.with_columns(
+        _range=is_range,
+        _shape=text.str.contains(_DATE_OR_RANGE) & ((text.str.len_bytes() == 17) == is_range),
+        start=text.str.slice(0, 8).str.to_date("%Y%m%d", strict=False),
+    )
+    frame = frame.with_columns(
+        end=pl.when(pl.col("_range"))
+        .then(text.str.slice(9, 8).str.to_date("%Y%m%d", strict=False))
+        .otherwise(pl.col("start"))
+    )
+    ok = pl.col("_shape") & pl.col("start").is_not_null() & pl.col("end").is_not_null()
+    return frame.with_columns(
+        start=pl.when(ok).then(pl.col("start")), end=pl.when(ok).then(pl.col("end"))
+    ).drop("_range", "_shape")
 
 
 def _pointers_ok(comp: str) -> str:
@@ -481,8 +502,7 @@ class _Batcher:
         )
         dtp = with_ctx(subset(DTP, (1, 2, 3), "i"), "in_claim", "major", *where, "gl")
         dtp = dtp.filter((in2300 & (_e(1) == "434")) | (in2400 & (_e(1) == "472")))
-        start, end = _period(_e(2).fill_null(""), _e(3).fill_null(""))
-        dtp = dtp.with_columns(start=start, end=end)
+        dtp = _with_period(dtp, "e2", "e3")
         d434 = dtp.filter(major == L2300)
         claim_dates = d434.group_by("gc").agg(
             claim_start=pl.col("start").drop_nulls().first(),
@@ -496,26 +516,28 @@ class _Batcher:
         sv1 = sv1.filter(in2400)
         hi_codes = self._diagnoses(hi, comp)
 
-        sv101 = comps(_e(1).fill_null(""))
+        sv1 = sv1.with_columns(pl.col("e1", "e7").fill_null(""))
+        proc = strp(comps(_e(1)).list.get(1, null_on_oob=True)).fill_null("")
+        sv1 = _by_value(sv1, "e1", no_proc=proc == "")
+        sv1 = _by_value(sv1, "e7", bad_ptr=~_e(7).str.contains(_pointers_ok(comp)))
         charge, units = _e(2).fill_null(""), _e(4).fill_null("")
-        ptrs = _e(7).fill_null("")
-        proc = strp(sv101.list.get(1, null_on_oob=True)).fill_null("")
+        ptrs = _e(7)
         sv1_err = sv1.select(
             *where,
             loop=pl.lit("2400"),
-            reason=pl.when(proc == "")
+            reason=pl.when(pl.col("no_proc"))
             .then(pl.lit(rules.NO_PROCEDURE))
             .when((charge != "") & ~charge.str.contains(rules.NUMBER_RE))
             .then(pl.lit(rules.BAD_CHARGE))
             .when((units != "") & ~units.str.contains(rules.NUMBER_RE))
             .then(pl.lit(rules.BAD_UNITS))
-            .when(~ptrs.str.contains(_pointers_ok(comp)))
+            .when(pl.col("bad_ptr"))
             .then(pl.lit(rules.BAD_POINTER)),
         ).filter(pl.col("reason").is_not_null())
         sv1_first = sv1.filter(pl.col("gl").is_first_distinct()).select(
             "gl",
             sv1_segno="segno",
-            sv101=_e(1).fill_null(""),
+            sv101=_e(1),
             ptrs=ptrs,
             charge=_e(2),
             units=_e(4),
@@ -618,22 +640,20 @@ class _Batcher:
 
     def _diagnoses(self, hi: pl.DataFrame, comp: str) -> pl.DataFrame:
         """Diagnosis codes (HI01-HI12 with a diagnosis qualifier) and their count per claim."""
+        parts = hi.select("gc", part=pl.col("p").list.slice(1, 12)).explode("part")
+        split = pl.col("part").str.split(comp, literal=True)
+        parts = _by_value(
+            parts,
+            "part",
+            q=split.list.get(0, null_on_oob=True).str.strip_chars(_WS),
+            code=split.list.get(1, null_on_oob=True)
+            .str.strip_chars(_WS)
+            .str.replace_all(".", "", literal=True)
+            .str.replace_all(" ", "", literal=True)
+            .str.to_uppercase(),
+        )
         return (
-            hi.select("gc", part=pl.col("p").list.slice(1, 12))
-            .explode("part")
-            .with_columns(part=pl.col("part").str.split(comp, literal=True))
-            .filter(pl.col("part").list.len() > 1)
-            .select(
-                "gc",
-                q=pl.col("part").list.get(0).str.strip_chars(_WS),
-                code=pl.col("part")
-                .list.get(1)
-                .str.strip_chars(_WS)
-                .str.replace_all(".", "", literal=True)
-                .str.replace_all(" ", "", literal=True)
-                .str.to_uppercase(),
-            )
-            .filter(pl.col("q").is_in(rules.DIAGNOSIS_QUALIFIERS) & (pl.col("code") != ""))
+            parts.filter(pl.col("q").is_in(rules.DIAGNOSIS_QUALIFIERS) & (pl.col("code") != ""))
             .group_by("gc", maintain_order=True)
             .agg(diagnosis_codes=pl.col("code"), n_dx=pl.len())
         )
@@ -680,7 +700,20 @@ class _Batcher:
         )
         self.report.claims_read += head.height
         comp = piece.delimiters.component
-        sv101 = pl.col("sv101").str.split(comp, literal=True)
+        sv101 = pl.col("sv101").str.to_uppercase().str.split(comp, literal=True)
+        ptrs = pl.col("ptrs").str.split(comp, literal=True)
+        if self.strip:
+            sv101 = sv101.list.eval(pl.element().str.strip_chars(_WS))
+            ptrs = ptrs.list.eval(pl.element().str.strip_chars(_WS))
+        lx = _by_value(
+            lx,
+            "sv101",
+            procedure_code=sv101.list.get(1, null_on_oob=True),
+            modifiers=sv101.list.slice(2, 4).list.eval(pl.element().filter(pl.element() != "")),
+        )
+        # Lines of claims whose pointers failed the checks never get here.
+        pointers = ptrs.cast(pl.List(pl.Int8), strict=False).list.drop_nulls()
+        lx = _by_value(lx, "ptrs", diagnosis_pointers=pointers)
         has_line_date = pl.col("line_start").is_not_null()
         table = lx.join(head, on="gc", how="inner").select(
             source=pl.lit(self.name),
@@ -700,23 +733,19 @@ class _Batcher:
             claim_pos=pl.col("claim_pos"),
             diagnosis_codes=pl.col("diagnosis_codes").fill_null(pl.lit([], pl.List(pl.String))),
             line_number=pl.col("number").cast(pl.Int32),
-            procedure_code=sv101.list.get(1).str.strip_chars(_WS).str.to_uppercase(),
-            modifiers=sv101.list.slice(2, 4).list.eval(
-                pl.element()
-                .str.strip_chars(_WS)
-                .str.to_uppercase()
-                .filter(pl.element().str.strip_chars(_WS) != "")
-            ),
+            procedure_code=pl.col("procedure_code"),
+            modifiers=pl.col("modifiers"),
             line_pos=_nz(pl.col("pos")),
-            charge=_number(pl.col("charge")),
-            units=_number(pl.col("units")),
+            # Lines of claims whose charge/units/pointers failed the checks never get here.
+            charge=pl.col("charge").cast(pl.Float64, strict=False),
+            units=pl.col("units").cast(pl.Float64, strict=False),
             service_date=pl.when(has_line_date)
             .then(pl.col("line_start"))
             .otherwise(pl.col("claim_start")),
             service_date_end=pl.when(has_line_date)
             .then(pl.col("line_end"))
             .otherwise(pl.col("claim_end")),
-            diagnosis_pointers=pl.col("ptrs").str.extract_all("[0-9]+").cast(pl.List(pl.Int8)),
+            diagnosis_pointers=pl.col("diagnosis_pointers"),
         )
         self.report.lines_read += table.height
         return table.cast(CLAIM_LINE_SCHEMA)
