@@ -110,3 +110,15 @@ def test_files_are_streamed_with_the_same_numbering_as_one_table(tmp_path):
     assert len(streamed) > 2
     assert pl.concat(streamed).equals(lines)
     assert_same(evaluate_lines(lines, 2025), evaluate(paths, 2025))
+
+
+def test_a_table_is_cut_into_batches_even_with_claims_out_of_order(synthetic, monkeypatch):
+    import mipsclaims.engine as engine
+
+    year, lines = synthetic
+    whole = evaluate_lines(lines, year)
+    monkeypatch.setattr(engine, "TABLE_BATCH_ROWS", 50)
+    # Lines of a claim scattered through the table: batching must regroup them.
+    shuffled = lines.sample(fraction=1.0, shuffle=True, seed=2)
+    assert_same(whole, evaluate_lines(shuffled, year))
+    assert_same(whole, evaluate_lines(lines.lazy(), year))

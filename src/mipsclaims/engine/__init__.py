@@ -97,7 +97,7 @@ _CLAIM_COLUMNS = ["uid", "claim_seq", "tin", "npi", "patient_id", "claim_date", 
 
 def _reduce(lines: pl.DataFrame, year: int, t: CodeTables) -> _Reduced:
     """Everything that depends on one claim only, on a batch of whole claims."""
-    batch = split_batch(schema.conform(lines), year)
+    batch = split_batch(lines, year)
     groups, visit_lines = eligible_options(batch.claims, batch.lines, t)
     claim_dx = batch.claims.select("uid", pl.col("diagnosis_codes").alias("dx")).explode("dx")
     markers = claim_markers(batch.lines, claim_dx, groups, t)
@@ -167,32 +167,58 @@ def _renumber(r: _Reduced) -> _Reduced:
     )
 
 
-def _batches_of(
-    lines: pl.DataFrame | pl.LazyFrame | Iterable[pl.DataFrame],
-) -> Iterator[pl.DataFrame]:
-    """Batches of whole claims: a claim's lines may straddle two consecutive batches (they are
-    carried over), but must be contiguous in the input."""
-    if isinstance(lines, pl.LazyFrame):
-        yield lines.collect()
+#: Rows per phase-1 batch when the input is one table (bounds phase 1's intermediates).
+TABLE_BATCH_ROWS = 250_000
+
+
+def _table_batches(frame: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    """A whole table in slices of about :data:`TABLE_BATCH_ROWS` rows, claims kept together
+    (a stable sort by ``claim_seq`` first when the lines of a claim are not contiguous)."""
+    frame = schema.conform(frame)
+    seq = pl.col("claim_seq")
+    if frame.height <= TABLE_BATCH_ROWS or frame.select(seq.is_null().any()).item():
+        yield frame  # small, or a missing claim_seq that scope reports by row
         return
-    if isinstance(lines, pl.DataFrame):
-        yield lines
-        return
+    if not frame.select(seq.diff().fill_null(0).ge(0).all()).item():
+        frame = frame.sort("claim_seq", maintain_order=True)
+    yield from _whole_claims(
+        frame.slice(i, TABLE_BATCH_ROWS) for i in range(0, frame.height, TABLE_BATCH_ROWS)
+    )
+
+
+def _whole_claims(batches: Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    """Batches re-cut so that no claim straddles two: the lines of the last claim of a batch
+    are carried to the next (a claim's lines must be contiguous in the input)."""
     carry: pl.DataFrame | None = None
-    for batch in lines:
+    for batch in batches:
+        batch = schema.conform(batch)
         if carry is not None:
-            batch = pl.concat([schema.conform(carry), schema.conform(batch)], how="vertical")
+            batch = pl.concat([carry, batch], how="vertical")
+            carry = None
+        if batch.select(pl.col("claim_seq").is_null().any()).item():
+            yield batch  # scope reports the missing claim_seq
+            continue
         if batch.height == 0:
             carry = None
             continue
-        last = batch["claim_seq"][-1]
-        tail = batch["claim_seq"] == last
+        tail = pl.col("claim_seq") == batch["claim_seq"][-1]
         carry = batch.filter(tail)
         head = batch.filter(~tail)
         if head.height:
             yield head
     if carry is not None and carry.height:
         yield carry
+
+
+def _batches_of(
+    lines: pl.DataFrame | pl.LazyFrame | Iterable[pl.DataFrame],
+) -> Iterator[pl.DataFrame]:
+    """Batches of whole claims in input order, from one table or from an iterable of them."""
+    if isinstance(lines, pl.LazyFrame):
+        lines = lines.collect()
+    if isinstance(lines, pl.DataFrame):
+        return _table_batches(lines)
+    return _whole_claims(lines)
 
 
 def evaluate_lines(
@@ -214,19 +240,29 @@ def evaluate_lines(
     parts = [_reduce(batch, year, t) for batch in _batches_of(lines)]
     if not parts:
         parts = [_reduce(schema.empty_claim_lines(), year, t)]
-    return _evaluate(_combine(parts), year, level, t)
+    return _evaluate(parts, year, level, t)
 
 
-def _evaluate(r: _Reduced, year: int, level: Level, t: CodeTables) -> EngineResult:
-    """Phase 2: replacement and void over all claims, then instances, counts and monthly."""
+def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> EngineResult:
+    """Phase 2: replacement and void over all claims, then instances, counts and monthly.
+
+    ``parts`` is emptied, and intermediates are dropped as soon as they are used: peak
+    memory is what phase 2 holds at once.
+    """
+    r = _combine(parts)
+    parts.clear()
     claims, scope = resolve_scope(r.keys, r.splits, r.claims)
     kept = claims.select("uid")
-    markers = r.markers.join(kept, on="uid", how="semi", maintain_order="left")
+    # Conflicting meanings were only needed for the findings (phase 1).
+    markers = r.markers.drop("conflicting_meanings").join(
+        kept, on="uid", how="semi", maintain_order="left"
+    )
     visit_lines = r.visit_lines.join(kept, on="uid", how="semi", maintain_order="left")
     claim_dx = r.claim_dx.join(kept, on="uid", how="semi", maintain_order="left")
     findings = r.findings.join(
         claims.select("claim_seq").unique(), on="claim_seq", how="semi", maintain_order="left"
     ).sort("claim_seq", "kind", "code", "measure_id", nulls_last=True)
+    del r, kept
 
     # Integer keys for grouping: pid (entity + patient), eid (entity), mkey (measure-stratum).
     if level == "tin":
@@ -247,7 +283,9 @@ def _evaluate(r: _Reduced, year: int, level: Level, t: CodeTables) -> EngineResu
     visit_keyed = visit_lines.join(measure_keys, on=["measure_id", "stratum"]).select(
         "uid", "mkey", "claim_seq", "line_number"
     )
+    del claims, markers, visit_lines, keyed_claims
     keyed = instance_keys(ce, claim_dx, t.mkey_dx)
+    del ce
     inst = build_instances(keyed, visit_keyed)
     marks = inst.group_by("eid", "mkey", "marker").agg(pl.len().cast(pl.Int64).alias("weight"))
     rows = count_rows(_named(marks, people, t), t)
@@ -259,6 +297,7 @@ def _evaluate(r: _Reduced, year: int, level: Level, t: CodeTables) -> EngineResu
         monthly = count_rows(_named(by_month, people, t), t, by=("month",)).select(
             [pl.col(n).cast(d) for n, d in MONTHLY_SCHEMA.items()]
         )
+    del keyed, visit_keyed, claim_dx
     return EngineResult(
         year=year,
         level=level,
