@@ -797,15 +797,21 @@ def _context(
         .otherwise(pl.col("nm1"))
         .forward_fill()
         .fill_null(0),
-        gc=code.eq(CLM).cum_sum().cast(pl.Int64) + (carry.claim_seq - 1),
-        gl=code.eq(LX).cum_sum().cast(pl.Int64) + carry.line,
-        g20=start20.cum_sum().cast(pl.Int64) + carry.group["20"],
-        g22=start22.cum_sum().cast(pl.Int64) + carry.group["22"],
-        g23=start23.cum_sum().cast(pl.Int64) + carry.group["23"],
+        gc=_running_count(code == CLM) + (carry.claim_seq - 1),
+        gl=_running_count(code == LX) + carry.line,
+        g20=_running_count(start20) + carry.group["20"],
+        g22=_running_count(start22) + carry.group["22"],
+        g23=_running_count(start23) + carry.group["23"],
         s20=start20,
         s22=start22,
         s23=start23,
     ).drop("marker1", "marker2", "nm1")
+
+
+def _running_count(condition: pl.Expr) -> pl.Expr:
+    """How many rows so far (this one included) meet ``condition`` (cum_count is cheaper
+    than a cumulative sum of booleans)."""
+    return pl.when(condition).then(pl.lit(True)).cum_count().cast(pl.Int64)
 
 
 def _with_tin_and_patient(head: pl.DataFrame) -> pl.DataFrame:
