@@ -1,0 +1,93 @@
+"""Segment shapes that take the columnar reader off its fast path; it must still agree
+with the streaming path (values, quarantine, warnings, positions)."""
+
+from __future__ import annotations
+
+import pytest
+from polars.testing import assert_frame_equal
+
+from mipsclaims import x12
+from mipsclaims.claims import claims_to_frame
+from mipsclaims.synth import SynthConfig, synthetic_837
+
+
+def _agree(data: bytes, batch_bytes: int = 1 << 20) -> tuple[x12.ReadReport, int]:
+    stream_report, table_report = x12.ReadReport(), x12.ReadReport()
+    typed = claims_to_frame(x12.iter_claims(data, stream_report))
+    table = x12.read_claim_lines(data, table_report, batch_bytes=batch_bytes)
+    assert_frame_equal(table, typed)
+    assert table_report.quarantined == stream_report.quarantined
+    assert sorted(map(str, table_report.warnings)) == sorted(map(str, stream_report.warnings))
+    assert table_report.errors == stream_report.errors
+    assert (table_report.claims_seen, table_report.claims_read, table_report.lines_read) == (
+        stream_report.claims_seen,
+        stream_report.claims_read,
+        stream_report.lines_read,
+    )
+    return table_report, table.height
+
+
+BASE = synthetic_837(SynthConfig(claims=12, seed=7))
+TEXT = BASE.decode()
+
+
+def _after_first(old: str, new: str, count: int = 1) -> bytes:
+    """``TEXT`` with the first ``count`` occurrences of ``old`` replaced (never the ISA)."""
+    head, rest = TEXT.split("~", 1)
+    return (head + "~" + rest.replace(old, new, count)).encode()
+
+
+def test_base_reads_clean():
+    report, lines = _agree(BASE)
+    assert lines > 12 and not report.quarantined
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "count"),
+    [
+        ("LX*2~", "LX~", 1),  # bare tag: no LX01, the line number is bad
+        ("LX*2~", "LX*~", 1),  # empty LX01
+        ("DTP*472*", "DTP~DTP*472*", 1),  # bare unknown-shape DTP before the real one
+        ("HI*", "~*~**~HI*", 1),  # empty and separator-only segments are skipped
+        ("HI*", "*" * 14 + "X~HI*", 1),  # no tag, elements 1-13 empty: skipped too
+        ("HI*", "*" * 3 + "X~HI*", 1),  # no tag but an element: counted, ignored
+        ("HI*", "ZZZZ*1~Q~HI*", 1),  # unknown long and short tags
+        ("CLM*", "NM1X*1~CLM*", 1),  # a tag that starts like a known one
+        ("NM1*IL*", "NM1*IL*ÄÖ", 1),  # non-ASCII in a value
+        ("N3*", "ÑN3*", 1),  # non-ASCII in a tag
+        ("HL*", "HL *", 3),  # padded tags (whitespace before the separator)
+        ("SV1*", "  SV1*", 5),  # indentation inside the data
+        ("SV1*HC:", "SV1* HC : ", 3),  # padded element and component (stripped)
+        ("DMG*D8*", "DMG*D8*\t", 2),  # a tab before a birth date
+    ],
+)
+def test_unusual_segments_agree(old, new, count):
+    _agree(_after_first(old, new, count))
+
+
+def test_every_spare_separator_byte_present():
+    """No byte is free for the one-column read: the slower split path gives the same."""
+    spare = "".join(chr(c) for c in (*range(1, 9), 11, 12, *range(14, 32), 127))
+    data = _after_first("N3*", "N3*" + spare.replace("\x1c", "") + "*")
+    _agree(data)
+    _agree(data, batch_bytes=2048)
+
+
+@pytest.mark.parametrize("batch", [700, 4096])
+def test_small_batches_with_unusual_segments(batch):
+    data = _after_first("HI*", "~~HI *", 4)
+    _agree(data, batch_bytes=batch)
+
+
+def test_carriage_returns_before_newline_terminators():
+    data = BASE.replace(b"~\n", b"\r\n")
+    report, lines = _agree(data)
+    assert not report.quarantined and lines == _agree(BASE)[1]
+
+
+def test_whitespace_only_inside_values_keeps_fast_path_values():
+    # A space inside a value is data (not padding) and must be kept as is.
+    data = _after_first("NM1*IL*1*", "NM1*IL*1*VAN DER ", -1)
+    _agree(data)
+    table = x12.read_claim_lines(data)
+    assert table.filter(table["patient_name"].str.starts_with("VAN DER ")).height > 0
