@@ -74,6 +74,9 @@ class QuarantinedClaim:
 class CappedList(list):
     """A list that keeps its first ``cap`` items and only counts the ones after (``dropped``)."""
 
+    cap: int = MAX_ISSUES  # class defaults: copy and pickle append before __dict__ is set
+    dropped: int = 0
+
     def __init__(self, items: Iterable[Any] = (), cap: int = MAX_ISSUES) -> None:
         super().__init__()
         self.cap = cap
