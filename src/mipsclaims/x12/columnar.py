@@ -177,19 +177,29 @@ def _padded(piece: Piece, segments: pl.Series) -> bool:
 
 
 def _split(
-    frame: pl.DataFrame, ele: str, used: tuple[int, ...] | None, strip: bool, *keep: str
+    frame: pl.DataFrame,
+    tag: int,
+    ele: str,
+    used: tuple[int, ...] | None,
+    strip: bool,
+    *keep: str,
 ) -> pl.DataFrame:
-    """``keep`` columns and elements ``used`` (``e<i>``) of the segments of ``frame``.
+    """``keep`` columns and elements ``used`` (``e<i>``) of the ``tag`` segments of ``frame``.
 
-    With ``used=None`` the elements stay one list column ``p`` (element 0 is the tag).
+    One query: filter, split, pick. With ``used=None`` the elements stay one list column
+    ``p`` (element 0 is the tag).
     """
-    parts = frame.select(*keep, p=pl.col("s").str.split(ele, literal=True))
-    if used is None:
-        return parts
-    cols = {f"e{i}": pl.col("p").list.get(i, null_on_oob=True) for i in used}
-    if strip:
-        cols = {k: v.str.strip_chars(_WS) for k, v in cols.items()}
-    return parts.select(*keep, **cols)
+    parts = (
+        frame.lazy()
+        .filter(pl.col("code") == tag)
+        .select(*keep, p=pl.col("s").str.split(ele, literal=True))
+    )
+    if used is not None:
+        cols = {f"e{i}": pl.col("p").list.get(i, null_on_oob=True) for i in used}
+        if strip:
+            cols = {k: v.str.strip_chars(_WS) for k, v in cols.items()}
+        parts = parts.select(*keep, **cols)
+    return parts.collect()
 
 
 def _by_value(frame: pl.DataFrame, column: str, **exprs: pl.Expr) -> pl.DataFrame:
@@ -348,12 +358,8 @@ class _Batcher:
         n = rows.height
         rows = rows.with_row_index("i")
 
-        def subset(tag: int, used: tuple[int, ...] | None, *keep: str) -> pl.DataFrame:
-            part = rows.lazy().filter(code == tag).select("s", *keep).collect()
-            return _split(part, ele, used, strip, *keep)
-
         # HL level and NM1 entity, computed on their subsets and scattered back.
-        hl = subset(HL, (3,), "i")
+        hl = _split(rows, HL, ele, (3,), strip, "i")
         hl_code = pl.Series("hl", [], pl.Int8).extend_constant(None, n)
         hl_code = hl_code.scatter(
             hl["i"],
@@ -361,7 +367,7 @@ class _Batcher:
             .fill_null("")
             .replace_strict(_HL_CODES, default=HL_OTHER, return_dtype=pl.Int8),
         )
-        nm1 = subset(NM1, (1, 3, 4, 9), "i")
+        nm1 = _split(rows, NM1, ele, (1, 3, 4, 9), strip, "i")
         nm1_code = pl.Series("nm1", [], pl.Int8).extend_constant(None, n)
         nm1_code = nm1_code.scatter(
             nm1["i"],
@@ -371,6 +377,12 @@ class _Batcher:
 
         def with_ctx(part: pl.DataFrame, *cols: str) -> pl.DataFrame:
             return pl.concat([part, ctx.select(pl.col(cols).gather(part["i"]))], how="horizontal")
+
+        # Segments with their context: subsets take both in one query.
+        full = pl.concat([rows.select("s"), ctx], how="horizontal")
+
+        def subset(tag: int, used: tuple[int, ...] | None, *keep: str) -> pl.DataFrame:
+            return _split(full, tag, ele, used, strip, *keep)
 
         levels = self._levels(ctx, nm1, with_ctx, subset)
 
@@ -403,11 +415,9 @@ class _Batcher:
         cols = ("major", "entity", "g20", "g22", "g23")
         starts = ctx.filter(pl.col("s20") | pl.col("s22") | pl.col("s23"))
         people = with_ctx(nm1, *cols).filter(major.is_in(hl_majors))
-        ref = with_ctx(subset(REF, (1, 2), "i"), *cols).filter(
-            (major == HL20) & (ent == _ENTITY["85"])
-        )
-        dmg = with_ctx(subset(DMG, (2, 3), "i"), *cols).filter(major.is_in([HL22, HL23]))
-        sbr = with_ctx(subset(SBR, (9,), "i"), *cols).filter(major == HL22)
+        ref = subset(REF, (1, 2), *cols).filter((major == HL20) & (ent == _ENTITY["85"]))
+        dmg = subset(DMG, (2, 3), *cols).filter(major.is_in([HL22, HL23]))
+        sbr = subset(SBR, (9,), *cols).filter(major == HL22)
         levels = {}
         for lv, keys in _LEVEL_KEYS.items():
             g = pl.col(f"g{lv}")
@@ -480,7 +490,7 @@ class _Batcher:
             return expr.str.strip_chars(_WS) if strip else expr
 
         # Claim header (one row per CLM).
-        clm = with_ctx(subset(CLM, (1, 5), "i"), "gc", "g20", "g22", "g23", "segno", "raw")
+        clm = subset(CLM, (1, 5), "gc", "g20", "g22", "g23", "segno", "raw")
         clm05 = comps(_e(5))
         head = clm.select(
             "gc",
@@ -500,7 +510,7 @@ class _Batcher:
             .group_by("gc")
             .agg(claim_rend=_nz(_e(9)).drop_nulls().first())
         )
-        dtp = with_ctx(subset(DTP, (1, 2, 3), "i"), "in_claim", "major", *where, "gl")
+        dtp = subset(DTP, (1, 2, 3), "in_claim", "major", *where, "gl")
         dtp = dtp.filter((in2300 & (_e(1) == "434")) | (in2400 & (_e(1) == "472")))
         dtp = _with_period(dtp, "e2", "e3")
         d434 = dtp.filter(major == L2300)
@@ -508,8 +518,8 @@ class _Batcher:
             claim_start=pl.col("start").drop_nulls().first(),
             claim_end=pl.col("end").drop_nulls().first(),
         )
-        hi = with_ctx(subset(HI, None, "i"), "in_claim", "major", "gc").filter(in2300)
-        sv1 = with_ctx(subset(SV1, (1, 2, 4, 5, 7), "i"), "in_claim", "major", *where, "gl")
+        hi = subset(HI, None, "in_claim", "major", "gc").filter(in2300)
+        sv1 = subset(SV1, (1, 2, 4, 5, 7), "in_claim", "major", *where, "gl")
         sv1_2300 = sv1.filter(in2300).select(
             *where, loop=pl.lit("2300"), reason=pl.lit(rules.SV1_OUTSIDE_LINE)
         )
@@ -565,7 +575,7 @@ class _Batcher:
             .filter(pl.col("line_rend").is_not_null())
             .filter(pl.col("gl").is_first_distinct())
         )
-        lx = with_ctx(subset(LX, (1,), "i"), "in_claim", "major", *where, "gl")
+        lx = subset(LX, (1,), "in_claim", "major", *where, "gl")
         lx = (
             lx.filter(in2400)
             .select(*where, "gl", number=_e(1).fill_null(""))
