@@ -122,3 +122,20 @@ def test_a_table_is_cut_into_batches_even_with_claims_out_of_order(synthetic, mo
     shuffled = lines.sample(fraction=1.0, shuffle=True, seed=2)
     assert_same(whole, evaluate_lines(shuffled, year))
     assert_same(whole, evaluate_lines(lines.lazy(), year))
+
+
+def test_instances_are_built_once_when_first_read():
+    from mipsclaims.engine.result import EngineResult
+
+    table = pl.DataFrame({"a": [1]})
+    calls: list[int] = []
+
+    def build() -> pl.DataFrame:
+        calls.append(1)
+        return table
+
+    result = EngineResult(2025, "tin-npi", table, table, build, table, table)
+    assert calls == []
+    assert result.instances is table and result.instances is table
+    assert calls == [1]
+    assert EngineResult(2025, "tin", table, table, table, table, table).instances is table

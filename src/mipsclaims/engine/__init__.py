@@ -19,7 +19,13 @@ from .codes import CodeTables, tables
 from .counts import count_rows
 from .eligibility import eligible_options
 from .findings import find
-from .instances import build_instances, instance_key_text, instance_keys, monthly_marks
+from .instances import (
+    build_instances,
+    instance_key_text,
+    instance_keys,
+    instance_marks,
+    monthly_marks,
+)
 from .markers import claim_markers
 from .result import INSTANCE_SCHEMA, MONTHLY_SCHEMA, EngineResult
 from .scope import resolve_scope, split_batch
@@ -286,9 +292,7 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
     del claims, markers, visit_lines, keyed_claims
     keyed = instance_keys(ce, claim_dx, t.mkey_dx)
     del ce
-    inst = build_instances(keyed, visit_keyed)
-    marks = inst.group_by("eid", "mkey", "marker").agg(pl.len().cast(pl.Int64).alias("weight"))
-    rows = count_rows(_named(marks, people, t), t)
+    rows = count_rows(_named(instance_marks(keyed, visit_keyed), people, t), t)
     monthly = pl.DataFrame(schema=MONTHLY_SCHEMA)
     if keyed.height:
         last = keyed["claim_date"].max()
@@ -297,13 +301,17 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
         monthly = count_rows(_named(by_month, people, t), t, by=("month",)).select(
             [pl.col(n).cast(d) for n, d in MONTHLY_SCHEMA.items()]
         )
-    del keyed, visit_keyed, claim_dx
+    del claim_dx
+
+    def instances() -> pl.DataFrame:
+        return _instances_out(build_instances(keyed, visit_keyed), people, t, year)
+
     return EngineResult(
         year=year,
         level=level,
         rows=rows,
         monthly=monthly,
-        instances=_instances_out(inst, people, t, year),
+        instances=instances,  # built when first read (a JSON report never does)
         findings=findings,
         scope=scope,
     )

@@ -29,27 +29,29 @@ def age_months(birth: pl.Expr, on: pl.Expr) -> pl.Expr:
 def qualifying_lines(lines: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
     """(uid, opt, claim_seq, line_number) of each line whose code qualifies for an option.
 
-    Modifier and place-of-service exclusions are checked once per distinct line profile
-    (modifiers, place of service) and exclusion rule, not once per line and option: both
-    are few, and the join then carries integers only.
+    Only lines with a denominator code are looked at. Modifier and place-of-service
+    exclusions are few distinct rules: a line fails a rule when one of its modifiers or its
+    place of service is listed by it (integer joins, no per-line strings), and qualifies for
+    every option of its code whose rule it does not fail.
     """
-    profile_key = pl.col("modifiers").list.sort().list.join(",") + "|" + pl.col("pos").fill_null("")
-    keyed = lines.select(
-        "uid", "claim_seq", "line_number", "code", "modifiers", "pos", profile_key.alias("pkey")
-    )
-    profiles = keyed.select("pkey", "modifiers", "pos").unique(subset="pkey")
-    passes = (
-        profiles.join(t.exclusion_rules, how="cross")
-        .filter(
-            (pl.col("modifiers").list.set_intersection(pl.col("mod_excl")).list.len() == 0)
-            & (pl.col("pos").is_null() | ~pl.col("pos").is_in(pl.col("pos_excl")))
-        )
-        .select("pkey", "rule")
+    den = lines.join(t.option_procedures.select("code").unique(), on="code", how="semi")
+    den = den.with_row_index("row")
+    rule_mods = t.exclusion_rules.select("rule", pl.col("mod_excl").alias("mod")).explode("mod")
+    rule_pos = t.exclusion_rules.select("rule", pl.col("pos_excl").alias("pos")).explode("pos")
+    fails = pl.concat(
+        [
+            den.filter(pl.col("modifiers").list.len() > 0)
+            .select("row", pl.col("modifiers").alias("mod"))
+            .explode("mod")
+            .join(rule_mods.drop_nulls(), on="mod")
+            .select("row", "rule"),
+            den.select("row", "pos").join(rule_pos.drop_nulls(), on="pos").select("row", "rule"),
+        ]
     )
     return (
-        keyed.select("uid", "claim_seq", "line_number", "code", "pkey")
+        den.select("row", "uid", "claim_seq", "line_number", "code")
         .join(t.option_procedures.select("code", "opt", "rule"), on="code")
-        .join(passes, on=["pkey", "rule"], how="semi")
+        .join(fails, on=["row", "rule"], how="anti")
         .select("uid", "opt", "claim_seq", "line_number")
     )
 

@@ -202,6 +202,26 @@ def build_instances(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFr
     return inst.with_columns(_marker_expr().alias("marker"), pl.col("qdc_codes").fill_null([]))
 
 
+def instance_marks(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFrame:
+    """(eid, mkey, marker, weight): instances counted per marker, without building their
+    audit trail (claim lists, QDCs): what :func:`build_instances` gives, counted. A visit
+    instance weighs its qualifying lines (at least one), as it fans out there."""
+    weights = (
+        _visit_lines(keyed, visit_lines)
+        .group_by(GROUP)
+        .agg(pl.len().cast(pl.Int64).alias("weight"))
+    )
+    return (
+        _effective_rank(keyed, GROUP)
+        .group_by(GROUP)
+        .agg(pl.col("eid").first(), pl.col("is_inverse").first(), pl.col("rank").max())
+        .join(weights, on=GROUP, how="left")
+        .select("eid", "mkey", _marker_expr().alias("marker"), pl.col("weight").fill_null(1))
+        .group_by("eid", "mkey", "marker")
+        .agg(pl.col("weight").sum())
+    )
+
+
 def monthly_marks(
     keyed: pl.DataFrame,
     visit_lines: pl.DataFrame,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -31,15 +32,42 @@ INSTANCE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+class _Deferred:
+    """A table field that may be given as a builder and is built on first access.
+
+    The instance table is the largest output and the only one a JSON/CSV report never
+    reads: the engine hands it over as a function, built (once) when someone reads it.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, obj: object, owner: type | None = None) -> pl.DataFrame:
+        if obj is None:
+            raise AttributeError(self.slot)  # no default value for the dataclass field
+        value = obj.__dict__[self.slot]
+        if callable(value):
+            value = value()
+            obj.__dict__[self.slot] = value
+        return value
+
+    def __set__(self, obj: object, value: pl.DataFrame | Callable[[], pl.DataFrame]) -> None:
+        obj.__dict__[self.slot] = value
+
+
 @dataclass(frozen=True)
 class EngineResult:
-    """Counts and their audit trail for one performance year at one reporting level."""
+    """Counts and their audit trail for one performance year at one reporting level.
+
+    ``instances`` may be passed as a function returning the table: it is then built on
+    first access (and kept).
+    """
 
     year: int
     level: str
     rows: pl.DataFrame
     monthly: pl.DataFrame
-    instances: pl.DataFrame
+    instances: pl.DataFrame = _Deferred()  # type: ignore[assignment]
     findings: pl.DataFrame
     scope: pl.DataFrame
 
