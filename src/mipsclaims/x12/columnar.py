@@ -202,6 +202,27 @@ def _split(
     return parts.collect()
 
 
+def _aligned(keys: pl.Series, source: pl.DataFrame, key: str, base: int) -> pl.DataFrame:
+    """The other columns of ``source`` for each of ``keys`` (nulls where it has none).
+
+    Group ids (claims, service lines, HL loops) are consecutive integers from ``base``
+    within a batch, so a slot array replaces a hash join: each ``source`` row (unique
+    ``key``) goes to slot ``key - base`` and is read back at ``keys - base``.
+    """
+    top = max((int(s.max()) for s in (keys, source[key]) if len(s)), default=base)  # type: ignore[arg-type]
+    slot = pl.Series("slot", [], pl.UInt32).extend_constant(None, top - base + 1)
+    if source.height:
+        rows = pl.int_range(source.height, dtype=pl.UInt32, eager=True)
+        slot = slot.scatter(source[key] - base, rows)
+    return source.drop(key).select(pl.all().gather(slot.gather(keys - base)))
+
+
+def _first_of(group: str) -> pl.Expr:
+    """First row of each run of equal ``group`` ids (rows are in segment order)."""
+    col = pl.col(group)
+    return (col != col.shift(1)).fill_null(True)
+
+
 def _by_value(frame: pl.DataFrame, column: str, **exprs: pl.Expr) -> pl.DataFrame:
     """``frame`` plus ``exprs`` of ``column``, each computed once per distinct value.
 
@@ -395,6 +416,7 @@ class _Batcher:
                 )
             )
         claims, lines, errors = self._claims(nm1, levels, comp, with_ctx, subset)
+        claim_base = carry.claim_seq
 
         counts = ctx.select(clm=code.eq(CLM).sum(), lx=code.eq(LX).sum()).row(0)
         self.report.claims_seen += counts[0]
@@ -404,7 +426,7 @@ class _Batcher:
             last = levels[lv].tail(1)
             carry.group[lv] = int(last["g"].item())
             carry.attrs[lv] = last
-        return self._assemble(claims, lines, errors, piece)
+        return self._assemble(claims, lines, errors, piece, claim_base)
 
     def _levels(
         self, ctx: pl.DataFrame, nm1: pl.DataFrame, with_ctx: _WithCtx, subset: _Subset
@@ -544,7 +566,7 @@ class _Batcher:
             .when(pl.col("bad_ptr"))
             .then(pl.lit(rules.BAD_POINTER)),
         ).filter(pl.col("reason").is_not_null())
-        sv1_first = sv1.filter(pl.col("gl").is_first_distinct()).select(
+        sv1_first = sv1.filter(_first_of("gl")).select(
             "gl",
             sv1_segno="segno",
             sv101=_e(1),
@@ -566,22 +588,21 @@ class _Batcher:
         )
         dtp_first = (
             d472.filter(pl.col("start").is_not_null())
-            .filter(pl.col("gl").is_first_distinct())
+            .filter(_first_of("gl"))
             .select("gl", line_start="start", line_end="end")
         )
         rend = (
             nm1.filter(major == L2400)
             .select("gl", line_rend=_nz(_e(9)))
             .filter(pl.col("line_rend").is_not_null())
-            .filter(pl.col("gl").is_first_distinct())
+            .filter(_first_of("gl"))
         )
         lx = subset(LX, (1,), "in_claim", "major", *where, "gl")
-        lx = (
-            lx.filter(in2400)
-            .select(*where, "gl", number=_e(1).fill_null(""))
-            .join(sv1_first, on="gl", how="left")
-            .join(dtp_first, on="gl", how="left")
-            .join(rend, on="gl", how="left")
+        lx = lx.filter(in2400).select(*where, "gl", number=_e(1).fill_null(""))
+        line_base = self.carry.line + 1  # the first LX of this batch
+        lx = pl.concat(
+            [lx, *(_aligned(lx["gl"], x, "gl", line_base) for x in (sv1_first, dtp_first, rend))],
+            how="horizontal",
         )
         lx_err = lx.select(
             *where,
@@ -592,17 +613,17 @@ class _Batcher:
             .then(pl.lit(rules.NO_SV1)),
         ).filter(pl.col("reason").is_not_null())
 
-        l20, l22, l23 = (levels[k] for k in ("20", "22", "23"))
         n_lines = lx.group_by("gc").agg(n_lines=pl.len())
-        head = (
-            head.join(claim_rend, on="gc", how="left")
-            .join(claim_dates, on="gc", how="left")
-            .join(hi_codes, on="gc", how="left")
-            .join(n_lines, on="gc", how="left")
-            .join(l20.rename(lambda n: f"b_{n}"), left_on="g20", right_on="b_g", how="left")
-            .join(l22.rename(lambda n: f"s_{n}"), left_on="g22", right_on="s_g", how="left")
-            .join(l23.rename(lambda n: f"d_{n}"), left_on="g23", right_on="d_g", how="left")
-        )
+        claim_base = self.carry.claim_seq  # the first CLM of this batch
+        parts = [head]
+        parts += [
+            _aligned(head["gc"], x, "gc", claim_base)
+            for x in (claim_rend, claim_dates, hi_codes, n_lines)
+        ]
+        for lv, prefix in (("20", "b"), ("22", "s"), ("23", "d")):
+            level = _aligned(head[f"g{lv}"], levels[lv], "g", self.carry.group[lv])
+            parts.append(level.rename(lambda n, p=prefix: f"{p}_{n}"))
+        head = pl.concat(parts, how="horizontal")
         dependent = pl.col("d_has").fill_null(False)
 
         def who(key: str) -> pl.Expr:
@@ -674,6 +695,7 @@ class _Batcher:
         lx: pl.DataFrame,
         errors: pl.DataFrame,
         piece: Piece,
+        claim_base: int,
     ) -> pl.DataFrame:
         for gc, segno, raw_i, loop, reason, claim_id in errors.select(
             "gc", "segno", "raw", "loop", "reason", "claim_id"
@@ -687,7 +709,9 @@ class _Batcher:
                 )
             )
         if errors.height:
-            head = head.filter(~pl.col("gc").is_in(errors["gc"].implode()))
+            bad = errors["gc"].implode()
+            head = head.filter(~pl.col("gc").is_in(bad))
+            lx = lx.filter(~pl.col("gc").is_in(bad))
         if head.height == 0:
             return empty_claim_lines()
         head = _with_tin_and_patient(head).select(
@@ -725,7 +749,8 @@ class _Batcher:
         pointers = ptrs.cast(pl.List(pl.Int8), strict=False).list.drop_nulls()
         lx = _by_value(lx, "ptrs", diagnosis_pointers=pointers)
         has_line_date = pl.col("line_start").is_not_null()
-        table = lx.join(head, on="gc", how="inner").select(
+        lines = pl.concat([lx, _aligned(lx["gc"], head, "gc", claim_base)], how="horizontal")
+        table = lines.select(
             source=pl.lit(self.name),
             interchange_control=pl.lit(piece.control),
             claim_seq=pl.col("gc"),
