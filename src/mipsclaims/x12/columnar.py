@@ -852,14 +852,18 @@ def _running_count(condition: pl.Expr) -> pl.Expr:
 def _with_tin_and_patient(head: pl.DataFrame) -> pl.DataFrame:
     """TIN (SSN pseudonymised), patient id and display name; Python only per distinct value."""
     ssns = head["b_SY"].drop_nulls().unique().to_list()
-    pseudonyms = pl.DataFrame(
-        {"b_SY": ssns, "ssn_tin": [pseudonymise_ssn(s) for s in ssns]},
-        schema={"b_SY": pl.String, "ssn_tin": pl.String},
+    ssn_tin = (
+        pl.col("b_SY").replace_strict(
+            ssns, [pseudonymise_ssn(s) for s in ssns], default=None, return_dtype=pl.String
+        )
+        if ssns
+        else pl.lit(None, pl.String)
     )
-    keys = (
-        head.filter(pl.col("dependent")).select("s_member", "last", "first", "birth_date").unique()
-    )
-    dep_ids = keys.with_columns(
+    # Dependent ids: hashed per distinct (member, name, birth date), only for dependents.
+    key = ["s_member", "last", "first", "birth_date"]
+    dependents = head.with_row_index("_row").filter(pl.col("dependent")).select("_row", *key)
+    keys = dependents.select(key).unique()
+    ids = keys.with_columns(
         dep_id=pl.Series(
             [
                 dependent_patient_id(m, last or "", first or "", b)
@@ -868,15 +872,14 @@ def _with_tin_and_patient(head: pl.DataFrame) -> pl.DataFrame:
             dtype=pl.String,
         )
     )
-    head = head.join(pseudonyms, on="b_SY", how="left").join(
-        dep_ids, on=["s_member", "last", "first", "birth_date"], how="left", nulls_equal=True
-    )
+    dependents = dependents.join(ids, on=key, how="left", nulls_equal=True)
+    dep_id = pl.Series("dep_id", [], pl.String).extend_constant(None, head.height)
+    if dependents.height:
+        dep_id = dep_id.scatter(dependents["_row"], dependents["dep_id"])
     name = pl.concat_str(pl.col("last"), pl.col("first"), separator=", ", ignore_nulls=True)
     return head.with_columns(
-        tin=pl.coalesce("b_EI", "ssn_tin"),
-        patient_id=pl.when(pl.col("dependent"))
-        .then(pl.col("dep_id"))
-        .otherwise(pl.col("s_member")),
+        tin=pl.coalesce(pl.col("b_EI"), ssn_tin),
+        patient_id=pl.when(pl.col("dependent")).then(dep_id).otherwise(pl.col("s_member")),
         patient_name=_nz(name),
     )
 
