@@ -122,9 +122,10 @@ def _tag_codes(s: pl.Series, ele: str) -> pl.Series:
     expr: pl.Expr | pl.When | pl.Then = pl
     for tag, code in _TAGS.items():
         key = int.from_bytes((tag + ele).encode("latin-1"), "little")
-        cond = (pl.col("w") & 0xFFFFFF) == key if len(tag) == 2 else pl.col("w") == key
+        cond = pl.col("w3") == key if len(tag) == 2 else pl.col("w") == key
         expr = expr.when(cond).then(pl.lit(code, _U8))  # type: ignore[union-attr]
-    codes = pl.DataFrame({"w": word}).select(expr.otherwise(pl.lit(None, _U8)))  # type: ignore[union-attr]
+    words = pl.DataFrame({"w": word}).with_columns(w3=pl.col("w") & 0xFFFFFF)
+    codes = words.select(expr.otherwise(pl.lit(None, _U8)))  # type: ignore[union-attr]
     codes = codes.to_series()
     if not codes.null_count():
         return codes
@@ -169,9 +170,9 @@ def _padded(piece: Piece, segments: pl.Series) -> bool:
         if w == b"\n" and not segments.str.contains("\n", literal=True).any():
             continue  # every newline follows a terminator
         ws = re.escape(w)
-        if re.compile(ws + b"[" + marks + b"]").search(data, start):
-            return True
-        if re.compile(ws + b"(?<=[" + seps + b"]" + ws + b")").search(data, start):
+        # w before any separator, or w right after an element/component separator.
+        pattern = ws + b"(?:[" + marks + b"]|(?<=[" + seps + b"]" + ws + b"))"
+        if re.compile(pattern).search(data, start):
             return True
     return False
 
