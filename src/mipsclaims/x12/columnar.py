@@ -6,7 +6,10 @@ from the data as the separator). Each segment's tag becomes a small integer code
 first four bytes; the loop context (the same rules as :mod:`.stream`) is computed on
 integer columns only. Only the segment kinds we need (HL, NM1, REF, DMG, SBR, CLM, HI, LX,
 SV1, DTP and the envelope) are split into elements, each subset once. Attributes of HL
-loops, claims and service lines are aggregated per group id and joined onto the lines.
+loops, claims and service lines are aggregated per group id and placed onto claims and
+lines by that id (ids are consecutive within a batch: slot arrays, no hash joins). String
+work that repeats (procedure codes, pointers, diagnosis composites) is done once per
+distinct value.
 
 Whitespace around elements is not data. It is stripped only when a piece has any (a quick
 byte scan); the common layout (newlines after terminators) needs no stripping at all.
@@ -210,7 +213,10 @@ def _aligned(keys: pl.Series, source: pl.DataFrame, key: str, base: int) -> pl.D
     within a batch, so a slot array replaces a hash join: each ``source`` row (unique
     ``key``) goes to slot ``key - base`` and is read back at ``keys - base``.
     """
-    top = max((int(s.max()) for s in (keys, source[key]) if len(s)), default=base)  # type: ignore[arg-type]
+    ids = [s for s in (keys, source[key]) if len(s)]
+    if any(int(s.min()) < base for s in ids):  # type: ignore[arg-type]
+        raise AssertionError("group id below the batch's first id")  # a reader bug, never data
+    top = max((int(s.max()) for s in ids), default=base)  # type: ignore[arg-type]
     slot = pl.Series("slot", [], pl.UInt32).extend_constant(None, top - base + 1)
     if source.height:
         rows = pl.int_range(source.height, dtype=pl.UInt32, eager=True)
