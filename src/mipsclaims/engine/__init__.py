@@ -2,12 +2,21 @@
 
 Pipeline: scope -> eligibility -> markers -> instances -> counts (+ findings, monthly).
 Every stage is a polars join or aggregation against per-year code tables (``codes.tables``).
+
+Two phases, so that memory follows the number of eligible claims, not the input size:
+
+1. per batch of whole claims (:func:`_reduce`): split by rendering NPI, year, Part B,
+   eligibility, QDC markers and findings, all of which depend on one claim only; what is
+   kept is compact (integer keys, no PHI but ``patient_id``);
+2. once (:func:`_evaluate`): replacement and void over every claim seen (a later batch or
+   file can supersede an earlier claim), then instances, counts and the monthly series.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -61,16 +70,19 @@ def _instances_out(
 
 
 def _people(claims: pl.DataFrame) -> pl.DataFrame:
-    """``pid`` per entity and patient, ``eid`` per entity (sorted, so ids are stable)."""
+    """``pid`` per entity and patient, ``eid`` per entity, numbered in order of first
+    appearance (stable for the same input; no sort of the patient ids)."""
+    people = claims.select("tin", "npi", "patient_id").unique(maintain_order=True)
+    entities = (
+        people.select("tin", "npi")
+        .unique(maintain_order=True)
+        .with_row_index("eid")
+        .with_columns(pl.col("eid").cast(pl.Int64))
+    )
     return (
-        claims.select("tin", "npi", "patient_id")
-        .unique()
-        .sort("tin", "npi", "patient_id")
-        .with_row_index("pid")
-        .with_columns(
-            pl.col("pid").cast(pl.Int64),
-            pl.struct("tin", "npi").rank("dense").cast(pl.Int64).alias("eid"),
-        )
+        people.with_row_index("pid")
+        .with_columns(pl.col("pid").cast(pl.Int64))
+        .join(entities, on=["tin", "npi"], nulls_equal=True, maintain_order="left")
     )
 
 
@@ -92,12 +104,14 @@ class _Reduced:
     keys: pl.DataFrame  # per input claim: replacement/void keys (scope.BatchScope.keys)
     splits: pl.DataFrame  # per split claim: late scope reason, lines
     claims: pl.DataFrame  # per candidate split claim: uid, entity, patient, date, claim ids
-    markers: pl.DataFrame  # per eligible (uid, measure, stratum): rank, QDCs, conflicts
-    visit_lines: pl.DataFrame  # qualifying lines of visit measures
+    markers: pl.DataFrame  # per eligible (uid, mkey): rank, QDCs, conflicts
+    visit_lines: pl.DataFrame  # qualifying lines of visit measures (uid, mkey)
     claim_dx: pl.DataFrame  # (uid, dx) of measure diagnoses only (episode linking)
     findings: pl.DataFrame
 
 
+#: Finding columns with few distinct values: categorical while kept (phase 1 to 2).
+_REPEATED = ["kind", "tin", "npi", "measure_id", "source", "code", "detail"]
 _CLAIM_COLUMNS = ["uid", "claim_seq", "tin", "npi", "patient_id", "claim_date", "claim_id"]
 
 
@@ -108,16 +122,22 @@ def _reduce(lines: pl.DataFrame, year: int, t: CodeTables) -> _Reduced:
     claim_dx = batch.claims.select("uid", pl.col("diagnosis_codes").alias("dx")).explode("dx")
     markers = claim_markers(batch.lines, claim_dx, groups, t)
     findings = find(batch.claims, batch.lines, groups, markers, t)
+    mkey = t.mkeys.select("measure_id", "stratum", "mkey")
     return _Reduced(
         keys=batch.keys,
         splits=batch.splits,
         claims=batch.claims.select(
             *_CLAIM_COLUMNS, pl.col("source").cast(pl.Categorical), "n_lines"
         ),
-        markers=markers,
-        visit_lines=visit_lines,
+        # Measure and stratum as the integer mkey: these are the largest facts kept.
+        markers=markers.join(mkey, on=["measure_id", "stratum"]).drop(
+            "measure_id", "stratum", "conflicting_meanings"
+        ),
+        visit_lines=visit_lines.join(mkey, on=["measure_id", "stratum"]).select(
+            "uid", "mkey", "claim_seq", "line_number"
+        ),
         claim_dx=claim_dx.join(t.mkey_dx.select("dx").unique(), on="dx", how="semi"),
-        findings=findings,
+        findings=findings.with_columns(pl.col(c).cast(pl.Categorical) for c in _REPEATED),
     )
 
 
@@ -243,10 +263,29 @@ def evaluate_lines(
     if level not in ("tin-npi", "tin"):
         raise ValueError(f"level must be 'tin-npi' or 'tin', not {level!r}")
     t = _year_tables(year)
-    parts = [_reduce(batch, year, t) for batch in _batches_of(lines)]
+    parts = _reduce_all(_batches_of(lines), year, t)
     if not parts:
         parts = [_reduce(schema.empty_claim_lines(), year, t)]
     return _evaluate(parts, year, level, t)
+
+
+def _reduce_all(batches: Iterator[pl.DataFrame], year: int, t: CodeTables) -> list[_Reduced]:
+    """Phase 1 of every batch, each reduced in a worker thread while the next is read.
+
+    Reading (837P tokenising, much of it Python) and reducing (polars, without the GIL)
+    overlap; at most one batch waits, so memory stays bounded and order is kept.
+    """
+    parts: list[_Reduced] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mipsclaims-reduce") as pool:
+        pending: Future[_Reduced] | None = None
+        for batch in batches:
+            if pending is not None:
+                parts.append(pending.result())
+            pending = pool.submit(_reduce, batch, year, t)
+            del batch
+        if pending is not None:
+            parts.append(pending.result())
+    return parts
 
 
 def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> EngineResult:
@@ -258,17 +297,13 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
     r = _combine(parts)
     parts.clear()
     claims, scope = resolve_scope(r.keys, r.splits, r.claims)
-    kept = claims.select("uid")
-    # Conflicting meanings were only needed for the findings (phase 1).
-    markers = r.markers.drop("conflicting_meanings").join(
-        kept, on="uid", how="semi", maintain_order="left"
-    )
-    visit_lines = r.visit_lines.join(kept, on="uid", how="semi", maintain_order="left")
-    claim_dx = r.claim_dx.join(kept, on="uid", how="semi", maintain_order="left")
+    # Markers, visit lines and diagnoses of claims no longer kept fall out of the inner
+    # joins with the kept claims below; findings are filtered here.
+    markers, visit_lines, claim_dx = r.markers, r.visit_lines, r.claim_dx
     findings = r.findings.join(
         claims.select("claim_seq").unique(), on="claim_seq", how="semi", maintain_order="left"
-    ).sort("claim_seq", "kind", "code", "measure_id", nulls_last=True)
-    del r, kept
+    )
+    del r
 
     # Integer keys for grouping: pid (entity + patient), eid (entity), mkey (measure-stratum).
     if level == "tin":
@@ -277,18 +312,18 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
     keyed_claims = claims.select(
         "uid", "tin", "npi", "patient_id", "claim_date", "claim_seq", "claim_id", "source"
     ).join(people, on=["tin", "npi", "patient_id"], nulls_equal=True, maintain_order="left")
-    measure_keys = t.mkeys.select("measure_id", "stratum", "mkey", "calculation_type", "is_inverse")
+    measure_keys = t.mkeys.select(
+        "mkey", pl.col("calculation_type").cast(pl.Categorical), "is_inverse"
+    )
     # Claims first, in input order (uid), so that instance claim lists keep that order.
     ce = keyed_claims.select(
         "uid", "pid", "eid", "claim_date", "claim_seq", "claim_id", "source"
     ).join(
-        markers.join(measure_keys, on=["measure_id", "stratum"]).drop("measure_id", "stratum"),
+        markers.join(measure_keys, on="mkey"),
         on="uid",
         maintain_order="left",
     )
-    visit_keyed = visit_lines.join(measure_keys, on=["measure_id", "stratum"]).select(
-        "uid", "mkey", "claim_seq", "line_number"
-    )
+    visit_keyed = visit_lines
     del claims, markers, visit_lines, keyed_claims
     keyed = instance_keys(ce, claim_dx, t.mkey_dx)
     del ce
@@ -302,6 +337,10 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
             [pl.col(n).cast(d) for n, d in MONTHLY_SCHEMA.items()]
         )
     del claim_dx
+    # Texts back to strings only now, when the phase-2 intermediates are gone.
+    findings = findings.cast({c: pl.String for c in _REPEATED}).sort(
+        "claim_seq", "kind", "code", "measure_id", nulls_last=True
+    )
 
     def instances() -> pl.DataFrame:
         return _instances_out(build_instances(keyed, visit_keyed), people, t, year)

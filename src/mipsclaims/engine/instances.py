@@ -211,8 +211,9 @@ def instance_marks(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFra
         .group_by(GROUP)
         .agg(pl.len().cast(pl.Int64).alias("weight"))
     )
+    needed = keyed.select(*GROUP, "eid", "is_inverse", "calculation_type", "claim_date", "rank")
     return (
-        _effective_rank(keyed, GROUP)
+        _effective_rank(needed, GROUP)
         .group_by(GROUP)
         .agg(pl.col("eid").first(), pl.col("is_inverse").first(), pl.col("rank").max())
         .join(weights, on=GROUP, how="left")
@@ -299,7 +300,19 @@ def monthly_marks(
         .filter(pl.col("weight") > 0)
     )
     parts = [running.select("eid", "mkey", "month", "marker", "weight")]
-    episodes = keyed.filter(pl.col("calculation_type") == "episode")
+    episodes = keyed.filter(pl.col("calculation_type") == "episode").select(
+        "uid",
+        "pid",
+        "eid",
+        "mkey",
+        "is_inverse",
+        "calculation_type",
+        "claim_date",
+        "claim_seq",
+        "rank",
+    )
+    # Re-keyed month by month: link only through the episode claims' measure diagnoses.
+    claim_dx = claim_dx.join(episodes.select("uid").unique(), on="uid", how="semi")
     for m in range(1, last_month + 1) if episodes.height else ():
         upto = episodes.filter(pl.col("claim_date").dt.month() <= m)
         if upto.height == 0:
