@@ -309,20 +309,22 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
     if level == "tin":
         claims = claims.with_columns(pl.lit(None, dtype=pl.String).alias("npi"))
     people = _people(claims)
-    keyed_claims = claims.select(
-        "uid", "tin", "npi", "patient_id", "claim_date", "claim_seq", "claim_id", "source"
-    ).join(people, on=["tin", "npi", "patient_id"], nulls_equal=True, maintain_order="left")
+    keyed_claims = claims.select("uid", "tin", "npi", "patient_id", "claim_date", "claim_seq").join(
+        people, on=["tin", "npi", "patient_id"], nulls_equal=True, maintain_order="left"
+    )
     measure_keys = t.mkeys.select(
         "mkey", pl.col("calculation_type").cast(pl.Categorical), "is_inverse"
     )
     # Claims first, in input order (uid), so that instance claim lists keep that order.
-    ce = keyed_claims.select(
-        "uid", "pid", "eid", "claim_date", "claim_seq", "claim_id", "source"
-    ).join(
-        markers.join(measure_keys, on="mkey"),
+    # Only integer keys, dates and ranks: counts need no more; the audit trail (claim ids,
+    # QDC lists) is joined back only if the instance table is read.
+    ce = keyed_claims.select("uid", "pid", "eid", "claim_date", "claim_seq").join(
+        markers.select("uid", "mkey", "rank").join(measure_keys, on="mkey"),
         on="uid",
         maintain_order="left",
     )
+    details = markers.select("uid", "mkey", "qdc_codes", "conflicting", "conflicting_codes")
+    claim_ids = claims.select("uid", "claim_id", "source")
     visit_keyed = visit_lines
     del claims, markers, visit_lines, keyed_claims
     keyed = instance_keys(ce, claim_dx, t.mkey_dx)
@@ -343,7 +345,10 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
     )
 
     def instances() -> pl.DataFrame:
-        return _instances_out(build_instances(keyed, visit_keyed), people, t, year)
+        full = keyed.join(claim_ids, on="uid", how="left", maintain_order="left").join(
+            details, on=["uid", "mkey"], how="left", maintain_order="left"
+        )
+        return _instances_out(build_instances(full, visit_keyed), people, t, year)
 
     return EngineResult(
         year=year,

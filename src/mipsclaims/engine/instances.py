@@ -13,7 +13,11 @@ most recent date that has a QDC). Types differ only in the instance key:
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import polars as pl
+
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 #: Integer keys: ``pid`` (entity + patient), ``mkey`` (measure + stratum), ``ikey`` (instance
 #: within them: year, date as days, season start year or first claim of an episode).
@@ -131,7 +135,7 @@ def _visit_lines(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFrame
     )
 
 
-def _effective_rank(keyed: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+def _effective_rank(keyed: FrameT, by: list[str]) -> FrameT:
     """Patient-intermediate: only the claims on the latest date with a QDC keep their rank."""
     intermediate = pl.col("calculation_type") == "patient-intermediate"
     qdate = pl.col("claim_date").filter(pl.col("rank") > 0).max().over(by)
@@ -212,14 +216,16 @@ def instance_marks(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFra
         .agg(pl.len().cast(pl.Int64).alias("weight"))
     )
     needed = keyed.select(*GROUP, "eid", "is_inverse", "calculation_type", "claim_date", "rank")
+    # Lazy: polars' streaming engine groups millions of one-claim instances in less memory.
     return (
-        _effective_rank(needed, GROUP)
+        _effective_rank(needed.lazy(), GROUP)
         .group_by(GROUP)
         .agg(pl.col("eid").first(), pl.col("is_inverse").first(), pl.col("rank").max())
-        .join(weights, on=GROUP, how="left")
+        .join(weights.lazy(), on=GROUP, how="left")
         .select("eid", "mkey", _marker_expr().alias("marker"), pl.col("weight").fill_null(1))
         .group_by("eid", "mkey", "marker")
         .agg(pl.col("weight").sum())
+        .collect()
     )
 
 
@@ -250,16 +256,17 @@ def monthly_marks(
         .agg(pl.len().cast(pl.Int64).alias("weight"))
     )
     per_month = (
-        _effective_rank(others, [*GROUP, "month"])
+        _effective_rank(others.lazy(), [*GROUP, "month"])
         .group_by(*GROUP, "month")
         .agg(
             *[pl.col(c).first() for c in ["eid", "calculation_type", "is_inverse"]],
             pl.col("rank").max().alias("mrank"),
             (pl.col("rank") > 0).any().alias("has_qdc"),
         )
-        .join(weights, on=GROUP, how="left")
+        .join(weights.lazy(), on=GROUP, how="left")
         .with_columns(pl.col("weight").fill_null(1))
         .sort(*GROUP, "month")
+        .collect()
     )
     # Running values within each instance without window functions: rows are sorted by
     # instance, so encoding gid * 8 + rank makes a global running max / forward fill stay
