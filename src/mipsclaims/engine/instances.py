@@ -266,7 +266,6 @@ def monthly_marks(
         .join(weights.lazy(), on=GROUP, how="left")
         .with_columns(pl.col("weight").fill_null(1))
         .sort(*GROUP, "month")
-        .collect()
     )
     # Running values within each instance without window functions: rows are sorted by
     # instance, so encoding gid * 8 + rank makes a global running max / forward fill stay
@@ -286,16 +285,26 @@ def monthly_marks(
         .alias("rank")
     ).with_columns(pl.when(same).then(pl.col("rank").shift(1)).alias("prev"))
     changes = per_month.filter(pl.col("prev").is_null() | (pl.col("rank") != pl.col("prev")))
-    added = changes.select("eid", "mkey", "month", _marker_expr().alias("marker"), "weight")
+    # Deltas are summed on integer ranks; marker names only for the few sums.
+    added = changes.select("eid", "mkey", "month", "is_inverse", "rank", "weight")
     removed = changes.filter(pl.col("prev").is_not_null()).select(
         "eid",
         "mkey",
         "month",
-        _marker_expr_of("prev").alias("marker"),
+        "is_inverse",
+        pl.col("prev").alias("rank"),
         (-pl.col("weight")).alias("weight"),
     )
     key = ["eid", "mkey", "marker"]
-    deltas = pl.concat([added, removed]).group_by(*key, "month").agg(pl.col("weight").sum())
+    deltas = (
+        pl.concat([added, removed])
+        .group_by("eid", "mkey", "is_inverse", "rank", "month")
+        .agg(pl.col("weight").sum())
+        .select("eid", "mkey", "month", _marker_expr().alias("marker"), "weight")
+        .group_by(*key, "month")
+        .agg(pl.col("weight").sum())
+        .collect()
+    )
     months = pl.DataFrame({"month": list(range(1, last_month + 1))}, schema={"month": pl.Int8})
     running = (
         deltas.select(key)
