@@ -139,3 +139,15 @@ def test_instances_are_built_once_when_first_read():
     assert result.instances is table and result.instances is table
     assert calls == [1]
     assert EngineResult(2025, "tin", table, table, table, table, table).instances is table
+
+
+def test_counting_in_slices_of_patients_gives_the_same_counts(synthetic, monkeypatch):
+    import mipsclaims.engine as engine
+
+    year, lines = synthetic
+    for level in ("tin-npi", "tin"):
+        whole = evaluate_lines(lines, year, level=level)
+        monkeypatch.setattr(engine, "PHASE2_ROWS", 97)
+        sliced = evaluate_lines(lines, year, level=level)
+        monkeypatch.undo()
+        assert_same(whole, sliced)

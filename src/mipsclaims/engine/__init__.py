@@ -195,6 +195,8 @@ def _renumber(r: _Reduced) -> _Reduced:
 
 #: Rows per phase-1 batch when the input is one table (bounds phase 1's intermediates).
 TABLE_BATCH_ROWS = 250_000
+#: Eligible claim-measure rows per slice of patients when phase 2 counts (bounds grouping).
+PHASE2_ROWS = 1_000_000
 
 
 def _table_batches(frame: pl.DataFrame) -> Iterator[pl.DataFrame]:
@@ -329,15 +331,25 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
     del claims, markers, visit_lines, keyed_claims
     keyed = instance_keys(ce, claim_dx, t.mkey_dx)
     del ce
-    rows = count_rows(_named(instance_marks(keyed, visit_keyed), people, t), t)
+    # Every instance lies within one entity-patient (pid), and counts add up over
+    # patients: marks are built for slices of patients, bounding the grouping memory.
+    slices = max(1, -(-keyed.height // PHASE2_ROWS))
+    marks, by_month = [], []
+    last = keyed["claim_date"].max() if keyed.height else None
+    for k in range(slices):
+        part = keyed if slices == 1 else keyed.filter(pl.col("pid") % slices == k)
+        marks.append(instance_marks(part, visit_keyed))
+        if isinstance(last, dt.date):
+            by_month.append(monthly_marks(part, visit_keyed, claim_dx, t.mkey_dx, last.month))
+        del part
+    # count_rows sums the weights of equal keys, so the slices' marks need no merging.
+    rows = count_rows(_named(pl.concat(marks), people, t), t)
     monthly = pl.DataFrame(schema=MONTHLY_SCHEMA)
-    if keyed.height:
-        last = keyed["claim_date"].max()
-        assert isinstance(last, dt.date)
-        by_month = monthly_marks(keyed, visit_keyed, claim_dx, t.mkey_dx, last.month)
-        monthly = count_rows(_named(by_month, people, t), t, by=("month",)).select(
+    if by_month:
+        monthly = count_rows(_named(pl.concat(by_month), people, t), t, by=("month",)).select(
             [pl.col(n).cast(d) for n, d in MONTHLY_SCHEMA.items()]
         )
+    del marks, by_month
     del claim_dx
     # Texts back to strings only now, when the phase-2 intermediates are gone.
     findings = findings.cast({c: pl.String for c in _REPEATED}).sort(
