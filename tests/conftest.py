@@ -1,10 +1,21 @@
-"""Shared fixtures: where the shared CMS data and 837 samples are (absent -> tests skip)."""
+"""Shared fixtures: where the shared CMS data and 837 samples are (absent -> tests skip).
+
+Hypothesis runs derandomized by default, so the suite (and CI) gives the same answer on every
+run; ``HYPOTHESIS_PROFILE=explore`` draws new random examples (with the fuzz example count
+raised, see docs/security.md) to look for new failures.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("repeatable", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
