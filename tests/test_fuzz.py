@@ -15,9 +15,11 @@ CI runs a few examples per property; a long run is
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -564,3 +566,30 @@ def test_envelope_messages_show_only_code_like_values():
     assert any("SE01 says <a value of 10 characters>" in str(w) for w in out.report.warnings)
     out = read_both(good.replace(b"ST*837*", b"ST*835*"), 4096, [])
     assert "ST01='835'" in str(out.error)  # codes are still shown
+
+
+# Inputs the fuzzer once failed on (kept as regression cases): zlib + base64 of the bytes.
+# 1. A form feed in the last HI code of a transaction, newline terminator, 400-byte batches:
+#    the two paths disagreed once on diagnosis_codes, while columnar.py was being edited.
+FOUND = [
+    "eNrNVtty4jAMfc/sR/RZM8tY8jWPJgmNWxJSEi7hYb/EH79yAhRattuZfVnNwMiOcyQdHQtC70EIeLrah9XpBE3o"
+    "+mLtQ9Nft7ZVUYV9tb2cIi1QICDxy78YgZf8PRt7MEDMnnuoixuwKwiQuH0f4TgjiCMRecz6AZy0MEPdPljWA29g"
+    "nlKent4DFXXWNgiK929r6Md2qCGZMjAtso6TCAX0u67bbAcYKtCTMZaYMQRjXPM9v3tZZ/Wak+bggNNhp/nwBPxU"
+    "rEPLwMmORyCnLSkpjctaCfjU+NA+9UPWKvDtOGwOLTQl41ihs221gioAohWUa1QpCHEYIhBZv9xCB+hgtiJMcUNK"
+    "o6vD2veDT84qbJk7tiakZVM14i0rm2coHWBujSCay+u4B9D58VxbF7Ji3cDutaJ6yHUFztiFMPwkLiPCCJ4/Y1YH"
+    "8MvX6IV5LVvN/ioerFibXTn53qmimbyTNqGbqUklzKQE30K5Kc7USKWsQkU6z9ZH5rHfI6sl+mKgZ2ZELwh2LYCg"
+    "rBw6UJZSDcS9F5K5eQDNTnXGtrkSNte5FQmbLth15/E1vtVxEHHUMOEzu6AiYsRPcfjrL3FykjJXiEqlOPISZ+XX"
+    "fRUPu/hSxn0Tly9gDC6cSQGdAhQfQllheI/bLb+jKYOkpUXp8NuaIodGihxNCqI4zCNNNcUnTS0fawqvmoLVF2rq"
+    "jgfH13Pp5QFIckP5ynA/HyoKbV/c6eBkyCiuYkEq0aY1XwzgWx5NpEh3bd3td/YlyhIMLaxMp9V02ESM9qav25lt"
+    "J3Jhfp4dd9c4psvqWG+iPUVxAtR0Ds9pJ5nkjGj+ogmTE2njSHJ+PFXmOXUz0ejLiUb/+0T7V/X9aaI9UF/xWH30"
+    "rr7msfqgDetJgbVaHQ6bPbX9vh0d12bkQud/mmqkKus/DDLv5KaaPZHTbpzc3qB/sWretvnolsM8C40tO2/Ox3/c"
+    "6bldSbKXBJKimOyIggUl78Q8/YCm0fTteSCu9u2OvL/xaB58akT5uBHy7YvLz2r+yPMtHe9l8iWRapJ+9lwleWSh"
+    "8nDzZyL7DakuAAA="
+]
+
+
+@pytest.mark.parametrize("batch", [400, 4096, 1 << 20])
+def test_inputs_the_fuzzer_found(batch):
+    data = zlib.decompress(base64.b64decode("".join(FOUND)))
+    out = read_both(data, batch, list(PHI_MARKS))
+    assert out.error is None and out.report.claims_seen == 4
