@@ -219,6 +219,20 @@ def test_patient_process_one_instance_per_patient_best_marker():
     assert first["qdc_codes"] == ["G8536", "G8733"]
 
 
+def test_audit_trail_lists_are_parallel_even_for_duplicate_claim_ids():
+    # The same claim sent twice (two files, both originals: both kept, decision 1), and a
+    # third claim from the first file: one entry per claim in every list.
+    r = ev(
+        claim("A", ["99213"], date=D(2025, 3, 1), source="jan.837"),
+        claim("A", ["99213"], date=D(2025, 3, 1), source="jan-resent.837"),
+        claim("B", ["99213"], date=D(2025, 4, 1), source="jan.837"),
+    )
+    first = r.instances.filter(pl.col("measure_id") == "181").row(0, named=True)
+    assert first["claim_seqs"] == [0, 1, 2]
+    assert first["claim_ids"] == ["A", "A", "B"]
+    assert first["sources"] == ["jan.837", "jan-resent.837", "jan.837"]
+
+
 def test_patient_intermediate_uses_most_recent_date_with_a_qdc():
     r = ev(
         # P1: Mar not met (good), Jun met (bad), Sep no QDC -> the June QDC counts: met.

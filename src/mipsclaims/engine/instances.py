@@ -158,7 +158,7 @@ def build_instances(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFr
     """
     ce = _effective_rank(keyed, GROUP)
     explode = {"keep_nulls": False, "empty_as_null": False}
-    by_seq = {"maintain_order": True}
+    first_of_claim = pl.col("claim_seq").is_first_distinct()
     inst = ce.group_by(GROUP, maintain_order=True).agg(
         *[pl.col(c).first() for c in CARRIED],
         pl.col("rank").max(),
@@ -166,9 +166,9 @@ def build_instances(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFr
         .then(pl.coalesce(pl.col("_qdate").first(), pl.col("claim_date").max()))
         .otherwise(pl.col("claim_date").min())
         .alias("instance_date"),
-        pl.col("claim_id").unique(**by_seq).alias("claim_ids"),
-        pl.col("claim_seq").unique(**by_seq).alias("claim_seqs"),
-        pl.col("source").unique(**by_seq).alias("sources"),
+        # Parallel lists, one entry per claim: two claims may share a CLM01 or a file.
+        *[pl.col(c).filter(first_of_claim).alias(f"{c}s") for c in ("claim_id", "claim_seq")],
+        pl.col("source").filter(first_of_claim).alias("sources"),
     )
     # Most claims carry no QDC and no conflict: aggregate those lists only where present.
     qdcs = (
