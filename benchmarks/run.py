@@ -641,10 +641,10 @@ def measure(args: argparse.Namespace, argv: list[str], commit: str | None) -> in
         + " ".join(f"{x:.2f}" for x in load_before)
         + ", at end "
         + " ".join(f"{x:.2f}" for x in load_after)
-        + f" on {os.cpu_count()} cores"
+        + f" on {os.cpu_count()} cores (the end value includes this run's own work)"
         + (
-            ": other work was running, numbers may be noisy."
-            if max(load_before[0], load_after[0]) > 1.5
+            ": other work was running before it started, numbers may be noisy."
+            if load_before[0] > 1.0
             else "."
         ),
         f"Run took {(dt.datetime.now(dt.UTC) - started).total_seconds():.0f} s.",
