@@ -64,6 +64,13 @@ def _note(message: str, quiet: bool) -> None:
         errors.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
+def _note_unreadable(loaded: sources.Loaded, quiet: bool) -> None:
+    if loaded.quarantined:
+        _note(f"{len(loaded.quarantined)} claim(s) or interchange(s) could not be read:", quiet)
+        for message in loaded.quarantined[:20]:
+            _note(f"  {message}", quiet)
+
+
 def _load(files: list[Path] | None, store: Path | None, quiet: bool) -> sources.Loaded:
     if not files and store is None:
         raise _fail("give claim files, --store DIR, or both")
@@ -71,10 +78,7 @@ def _load(files: list[Path] | None, store: Path | None, quiet: bool) -> sources.
         loaded = sources.load(files or [], store, quiet=quiet)
     except sources.InputError as exc:
         raise _fail(str(exc)) from None
-    if loaded.quarantined:
-        _note(f"{len(loaded.quarantined)} claim(s) or interchange(s) could not be read:", quiet)
-        for message in loaded.quarantined[:20]:
-            _note(f"  {message}", quiet)
+    _note_unreadable(loaded, quiet)
     return loaded
 
 
@@ -90,49 +94,6 @@ def _evaluate(lines: pl.DataFrame, year: int, level: str, quiet: bool):
         raise _fail(str(exc)) from None
 
 
-def _stream(
-    files: list[Path], store: Path | None, quiet: bool, loaded: sources.Loaded
-) -> Iterator[pl.DataFrame]:
-    """The lines of ``sources.load`` as batches (store first, then each file's batches),
-    numbered the same way, so the engine never holds the whole input; ``loaded`` collects
-    the files, claims and PHI-free notes on what could not be read."""
-    from .. import inputs
-    from .. import store as store_mod
-    from ..report.progress import file_progress
-    from ..schema import conform
-    from ..x12.report import ReadReport, X12Error
-
-    next_seq = 0
-    if store is not None:
-        try:
-            stored = store_mod.read_store(store)
-            next_seq = int(store_mod.read_manifest(store)["next_seq"])
-        except store_mod.StoreError as exc:
-            raise sources.InputError(str(exc)) from None
-        loaded.claims += stored["claim_seq"].n_unique() if stored.height else 0
-        yield conform(stored)
-        del stored
-    total = sum(Path(p).stat().st_size for p in files)
-    with file_progress(total, quiet=quiet) as progress:
-        for path in files:
-            part, offset, claims = ReadReport(), next_seq, 0
-            try:
-                for batch in inputs.iter_file_batches(Path(path), part):
-                    batch = conform(batch)
-                    if batch.height:
-                        batch = batch.with_columns(pl.col("claim_seq") + offset)
-                        next_seq = max(next_seq, int(batch["claim_seq"].max()) + 1)
-                        claims += batch["claim_seq"].n_unique()
-                    yield batch
-            except (OSError, ValueError, X12Error) as exc:
-                raise sources.InputError(str(exc)) from None
-            loaded.claims += claims
-            loaded.quarantined.extend(str(q) for q in part.quarantined)
-            loaded.quarantined.extend(str(e) for e in part.errors)
-            loaded.warnings += len(part.warnings)
-            progress.file_done(Path(path).name, Path(path).stat().st_size, claims)
-
-
 def _evaluate_files(
     files: list[Path] | None, store: Path | None, year: int, level: str, quiet: bool
 ):
@@ -143,20 +104,15 @@ def _evaluate_files(
 
     if not files and store is None:
         raise _fail("give claim files, --store DIR, or both")
-    missing = [str(p) for p in files or [] if not Path(p).is_file()]
-    if missing:
-        raise _fail(f"no such file: {', '.join(missing)}")
     loaded = sources.Loaded(lines=pl.DataFrame(), files=len(files or []))
+    batches = sources.iter_batches(files or [], store, quiet=quiet, loaded=loaded)
     try:
-        result = evaluate_lines(_stream(files or [], store, quiet, loaded), year, level=level)
+        result = evaluate_lines(batches, year, level=level)
     except sources.InputError as exc:
         raise _fail(str(exc)) from None
     except specs.UnsupportedYearError as exc:
         raise _fail(str(exc)) from None
-    if loaded.quarantined:
-        _note(f"{len(loaded.quarantined)} claim(s) or interchange(s) could not be read:", quiet)
-        for message in loaded.quarantined[:20]:
-            _note(f"  {message}", quiet)
+    _note_unreadable(loaded, quiet)
     return result
 
 

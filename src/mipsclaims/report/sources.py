@@ -7,7 +7,7 @@ in a new file applies to a claim already in the store.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,11 +30,16 @@ class Loaded:
     warnings: int = 0
 
 
-def load(files: Sequence[Path], store: Path | None, *, quiet: bool) -> Loaded:
-    """Store lines (if any), then each file's lines with continuing ``claim_seq``."""
+def iter_batches(
+    files: Sequence[Path], store: Path | None, *, quiet: bool, loaded: Loaded
+) -> Iterator[pl.DataFrame]:
+    """Store lines (if any), then each file's batches with continuing ``claim_seq``.
+
+    The engine's streaming path consumes this directly; :func:`load` concatenates it.
+    ``loaded`` collects the files, claims and PHI-free notes on what could not be read.
+    """
     from .. import store as store_mod
 
-    frames: list[pl.DataFrame] = []
     next_seq = 0
     if store is not None:
         try:
@@ -42,33 +47,43 @@ def load(files: Sequence[Path], store: Path | None, *, quiet: bool) -> Loaded:
             next_seq = int(store_mod.read_manifest(store)["next_seq"])
         except store_mod.StoreError as exc:
             raise InputError(str(exc)) from None
-        frames.append(stored)
+        loaded.claims += stored["claim_seq"].n_unique() if stored.height else 0
+        yield conform(stored)
+        del stored
     missing = [str(p) for p in files if not Path(p).is_file()]
     if missing:
         raise InputError(f"no such file: {', '.join(missing)}")
-    loaded = Loaded(lines=empty_claim_lines(), files=len(files))
-    if files:
-        from .. import inputs  # lazy: the readers are only needed for files
-        from ..x12.report import X12Error
+    if not files:
+        return
+    from .. import inputs  # lazy: the readers are only needed for files
+    from ..x12.report import ReadReport, X12Error
 
-        total = sum(Path(p).stat().st_size for p in files)
-        with file_progress(total, quiet=quiet) as progress:
-            for path in files:
-                try:
-                    frame, report = inputs.load_claim_lines([Path(path)])
-                except (OSError, ValueError, X12Error) as exc:
-                    raise InputError(str(exc)) from None
-                frame = conform(frame)
-                claims = frame["claim_seq"].n_unique() if frame.height else 0
-                if frame.height:
-                    frame = frame.with_columns(pl.col("claim_seq") + next_seq)
-                    next_seq = int(frame["claim_seq"].max()) + 1
-                frames.append(frame)
-                loaded.quarantined.extend(str(q) for q in getattr(report, "quarantined", []))
-                loaded.quarantined.extend(str(e) for e in getattr(report, "errors", []))
-                loaded.warnings += len(getattr(report, "warnings", []))
-                progress.file_done(Path(path).name, Path(path).stat().st_size, claims)
+    total = sum(Path(p).stat().st_size for p in files)
+    with file_progress(total, quiet=quiet) as progress:
+        for path in files:
+            part, offset, claims = ReadReport(), next_seq, 0
+            try:
+                for batch in inputs.iter_file_batches(Path(path), part):
+                    batch = conform(batch)
+                    if batch.height:  # an 837P batch holds whole claims
+                        batch = batch.with_columns(pl.col("claim_seq") + offset)
+                        next_seq = max(next_seq, int(batch["claim_seq"].max()) + 1)
+                        claims += batch["claim_seq"].n_unique()
+                    yield batch
+            except (OSError, ValueError, X12Error) as exc:
+                raise InputError(str(exc)) from None
+            loaded.claims += claims
+            loaded.quarantined.extend(str(q) for q in part.quarantined)
+            loaded.quarantined.extend(str(e) for e in part.errors)
+            loaded.warnings += len(part.warnings)
+            progress.file_done(Path(path).name, Path(path).stat().st_size, claims)
+
+
+def load(files: Sequence[Path], store: Path | None, *, quiet: bool) -> Loaded:
+    """Store lines (if any), then each file's lines with continuing ``claim_seq``."""
+    loaded = Loaded(lines=empty_claim_lines(), files=len(files))
+    frames = list(iter_batches(files, store, quiet=quiet, loaded=loaded))
     if frames:
-        loaded.lines = pl.concat([conform(f) for f in frames], how="vertical")
+        loaded.lines = pl.concat(frames, how="vertical")
     loaded.claims = loaded.lines["claim_seq"].n_unique() if loaded.lines.height else 0
     return loaded
