@@ -43,6 +43,27 @@ CLAIM_LINE_SCHEMA: dict[str, pl.DataType] = {
 
 CLAIM_LINE_COLUMNS: tuple[str, ...] = tuple(CLAIM_LINE_SCHEMA)
 
+#: measure-logic.md section 8: the keys every report row starts with, in order, and their
+#: types. The engine writes them, reports print them, scoring reads them back.
+REPORT_ROW_SCHEMA: dict[str, pl.DataType] = {
+    "performance_year": pl.Int32(),
+    "tin": pl.String(),
+    "npi": pl.String(),
+    "measure_id": pl.String(),
+    "stratum": pl.String(),
+    "eligible_population": pl.Int64(),
+    "performance_met": pl.Int64(),
+    "performance_not_met": pl.Int64(),
+    "denominator_exclusion": pl.Int64(),
+    "denominator_exception": pl.Int64(),
+    "not_reported": pl.Int64(),
+    "data_completeness": pl.Float64(),
+    "performance_rate": pl.Float64(),
+    "meets_case_minimum": pl.Boolean(),
+    "meets_data_completeness": pl.Boolean(),
+}
+REPORT_ROW_KEYS: tuple[str, ...] = tuple(REPORT_ROW_SCHEMA)
+
 #: Columns that hold protected health information.
 PHI_COLUMNS: frozenset[str] = frozenset({"patient_id", "patient_name", "birth_date"})
 

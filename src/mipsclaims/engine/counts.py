@@ -5,26 +5,13 @@ from __future__ import annotations
 import polars as pl
 
 from .. import specs
+from ..schema import REPORT_ROW_SCHEMA
 from .codes import CodeTables, stratum_name
 
 ENTITY = ["tin", "npi"]
 
 ROW_SCHEMA: dict[str, pl.DataType] = {
-    "performance_year": pl.Int32(),
-    "tin": pl.String(),
-    "npi": pl.String(),
-    "measure_id": pl.String(),
-    "stratum": pl.String(),
-    "eligible_population": pl.Int64(),
-    "performance_met": pl.Int64(),
-    "performance_not_met": pl.Int64(),
-    "denominator_exclusion": pl.Int64(),
-    "denominator_exception": pl.Int64(),
-    "not_reported": pl.Int64(),
-    "data_completeness": pl.Float64(),
-    "performance_rate": pl.Float64(),
-    "meets_case_minimum": pl.Boolean(),
-    "meets_data_completeness": pl.Boolean(),
+    **REPORT_ROW_SCHEMA,
     "measure_title": pl.String(),
     "stratum_name": pl.String(),
     "is_inverse": pl.Boolean(),

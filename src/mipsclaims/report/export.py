@@ -7,26 +7,11 @@ from typing import Any
 
 import polars as pl
 
+from ..schema import REPORT_ROW_KEYS
 from .csvsafe import frame_to_csv
 
 #: measure-logic.md section 8: the keys every row starts with, in order.
-ROW_KEYS = (
-    "performance_year",
-    "tin",
-    "npi",
-    "measure_id",
-    "stratum",
-    "eligible_population",
-    "performance_met",
-    "performance_not_met",
-    "denominator_exclusion",
-    "denominator_exception",
-    "not_reported",
-    "data_completeness",
-    "performance_rate",
-    "meets_case_minimum",
-    "meets_data_completeness",
-)
+ROW_KEYS = REPORT_ROW_KEYS
 
 
 def ordered_rows(rows: pl.DataFrame) -> pl.DataFrame:

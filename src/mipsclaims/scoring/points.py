@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from ..schema import REPORT_ROW_KEYS
 from ..specs import Measure, YearSpec
 from ..specs import load as load_spec
 from .models import MeasureScore, MeasureStatus
@@ -25,23 +26,7 @@ SMALL_PRACTICE_POINTS = 3.0
 #: Points floor for a new measure by its year of life (0 = first performance year).
 NEW_MEASURE_FLOOR = {0: 7.0, 1: 5.0}
 #: Rows must carry at least these columns (measure-logic.md section 8).
-REQUIRED_COLUMNS = (
-    "performance_year",
-    "tin",
-    "npi",
-    "measure_id",
-    "stratum",
-    "eligible_population",
-    "performance_met",
-    "performance_not_met",
-    "denominator_exclusion",
-    "denominator_exception",
-    "not_reported",
-    "data_completeness",
-    "performance_rate",
-    "meets_case_minimum",
-    "meets_data_completeness",
-)
+REQUIRED_COLUMNS = REPORT_ROW_KEYS
 
 
 class ScoringInputError(ValueError):

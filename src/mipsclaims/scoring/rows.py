@@ -7,30 +7,13 @@ from pathlib import Path
 
 import polars as pl
 
+from ..schema import REPORT_ROW_SCHEMA
 from ..specs import normalise_measure_id
 from .points import ScoringInputError
 
 _TEXT_COLUMNS = ("tin", "npi", "measure_id", "stratum", "stratum_name", "measure_title")
 #: Contract columns and their types (measure-logic.md section 8).
-ROW_TYPES: dict[str, pl.DataType] = {
-    "performance_year": pl.Int32(),
-    **{c: pl.String() for c in ("tin", "npi", "measure_id", "stratum")},
-    **{
-        c: pl.Int64()
-        for c in (
-            "eligible_population",
-            "performance_met",
-            "performance_not_met",
-            "denominator_exclusion",
-            "denominator_exception",
-            "not_reported",
-        )
-    },
-    "data_completeness": pl.Float64(),
-    "performance_rate": pl.Float64(),
-    "meets_case_minimum": pl.Boolean(),
-    "meets_data_completeness": pl.Boolean(),
-}
+ROW_TYPES: dict[str, pl.DataType] = REPORT_ROW_SCHEMA
 
 
 def _from_json(path: Path) -> pl.DataFrame:
