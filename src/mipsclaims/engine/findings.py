@@ -45,6 +45,31 @@ def _with_refs(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _finding(
+    frame: pl.DataFrame,
+    kind: str,
+    *,
+    code: pl.Expr,
+    detail: pl.Expr,
+    measure_id: pl.Expr | None = None,
+) -> pl.DataFrame:
+    """One finding per row of ``frame`` (which carries the claim and line fields)."""
+    return frame.select(
+        pl.lit(kind).alias("kind"),
+        "tin",
+        "npi",
+        (measure_id if measure_id is not None else pl.lit(None, dtype=pl.String)).alias(
+            "measure_id"
+        ),
+        "claim_seq",
+        "claim_id",
+        "source",
+        "service_date",
+        code.alias("code"),
+        detail.alias("detail"),
+    )
+
+
 def find(
     claims: pl.DataFrame,
     lines: pl.DataFrame,
@@ -85,21 +110,14 @@ def find(
         )
     )
     parts.append(
-        conflicts.select(
-            pl.lit("conflicting_qdc").alias("kind"),
-            "tin",
-            "npi",
-            "measure_id",
-            "claim_seq",
-            "claim_id",
-            "source",
-            "service_date",
-            pl.col("conflicting_codes").list.join(", ").alias("code"),
-            (
-                pl.lit("QDCs on one claim set different outcomes (")
-                + pl.col("conflicting_meanings").list.join(", ")
-                + "); the most advantageous counts"
-            ).alias("detail"),
+        _finding(
+            conflicts,
+            "conflicting_qdc",
+            measure_id=pl.col("measure_id"),
+            code=pl.col("conflicting_codes").list.join(", "),
+            detail=pl.lit("QDCs on one claim set different outcomes (")
+            + pl.col("conflicting_meanings").list.join(", ")
+            + "); the most advantageous counts",
         )
     )
     code_measures = (
@@ -128,60 +146,37 @@ def find(
         )
     )
     parts.append(
-        wasted.select(
-            pl.lit("wasted_qdc").alias("kind"),
-            "tin",
-            "npi",
-            pl.when(pl.col("measures").list.len() == 1)
-            .then(pl.col("measures").list.first())
-            .alias("measure_id"),
-            "claim_seq",
-            "claim_id",
-            "source",
-            "service_date",
-            "code",
-            (
-                pl.lit("quality code for measure ")
-                + pl.col("measures").list.join(", ")
-                + " on a claim not in that measure's denominator"
-            ).alias("detail"),
+        _finding(
+            wasted,
+            "wasted_qdc",
+            measure_id=pl.when(pl.col("measures").list.len() == 1).then(
+                pl.col("measures").list.first()
+            ),
+            code=pl.col("code"),
+            detail=pl.lit("quality code for measure ")
+            + pl.col("measures").list.join(", ")
+            + " on a claim not in that measure's denominator",
         )
     )
     not_denominator = ~pl.col("code").is_in(list(t.denominator_codes))
     wrong_year = lines.filter(pl.col("code").is_in(list(t.other_year_qdc_codes)) & not_denominator)
     parts.append(
-        wrong_year.select(
-            pl.lit("wrong_year_qdc").alias("kind"),
-            "tin",
-            "npi",
-            pl.lit(None, dtype=pl.String).alias("measure_id"),
-            "claim_seq",
-            "claim_id",
-            "source",
-            "service_date",
-            "code",
-            pl.lit(f"quality code of another performance year, not a QDC in {t.year}").alias(
-                "detail"
-            ),
+        _finding(
+            wrong_year,
+            "wrong_year_qdc",
+            code=pl.col("code"),
+            detail=pl.lit(f"quality code of another performance year, not a QDC in {t.year}"),
         )
     )
     charged = qdc_lines.filter(not_denominator & (pl.col("charge") > MAX_QDC_CHARGE))
     parts.append(
-        charged.select(
-            pl.lit("qdc_nonzero_charge").alias("kind"),
-            "tin",
-            "npi",
-            pl.lit(None, dtype=pl.String).alias("measure_id"),
-            "claim_seq",
-            "claim_id",
-            "source",
-            "service_date",
-            "code",
-            (
-                pl.lit("QDC line charge ")
-                + pl.col("charge").round(2).cast(pl.String)
-                + " above $0.01"
-            ).alias("detail"),
+        _finding(
+            charged,
+            "qdc_nonzero_charge",
+            code=pl.col("code"),
+            detail=pl.lit("QDC line charge ")
+            + pl.col("charge").round(2).cast(pl.String)
+            + " above $0.01",
         )
     )
     frames = [p.with_columns(pl.col("service_date").cast(pl.Date)) for p in parts]
