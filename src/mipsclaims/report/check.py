@@ -28,30 +28,14 @@ def missing_qdcs(
     instances: pl.DataFrame, year: int, measures: Sequence[str] | None = None, closing=None
 ) -> pl.DataFrame:
     """One row per eligible claim and measure (stratum) that carries no QDC."""
-    from .gaps import _default_closing, claim_refs, format_choices
+    from .gaps import claim_refs, with_closing_codes
 
     missing = instances.filter(pl.col("marker") == "none")
     if measures:
         missing = missing.filter(pl.col("measure_id").is_in(list(measures)))
     missing = missing.sort(["claim_seqs", "measure_id", "stratum"], nulls_last=True)
-    closing = closing or (_default_closing() if missing.height else None)
-    texts = {
-        key: format_choices(closing(year, *key)) if closing else ""
-        for key in missing.select("measure_id", "stratum").unique().iter_rows()
-    }
-    lookup = pl.DataFrame(
-        [(m, st, text) for (m, st), text in texts.items()],
-        schema={"measure_id": pl.String, "stratum": pl.String, "closing_qdcs": pl.String},
-        orient="row",
-    )
     return (
         missing.with_columns(claim_refs(missing, show_phi=False).alias("claim"))
-        .join(
-            lookup,
-            on=["measure_id", "stratum"],
-            how="left",
-            nulls_equal=True,
-            maintain_order="left",
-        )
+        .pipe(with_closing_codes, year, closing)
         .select(CHECK_COLUMNS)
     )

@@ -93,6 +93,27 @@ def claim_refs(frame: pl.DataFrame, *, show_phi: bool) -> pl.Series:
     )
 
 
+def with_closing_codes(
+    frame: pl.DataFrame, year: int, closing: ClosingCodes | None = None
+) -> pl.DataFrame:
+    """``frame`` plus ``closing_qdcs``: the QDC choices of its measure (one lookup each)."""
+    closing = closing or (_default_closing() if frame.height else None)
+    keys = frame.select("measure_id", "stratum").unique(maintain_order=True)
+    lookup = pl.DataFrame(
+        {
+            "measure_id": keys["measure_id"],
+            "stratum": keys["stratum"],
+            "closing_qdcs": [
+                format_choices(closing(year, m, s)) if closing else "" for m, s in keys.iter_rows()
+            ],
+        },
+        schema={"measure_id": pl.String, "stratum": pl.String, "closing_qdcs": pl.String},
+    )
+    return frame.join(
+        lookup, on=["measure_id", "stratum"], how="left", nulls_equal=True, maintain_order="left"
+    )
+
+
 def gap_frame(
     instances: pl.DataFrame,
     year: int,
@@ -106,18 +127,6 @@ def gap_frame(
     if measures:
         open_ = open_.filter(pl.col("measure_id").is_in(list(measures)))
     open_ = open_.sort(["tin", "npi", "measure_id", "stratum", "instance_date"], nulls_last=True)
-    closing = closing or (_default_closing() if open_.height else None)
-    keys = open_.select("measure_id", "stratum").unique(maintain_order=True)
-    lookup = pl.DataFrame(
-        {
-            "measure_id": keys["measure_id"],
-            "stratum": keys["stratum"],
-            "closing_qdcs": [
-                format_choices(closing(year, m, s)) if closing else "" for m, s in keys.iter_rows()
-            ],
-        },
-        schema={"measure_id": pl.String, "stratum": pl.String, "closing_qdcs": pl.String},
-    )
     refs = claim_refs(open_, show_phi=show_phi)
     patient = pl.col("patient_id") if show_phi else pl.lit(MASKED)
     return (
@@ -130,12 +139,6 @@ def gap_frame(
             patient.cast(pl.String).alias("patient"),
             pl.col("qdc_codes").list.join(" ").alias("qdcs_found"),
         )
-        .join(
-            lookup,
-            on=["measure_id", "stratum"],
-            how="left",
-            nulls_equal=True,
-            maintain_order="left",
-        )
+        .pipe(with_closing_codes, year, closing)
         .select(GAP_COLUMNS)
     )
