@@ -7,23 +7,14 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from mipsclaims import x12
-from mipsclaims.claims import claims_to_frame
 from mipsclaims.synth import SynthConfig, synthetic_837
+from x12_support import assert_same_reports, read_both
 
 
 def _agree(data: bytes, batch_bytes: int = 1 << 20) -> tuple[x12.ReadReport, int]:
-    stream_report, table_report = x12.ReadReport(), x12.ReadReport()
-    typed = claims_to_frame(x12.iter_claims(data, stream_report))
-    table = x12.read_claim_lines(data, table_report, batch_bytes=batch_bytes)
+    typed, table, stream_report, table_report = read_both(data, batch_bytes)
     assert_frame_equal(table, typed)
-    assert table_report.quarantined == stream_report.quarantined
-    assert sorted(map(str, table_report.warnings)) == sorted(map(str, stream_report.warnings))
-    assert table_report.errors == stream_report.errors
-    assert (table_report.claims_seen, table_report.claims_read, table_report.lines_read) == (
-        stream_report.claims_seen,
-        stream_report.claims_read,
-        stream_report.lines_read,
-    )
+    assert_same_reports(table_report, stream_report)
     return table_report, table.height
 
 

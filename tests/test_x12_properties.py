@@ -10,26 +10,9 @@ from mipsclaims import x12
 from mipsclaims.claims import claims_to_frame
 from mipsclaims.synth import SynthConfig, render_claims, synthetic_837
 from mipsclaims.testing import claims, delimiter_sets, newlines
+from x12_support import assert_same_reports, read_both
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def _both(data: bytes, batch_bytes: int):
-    stream_report, table_report = x12.ReadReport(), x12.ReadReport()
-    typed = claims_to_frame(x12.iter_claims(data, stream_report))
-    table = x12.read_claim_lines(data, table_report, batch_bytes=batch_bytes)
-    return typed, table, stream_report, table_report
-
-
-def _same_reports(a: x12.ReadReport, b: x12.ReadReport) -> None:
-    assert a.quarantined == b.quarantined
-    assert sorted(map(str, a.warnings)) == sorted(map(str, b.warnings))
-    assert a.errors == b.errors
-    assert (a.claims_seen, a.claims_read, a.lines_read) == (
-        b.claims_seen,
-        b.claims_read,
-        b.lines_read,
-    )
 
 
 @SETTINGS
@@ -63,9 +46,9 @@ def test_typed_claims_round_trip(originals, delimiters, newline, per_transaction
 )
 def test_both_outputs_agree_on_generated_claims(originals, delimiters, newline, batch):
     data = render_claims(originals, delimiters, newline, claims_per_transaction=3)
-    typed, table, a, b = _both(data, batch)
+    typed, table, a, b = read_both(data, batch)
     assert_frame_equal(table, typed)
-    _same_reports(a, b)
+    assert_same_reports(a, b)
     assert table.height == sum(len(c.lines) for c in originals)
 
 
@@ -74,9 +57,9 @@ def test_both_outputs_agree_on_generated_claims(originals, delimiters, newline, 
 def test_both_outputs_agree_on_synthetic_files(seed, delimiters, newline, batch):
     config = SynthConfig(claims=60, seed=seed, delimiters=delimiters, newline=newline)
     data = synthetic_837(config)
-    typed, table, a, b = _both(data, batch)
+    typed, table, a, b = read_both(data, batch)
     assert_frame_equal(table, typed)
-    _same_reports(a, b)
+    assert_same_reports(a, b)
     assert a.claims_read == 60 and not a.quarantined
 
 
@@ -103,8 +86,8 @@ def test_both_outputs_agree_on_damaged_files(seed, damage, data):
     for i in sorted(data.draw(st.sets(st.sampled_from(starts), max_size=3)), reverse=True):
         text = text[:i] + new + text[i + len(old) :]
     raw = text.encode()
-    typed, table, a, b = _both(raw, data.draw(st.sampled_from([1500, 1 << 20])))
+    typed, table, a, b = read_both(raw, data.draw(st.sampled_from([1500, 1 << 20])))
     assert_frame_equal(table, typed)
-    _same_reports(a, b)
+    assert_same_reports(a, b)
     assert a.claims_seen == 25
     assert a.claims_read + len(a.quarantined) == a.claims_seen
