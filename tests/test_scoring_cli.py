@@ -105,3 +105,12 @@ def test_unreadable_rows_file(tmp_path):
     result = runner.invoke(app, ["score", "--rows", str(path), "--year", "2025"])
     assert result.exit_code == 2
     assert "not readable as JSON" in result.output
+
+
+def test_error_messages_print_input_text_literally(tmp_path) -> None:
+    # A file name is input: rich markup in it must be printed, not interpreted.
+    bad = tmp_path / "[bold]rows.json"
+    bad.write_text("not json", encoding="utf-8")
+    result = runner.invoke(app, ["score", "--year", "2025", "--rows", str(bad)])
+    assert result.exit_code == 2
+    assert "[bold]rows.json" in result.output

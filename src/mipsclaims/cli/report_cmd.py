@@ -16,17 +16,11 @@ from pathlib import Path
 import polars as pl
 import typer
 from rich.console import Console
-from rich.text import Text
 
 from ..report import sources
+from .common import Level, errors, fail
 
 console = Console()
-errors = Console(stderr=True)
-
-
-class Level(StrEnum):
-    tin_npi = "tin-npi"
-    tin = "tin"
 
 
 class ReportFormat(StrEnum):
@@ -54,11 +48,6 @@ QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar or notes.")
 MEASURES = typer.Option(None, "--measures", "-m", help="Only these measures, e.g. 128,134,181,226.")
 
 
-def _fail(message: str) -> typer.Exit:
-    errors.print(Text.assemble(("error: ", "red"), message), highlight=False, soft_wrap=True)
-    return typer.Exit(2)
-
-
 def _note(message: str, quiet: bool) -> None:
     if not quiet:
         errors.print(message, highlight=False, markup=False, soft_wrap=True)
@@ -73,11 +62,11 @@ def _note_unreadable(loaded: sources.Loaded, quiet: bool) -> None:
 
 def _load(files: list[Path] | None, store: Path | None, quiet: bool) -> sources.Loaded:
     if not files and store is None:
-        raise _fail("give claim files, --store DIR, or both")
+        raise fail("give claim files, --store DIR, or both")
     try:
         loaded = sources.load(files or [], store, quiet=quiet)
     except sources.InputError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     _note_unreadable(loaded, quiet)
     return loaded
 
@@ -91,7 +80,7 @@ def _evaluate(lines: pl.DataFrame, year: int, level: str, quiet: bool):
         with status(f"evaluating {lines.height:,} claim lines for {year}", quiet=quiet):
             return evaluate_lines(lines, year, level=level)
     except specs.UnsupportedYearError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _evaluate_files(
@@ -103,15 +92,15 @@ def _evaluate_files(
     from ..engine import evaluate_lines
 
     if not files and store is None:
-        raise _fail("give claim files, --store DIR, or both")
+        raise fail("give claim files, --store DIR, or both")
     loaded = sources.Loaded(lines=pl.DataFrame(), files=len(files or []))
     batches = sources.iter_batches(files or [], store, quiet=quiet, loaded=loaded)
     try:
         result = evaluate_lines(batches, year, level=level)
     except sources.InputError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except specs.UnsupportedYearError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     _note_unreadable(loaded, quiet)
     return result
 

@@ -11,9 +11,9 @@ from rich.table import Table
 
 from .. import scoring
 from ..scoring import Projection, ScoreReport, ScoringOptions
+from .common import Level, fail
 
 console = Console()
-errors = Console(stderr=True)
 
 ZONE_STYLE = {"safe": "bold green", "neutral": "bold yellow", "at_risk": "bold red"}
 ZONE_TEXT = {"safe": "SAFE", "neutral": "NEAR THE THRESHOLD", "at_risk": "AT RISK"}
@@ -29,16 +29,6 @@ LEVERS_SHOWN = 5
 class OutputFormat(StrEnum):
     table = "table"
     json = "json"
-
-
-class Level(StrEnum):
-    tin_npi = "tin-npi"
-    tin = "tin"
-
-
-def _fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
 
 
 def _pct(value: float | None) -> str:
@@ -181,11 +171,11 @@ def score(
             through_month=through_month,
         )
     except ValueError as exc:
-        raise _fail(f"invalid option: {exc}") from None
+        raise fail(f"invalid option: {exc}") from None
     if year not in scoring.THRESHOLDS:
-        raise _fail(f"no scoring for {year}; years: {', '.join(map(str, scoring.THRESHOLDS))}")
+        raise fail(f"no scoring for {year}; years: {', '.join(map(str, scoring.THRESHOLDS))}")
     if bool(sources) == (rows is not None):
-        raise _fail("give claim files or --rows FILE (one of them)")
+        raise fail("give claim files or --rows FILE (one of them)")
     try:
         if rows is not None:
             report = scoring.score(scoring.read_rows(rows), year, options)
@@ -195,7 +185,7 @@ def score(
             result = evaluate(list(sources), year, level=level.value)
             report = scoring.score_result(result, year, options)
     except (ValueError, OSError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if output is OutputFormat.json:
         typer.echo(report.model_dump_json(indent=2))
     else:
