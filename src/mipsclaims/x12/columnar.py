@@ -191,19 +191,18 @@ def _split(
     """``keep`` columns and elements ``used`` (``e<i>``) of the ``tag`` segments of ``frame``.
 
     One query: filter, split, pick. With ``used=None`` the elements stay one list column
-    ``p`` (element 0 is the tag).
+    ``p`` (element 0 is the tag). Otherwise the segment is split only up to the last
+    element used (``splitn`` into a struct: about twice as fast as a list and ``get``).
     """
-    parts = (
-        frame.lazy()
-        .filter(pl.col("code") == tag)
-        .select(*keep, p=pl.col("s").str.split(ele, literal=True))
-    )
-    if used is not None:
-        cols = {f"e{i}": pl.col("p").list.get(i, null_on_oob=True) for i in used}
-        if strip:
-            cols = {k: v.str.strip_chars(_WS) for k, v in cols.items()}
-        parts = parts.select(*keep, **cols)
-    return parts.collect()
+    parts = frame.lazy().filter(pl.col("code") == tag)
+    if used is None:
+        return parts.select(*keep, p=pl.col("s").str.split(ele, literal=True)).collect()
+    # splitn's last field is the unsplit rest: split one further than the last used.
+    fields = pl.col("s").str.splitn(ele, max(used) + 2).struct
+    cols = {f"e{i}": fields.field(f"field_{i}") for i in used}
+    if strip:
+        cols = {k: v.str.strip_chars(_WS) for k, v in cols.items()}
+    return parts.select(*keep, **cols).collect()
 
 
 def _aligned(keys: pl.Series, source: pl.DataFrame, key: str, base: int) -> pl.DataFrame:

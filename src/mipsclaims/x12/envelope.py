@@ -267,12 +267,12 @@ def iter_pieces(
         control = elements[13].strip()
         term = delims.segment.encode("latin-1")
         ele = delims.element.encode("latin-1")
-        iea, isa = b"IEA" + ele, b"ISA" + ele
+        trailer_or_header = re.compile(b"I(?:EA|SA)" + re.escape(ele))
         pos = 0
         bad: int | None = None
         while True:
             limit = max(pos + block_size, buf.find(term, pos) + 1)  # at least one segment
-            end = _interchange_end(buf, pos, term, iea, isa, limit)
+            end = _interchange_end(buf, pos, term, trailer_or_header, limit)
             if end is None and len(buf) > limit:
                 # Big interchange: emit whole segments up to about block_size bytes.
                 cut = buf.rfind(term, pos, limit)
@@ -327,27 +327,24 @@ def _find_next_isa(buf: bytes, start: int) -> int:
 
 
 def _interchange_end(
-    buf: bytes, pos: int, term: bytes, iea: bytes, isa: bytes, limit: int
+    buf: bytes, pos: int, term: bytes, trailer_or_header: re.Pattern[bytes], limit: int
 ) -> int | None:
     """Offset just past this interchange's IEA segment; -offset of a following ISA; None.
 
-    Only segments starting before ``limit`` are searched.
+    Only segments starting before ``limit`` are searched. IEA and ISA are looked for in
+    one pass (``trailer_or_header``, a regex of both tags and the element separator): each
+    byte of a big interchange is scanned once, not once per tag.
     """
     i = pos + 1
-    while True:
-        a = buf.find(iea, i, limit + len(iea))
-        b = buf.find(isa, i, limit + len(isa))
-        if b >= 0 and (a < 0 or b < a):
-            if _segment_start_before(buf, b, term):
-                return -b
-            i = b + 1
-            continue
-        if a < 0:
-            return None
-        if _segment_start_before(buf, a, term):
-            t = buf.find(term, a)
+    while (found := trailer_or_header.search(buf, i, limit + 4)) is not None:
+        at = found.start()
+        if _segment_start_before(buf, at, term):
+            if buf[at + 1 : at + 2] == b"S":  # a new ISA before this one's IEA
+                return -at
+            t = buf.find(term, at)
             return None if t < 0 else t + 1
-        i = a + 1
+        i = at + 1
+    return None
 
 
 Offset = int | Callable[[], int]
