@@ -1,15 +1,30 @@
-"""Denominator eligibility per option (measure-logic.md sections 2, 3 and 5), as joins.
+"""Denominator eligibility per option (measure-logic.md sections 2, 3 and 5).
 
 A split claim meets an option when it has a qualifying line (code, no excluded modifier,
 place of service not excluded), the age and sex hold, a header diagnosis is listed (when the
 option lists any) and none is excluded, and every additional procedure code is on the claim.
+
+A year has a few dozen options, so a set of options is one ``Int64`` bit mask (option
+``opt`` is bit ``opt``): each test gives a mask per line or per claim, a claim's masks are
+combined with bitwise operations, and only the eligible masks are expanded into rows, once
+per distinct mask. No join or grouping runs on (claim, option) pairs.
 """
 
 from __future__ import annotations
 
+import functools
+from collections import defaultdict
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+
 import polars as pl
 
-from .codes import FLU_SEASON_MONTHS, CodeTables
+from .codes import FLU_SEASON_MONTHS, CodeTables, tables
+
+_I64 = pl.Int64()
+_S = pl.String()
+#: Options and exclusion rules are bits of an Int64.
+MAX_BITS = 63
 
 
 def age_months(birth: pl.Expr, on: pl.Expr) -> pl.Expr:
@@ -26,34 +41,198 @@ def age_months(birth: pl.Expr, on: pl.Expr) -> pl.Expr:
     return months - before
 
 
-def qualifying_lines(lines: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
-    """(uid, opt, claim_seq, line_number) of each line whose code qualifies for an option.
+@dataclass(frozen=True)
+class OptionMasks:
+    """One year's options as bit masks, and what maps codes and diagnoses to them."""
 
-    Only lines with a denominator code are looked at. Modifier and place-of-service
-    exclusions are few distinct rules: a line fails a rule when one of its modifiers or its
-    place of service is listed by it (integer joins, no per-line strings), and qualifies for
-    every option of its code whose rule it does not fail.
+    procedures: pl.DataFrame  # code, rule_bit, mask: a code's options under one rule
+    mod_fails: pl.DataFrame  # mod, fails: bits of the rules that exclude the modifier
+    pos_fails: pl.DataFrame  # pos, fails: bits of the rules that exclude the place
+    dx: pl.DataFrame  # dx, mask: options listing the diagnosis
+    dx_excluded: pl.DataFrame  # dx, mask: options excluding the diagnosis
+    additional: pl.DataFrame  # code, bit, need: additional codes of an option
+    options: pl.DataFrame  # bit, measure_id, option_group, stratum
+    #: (min_months, max_years, sex, flu_season_only, mask): options sharing one criterion
+    demographics: tuple[tuple[int | None, int | None, str | None, bool, int], ...]
+    needs_dx: int  # options that list diagnoses
+    needs_additional: int  # options that list additional procedure codes
+    per_line: int  # options of visit measures (counted per line)
+
+
+def _or_by(pairs: Iterable[tuple[Hashable, int]]) -> dict[Hashable, int]:
+    acc: dict[Hashable, int] = defaultdict(int)
+    for key, bits in pairs:
+        if key is not None:
+            acc[key] |= bits
+    return acc
+
+
+def _mask_frame(pairs: Iterable[tuple[Hashable, int]], key: str, value: str) -> pl.DataFrame:
+    """(key, value): the bits OR-ed per key (tables of one year; built once)."""
+    acc = _or_by(pairs)
+    return pl.DataFrame({key: list(acc), value: list(acc.values())}, schema={key: _S, value: _I64})
+
+
+@functools.cache
+def option_masks(year: int) -> OptionMasks:
+    """The option masks of ``year`` (cached; from :func:`codes.tables`)."""
+    t = tables(year)
+    if t.options.height > MAX_BITS or t.exclusion_rules.height > MAX_BITS:
+        raise ValueError(f"{year}: more than {MAX_BITS} options or rules do not fit a mask")
+    procs = _or_by(
+        ((r["code"], r["rule"]), 1 << r["opt"]) for r in t.option_procedures.iter_rows(named=True)
+    )
+    rules = list(t.exclusion_rules.iter_rows(named=True))
+    options = list(t.options.iter_rows(named=True))
+    criteria = _or_by(
+        ((o["min_months"], o["max_years"], o["sex"], o["flu_season_only"]), 1 << o["opt"])
+        for o in options
+    )
+    need = t.option_additional.group_by("opt").agg(pl.col("code").n_unique().alias("need"))
+    addl = t.option_additional.join(need, on="opt").select("opt", "code", "need")
+    return OptionMasks(
+        procedures=pl.DataFrame(
+            {
+                "code": [code for code, _ in procs],
+                "rule_bit": [1 << rule for _, rule in procs],
+                "mask": list(procs.values()),
+            },
+            schema={"code": _S, "rule_bit": _I64, "mask": _I64},
+        ),
+        mod_fails=_mask_frame(
+            ((m, 1 << r["rule"]) for r in rules for m in r["mod_excl"]), "mod", "fails"
+        ),
+        pos_fails=_mask_frame(
+            ((p, 1 << r["rule"]) for r in rules for p in r["pos_excl"]), "pos", "fails"
+        ),
+        dx=_mask_frame(((d, 1 << o) for o, d in t.option_dx.iter_rows()), "dx", "mask"),
+        dx_excluded=_mask_frame(
+            ((d, 1 << o) for o, d in t.option_dx_exclusions.iter_rows()), "dx", "mask"
+        ),
+        additional=pl.DataFrame(
+            [(code, 1 << opt, n) for opt, code, n in addl.iter_rows()],
+            schema={"code": _S, "bit": _I64, "need": pl.UInt32()},
+            orient="row",
+        ),
+        options=pl.DataFrame(
+            {
+                "bit": [1 << o["opt"] for o in options],
+                **{c: [o[c] for o in options] for c in ("measure_id", "option_group", "stratum")},
+            },
+            schema={"bit": _I64, "measure_id": _S, "option_group": _S, "stratum": _S},
+        ),
+        demographics=tuple((*k, m) for k, m in criteria.items()),  # type: ignore[misc]
+        needs_dx=sum(1 << o["opt"] for o in options if o["needs_dx"]),
+        needs_additional=sum(1 << o["opt"] for o in options if o["needs_additional"]),
+        per_line=sum(1 << o["opt"] for o in options if o["per_line"]),
+    )
+
+
+def line_masks(lines: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
+    """(uid, claim_seq, line_number, mask): the options each denominator line qualifies for.
+
+    A line fails an exclusion rule when one of its modifiers or its place of service is
+    listed by it; its options are those of its code under every rule it does not fail.
+    Modifiers are looked at on the few lines that carry any, and options are resolved once
+    per distinct (code, failed rules).
     """
-    den = lines.join(t.option_procedures.select("code").unique(), on="code", how="semi")
-    den = den.with_row_index("row")
-    rule_mods = t.exclusion_rules.select("rule", pl.col("mod_excl").alias("mod")).explode("mod")
-    rule_pos = t.exclusion_rules.select("rule", pl.col("pos_excl").alias("pos")).explode("pos")
-    fails = pl.concat(
-        [
-            den.filter(pl.col("modifiers").list.len() > 0)
-            .select("row", pl.col("modifiers").alias("mod"))
-            .explode("mod")
-            .join(rule_mods.drop_nulls(), on="mod")
-            .select("row", "rule"),
-            den.select("row", "pos").join(rule_pos.drop_nulls(), on="pos").select("row", "rule"),
-        ]
+    den = (
+        lines.select("uid", "claim_seq", "line_number", "code", "modifiers", "pos")
+        .join(m.procedures.select("code").unique(), on="code", how="semi")
+        .with_row_index("row")
     )
+    mod_fails = (
+        den.filter(pl.col("modifiers").list.len() > 0)
+        .select("row", pl.col("modifiers").alias("mod"))
+        .explode("mod")
+        .join(m.mod_fails, on="mod")
+        .group_by("row")
+        .agg(pl.col("fails").bitwise_or().alias("mod_fails"))
+    )
+    den = (
+        den.join(m.pos_fails, on="pos", how="left")
+        .join(mod_fails, on="row", how="left")
+        .select(
+            "uid",
+            "claim_seq",
+            "line_number",
+            "code",
+            (pl.col("fails").fill_null(0) | pl.col("mod_fails").fill_null(0)).alias("fails"),
+        )
+    )
+    resolved = (
+        den.select("code", "fails")
+        .unique()
+        .join(m.procedures, on="code")
+        .filter((pl.col("fails") & pl.col("rule_bit")) == 0)
+        .group_by("code", "fails")
+        .agg(pl.col("mask").bitwise_or())
+    )
+    return den.join(resolved, on=["code", "fails"]).select(
+        "uid", "claim_seq", "line_number", "mask"
+    )
+
+
+def _demographics(claims: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
+    """(uid, demo): the options whose age, sex and flu-season criteria a claim meets.
+
+    Age, sex and season are computed once per claim, then tested per distinct criterion.
+    """
+    facts = claims.select(
+        "uid",
+        age_months(pl.col("birth_date"), pl.col("claim_date")).alias("age"),
+        pl.col("sex").str.strip_chars().str.to_uppercase().alias("sex"),
+        pl.col("claim_date").dt.month().is_in(sorted(FLU_SEASON_MONTHS)).alias("in_season"),
+    )
+    age = pl.col("age")
+    terms = []
+    for min_months, max_years, sex, flu_only, bits in m.demographics:
+        ok = pl.lit(True)
+        if min_months is not None:
+            ok = ok & (age >= min_months)
+        if max_years is not None:
+            ok = ok & ((age // 12) <= max_years)
+        if sex is not None:
+            ok = ok & (pl.col("sex") == sex)
+        if flu_only:
+            ok = ok & pl.col("in_season")
+        terms.append(pl.when(ok.fill_null(False)).then(pl.lit(bits, dtype=_I64)).otherwise(0))
+    # Each option is in one criterion: the masks are disjoint and add up.
+    demo = pl.sum_horizontal(terms) if terms else pl.lit(0, dtype=_I64)
+    return facts.select("uid", demo.alias("demo"))
+
+
+def _claim_mask(claim_dx: pl.DataFrame, table: pl.DataFrame, name: str) -> pl.DataFrame:
+    """(uid, name): the options listing one of a claim's diagnoses in ``table``."""
     return (
-        den.select("row", "uid", "claim_seq", "line_number", "code")
-        .join(t.option_procedures.select("code", "opt", "rule"), on="code")
-        .join(fails, on=["row", "rule"], how="anti")
-        .select("uid", "opt", "claim_seq", "line_number")
+        claim_dx.join(table, on="dx").group_by("uid").agg(pl.col("mask").bitwise_or().alias(name))
     )
+
+
+def _additional_mask(lines: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
+    """(uid, addl): the options all of whose additional procedure codes are on the claim."""
+    return (
+        lines.select("uid", "code")
+        .join(m.additional, on="code")
+        .group_by("uid", "bit")
+        .agg(pl.col("code").n_unique().alias("n"), pl.col("need").first())
+        .filter(pl.col("n") == pl.col("need"))
+        .group_by("uid")
+        .agg(pl.col("bit").sum().alias("addl"))
+    )
+
+
+def _expand(frame: pl.DataFrame, m: OptionMasks, columns: list[str]) -> pl.DataFrame:
+    """``frame`` (with ``mask``) with one row per distinct ``columns`` of its options."""
+    per_mask = (
+        frame.select("mask")
+        .unique()
+        .join(m.options, how="cross")
+        .filter((pl.col("mask") & pl.col("bit")) != 0)
+        .select("mask", *columns)
+        .unique()
+    )
+    return frame.join(per_mask, on="mask").drop("mask")
 
 
 def eligible_options(
@@ -61,61 +240,42 @@ def eligible_options(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Eligible (uid, measure_id, option_group, stratum) rows, and the qualifying lines of
     visit measures (counted per line)."""
-    qual = qualifying_lines(lines, t).lazy()
-    # Claim-level facts once per claim, not once per candidate option.
-    people = claims.lazy().select(
-        "uid",
-        age_months(pl.col("birth_date"), pl.col("claim_date")).alias("age_months"),
-        pl.col("sex").str.strip_chars().str.to_uppercase().alias("patient_sex"),
-        pl.col("claim_date").dt.month().is_in(list(FLU_SEASON_MONTHS)).alias("in_flu_season"),
-    )
-    age = pl.col("age_months")
-    age_ok = (pl.col("min_months").is_null() | (age >= pl.col("min_months"))) & (
-        pl.col("max_years").is_null() | ((age // 12) <= pl.col("max_years"))
-    )
-    sex_ok = pl.col("sex").is_null() | (pl.col("patient_sex") == pl.col("sex"))
-    season_ok = ~pl.col("flu_season_only") | pl.col("in_flu_season")
-    cand = (
-        qual.select("uid", "opt")
-        .unique()
-        .join(t.options.lazy(), on="opt")
-        .join(people, on="uid")
-        .filter(age_ok.fill_null(False) & sex_ok.fill_null(False) & season_ok)
-    )
-    claim_dx = claims.lazy().select("uid", pl.col("diagnosis_codes").alias("dx")).explode("dx")
-    dx_hit = claim_dx.join(t.option_dx.lazy(), on="dx").select("uid", "opt").unique()
-    dx_excluded = claim_dx.join(t.option_dx_exclusions.lazy(), on="dx").select("uid", "opt")
-    addl_hit = (
-        lines.lazy()
-        .select("uid", "code")
-        .join(t.option_additional.lazy(), on="code")
-        .group_by("uid", "opt")
-        .agg(pl.col("code").n_unique().alias("n"))
-        .join(
-            t.option_additional.lazy().group_by("opt").agg(pl.col("code").n_unique().alias("need")),
-            on="opt",
-        )
-        .filter(pl.col("n") == pl.col("need"))
-        .select("uid", "opt")
-    )
-    plain = cand.filter(~pl.col("needs_dx") & ~pl.col("needs_additional"))
-    needs_dx = cand.filter(pl.col("needs_dx")).join(dx_hit, on=["uid", "opt"], how="semi")
-    needs_addl = cand.filter(~pl.col("needs_dx") & pl.col("needs_additional"))
-    both = needs_dx.filter(pl.col("needs_additional"))
-    needs_dx = needs_dx.filter(~pl.col("needs_additional"))
-    with_addl = pl.concat([needs_addl, both]).join(addl_hit, on=["uid", "opt"], how="semi")
+    m = option_masks(t.year)
+    qual = line_masks(lines, m)
+    claim_dx = claims.select("uid", pl.col("diagnosis_codes").alias("dx")).explode("dx")
     eligible = (
-        pl.concat([plain, needs_dx, with_addl])
-        .join(dx_excluded, on=["uid", "opt"], how="anti")
-        .select("uid", "opt", "measure_id", "option_group", "stratum", "per_line")
+        qual.group_by("uid")
+        .agg(pl.col("mask").bitwise_or())
+        .join(_demographics(claims, m), on="uid")
+        .join(_claim_mask(claim_dx, m.dx, "dx"), on="uid", how="left")
+        .join(_claim_mask(claim_dx, m.dx_excluded, "excluded"), on="uid", how="left")
+        .join(_additional_mask(lines, m), on="uid", how="left")
     )
-    eligible_df = eligible.collect()
-    groups = eligible_df.select("uid", "measure_id", "option_group", "stratum").unique()
-    per_line = eligible_df.filter(pl.col("per_line")).select("uid", "opt", "measure_id", "stratum")
+    no_dx_needed, no_addl_needed = ~m.needs_dx, ~m.needs_additional
+    mask = (
+        pl.col("mask")
+        & pl.col("demo")
+        & (pl.col("dx").fill_null(0) | no_dx_needed)
+        & (pl.col("addl").fill_null(0) | no_addl_needed)
+    )
+    eligible = eligible.select("uid", mask.alias("mask"), pl.col("excluded").fill_null(0))
+    eligible = eligible.select(
+        "uid", (pl.col("mask") ^ (pl.col("mask") & pl.col("excluded"))).alias("mask")
+    ).filter(pl.col("mask") != 0)
+    groups = _expand(eligible, m, ["measure_id", "option_group", "stratum"])
+    visit = (
+        qual.join(eligible.rename({"mask": "eligible"}), on="uid")
+        .select(
+            "uid",
+            "claim_seq",
+            "line_number",
+            (pl.col("mask") & pl.col("eligible") & m.per_line).alias("mask"),
+        )
+        .filter(pl.col("mask") != 0)
+    )
     lines_ok = (
-        qual.join(per_line.lazy(), on=["uid", "opt"])
+        _expand(visit, m, ["measure_id", "stratum"])
         .select("uid", "measure_id", "stratum", "claim_seq", "line_number")
         .unique()
-        .collect()
     )
     return groups, lines_ok
