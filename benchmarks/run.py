@@ -14,7 +14,9 @@ subprocess so that its peak RSS (``ru_maxrss`` of that child, from ``wait4``) is
 - ``check_claim`` latency p50/p95 after warm-up (claims from ``bench_check_claim.py``);
 - baselines: a naive pure-Python split of the file into segments keeping SV1 procedure
   codes and charges (no loops, no matching), and pyx12 (optional) iterating the 2400 loops
-  of a 20k-line file. Each is printed as a ratio to ours.
+  of a 20k-line file. Each is printed as a ratio to ours;
+- a reference: the least columnar work a polars-only reader can do per service line
+  (``child_floor``, one thread, CPU seconds), which bounds what our reader can reach.
 
 Input files come from the synthetic generator (fixed seed), cached in the temp directory by
 (claims, seed) as ``mipsclaims-bench-<claims>-<seed>.837`` like ``bench_parse.py``;
@@ -152,6 +154,56 @@ def child_naive(path: str) -> dict[str, Any]:
     return {"lines": len(codes), "wall": time.perf_counter() - wall}
 
 
+def child_floor(path: str) -> dict[str, Any]:
+    """A lower bound for a polars-only reader: the least columnar work per service line.
+
+    In 8 MiB pieces: one string column of segments (polars' CSV reader), a tag per
+    segment, running claim and line ids, the needed elements of SV1, CLM, NM1 and DTP
+    (``splitn``), and two joins onto the lines. No loop tracking, HL levels, whitespace
+    rules, validation, errors, diagnoses or output schema: what our reader does on top of
+    this is the price of correctness. Timed as CPU seconds (run with 1 polars thread).
+    """
+    import polars as pl
+
+    cpu = time.process_time()
+    with open(path, "rb") as fh:
+        data = fh.read()
+    element, terminator = chr(data[3]), data[105:106]
+
+    def elements(frame: pl.DataFrame, tag: str, used: tuple[int, ...]) -> pl.DataFrame:
+        fields = pl.col("s").str.splitn(element, max(used) + 2).struct
+        return frame.filter(pl.col("tag") == tag).select(
+            "claim", "line", *(fields.field(f"field_{i}").alias(f"{tag}{i}") for i in used)
+        )
+
+    lines, pos, block = 0, 0, 8 << 20
+    while pos < len(data):
+        end = data.rfind(terminator, pos, pos + block) + 1
+        if pos + block >= len(data) or end <= pos:
+            end = len(data)
+        segments = pl.read_csv(
+            data[pos:end],
+            has_header=False,
+            new_columns=["s"],
+            separator="\x01",
+            eol_char=terminator.decode(),
+            quote_char=None,
+            infer_schema=False,
+        ).with_columns(pl.col("s").str.strip_chars_start())
+        pos = end
+        frame = segments.with_columns(
+            tag=pl.col("s").str.split_exact(element, 1).struct.field("field_0")
+        ).with_columns(
+            claim=(pl.col("tag") == "CLM").cum_sum(), line=(pl.col("tag") == "LX").cum_sum()
+        )
+        sv1 = elements(frame, "SV1", (1, 2, 4, 5, 7))
+        clm = elements(frame, "CLM", (1, 5)).drop("line")
+        elements(frame, "NM1", (1, 3, 4, 9))  # providers and patients: split, not joined
+        dtp = elements(frame, "DTP", (1, 2, 3)).drop("claim")
+        lines += sv1.join(clm, on="claim", how="left").join(dtp, on="line", how="left").height
+    return {"lines": lines, "wall": time.process_time() - cpu}
+
+
 def child_pyx12(path: str) -> dict[str, Any]:
     """pyx12 walking the file against its 837P map, reading SV1 of every 2400 loop."""
     from pyx12.error_handler import errh_null
@@ -207,6 +259,7 @@ CHILDREN = {
     "parse": child_parse,
     "evaluate": child_evaluate,
     "naive": child_naive,
+    "floor": child_floor,
     "pyx12": child_pyx12,
     "check_claim": child_check_claim,
     "where": child_where,
@@ -514,6 +567,8 @@ def measure(args: argparse.Namespace, argv: list[str], commit: str | None) -> in
             e2e_large = run_report(large_file, Path(tmp))
     step(f"naive split baseline {small}")
     naive = run_child("naive", str(main_file), repeat=args.repeat)
+    step(f"minimal polars pipeline {small}, 1 thread")
+    floor = run_child("floor", str(main_file), threads=1, repeat=args.repeat)
     step(f"check_claim x {args.check_n}")
     cc = run_child("check_claim", str(args.check_n))
     pyx = None
@@ -590,6 +645,11 @@ def measure(args: argparse.Namespace, argv: list[str], commit: str | None) -> in
             cc.data["p95"] < P95_TARGET_MS,
         ),
         Row(
+            f"reference: minimal polars pipeline, {small}, 1 thread",
+            f"{fmt_rate(rate(floor.data['lines'], floor.wall))} per CPU s; ours: parse-only "
+            f"1 thread {p1_rate / rate(floor.data['lines'], floor.wall):.2f}x",
+        ),
+        Row(
             f"baseline: naive split, {small}",
             f"{fmt_rate(naive_rate)} ({naive.wall:.2f} s); ours: report "
             f"{e2e_rate / naive_rate:.2f}x, parse-only 1 thread {p1_rate / naive_rate:.2f}x",
@@ -610,6 +670,8 @@ def measure(args: argparse.Namespace, argv: list[str], commit: str | None) -> in
 
     if naive.data["lines"] != n:
         notes.append(f"the naive split found {naive.data['lines']:,} SV1 segments, ours {n:,}")
+    if floor.data["lines"] != n:
+        notes.append(f"the minimal polars pipeline found {floor.data['lines']:,} lines, ours {n:,}")
     notes += [
         f"Input: synthetic 837P from `mipsclaims.synth` (seed {args.seed}, about 3 service "
         f"lines per claim, 2000 claims per transaction): {small} file = {n:,} service lines "
@@ -627,6 +689,10 @@ def measure(args: argparse.Namespace, argv: list[str], commit: str | None) -> in
         "+ system seconds of that process (well below wall: it waited for a busy CPU).",
         "parse-only = `x12.iter_claim_line_batches` over the file (default batch size), "
         "timed after imports; `POLARS_MAX_THREADS=1` for the one-thread row.",
+        "Minimal polars pipeline = `child_floor` in run.py: segments as one string column, "
+        "tags, running claim and line ids, `splitn` of SV1/CLM/NM1/DTP and two joins, with "
+        "nothing else (no loops, HL levels, whitespace rules, validation or errors). It is "
+        "a lower bound for a polars-only reader on this machine, in CPU seconds.",
         f"Throughputs on the {small} file are the best of {args.repeat} runs; peak RSS the "
         "largest of them.",
         "Naive split = pure Python: read the text, split on the segment terminator, keep SV1 "

@@ -30,6 +30,7 @@ def test_run_py_writes_results_with_every_row(tmp_path: Path) -> None:
         "| peak RSS, report 1500 |",
         "| peak RSS, report 3k |",
         "| check_claim p95 (n=30) |",
+        "| reference: minimal polars pipeline, 1500, 1 thread |",
         "| baseline: naive split, 1500 |",
         "| baseline: pyx12 | skipped (--no-pyx12) |",
     ):
@@ -37,6 +38,7 @@ def test_run_py_writes_results_with_every_row(tmp_path: Path) -> None:
     assert "- CPU:" in text and "- polars:" in text and "- git:" in text
     # The reader and the naive split saw the same service lines (no row counts differ).
     assert "the naive split found" not in text
+    assert "the minimal polars pipeline found" not in text
     assert "--cache-dir" not in text and str(tmp_path) not in text
     # The table printed on stdout is the one written.
     table = text.split("## Results\n\n", 1)[1].split("\n\n", 1)[0]
