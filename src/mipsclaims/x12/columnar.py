@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -34,7 +35,7 @@ from ..schema import CLAIM_LINE_SCHEMA, empty_claim_lines, pseudonymise_ssn, sho
 from . import rules
 from .envelope import DEFAULT_BLOCK, EnvelopeTracker, Piece, Source, iter_pieces
 from .envelope import source_name as _source_name
-from .report import Issue, Location, QuarantinedClaim, ReadReport
+from .report import CappedList, Issue, Location, QuarantinedClaim, ReadReport
 from .stream import _raise_if_nothing_read
 
 _WS = " \t\r\n"
@@ -296,6 +297,59 @@ class _Offsets:
         return self.piece.byte_offset + start
 
 
+@dataclass(frozen=True)
+class _Scanned:
+    """What a piece holds before any reader state is applied (see :func:`_scan`)."""
+
+    frame: pl.DataFrame  # s (left-stripped text), code, raw (index in the piece)
+    padded: bool  # whether any element or component may carry whitespace at its ends
+
+
+@dataclass(frozen=True)
+class _Cut:
+    piece: Piece
+    scanned: _Scanned
+
+
+def _scan(piece: Piece) -> _Scanned:
+    """The stateless first step of a piece: its segments and their tag codes."""
+    s = _segments(piece)
+    frame = pl.DataFrame({"s": s, "code": _tag_codes(s, piece.delimiters.element)})
+    frame = frame.with_columns(raw=pl.int_range(pl.len(), dtype=pl.Int64))
+    return _Scanned(frame, _padded(piece, s))
+
+
+def _scanned_ahead(source: Source, report: ReadReport, batch_bytes: int) -> Iterator[_Cut]:
+    """The pieces of ``source``, each with its :func:`_scan`. The next piece is cut and
+    scanned in a worker thread while the caller processes this one (polars releases the
+    GIL, so both cores work).
+
+    What cutting adds to a report (failed or unterminated interchanges) goes to a scratch
+    report first and into ``report`` when the piece after it is handed over, so that the
+    entries keep the input's order.
+    """
+    scratch = ReadReport()
+    pieces = iter_pieces(source, scratch, batch_bytes)
+
+    def cut_and_scan() -> tuple[ReadReport, _Cut | None]:
+        piece = next(pieces, None)
+        noted = ReadReport()
+        noted.merge(scratch)
+        scratch.interchanges = 0
+        scratch.errors, scratch.warnings = CappedList(), CappedList()
+        return noted, (None if piece is None else _Cut(piece, _scan(piece)))
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mipsclaims-x12") as pool:
+        ahead = pool.submit(cut_and_scan)
+        while True:
+            noted, cut = ahead.result()
+            report.merge(noted)
+            if cut is None:
+                return
+            ahead = pool.submit(cut_and_scan)
+            yield cut
+
+
 @dataclass
 class _Carry:
     """State between batches: counters and the attributes of the HL loops still open."""
@@ -322,9 +376,11 @@ class _Batcher:
         self.strip = False  # sticky: set once a piece has padded elements
 
     def run(self, batch_bytes: int) -> Iterator[pl.DataFrame]:
-        for number, piece in enumerate(iter_pieces(self.source, self.report, batch_bytes)):
+        cuts = _scanned_ahead(self.source, self.report, batch_bytes)
+        for number, cut in enumerate(cuts):
+            piece = cut.piece
             self.pieces[number] = _Offsets(piece)
-            rows = self._tokenise(piece, number)
+            rows = self._tokenise(cut.scanned, piece, number)
             if self.carry.tail is not None:
                 rows = pl.concat([self.carry.tail, rows])
                 self.carry.tail = None
@@ -346,14 +402,11 @@ class _Batcher:
         """Byte offset of the segment whose key is ``raw`` (piece number << 32 | index)."""
         return self.pieces[raw >> 32](raw & 0xFFFFFFFF)
 
-    def _tokenise(self, piece: Piece, number: int) -> pl.DataFrame:
-        """Segments of a piece: text (left-stripped), tag code, raw index, segment number."""
+    def _tokenise(self, scanned: _Scanned, piece: Piece, number: int) -> pl.DataFrame:
+        """Segments of a piece (text, tag code, raw index, segment number), envelope fed."""
         ele = piece.delimiters.element
-        s = _segments(piece)
-        self.strip = self.strip or _padded(piece, s)
-        frame = pl.DataFrame(
-            {"s": s, "code": _tag_codes(s, ele)},
-        ).with_columns(raw=pl.int_range(pl.len(), dtype=pl.Int64) + (number << 32))
+        self.strip = self.strip or scanned.padded
+        frame = scanned.frame.with_columns(pl.col("raw") + (number << 32))
         n_empty = int((frame["code"] == EMPTY).sum())
         if n_empty:
             frame = frame.filter(pl.col("code") != EMPTY)
