@@ -82,3 +82,21 @@ def test_whitespace_only_inside_values_keeps_fast_path_values():
     _agree(data)
     table = x12.read_claim_lines(data)
     assert table.filter(table["patient_name"].str.starts_with("VAN DER ")).height > 0
+
+
+@pytest.mark.parametrize("batch", [900, 1 << 20])
+def test_envelope_problems_across_pieces_keep_input_order(batch):
+    """Pieces are cut and scanned one ahead in a worker thread; what cutting reports (a
+    failed ISA, a missing IEA) must still come in input order, between the claims'."""
+    without_iea = BASE[: BASE.rindex(b"IEA*")]
+    broken_isa = b"ISA*00*short~GS*HC~"
+    bad_claim = _after_first("SV1*HC:", "SV1*HC:", 1).replace(b"CLM*", b"CLM**", 1)
+    institutional = BASE.replace(b"005010X222A1", b"005010X223A2")  # fails in the tracker
+    data = institutional + broken_isa + without_iea + bad_claim + broken_isa + without_iea + BASE
+    report, lines = _agree(data, batch_bytes=batch)
+    assert len(report.errors) == 3 and len(report.quarantined) == 1
+    assert sum("no IEA trailer" in str(w) for w in report.warnings) == 2
+    offsets = [e.location.byte_offset for e in report.errors]
+    assert offsets == sorted(offsets) and len(set(offsets)) == 3
+    # Three whole interchanges and the one with the quarantined claim are read.
+    assert lines == 3 * _agree(BASE)[1] + _agree(bad_claim)[1]
