@@ -118,24 +118,18 @@ _CLAIM_COLUMNS = ["uid", "claim_seq", "tin", "npi", "patient_id", "claim_date", 
 def _reduce(lines: pl.DataFrame, year: int, t: CodeTables) -> _Reduced:
     """Everything that depends on one claim only, on a batch of whole claims."""
     batch = split_batch(lines, year)
-    groups, visit_lines = eligible_options(batch.claims, batch.lines, t)
+    eligible = eligible_options(batch.claims, batch.lines, t)
     claim_dx = batch.claims.select("uid", pl.col("diagnosis_codes").alias("dx")).explode("dx")
-    markers = claim_markers(batch.lines, claim_dx, groups, t)
-    findings = find(batch.claims, batch.lines, groups, markers, t)
-    mkey = t.mkeys.select("measure_id", "stratum", "mkey")
+    markers = claim_markers(batch.lines, claim_dx, eligible.masks, eligible.groups, t)
+    findings = find(batch.claims, batch.lines, eligible.masks, markers, t)
     return _Reduced(
         keys=batch.keys,
         splits=batch.splits,
         claims=batch.claims.select(
             *_CLAIM_COLUMNS, pl.col("source").cast(pl.Categorical), "n_lines"
         ),
-        # Measure and stratum as the integer mkey: these are the largest facts kept.
-        markers=markers.join(mkey, on=["measure_id", "stratum"]).drop(
-            "measure_id", "stratum", "conflicting_meanings"
-        ),
-        visit_lines=visit_lines.join(mkey, on=["measure_id", "stratum"]).select(
-            "uid", "mkey", "claim_seq", "line_number"
-        ),
+        markers=markers.drop("conflicting_meanings"),
+        visit_lines=eligible.visit_lines,
         claim_dx=claim_dx.join(t.mkey_dx.select("dx").unique(), on="dx", how="semi"),
         findings=findings.with_columns(pl.col(c).cast(pl.Categorical) for c in _REPEATED),
     )

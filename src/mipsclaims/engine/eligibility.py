@@ -27,6 +27,11 @@ _S = pl.String()
 MAX_BITS = 63
 
 
+def option_bit(opt: str = "opt") -> pl.Expr:
+    """The bit of an option index (``1 << opt``) as an Int64."""
+    return pl.lit(2, dtype=_I64).pow(pl.col(opt)).cast(_I64)
+
+
 def age_months(birth: pl.Expr, on: pl.Expr) -> pl.Expr:
     """Whole months from ``birth`` to ``on`` with dateutil ``relativedelta`` semantics.
 
@@ -51,7 +56,7 @@ class OptionMasks:
     dx: pl.DataFrame  # dx, mask: options listing the diagnosis
     dx_excluded: pl.DataFrame  # dx, mask: options excluding the diagnosis
     additional: pl.DataFrame  # code, bit, need: additional codes of an option
-    options: pl.DataFrame  # bit, measure_id, option_group, stratum
+    options: pl.DataFrame  # bit, mkey: the measure-stratum of each option
     #: (min_months, max_years, sex, flu_season_only, mask): options sharing one criterion
     demographics: tuple[tuple[int | None, int | None, str | None, bool, int], ...]
     needs_dx: int  # options that list diagnoses
@@ -114,12 +119,9 @@ def option_masks(year: int) -> OptionMasks:
             schema={"code": _S, "bit": _I64, "need": pl.UInt32()},
             orient="row",
         ),
-        options=pl.DataFrame(
-            {
-                "bit": [1 << o["opt"] for o in options],
-                **{c: [o[c] for o in options] for c in ("measure_id", "option_group", "stratum")},
-            },
-            schema={"bit": _I64, "measure_id": _S, "option_group": _S, "stratum": _S},
+        options=t.options.join(t.mkeys, on=["measure_id", "stratum"]).select(
+            option_bit().alias("bit"),
+            "mkey",
         ),
         demographics=tuple((*k, m) for k, m in criteria.items()),  # type: ignore[misc]
         needs_dx=sum(1 << o["opt"] for o in options if o["needs_dx"]),
@@ -222,24 +224,32 @@ def _additional_mask(lines: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
     )
 
 
-def _expand(frame: pl.DataFrame, m: OptionMasks, columns: list[str]) -> pl.DataFrame:
-    """``frame`` (with ``mask``) with one row per distinct ``columns`` of its options."""
+def _expand(frame: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
+    """``frame`` with ``mask`` replaced by one row per measure-stratum (``mkey``) of its
+    options, resolved once per distinct mask."""
     per_mask = (
         frame.select("mask")
         .unique()
         .join(m.options, how="cross")
         .filter((pl.col("mask") & pl.col("bit")) != 0)
-        .select("mask", *columns)
+        .select("mask", "mkey")
         .unique()
     )
     return frame.join(per_mask, on="mask").drop("mask")
 
 
-def eligible_options(
-    claims: pl.DataFrame, lines: pl.DataFrame, t: CodeTables
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Eligible (uid, measure_id, option_group, stratum) rows, and the qualifying lines of
-    visit measures (counted per line)."""
+@dataclass(frozen=True)
+class Eligibility:
+    """The eligible options of a batch's split claims."""
+
+    masks: pl.DataFrame  # uid, mask: eligible options of each claim with any
+    groups: pl.DataFrame  # uid, mkey: eligible measure-strata
+    visit_lines: pl.DataFrame  # uid, mkey, claim_seq, line_number: qualifying visit lines
+
+
+def eligible_options(claims: pl.DataFrame, lines: pl.DataFrame, t: CodeTables) -> Eligibility:
+    """Eligible options and measure-strata of each claim, and the qualifying lines of visit
+    measures (counted per line)."""
     m = option_masks(t.year)
     qual = line_masks(lines, m)
     claim_dx = claims.select("uid", pl.col("diagnosis_codes").alias("dx")).explode("dx")
@@ -252,19 +262,18 @@ def eligible_options(
         .join(_additional_mask(lines, m), on="uid", how="left")
     )
     no_dx_needed, no_addl_needed = ~m.needs_dx, ~m.needs_additional
-    mask = (
+    met = (
         pl.col("mask")
         & pl.col("demo")
         & (pl.col("dx").fill_null(0) | no_dx_needed)
         & (pl.col("addl").fill_null(0) | no_addl_needed)
     )
-    eligible = eligible.select("uid", mask.alias("mask"), pl.col("excluded").fill_null(0))
-    eligible = eligible.select(
-        "uid", (pl.col("mask") ^ (pl.col("mask") & pl.col("excluded"))).alias("mask")
-    ).filter(pl.col("mask") != 0)
-    groups = _expand(eligible, m, ["measure_id", "option_group", "stratum"])
+    excluded = pl.col("excluded").fill_null(0)
+    masks = eligible.select("uid", (met ^ (met & excluded)).alias("mask")).filter(
+        pl.col("mask") != 0
+    )
     visit = (
-        qual.join(eligible.rename({"mask": "eligible"}), on="uid")
+        qual.join(masks.rename({"mask": "eligible"}), on="uid")
         .select(
             "uid",
             "claim_seq",
@@ -273,9 +282,8 @@ def eligible_options(
         )
         .filter(pl.col("mask") != 0)
     )
-    lines_ok = (
-        _expand(visit, m, ["measure_id", "stratum"])
-        .select("uid", "measure_id", "stratum", "claim_seq", "line_number")
-        .unique()
+    return Eligibility(
+        masks=masks,
+        groups=_expand(masks, m),
+        visit_lines=_expand(visit, m).select("uid", "mkey", "claim_seq", "line_number").unique(),
     )
-    return groups, lines_ok

@@ -8,10 +8,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import polars as pl
 
 from ..schema import short_hash
-from .codes import CodeTables
+from .codes import CodeTables, tables
+from .eligibility import option_bit
 
 FINDING_SCHEMA: dict[str, pl.DataType] = {
     "kind": pl.String(),
@@ -28,6 +31,25 @@ FINDING_SCHEMA: dict[str, pl.DataType] = {
 
 #: A QDC line is billed at $0.00 or $0.01 (CMS claims reporting guidance).
 MAX_QDC_CHARGE = 0.01
+
+
+@functools.cache
+def qdc_measures(year: int) -> pl.DataFrame:
+    """code, measures (sorted ids), bits (eligibility options of those measures): per
+    quality code of ``year``, the measures using it (cached)."""
+    t = tables(year)
+    bits = t.options.group_by("measure_id").agg(option_bit().sum().alias("bits"))
+    return (
+        t.performance_codes.join(t.performance, on="pidx")
+        .select("code", "measure_id")
+        .unique()
+        .join(bits, on="measure_id", how="left")
+        .group_by("code")
+        .agg(
+            pl.col("measure_id").sort().alias("measures"),
+            pl.col("bits").fill_null(0).sum(),
+        )
+    )
 
 
 def _with_refs(frame: pl.DataFrame) -> pl.DataFrame:
@@ -73,11 +95,15 @@ def _finding(
 def find(
     claims: pl.DataFrame,
     lines: pl.DataFrame,
-    groups: pl.DataFrame,
+    masks: pl.DataFrame,
     markers: pl.DataFrame,
     t: CodeTables,
 ) -> pl.DataFrame:
-    """All findings of the evaluated split claims."""
+    """All findings of the evaluated split claims.
+
+    ``masks`` (uid, mask) are the claims' eligible options (eligibility.Eligibility), and
+    ``markers`` are keyed by (uid, mkey).
+    """
     # Only quality-code lines can raise a finding: narrow first, then add claim fields.
     lines = lines.filter(pl.col("code").is_in(list(t.qdc_codes | t.other_year_qdc_codes))).join(
         claims.select("uid", "tin", "npi", "claim_id", "source"), on="uid", how="left"
@@ -85,6 +111,7 @@ def find(
     parts: list[pl.DataFrame] = []
     conflicts = (
         markers.filter(pl.col("conflicting"))
+        .join(t.mkeys.select("mkey", "measure_id"), on="mkey")
         .group_by("uid", "measure_id")
         .agg(
             pl.col("conflicting_codes")
@@ -120,16 +147,17 @@ def find(
             + "); the most advantageous counts",
         )
     )
-    code_measures = (
-        t.performance_codes.join(t.performance, on="pidx").select("code", "measure_id").unique()
-    )
     qdc_lines = lines.filter(pl.col("code").is_in(list(t.qdc_codes)))
-    used = qdc_lines.select("uid", "line_number", "code").join(code_measures, on="code")
-    useful = used.join(groups.select("uid", "measure_id"), on=["uid", "measure_id"], how="semi")
+    used = qdc_lines.select("uid", "line_number", "code").join(qdc_measures(t.year), on="code")
+    useful = (
+        used.join(masks, on="uid")
+        .filter((pl.col("mask") & pl.col("bits")) != 0)
+        .select("uid", "line_number")
+    )
     wasted = (
-        used.join(useful.select("uid", "line_number"), on=["uid", "line_number"], how="anti")
-        .group_by("uid", "line_number", "code")
-        .agg(pl.col("measure_id").unique().sort().alias("measures"))
+        used.join(useful, on=["uid", "line_number"], how="anti")
+        .select("uid", "line_number", "code", "measures")
+        .unique(subset=["uid", "line_number", "code"])
         .filter(~pl.col("code").is_in(list(t.denominator_codes)))
         .join(
             qdc_lines.select(

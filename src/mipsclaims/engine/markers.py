@@ -4,16 +4,24 @@ A quality code matches a line with the same code when the line carries one of it
 modifiers, or, when it lists none, when the line carries none of 1P/2P/3P/8P. An option
 matches when every one of its codes is matched. Of several markers the most advantageous
 counts (reversed for inverse measures); more than one meaning on a claim is a conflict.
+
+Everything is keyed by integers: a performance option (``pidx``) knows its measure-stratum
+(``mkey``), its rank and the eligibility options (a bit mask) of its option group, so a QDC
+hit counts for a claim when the claim's eligible mask shares a bit with it.
 """
 
 from __future__ import annotations
 
+import functools
+
 import polars as pl
 
 from ..schema import PERFORMANCE_MODIFIERS
-from .codes import CodeTables, marker_rank
+from .codes import CodeTables, marker_rank, tables
+from .eligibility import option_bit
 
 _PERF_MODS = sorted(PERFORMANCE_MODIFIERS)
+_I64 = pl.Int64()
 
 RANKS = pl.DataFrame(
     [
@@ -31,45 +39,83 @@ def qdc_label() -> pl.Expr:
     return pl.when(pm.is_null()).then(pl.col("code")).otherwise(pl.col("code") + "-" + pm)
 
 
+@functools.cache
+def performance_options(year: int) -> pl.DataFrame:
+    """pidx, mkey, bits (eligibility options of its measure and option group), marker,
+    rank, n_codes: one row per performance option of ``year`` (cached)."""
+    t = tables(year)
+    groups = t.options.group_by("measure_id", "option_group").agg(option_bit().sum().alias("bits"))
+    return (
+        t.performance.join(groups, on=["measure_id", "option_group"])
+        .join(t.measures.select("measure_id", "is_inverse", "is_multi_rate"), on="measure_id")
+        .with_columns(
+            pl.when(pl.col("is_multi_rate"))
+            .then(pl.col("option_group"))
+            .otherwise(pl.lit(""))
+            .alias("stratum")
+        )
+        .join(t.mkeys.select("measure_id", "stratum", "mkey"), on=["measure_id", "stratum"])
+        .join(RANKS, on=["is_inverse", "marker"])
+        .select("pidx", "mkey", "bits", "marker", "rank", "n_codes")
+        .sort("pidx")
+    )
+
+
 def matching_qdcs(lines: pl.DataFrame, claim_dx: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
-    """Quality codes matched by a line (or, for ICD-10 quality codes, a header diagnosis)."""
+    """Quality codes matched by a line (or, for ICD-10 quality codes, a header diagnosis).
+
+    Lines without modifiers (most) match the quality codes that list none, as themselves;
+    only lines with modifiers need the list tests.
+    """
     line_codes = t.performance_codes.filter(~pl.col("on_dx"))
     joined = lines.select("uid", "code", "modifiers").join(line_codes, on="code", how="inner")
+    bare = pl.col("modifiers").list.len() == 0
+    plain = joined.filter(bare & (pl.col("mods").list.len() == 0)).select(
+        "uid", "pidx", "code", pl.col("code").alias("label")
+    )
+    modded = joined.filter(~bare)
     hits_listed = pl.col("modifiers").list.set_intersection(pl.col("mods")).list.len() > 0
     no_perf_mod = pl.col("modifiers").list.set_intersection(pl.lit(_PERF_MODS)).list.len() == 0
     ok = pl.when(pl.col("mods").list.len() > 0).then(hits_listed).otherwise(no_perf_mod)
-    on_lines = joined.filter(ok).select("uid", "pidx", "code", qdc_label().alias("label"))
+    on_lines = modded.filter(ok).select("uid", "pidx", "code", qdc_label().alias("label"))
     on_dx = claim_dx.join(
         t.performance_codes.filter(pl.col("on_dx")), left_on="dx", right_on="code"
     ).select("uid", "pidx", pl.col("dx").alias("code"), pl.col("dx").alias("label"))
-    return pl.concat([on_lines, on_dx])
+    return pl.concat([plain, on_lines, on_dx])
 
 
 def claim_markers(
-    lines: pl.DataFrame, claim_dx: pl.DataFrame, groups: pl.DataFrame, t: CodeTables
+    lines: pl.DataFrame,
+    claim_dx: pl.DataFrame,
+    masks: pl.DataFrame,
+    groups: pl.DataFrame,
+    t: CodeTables,
 ) -> pl.DataFrame:
-    """Per eligible (uid, measure_id, stratum): marker rank, QDCs found, conflicts."""
+    """Per eligible (uid, mkey): marker rank, QDCs found, conflicts.
+
+    ``masks`` (uid, mask) are the claims' eligible options, ``groups`` (uid, mkey) their
+    eligible measure-strata.
+    """
     hits = (
         matching_qdcs(lines, claim_dx, t)
-        .join(t.performance, on="pidx")
-        .join(groups, on=["uid", "measure_id", "option_group"], how="inner")
+        .join(performance_options(t.year), on="pidx")
+        .join(masks, on="uid")
+        .filter((pl.col("mask") & pl.col("bits")) != 0)
     )
-    found = hits.group_by("uid", "measure_id", "stratum").agg(
-        pl.col("label").unique().sort().alias("qdc_codes")
-    )
+    key = ["uid", "mkey"]
+    found = hits.group_by(key).agg(pl.col("label").unique().sort().alias("qdc_codes"))
     matched = (
-        hits.group_by("uid", "measure_id", "stratum", "pidx")
+        hits.group_by(*key, "pidx")
         .agg(
             pl.col("code").n_unique().alias("n"),
             pl.col("n_codes").first(),
             pl.col("marker").first(),
+            pl.col("rank").first(),
             pl.col("label").unique().alias("labels"),
         )
         .filter(pl.col("n") == pl.col("n_codes"))
-        .join(t.measures.select("measure_id", "is_inverse"), on="measure_id")
-        .join(RANKS, on=["is_inverse", "marker"])
     )
-    per_claim = matched.group_by("uid", "measure_id", "stratum").agg(
+    per_claim = matched.group_by(key).agg(
         pl.col("rank").max(),
         pl.col("marker").n_unique().alias("n_meanings"),
         pl.col("marker").unique().sort().alias("meanings"),
@@ -80,9 +126,9 @@ def claim_markers(
         .alias("marker_codes"),
     )
     # Lists stay null on the many claims without QDCs (cheaper than empty lists per row).
-    key = ["uid", "measure_id", "stratum"]
+    # Every matched (uid, mkey) has a hit, so ``found`` has all keys of ``per_claim``.
     conflicting = pl.col("n_meanings") > 1
-    per_claim = found.join(per_claim, on=key, how="full", coalesce=True).select(
+    per_claim = found.join(per_claim, on=key, how="left").select(
         *key,
         "qdc_codes",
         pl.col("rank").fill_null(0).cast(pl.Int8),
@@ -90,9 +136,6 @@ def claim_markers(
         pl.when(conflicting).then(pl.col("marker_codes")).alias("conflicting_codes"),
         pl.when(conflicting).then(pl.col("meanings")).alias("conflicting_meanings"),
     )
-    return (
-        groups.select(key)
-        .unique()
-        .join(per_claim, on=key, how="left")
-        .with_columns(pl.col("rank").fill_null(0), pl.col("conflicting").fill_null(False))
+    return groups.join(per_claim, on=key, how="left").with_columns(
+        pl.col("rank").fill_null(0), pl.col("conflicting").fill_null(False)
     )
