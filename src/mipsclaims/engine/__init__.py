@@ -27,7 +27,7 @@ from .choices import QdcChoice, closing_codes
 from .codes import CodeTables, tables
 from .counts import count_rows
 from .eligibility import eligible_options
-from .findings import find
+from .findings import find, finding_table
 from .instances import (
     build_instances,
     instance_key_text,
@@ -284,8 +284,17 @@ def _reduce_all(batches: Iterator[pl.DataFrame], year: int, t: CodeTables) -> li
     return parts
 
 
+def _patient_slices(keyed: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    """``keyed`` in slices of whole entity-patients (``pid``) of about
+    :data:`PHASE2_ROWS` rows."""
+    slices = max(1, -(-keyed.height // PHASE2_ROWS))
+    for k in range(slices):
+        yield keyed if slices == 1 else keyed.filter(pl.col("pid") % slices == k)
+
+
 def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> EngineResult:
-    """Phase 2: replacement and void over all claims, then instances, counts and monthly.
+    """Phase 2: replacement and void over all claims, then instances and counts (monthly
+    series, instance table and findings are built when first read).
 
     ``parts`` is emptied, and intermediates are dropped as soon as they are used: peak
     memory is what phase 2 holds at once.
@@ -296,7 +305,7 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
     # Markers, visit lines and diagnoses of claims no longer kept fall out of the inner
     # joins with the kept claims below; findings are filtered here.
     markers, visit_lines, claim_dx = r.markers, r.visit_lines, r.claim_dx
-    findings = r.findings.join(
+    facts = r.findings.join(
         claims.select("claim_seq").unique(), on="claim_seq", how="semi", maintain_order="left"
     )
     del r
@@ -327,28 +336,26 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
     del ce
     # Every instance lies within one entity-patient (pid), and counts add up over
     # patients: marks are built for slices of patients, bounding the grouping memory.
-    slices = max(1, -(-keyed.height // PHASE2_ROWS))
-    marks, by_month = [], []
-    last = keyed["claim_date"].max() if keyed.height else None
-    for k in range(slices):
-        part = keyed if slices == 1 else keyed.filter(pl.col("pid") % slices == k)
-        marks.append(instance_marks(part, visit_keyed))
-        if isinstance(last, dt.date):
-            by_month.append(monthly_marks(part, visit_keyed, claim_dx, t.mkey_dx, last.month))
-        del part
     # count_rows sums the weights of equal keys, so the slices' marks need no merging.
+    marks = [instance_marks(part, visit_keyed) for part in _patient_slices(keyed)]
     rows = count_rows(_named(pl.concat(marks), people, t), t)
-    monthly = pl.DataFrame(schema=MONTHLY_SCHEMA)
-    if by_month:
-        monthly = count_rows(_named(pl.concat(by_month), people, t), t, by=("month",)).select(
+    del marks
+
+    def monthly() -> pl.DataFrame:
+        last = keyed["claim_date"].max() if keyed.height else None
+        if not isinstance(last, dt.date):
+            return pl.DataFrame(schema=MONTHLY_SCHEMA)
+        by_month = [
+            monthly_marks(part, visit_keyed, claim_dx, t.mkey_dx, last.month)
+            for part in _patient_slices(keyed)
+        ]
+        return count_rows(_named(pl.concat(by_month), people, t), t, by=("month",)).select(
             [pl.col(n).cast(d) for n, d in MONTHLY_SCHEMA.items()]
         )
-    del marks, by_month
-    del claim_dx
-    # Texts back to strings only now, when the phase-2 intermediates are gone.
-    findings = findings.cast({c: pl.String for c in _REPEATED}).sort(
-        "claim_seq", "kind", "code", "measure_id", nulls_last=True
-    )
+
+    def findings() -> pl.DataFrame:
+        # Texts back to strings only now, when the phase-2 intermediates are gone.
+        return finding_table(facts.cast({c: pl.String for c in _REPEATED}))
 
     def instances() -> pl.DataFrame:
         full = keyed.join(claim_ids, on="uid", how="left", maintain_order="left").join(
@@ -360,8 +367,9 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
         year=year,
         level=level,
         rows=rows,
+        # Built when first read (a JSON or CSV report reads none of them).
         monthly=monthly,
-        instances=instances,  # built when first read (a JSON report never does)
+        instances=instances,
         findings=findings,
         scope=scope,
     )

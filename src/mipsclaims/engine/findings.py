@@ -29,6 +29,11 @@ FINDING_SCHEMA: dict[str, pl.DataType] = {
     "detail": pl.String(),
 }
 
+#: What :func:`find` keeps per finding: the raw CLM01, hashed into ``claim_ref`` on read.
+FACT_SCHEMA: dict[str, pl.DataType] = {
+    n: d for n, d in {**FINDING_SCHEMA, "claim_id": pl.String()}.items() if n != "claim_ref"
+}
+
 #: A QDC line is billed at $0.00 or $0.01 (CMS claims reporting guidance).
 MAX_QDC_CHARGE = 0.01
 
@@ -99,7 +104,8 @@ def find(
     markers: pl.DataFrame,
     t: CodeTables,
 ) -> pl.DataFrame:
-    """All findings of the evaluated split claims.
+    """All findings of the evaluated split claims, as facts (:data:`FACT_SCHEMA`, unsorted;
+    :func:`finding_table` shapes them).
 
     ``masks`` (uid, mask) are the claims' eligible options (eligibility.Eligibility), and
     ``markers`` are keyed by (uid, mkey).
@@ -209,9 +215,15 @@ def find(
     )
     frames = [p.with_columns(pl.col("service_date").cast(pl.Date)) for p in parts]
     out = pl.concat(frames, how="vertical_relaxed")
-    if out.height == 0:
+    return out.select([pl.col(n).cast(d) for n, d in FACT_SCHEMA.items()])
+
+
+def finding_table(facts: pl.DataFrame) -> pl.DataFrame:
+    """The findings output (:data:`FINDING_SCHEMA`) from the facts of :func:`find`: claim
+    references hashed and rows sorted only when the findings are read."""
+    if facts.height == 0:
         return pl.DataFrame(schema=FINDING_SCHEMA)
-    out = _with_refs(out)
+    out = _with_refs(facts)
     return out.select([pl.col(n).cast(d) for n, d in FINDING_SCHEMA.items()]).sort(
         "claim_seq", "kind", "code", "measure_id", nulls_last=True
     )

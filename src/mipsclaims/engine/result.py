@@ -35,8 +35,9 @@ INSTANCE_SCHEMA: dict[str, pl.DataType] = {
 class _Deferred:
     """A table field that may be given as a builder and is built on first access.
 
-    The instance table is the largest output and the only one a JSON/CSV report never
-    reads: the engine hands it over as a function, built (once) when someone reads it.
+    The instance table is the largest output, and a JSON/CSV report reads neither it nor
+    the monthly series nor the findings: the engine hands these over as functions, each
+    built (once) when someone reads it.
     """
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -59,16 +60,16 @@ class _Deferred:
 class EngineResult:
     """Counts and their audit trail for one performance year at one reporting level.
 
-    ``instances`` may be passed as a function returning the table: it is then built on
-    first access (and kept).
+    ``monthly``, ``instances`` and ``findings`` may be passed as functions returning the
+    table: each is then built on first access (and kept).
     """
 
     year: int
     level: str
     rows: pl.DataFrame
-    monthly: pl.DataFrame
+    monthly: pl.DataFrame = _Deferred()  # type: ignore[assignment]
     instances: pl.DataFrame = _Deferred()  # type: ignore[assignment]
-    findings: pl.DataFrame
+    findings: pl.DataFrame = _Deferred()  # type: ignore[assignment]
     scope: pl.DataFrame
 
 
