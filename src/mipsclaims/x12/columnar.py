@@ -244,30 +244,29 @@ def _dates(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.str.contains(rules.DATE_RE)).then(expr.str.to_date("%Y%m%d", strict=False))
 
 
-_DATE_OR_RANGE = f"(?:{rules.DATE_RE})|(?:{rules.RANGE_RE})"
-
-
 def _with_period(frame: pl.DataFrame, qualifier: str, value: str) -> pl.DataFrame:
     """Adds ``start`` and ``end`` of a DTP D8/RD8 value; both null when malformed.
 
-    Same rule as rules.parse_period; each part is computed once (no repeated parsing).
+    Same rule as rules.parse_period. Dates repeat (a year has 365), so each distinct value
+    is read once both ways (as D8 and as RD8) and each row picks by its qualifier.
     """
     text = pl.col(value).fill_null("")
+    first = text.str.slice(0, 8).str.to_date("%Y%m%d", strict=False)
+    second = text.str.slice(9, 8).str.to_date("%Y%m%d", strict=False)
+    d8 = pl.when(text.str.contains(rules.DATE_RE)).then(first)
+    rd8 = text.str.contains(rules.RANGE_RE) & first.is_not_null() & second.is_not_null()
+    frame = _by_value(
+        frame,
+        value,
+        _d8=d8,
+        _rd8_start=pl.when(rd8).then(first),
+        _rd8_end=pl.when(rd8).then(second),
+    )
     is_range = (pl.col(qualifier) == "RD8").fill_null(False)
-    frame = frame.with_columns(
-        _range=is_range,
-        _shape=text.str.contains(_DATE_OR_RANGE) & ((text.str.len_bytes() == 17) == is_range),
-        start=text.str.slice(0, 8).str.to_date("%Y%m%d", strict=False),
-    )
-    frame = frame.with_columns(
-        end=pl.when(pl.col("_range"))
-        .then(text.str.slice(9, 8).str.to_date("%Y%m%d", strict=False))
-        .otherwise(pl.col("start"))
-    )
-    ok = pl.col("_shape") & pl.col("start").is_not_null() & pl.col("end").is_not_null()
     return frame.with_columns(
-        start=pl.when(ok).then(pl.col("start")), end=pl.when(ok).then(pl.col("end"))
-    ).drop("_range", "_shape")
+        start=pl.when(is_range).then(pl.col("_rd8_start")).otherwise(pl.col("_d8")),
+        end=pl.when(is_range).then(pl.col("_rd8_end")).otherwise(pl.col("_d8")),
+    ).drop("_d8", "_rd8_start", "_rd8_end")
 
 
 def _pointers_ok(comp: str) -> str:
@@ -608,11 +607,29 @@ class _Batcher:
         hi_codes = self._diagnoses(hi, comp)
 
         sv1 = sv1.with_columns(pl.col("e1", "e7").fill_null(""))
-        proc = strp(comps(_e(1)).list.get(1, null_on_oob=True)).fill_null("")
-        sv1 = _by_value(sv1, "e1", no_proc=proc == "")
-        sv1 = _by_value(sv1, "e7", bad_ptr=~_e(7).str.contains(_pointers_ok(comp)))
+        # SV101 (procedure, modifiers) and SV107 (pointers): checked and split once per
+        # distinct value, for the checks here and for the table.
+        sv101 = comps(_e(1).str.to_uppercase())
+        ptrs = comps(_e(7))
+        if strip:
+            sv101 = sv101.list.eval(pl.element().str.strip_chars(_WS))
+            ptrs = ptrs.list.eval(pl.element().str.strip_chars(_WS))
+        proc = sv101.list.get(1, null_on_oob=True)
+        sv1 = _by_value(
+            sv1,
+            "e1",
+            no_proc=proc.fill_null("") == "",
+            procedure_code=proc,
+            modifiers=sv101.list.slice(2, 4).list.eval(pl.element().filter(pl.element() != "")),
+        )
+        # Lines of claims whose pointers failed the check never reach the table.
+        sv1 = _by_value(
+            sv1,
+            "e7",
+            bad_ptr=~_e(7).str.contains(_pointers_ok(comp)),
+            diagnosis_pointers=ptrs.cast(pl.List(pl.Int8), strict=False).list.drop_nulls(),
+        )
         charge, units = _e(2).fill_null(""), _e(4).fill_null("")
-        ptrs = _e(7)
         sv1_err = sv1.select(
             *where,
             loop=pl.lit("2400"),
@@ -627,9 +644,10 @@ class _Batcher:
         ).filter(pl.col("reason").is_not_null())
         sv1_first = sv1.filter(_first_of("gl")).select(
             "gl",
+            "procedure_code",
+            "modifiers",
+            "diagnosis_pointers",
             sv1_segno="segno",
-            sv101=_e(1),
-            ptrs=ptrs,
             charge=_e(2),
             units=_e(4),
             pos=_e(5),
@@ -792,21 +810,6 @@ class _Batcher:
             "claim_end",
         )
         self.report.claims_read += head.height
-        comp = piece.delimiters.component
-        sv101 = pl.col("sv101").str.to_uppercase().str.split(comp, literal=True)
-        ptrs = pl.col("ptrs").str.split(comp, literal=True)
-        if self.strip:
-            sv101 = sv101.list.eval(pl.element().str.strip_chars(_WS))
-            ptrs = ptrs.list.eval(pl.element().str.strip_chars(_WS))
-        lx = _by_value(
-            lx,
-            "sv101",
-            procedure_code=sv101.list.get(1, null_on_oob=True),
-            modifiers=sv101.list.slice(2, 4).list.eval(pl.element().filter(pl.element() != "")),
-        )
-        # Lines of claims whose pointers failed the checks never get here.
-        pointers = ptrs.cast(pl.List(pl.Int8), strict=False).list.drop_nulls()
-        lx = _by_value(lx, "ptrs", diagnosis_pointers=pointers)
         has_line_date = pl.col("line_start").is_not_null()
         lines = pl.concat([lx, _aligned(lx["gc"], head, "gc", claim_base)], how="horizontal")
         table = lines.select(
