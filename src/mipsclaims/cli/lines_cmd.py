@@ -18,7 +18,7 @@ from rich.console import Console
 
 from .. import flatfile
 from ..inputs import InputError, load_claim_lines
-from ..report.csvsafe import DANGEROUS_PREFIXES
+from ..report.csvsafe import neutralised
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -61,14 +61,8 @@ def mask_phi(table: pl.DataFrame) -> pl.DataFrame:
 
 def _neutralised(frame: pl.DataFrame) -> pl.DataFrame:
     """String cells a spreadsheet would run as a formula, prefixed with ``'`` (csvsafe)."""
-    pattern = "^[" + "".join("\\" + c if c in "-\\^]" else c for c in DANGEROUS_PREFIXES) + "]"
     return frame.with_columns(
-        pl.when(pl.col(c).str.contains(pattern))
-        .then(pl.lit("'") + pl.col(c))
-        .otherwise(pl.col(c))
-        .alias(c)
-        for c, t in frame.schema.items()
-        if t == pl.String
+        neutralised(pl.col(c)).alias(c) for c, t in frame.schema.items() if t == pl.String
     )
 
 
