@@ -303,11 +303,9 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
     parts.clear()
     claims, scope = resolve_scope(r.keys, r.splits, r.claims)
     # Markers, visit lines and diagnoses of claims no longer kept fall out of the inner
-    # joins with the kept claims below; findings are filtered here.
-    markers, visit_lines, claim_dx = r.markers, r.visit_lines, r.claim_dx
-    facts = r.findings.join(
-        claims.select("claim_seq").unique(), on="claim_seq", how="semi", maintain_order="left"
-    )
+    # joins with the kept claims below; findings are filtered when read.
+    markers, visit_lines, claim_dx, facts = r.markers, r.visit_lines, r.claim_dx, r.findings
+    kept_seqs = claims["claim_seq"]
     del r
 
     # Integer keys for grouping: pid (entity + patient), eid (entity), mkey (measure-stratum).
@@ -354,8 +352,11 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
         )
 
     def findings() -> pl.DataFrame:
+        kept = facts.join(
+            kept_seqs.unique().to_frame(), on="claim_seq", how="semi", maintain_order="left"
+        )
         # Texts back to strings only now, when the phase-2 intermediates are gone.
-        return finding_table(facts.cast({c: pl.String for c in _REPEATED}))
+        return finding_table(kept.cast({c: pl.String for c in _REPEATED}))
 
     def instances() -> pl.DataFrame:
         full = keyed.join(claim_ids, on="uid", how="left", maintain_order="left").join(

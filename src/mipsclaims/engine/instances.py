@@ -222,7 +222,10 @@ def instance_marks(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFra
         .group_by(GROUP)
         .agg(pl.col("eid").first(), pl.col("is_inverse").first(), pl.col("rank").max())
         .join(weights.lazy(), on=GROUP, how="left")
-        .select("eid", "mkey", _marker_expr().alias("marker"), pl.col("weight").fill_null(1))
+        # Weights summed on integer ranks; marker names only for the few sums.
+        .group_by("eid", "mkey", "is_inverse", "rank")
+        .agg(pl.col("weight").fill_null(1).sum())
+        .select("eid", "mkey", _marker_expr().alias("marker"), "weight")
         .group_by("eid", "mkey", "marker")
         .agg(pl.col("weight").sum())
         .collect()

@@ -19,47 +19,39 @@ class BatchScope:
     """Phase 1 of scope on a batch of whole claims: what the rest of the year needs of it.
 
     ``keys`` (one row per input claim) is all that replacement and void resolution read;
-    ``splits`` carries the late reason of every split claim, for the scope counts;
+    ``splits`` carries the late reasons of split claims, for the scope counts;
     ``claims`` and ``lines`` are the candidate split claims (no claim-local reason to leave
     them out) with a batch-local ``uid`` in (``claim_seq``, NPI) order.
     """
 
-    keys: pl.DataFrame  # claim_seq, tin, claim_id, frequency, filing_indicator, n_lines
-    splits: pl.DataFrame  # claim_seq, reason (null = candidate), n_lines
+    keys: pl.DataFrame  # claim_seq, tin, claim_id, action (7/8), own (reason), n_lines
+    splits: pl.DataFrame  # claim_seq, reason, n_lines: late reasons of claims without own
     claims: pl.DataFrame  # one row per candidate split claim (uid)
     lines: pl.DataFrame  # one row per service line of a candidate split claim
 
 
-def _claim_reasons(claims: pl.DataFrame) -> pl.DataFrame:
-    """Per input claim (``claim_seq``): the reason it is left out before the split, or null.
+#: Reasons a claim has on its own, and the action a claim takes on earlier ones.
+_OWN = pl.Enum(["void_request", "not_part_b"])
+_ACTION = pl.Enum(["7", "8"])
 
-    ``frequency`` and ``filing_indicator`` are normalised already (:func:`split_batch`).
 
-    Only claims sharing TIN and CLM01 with a 7 or 8 can be superseded, so the ordered
-    look-ahead runs on those few.
+def _superseded(keys: pl.DataFrame) -> pl.DataFrame:
+    """(claim_seq, reason): the claims replaced or voided by a later claim.
+
+    Replacement (7) and void (8) act in input order among claims sharing TIN and CLM01;
+    only claims sharing them with a 7 or 8 can be superseded, so the ordered look-ahead
+    runs on those few.
     """
     group = ["tin", "claim_id"]
-    acted = claims.filter(pl.col("frequency").is_in(["7", "8"])).select(group).unique()
-    involved = claims.join(acted, on=group, how="semi", nulls_equal=True).sort("claim_seq")
-    action = pl.when(pl.col("frequency").is_in(["7", "8"])).then(pl.col("frequency"))
-    involved = (
-        involved.with_columns(action.alias("_action"))
-        .with_columns(pl.col("_action").shift(-1).over(group).alias("_next"))
+    acted = keys.filter(pl.col("action").is_not_null()).select(group).unique()
+    involved = keys.join(acted, on=group, how="semi", nulls_equal=True).sort("claim_seq")
+    after = (
+        involved.with_columns(pl.col("action").shift(-1).over(group).alias("_next"))
         .with_columns(pl.col("_next").backward_fill().over(group))
-        .select("claim_seq", "_next")
+        .filter(pl.col("_next").is_not_null())
     )
-    claims = claims.join(involved, on="claim_seq", how="left")
-    reason = (
-        pl.when(pl.col("_next") == "7")
-        .then(pl.lit("replaced"))
-        .when(pl.col("_next") == "8")
-        .then(pl.lit("voided"))
-        .when(pl.col("frequency") == "8")
-        .then(pl.lit("void_request"))
-        .when(pl.col("filing_indicator").fill_null("") != "MB")
-        .then(pl.lit("not_part_b"))
-    )
-    return claims.select("claim_seq", "n_lines", reason.alias("reason"))
+    reason = pl.when(pl.col("_next") == "7").then(pl.lit("replaced")).otherwise(pl.lit("voided"))
+    return after.select("claim_seq", reason.alias("reason"))
 
 
 class ScopeError(ValueError):
@@ -128,12 +120,15 @@ def split_batch(lines: pl.DataFrame, year: int) -> BatchScope:
     keys = split.group_by("claim_seq").agg(
         pl.col("tin").first(),
         pl.col("claim_id").first(),
-        pl.col("frequency").first(),
-        pl.col("filing_indicator").first(),
+        pl.col("frequency").first().cast(_ACTION, strict=False).alias("action"),
+        _own_reason().first().cast(_OWN).alias("own"),
         pl.col("n_lines").sum(),
     )
     split = split.with_columns(_late_reason(year).alias("reason"))
-    splits = split.select("claim_seq", "reason", "n_lines")
+    # Only the late reasons of claims without one of their own can count (section 9).
+    splits = split.filter(pl.col("reason").is_not_null() & _own_reason().is_null()).select(
+        "claim_seq", "reason", "n_lines"
+    )
     claims = (
         split.filter(pl.col("reason").is_null() & _own_reason().is_null())
         .drop("reason", "frequency", "filing_indicator")
@@ -189,10 +184,15 @@ def resolve_scope(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Phase 2: replacement and void over every claim seen; the evaluated split claims
     (``claims`` less the replaced and voided ones) and the scope counts by reason."""
-    reasons = _claim_reasons(keys)
-    kept = reasons.filter(pl.col("reason").is_null()).select("claim_seq")
-    late = splits.join(kept, on="claim_seq", how="semi")
-    claims = claims.join(kept, on="claim_seq", how="semi", maintain_order="left")
+    superseded = _superseded(keys)
+    # A later claim's action comes before a claim's own reason.
+    reasons = keys.join(superseded, on="claim_seq", how="left").select(
+        pl.coalesce("reason", pl.col("own").cast(pl.String)).alias("reason"), "n_lines"
+    )
+    gone = superseded["claim_seq"]
+    # Candidates and late reasons are of claims without a reason of their own already.
+    late = splits.filter(~pl.col("claim_seq").is_in(gone.implode()))
+    claims = claims.filter(~pl.col("claim_seq").is_in(gone.implode()))
     evaluated = pl.DataFrame(
         {
             "reason": ["evaluated"],
