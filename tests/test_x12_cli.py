@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
@@ -101,3 +103,57 @@ def test_lines_csv_cells_cannot_be_formulas(tmp_path):
     assert any(c.startswith("'@SUM(A1)") for c in cells)
     assert any(c.startswith("'=1+2") for c in cells)
     assert not [c for c in cells if c[:1] in ("=", "+", "@")]
+
+
+def _parts(table: pl.DataFrame, n: int) -> list[pl.DataFrame]:
+    step = -(-table.height // n)
+    return [table.slice(i, step) for i in range(0, table.height, step)]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_lines_text_written_batch_by_batch_is_one_table(fmt):
+    """CSV and JSON are written batch by batch (memory follows the batch size); the bytes
+    are those of the whole table written at once."""
+    from mipsclaims.cli.lines_cmd import LinesFormat, _write_text
+
+    table = x12.read_claim_lines(synthetic_837(SynthConfig(claims=30, seed=5)))
+    whole, batched = io.BytesIO(), io.BytesIO()
+    _write_text([table], LinesFormat(fmt), whole)
+    _write_text([table.clear(), *_parts(table, 4), table.clear()], LinesFormat(fmt), batched)
+    assert batched.getvalue() == whole.getvalue()
+    empty = io.BytesIO()
+    _write_text([], LinesFormat(fmt), empty)
+    if fmt == "json":
+        assert len(json.loads(batched.getvalue())) == table.height
+        assert json.loads(empty.getvalue()) == []
+    else:
+        assert empty.getvalue().decode().startswith("source,")
+
+
+def test_lines_parquet_from_spilled_parts_is_one_table(tmp_path):
+    from mipsclaims.cli.lines_cmd import _write_parquet
+
+    table = x12.read_claim_lines(synthetic_837(SynthConfig(claims=30, seed=5)))
+    _write_parquet(_parts(table, 3), tmp_path / "out.parquet")
+    assert_frame_equal(pl.read_parquet(tmp_path / "out.parquet"), table)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]  # parts removed
+    _write_parquet([], tmp_path / "empty.parquet")
+    assert pl.read_parquet(tmp_path / "empty.parquet").schema == table.schema
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+def test_lines_failed_read_leaves_no_partial_output(tmp_path, fmt):
+    """A file that fails mid-way (an 835 after a good 837) exits 2; the output file is not
+    written (an older one is kept) and no partial or part file is left behind."""
+    good = tmp_path / "good.837"
+    good.write_bytes(synthetic_837(SynthConfig(claims=20, seed=3)))
+    remit = tmp_path / "remit.835"
+    remit.write_bytes(synthetic_837(SynthConfig(claims=2)).replace(b"ST*837*", b"ST*835*"))
+    out = tmp_path / f"out.{fmt}"
+    out.write_bytes(b"older output")
+    result = runner.invoke(app, ["lines", "-f", fmt, str(good), str(remit), "-o", str(out)])
+    assert result.exit_code == 2 and "835" in result.stderr
+    assert out.read_bytes() == b"older output"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["good.837", "remit.835", out.name])
+    result = runner.invoke(app, ["lines", "-f", fmt, str(good), "-o", str(out)])
+    assert result.exit_code == 0 and out.read_bytes() != b"older output"

@@ -6,19 +6,25 @@ and an explicit ``lines --show-phi`` may write patient data.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import os
 import sys
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 import typer
 from rich.console import Console
 
 from .. import flatfile
-from ..inputs import InputError, load_claim_lines
+from ..inputs import InputError, iter_claim_lines, sniff
 from ..report.csvsafe import neutralised
+from ..schema import empty_claim_lines
+from ..x12 import ReadReport
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -66,6 +72,56 @@ def _neutralised(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+@contextlib.contextmanager
+def _replaced_on_success(output: Path) -> Iterator[Path]:
+    """A partial file beside ``output`` that replaces it only when writing succeeded (a
+    failed read never leaves a truncated table behind, nor destroys an older one)."""
+    partial = output.with_name(f".{output.name}.partial-{os.getpid()}")
+    try:
+        yield partial
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _write_text(tables: Iterable[pl.DataFrame], fmt: LinesFormat, handle: BinaryIO) -> None:
+    """Write the canonical tables as one CSV or one JSON array, batch by batch: memory
+    follows the reader's batch size, not the input size."""
+    first = True
+    if fmt is LinesFormat.json:
+        handle.write(b"[")
+    for table in tables:
+        if fmt is LinesFormat.csv:
+            frame = _neutralised(flatfile.to_flat_csv_frame(table))
+            frame.write_csv(handle, include_header=first, date_format="%Y-%m-%d")
+        elif table.height:
+            rows = table.write_json().encode()[1:-1]  # the objects of one JSON array
+            handle.write(rows if first else b"," + rows)
+        else:
+            continue
+        first = False
+    if fmt is LinesFormat.json:
+        handle.write(b"]")
+    elif first:  # no lines: the header alone
+        flatfile.to_flat_csv_frame(empty_claim_lines()).write_csv(handle)
+
+
+def _write_parquet(tables: Iterable[pl.DataFrame], target: Path) -> None:
+    """One Parquet file from many tables: each is spilled to a part file beside ``target``,
+    then polars streams the parts into one file (no table is held with another)."""
+    with tempfile.TemporaryDirectory(prefix=".mipsclaims-parts-", dir=target.parent) as tmp:
+        parts = []
+        for number, table in enumerate(tables):
+            part = Path(tmp) / f"{number:06d}.parquet"
+            table.write_parquet(part)
+            parts.append(part)
+        if not parts:
+            empty_claim_lines().write_parquet(target)
+            return
+        lazy = pl.concat([pl.scan_parquet(part) for part in parts], how="vertical")
+        lazy.sink_parquet(target)
+
+
 def lines(
     files: list[Path] = typer.Argument(..., help="837P, claim-line CSV or Parquet files."),
     fmt: LinesFormat = typer.Option(LinesFormat.csv, "--format", "-f", help="Output format."),
@@ -85,17 +141,19 @@ def lines(
     PHI: protect it like the claim files. Lists in CSV are ';'-separated, so the CSV reads
     back as a claim-line file (use --show-phi for that: age rules need birth dates); cells
     that a spreadsheet would run as a formula are prefixed with a quote. Quarantined claims
-    and warnings are summarised on standard error, without PHI.
+    and warnings are summarised on standard error, without PHI. Input is read and written
+    batch by batch (memory stays flat); with -o the file appears only when all was read.
 
     Example: mipsclaims lines claims.837 more.837 --format parquet -o lines.parquet
     """
+    if fmt is LinesFormat.parquet and output is None:
+        raise typer.BadParameter("parquet needs --output", param_hint="--output")
     try:
-        table, report = load_claim_lines(files)
+        for path in files:
+            sniff(path)  # an unreadable file fails before anything is written
     except InputError as exc:
         err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(2) from None
-    if fmt is LinesFormat.parquet and output is None:
-        raise typer.BadParameter("parquet needs --output", param_hint="--output")
     if show_phi:
         err.print(
             "warning: --show-phi: the output contains PHI (patient ids, names, birth dates, "
@@ -103,16 +161,23 @@ def lines(
             markup=False,
             highlight=False,
         )
-    else:
-        table = mask_phi(table)
-    target = output if output is not None else sys.stdout.buffer
-    if fmt is LinesFormat.csv:
-        frame = _neutralised(flatfile.to_flat_csv_frame(table))
-        frame.write_csv(target, date_format="%Y-%m-%d")
-    elif fmt is LinesFormat.parquet:
-        table.write_parquet(target)
-    else:
-        table.write_json(target)
+    report = ReadReport()
+    batches = iter_claim_lines(files, report)
+    tables = batches if show_phi else map(mask_phi, batches)
+    try:
+        if output is None:
+            _write_text(tables, fmt, sys.stdout.buffer)
+            sys.stdout.flush()
+        else:
+            with _replaced_on_success(output) as partial:
+                if fmt is LinesFormat.parquet:
+                    _write_parquet(tables, partial)
+                else:
+                    with open(partial, "wb") as handle:
+                        _write_text(tables, fmt, handle)
+    except InputError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
     for item in [*report.errors, *report.quarantined, *report.warnings][:50]:
         err.print(str(item), markup=False, highlight=False)
     err.print(report.summary(), markup=False, highlight=False)
