@@ -111,30 +111,35 @@ def claim_markers(
             pl.col("n_codes").first(),
             pl.col("marker").first(),
             pl.col("rank").first(),
-            pl.col("label").unique().alias("labels"),
         )
         .filter(pl.col("n") == pl.col("n_codes"))
     )
     per_claim = matched.group_by(key).agg(
-        pl.col("rank").max(),
-        pl.col("marker").n_unique().alias("n_meanings"),
-        pl.col("marker").unique().sort().alias("meanings"),
-        pl.col("labels")
-        .list.explode(keep_nulls=False, empty_as_null=False)
-        .unique()
-        .sort()
-        .alias("marker_codes"),
+        pl.col("rank").max(), (pl.col("marker").n_unique() > 1).alias("conflicting")
+    )
+    # Conflicts are rare: their meanings and codes are listed for those claims only.
+    conflicted = matched.join(per_claim.filter(pl.col("conflicting")), on=key, how="semi")
+    conflicts = (
+        hits.join(conflicted, on=[*key, "pidx"], how="semi")
+        .group_by(key)
+        .agg(
+            pl.col("label").unique().sort().alias("conflicting_codes"),
+            pl.col("marker").unique().sort().alias("conflicting_meanings"),
+        )
     )
     # Lists stay null on the many claims without QDCs (cheaper than empty lists per row).
     # Every matched (uid, mkey) has a hit, so ``found`` has all keys of ``per_claim``.
-    conflicting = pl.col("n_meanings") > 1
-    per_claim = found.join(per_claim, on=key, how="left").select(
-        *key,
-        "qdc_codes",
-        pl.col("rank").fill_null(0).cast(pl.Int8),
-        conflicting.fill_null(False).alias("conflicting"),
-        pl.when(conflicting).then(pl.col("marker_codes")).alias("conflicting_codes"),
-        pl.when(conflicting).then(pl.col("meanings")).alias("conflicting_meanings"),
+    per_claim = (
+        found.join(per_claim, on=key, how="left")
+        .join(conflicts, on=key, how="left")
+        .select(
+            *key,
+            "qdc_codes",
+            pl.col("rank").fill_null(0).cast(pl.Int8),
+            pl.col("conflicting").fill_null(False),
+            "conflicting_codes",
+            "conflicting_meanings",
+        )
     )
     return groups.join(per_claim, on=key, how="left").with_columns(
         pl.col("rank").fill_null(0), pl.col("conflicting").fill_null(False)
