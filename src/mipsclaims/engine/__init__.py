@@ -111,7 +111,7 @@ class _Reduced:
 
 
 #: Finding columns with few distinct values: categorical while kept (phase 1 to 2).
-_REPEATED = ["kind", "tin", "npi", "measure_id", "source", "code", "detail"]
+_REPEATED = ["kind", "measure_id", "code", "detail"]
 _CLAIM_COLUMNS = ["uid", "claim_seq", "tin", "npi", "patient_id", "claim_date", "claim_id"]
 
 
@@ -157,7 +157,7 @@ def _combine(parts: list[_Reduced]) -> _Reduced:
         markers=cat("markers"),
         visit_lines=cat("visit_lines"),
         claim_dx=cat("claim_dx"),
-        findings=cat("findings", False),
+        findings=cat("findings"),
     )
     # Batches in input order keep uid in (claim_seq, NPI) order: each claim is in one batch.
     in_order = claims.select(pl.col("claim_seq").diff().fill_null(0).ge(0).all()).item()
@@ -183,7 +183,7 @@ def _renumber(r: _Reduced) -> _Reduced:
         markers=remap(r.markers),
         visit_lines=remap(r.visit_lines),
         claim_dx=remap(r.claim_dx),
-        findings=r.findings,
+        findings=remap(r.findings),
     )
 
 
@@ -303,9 +303,9 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
     parts.clear()
     claims, scope = resolve_scope(r.keys, r.splits, r.claims)
     # Markers, visit lines and diagnoses of claims no longer kept fall out of the inner
-    # joins with the kept claims below; findings are filtered when read.
+    # joins with the kept claims below, and findings out of the join with them when read.
     markers, visit_lines, claim_dx, facts = r.markers, r.visit_lines, r.claim_dx, r.findings
-    kept_seqs = claims["claim_seq"]
+    finding_claims = claims.select("uid", "tin", "npi", "claim_seq", "claim_id", "source")
     del r
 
     # Integer keys for grouping: pid (entity + patient), eid (entity), mkey (measure-stratum).
@@ -352,11 +352,8 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
         )
 
     def findings() -> pl.DataFrame:
-        kept = facts.join(
-            kept_seqs.unique().to_frame(), on="claim_seq", how="semi", maintain_order="left"
-        )
         # Texts back to strings only now, when the phase-2 intermediates are gone.
-        return finding_table(kept.cast({c: pl.String for c in _REPEATED}))
+        return finding_table(facts.cast({c: pl.String for c in _REPEATED}), finding_claims)
 
     def instances() -> pl.DataFrame:
         full = keyed.join(claim_ids, on="uid", how="left", maintain_order="left").join(

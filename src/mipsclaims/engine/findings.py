@@ -29,9 +29,16 @@ FINDING_SCHEMA: dict[str, pl.DataType] = {
     "detail": pl.String(),
 }
 
-#: What :func:`find` keeps per finding: the raw CLM01, hashed into ``claim_ref`` on read.
+#: What :func:`find` keeps per finding: claim fields come from the claim (``uid``) and the
+#: charge is written into ``detail`` when read (:func:`finding_table`).
 FACT_SCHEMA: dict[str, pl.DataType] = {
-    n: d for n, d in {**FINDING_SCHEMA, "claim_id": pl.String()}.items() if n != "claim_ref"
+    "kind": pl.String(),
+    "uid": pl.Int64(),
+    "measure_id": pl.String(),
+    "service_date": pl.Date(),
+    "code": pl.String(),
+    "detail": pl.String(),
+    "charge": pl.Float64(),
 }
 
 #: A QDC line is billed at $0.00 or $0.01 (CMS claims reporting guidance).
@@ -77,23 +84,21 @@ def _finding(
     kind: str,
     *,
     code: pl.Expr,
-    detail: pl.Expr,
+    detail: pl.Expr | None = None,
     measure_id: pl.Expr | None = None,
+    charge: pl.Expr | None = None,
 ) -> pl.DataFrame:
-    """One finding per row of ``frame`` (which carries the claim and line fields)."""
+    """One finding fact per row of ``frame`` (which carries ``uid`` and ``service_date``)."""
     return frame.select(
         pl.lit(kind).alias("kind"),
-        "tin",
-        "npi",
+        "uid",
         (measure_id if measure_id is not None else pl.lit(None, dtype=pl.String)).alias(
             "measure_id"
         ),
-        "claim_seq",
-        "claim_id",
-        "source",
         "service_date",
         code.alias("code"),
-        detail.alias("detail"),
+        (detail if detail is not None else pl.lit(None, dtype=pl.String)).alias("detail"),
+        (charge if charge is not None else pl.lit(None, dtype=pl.Float64)).alias("charge"),
     )
 
 
@@ -110,10 +115,8 @@ def find(
     ``masks`` (uid, mask) are the claims' eligible options (eligibility.Eligibility), and
     ``markers`` are keyed by (uid, mkey).
     """
-    # Only quality-code lines can raise a finding: narrow first, then add claim fields.
-    lines = lines.filter(pl.col("code").is_in(list(t.qdc_codes | t.other_year_qdc_codes))).join(
-        claims.select("uid", "tin", "npi", "claim_id", "source"), on="uid", how="left"
-    )
+    # Only quality-code lines can raise a finding; claim fields are added when read.
+    lines = lines.filter(pl.col("code").is_in(list(t.qdc_codes | t.other_year_qdc_codes)))
     parts: list[pl.DataFrame] = []
     conflicts = (
         markers.filter(pl.col("conflicting"))
@@ -129,18 +132,7 @@ def find(
             .unique()
             .sort(),
         )
-        .join(
-            claims.select(
-                "uid",
-                "tin",
-                "npi",
-                "claim_seq",
-                "claim_id",
-                "source",
-                pl.col("claim_date").alias("service_date"),
-            ),
-            on="uid",
-        )
+        .join(claims.select("uid", pl.col("claim_date").alias("service_date")), on="uid")
     )
     parts.append(
         _finding(
@@ -165,19 +157,7 @@ def find(
         .select("uid", "line_number", "code", "measures")
         .unique(subset=["uid", "line_number", "code"])
         .filter(~pl.col("code").is_in(list(t.denominator_codes)))
-        .join(
-            qdc_lines.select(
-                "uid",
-                "line_number",
-                "tin",
-                "npi",
-                "claim_seq",
-                "claim_id",
-                "source",
-                "service_date",
-            ),
-            on=["uid", "line_number"],
-        )
+        .join(qdc_lines.select("uid", "line_number", "service_date"), on=["uid", "line_number"])
     )
     parts.append(
         _finding(
@@ -208,9 +188,7 @@ def find(
             charged,
             "qdc_nonzero_charge",
             code=pl.col("code"),
-            detail=pl.lit("QDC line charge ")
-            + pl.col("charge").round(2).cast(pl.String)
-            + " above $0.01",
+            charge=pl.col("charge"),  # the detail is written when read
         )
     )
     frames = [p.with_columns(pl.col("service_date").cast(pl.Date)) for p in parts]
@@ -218,12 +196,15 @@ def find(
     return out.select([pl.col(n).cast(d) for n, d in FACT_SCHEMA.items()])
 
 
-def finding_table(facts: pl.DataFrame) -> pl.DataFrame:
-    """The findings output (:data:`FINDING_SCHEMA`) from the facts of :func:`find`: claim
-    references hashed and rows sorted only when the findings are read."""
+def finding_table(facts: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
+    """The findings output (:data:`FINDING_SCHEMA`) from the facts of :func:`find` of the
+    kept ``claims`` (uid, tin, npi, claim_seq, claim_id, source): claim fields, charge
+    details and claim references written, and rows sorted, only when findings are read."""
+    facts = facts.join(claims, on="uid")
     if facts.height == 0:
         return pl.DataFrame(schema=FINDING_SCHEMA)
-    out = _with_refs(facts)
+    charge = pl.lit("QDC line charge ") + pl.col("charge").round(2).cast(pl.String) + " above $0.01"
+    out = _with_refs(facts.with_columns(pl.coalesce("detail", charge).alias("detail")))
     return out.select([pl.col(n).cast(d) for n, d in FINDING_SCHEMA.items()]).sort(
         "claim_seq", "kind", "code", "measure_id", nulls_last=True
     )
