@@ -104,7 +104,8 @@ class _Reduced:
     keys: pl.DataFrame  # per input claim: replacement/void keys (scope.BatchScope.keys)
     splits: pl.DataFrame  # per split claim: late scope reason, lines
     claims: pl.DataFrame  # per candidate split claim: uid, entity, patient, date, claim ids
-    markers: pl.DataFrame  # per eligible (uid, mkey): rank, QDCs, conflicts
+    markers: pl.DataFrame  # per eligible (uid, mkey): rank
+    details: pl.DataFrame  # per (uid, mkey) with QDCs: QDC codes, conflicts
     visit_lines: pl.DataFrame  # qualifying lines of visit measures (uid, mkey)
     claim_dx: pl.DataFrame  # (uid, dx) of measure diagnoses only (episode linking)
     findings: pl.DataFrame
@@ -112,7 +113,9 @@ class _Reduced:
 
 #: Finding columns with few distinct values: categorical while kept (phase 1 to 2).
 _REPEATED = ["kind", "measure_id", "code", "detail"]
-_CLAIM_COLUMNS = ["uid", "claim_seq", "tin", "npi", "patient_id", "claim_date", "claim_id"]
+_CLAIM_COLUMNS = ["uid", "claim_seq", "patient_id", "claim_date", "claim_id", "n_lines"]
+#: Claim columns with few distinct values: categorical while kept (outputs cast them back).
+_CLAIM_REPEATED = ["tin", "npi", "source"]
 
 
 def _reduce(lines: pl.DataFrame, year: int, t: CodeTables) -> _Reduced:
@@ -121,14 +124,15 @@ def _reduce(lines: pl.DataFrame, year: int, t: CodeTables) -> _Reduced:
     eligible = eligible_options(batch.claims, batch.lines, t)
     claim_dx = batch.claims.select("uid", pl.col("diagnosis_codes").alias("dx")).explode("dx")
     markers = claim_markers(batch.lines, claim_dx, eligible.masks, eligible.groups, t)
-    findings = find(batch.claims, batch.lines, eligible.masks, markers, t)
+    findings = find(batch.claims, batch.lines, eligible.masks, markers.details, t)
     return _Reduced(
-        keys=batch.keys,
+        keys=batch.keys.with_columns(pl.col("tin").cast(pl.Categorical)),
         splits=batch.splits,
         claims=batch.claims.select(
-            *_CLAIM_COLUMNS, pl.col("source").cast(pl.Categorical), "n_lines"
+            *_CLAIM_COLUMNS, *[pl.col(c).cast(pl.Categorical) for c in _CLAIM_REPEATED]
         ),
-        markers=markers.drop("conflicting_meanings"),
+        markers=markers.ranks,
+        details=markers.details.drop("conflicting_meanings"),
         visit_lines=eligible.visit_lines,
         claim_dx=claim_dx.join(t.mkey_dx.select("dx").unique(), on="dx", how="semi"),
         findings=findings.with_columns(pl.col(c).cast(pl.Categorical) for c in _REPEATED),
@@ -155,6 +159,7 @@ def _combine(parts: list[_Reduced]) -> _Reduced:
         splits=cat("splits", False),
         claims=claims,
         markers=cat("markers"),
+        details=cat("details"),
         visit_lines=cat("visit_lines"),
         claim_dx=cat("claim_dx"),
         findings=cat("findings"),
@@ -181,6 +186,7 @@ def _renumber(r: _Reduced) -> _Reduced:
         splits=r.splits,
         claims=remap(r.claims).sort("uid"),
         markers=remap(r.markers),
+        details=remap(r.details),
         visit_lines=remap(r.visit_lines),
         claim_dx=remap(r.claim_dx),
         findings=remap(r.findings),
@@ -305,6 +311,7 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
     # Markers, visit lines and diagnoses of claims no longer kept fall out of the inner
     # joins with the kept claims below, and findings out of the join with them when read.
     markers, visit_lines, claim_dx, facts = r.markers, r.visit_lines, r.claim_dx, r.findings
+    details = r.details
     finding_claims = claims.select("uid", "tin", "npi", "claim_seq", "claim_id", "source")
     del r
 
@@ -326,7 +333,6 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
         on="uid",
         maintain_order="left",
     )
-    details = markers.select("uid", "mkey", "qdc_codes", "conflicting", "conflicting_codes")
     claim_ids = claims.select("uid", "claim_id", "source")
     visit_keyed = visit_lines
     del claims, markers, visit_lines, keyed_claims
@@ -356,8 +362,10 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
         return finding_table(facts.cast({c: pl.String for c in _REPEATED}), finding_claims)
 
     def instances() -> pl.DataFrame:
-        full = keyed.join(claim_ids, on="uid", how="left", maintain_order="left").join(
-            details, on=["uid", "mkey"], how="left", maintain_order="left"
+        full = (
+            keyed.join(claim_ids, on="uid", how="left", maintain_order="left")
+            .join(details, on=["uid", "mkey"], how="left", maintain_order="left")
+            .with_columns(pl.col("conflicting").fill_null(False))
         )
         return _instances_out(build_instances(full, visit_keyed), people, t, year)
 

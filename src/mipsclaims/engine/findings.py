@@ -113,7 +113,7 @@ def find(
     :func:`finding_table` shapes them).
 
     ``masks`` (uid, mask) are the claims' eligible options (eligibility.Eligibility), and
-    ``markers`` are keyed by (uid, mkey).
+    ``markers`` the QDC details (markers.Markers.details) keyed by (uid, mkey).
     """
     # Only quality-code lines can raise a finding; claim fields are added when read.
     lines = lines.filter(pl.col("code").is_in(list(t.qdc_codes | t.other_year_qdc_codes)))

@@ -13,6 +13,7 @@ hit counts for a claim when the claim's eligible mask shares a bit with it.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -84,14 +85,25 @@ def matching_qdcs(lines: pl.DataFrame, claim_dx: pl.DataFrame, t: CodeTables) ->
     return pl.concat([plain, on_lines, on_dx])
 
 
+@dataclass(frozen=True)
+class Markers:
+    """The markers of a batch's eligible claim measure-strata.
+
+    Most eligible claims carry no QDC: their QDC lists are not kept as (null) rows.
+    """
+
+    ranks: pl.DataFrame  # uid, mkey, rank: every eligible (uid, mkey); 0 = no marker
+    details: pl.DataFrame  # uid, mkey, qdc_codes, conflicting, conflicting_codes/_meanings
+
+
 def claim_markers(
     lines: pl.DataFrame,
     claim_dx: pl.DataFrame,
     masks: pl.DataFrame,
     groups: pl.DataFrame,
     t: CodeTables,
-) -> pl.DataFrame:
-    """Per eligible (uid, mkey): marker rank, QDCs found, conflicts.
+) -> Markers:
+    """Per eligible (uid, mkey): marker rank; and where QDCs were found, which and conflicts.
 
     ``masks`` (uid, mask) are the claims' eligible options, ``groups`` (uid, mkey) their
     eligible measure-strata.
@@ -127,9 +139,8 @@ def claim_markers(
             pl.col("marker").unique().sort().alias("conflicting_meanings"),
         )
     )
-    # Lists stay null on the many claims without QDCs (cheaper than empty lists per row).
     # Every matched (uid, mkey) has a hit, so ``found`` has all keys of ``per_claim``.
-    per_claim = (
+    details = (
         found.join(per_claim, on=key, how="left")
         .join(conflicts, on=key, how="left")
         .select(
@@ -141,6 +152,7 @@ def claim_markers(
             "conflicting_meanings",
         )
     )
-    return groups.join(per_claim, on=key, how="left").with_columns(
-        pl.col("rank").fill_null(0), pl.col("conflicting").fill_null(False)
+    ranks = groups.join(details.select(*key, "rank"), on=key, how="left").with_columns(
+        pl.col("rank").fill_null(0)
     )
+    return Markers(ranks=ranks, details=details.drop("rank"))
