@@ -71,10 +71,23 @@ _LEVEL_KEYS = {
     "22": ("filing", "payer", "member", "last", "first", "dob", "sex"),
     "23": ("last", "first", "dob", "sex"),
 }
+# The elements the reader uses, per tag (None: HI keeps all its elements as one list).
+_USED: dict[int, tuple[int, ...] | None] = {
+    HL: (3,),
+    NM1: (1, 3, 4, 9),
+    REF: (1, 2),
+    DMG: (2, 3),
+    SBR: (9,),
+    CLM: (1, 5),
+    HI: None,
+    LX: (1,),
+    SV1: (1, 2, 4, 5, 7),
+    DTP: (1, 2, 3),
+}
 # Bytes that may serve as the CSV separator of the one-column read (must be absent).
 _SPARE = [chr(c) for c in (*range(1, 9), 11, 12, *range(14, 32), 127)]
 _U8 = pl.UInt8
-_Subset = Callable[..., pl.DataFrame]  # (tag code, elements used, *kept columns) -> frame
+_Subset = Callable[..., pl.DataFrame]  # (tag code, *kept context columns) -> frame
 _WithCtx = Callable[..., pl.DataFrame]  # (subset, *context columns) -> subset + context
 
 
@@ -301,6 +314,7 @@ class _Scanned:
     """What a piece holds before any reader state is applied (see :func:`_scan`)."""
 
     frame: pl.DataFrame  # s (left-stripped text), code, raw (index in the piece)
+    parts: dict[int, pl.DataFrame]  # per tag of _USED: i (row of frame), elements used
     padded: bool  # whether any element or component may carry whitespace at its ends
 
 
@@ -311,11 +325,18 @@ class _Cut:
 
 
 def _scan(piece: Piece) -> _Scanned:
-    """The stateless first step of a piece: its segments and their tag codes."""
+    """The stateless first step of a piece: its segments, their tag codes, and the elements
+    the reader uses split out of each kind of segment (each kind once)."""
     s = _segments(piece)
-    frame = pl.DataFrame({"s": s, "code": _tag_codes(s, piece.delimiters.element)})
+    ele = piece.delimiters.element
+    frame = pl.DataFrame({"s": s, "code": _tag_codes(s, ele)})
     frame = frame.with_columns(raw=pl.int_range(pl.len(), dtype=pl.Int64))
-    return _Scanned(frame, _padded(piece, s))
+    if frame.select((pl.col("code") == EMPTY).any()).item():
+        frame = frame.filter(pl.col("code") != EMPTY)
+    padded = _padded(piece, s)
+    rows = frame.with_row_index("i")
+    parts = {tag: _split(rows, tag, ele, used, padded, "i") for tag, used in _USED.items()}
+    return _Scanned(frame, parts, padded)
 
 
 def _scanned_ahead(source: Source, report: ReadReport, batch_bytes: int) -> Iterator[_Cut]:
@@ -359,6 +380,7 @@ class _Carry:
     group: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_LEVEL_KEYS, 0))
     attrs: dict[str, pl.DataFrame] = field(default_factory=dict)
     tail: pl.DataFrame | None = None
+    tail_parts: dict[int, pl.DataFrame] = field(default_factory=dict)
 
 
 class _Batcher:
@@ -379,9 +401,14 @@ class _Batcher:
         for number, cut in enumerate(cuts):
             piece = cut.piece
             self.pieces[number] = _Offsets(piece)
-            rows = self._tokenise(cut.scanned, piece, number)
+            rows, parts = self._tokenise(cut.scanned, piece, number)
+            # The parts' ``i`` is a row of ``rows``: shifted when rows are put before them.
             if self.carry.tail is not None:
                 rows = pl.concat([self.carry.tail, rows])
+                parts = {
+                    t: pl.concat([self.carry.tail_parts[t], _shifted(p, len(self.carry.tail))])
+                    for t, p in parts.items()
+                }
                 self.carry.tail = None
             if rows.height and not piece.final:
                 boundary = pl.col("code").is_in([CLM, HL]) | (pl.col("code") >= ISA)
@@ -389,7 +416,12 @@ class _Batcher:
                 if idx is not None:
                     self.carry.tail = rows.slice(idx)
                     rows = rows.slice(0, idx)
-            frame = self._process(rows, piece) if rows.height else None
+                    carried = pl.col("i") >= idx
+                    self.carry.tail_parts = {
+                        t: _shifted(p.filter(carried), -idx) for t, p in parts.items()
+                    }
+                    parts = {t: p.filter(~carried) for t, p in parts.items()}
+            frame = self._process(rows, parts, piece) if rows.height else None
             # Forget pieces no carried row refers to (their offsets can't be asked for).
             keep = number if self.carry.tail is None else int(self.carry.tail["raw"][0]) >> 32
             for old in [k for k in self.pieces if k < min(keep, number)]:
@@ -401,14 +433,23 @@ class _Batcher:
         """Byte offset of the segment whose key is ``raw`` (piece number << 32 | index)."""
         return self.pieces[raw >> 32](raw & 0xFFFFFFFF)
 
-    def _tokenise(self, scanned: _Scanned, piece: Piece, number: int) -> pl.DataFrame:
-        """Segments of a piece (text, tag code, raw index, segment number), envelope fed."""
+    def _tokenise(
+        self, scanned: _Scanned, piece: Piece, number: int
+    ) -> tuple[pl.DataFrame, dict[int, pl.DataFrame]]:
+        """Segments of a piece (text, tag code, raw key, segment number) and the elements
+        used per tag (raw key), after the envelope was fed; the raw key of a segment is
+        its piece number << 32 | its index in the piece."""
+        frame = self._segments_of(scanned, piece, number)
+        parts = scanned.parts
+        if frame.height < scanned.frame.height:  # the interchange failed in this piece
+            parts = {t: p.filter(pl.col("i") < frame.height) for t, p in parts.items()}
+        return frame, parts
+
+    def _segments_of(self, scanned: _Scanned, piece: Piece, number: int) -> pl.DataFrame:
+        """The segments of a piece that belong to a readable interchange, numbered."""
         ele = piece.delimiters.element
         self.strip = self.strip or scanned.padded
         frame = scanned.frame.with_columns(pl.col("raw") + (number << 32))
-        n_empty = int((frame["code"] == EMPTY).sum())
-        if n_empty:
-            frame = frame.filter(pl.col("code") != EMPTY)
         n = frame.height
         first = self.carry.segment + 1
         self.carry.segment += n
@@ -429,16 +470,16 @@ class _Batcher:
                 break
         return frame
 
-    def _process(self, rows: pl.DataFrame, piece: Piece) -> pl.DataFrame:
+    def _process(
+        self, rows: pl.DataFrame, parts: dict[int, pl.DataFrame], piece: Piece
+    ) -> pl.DataFrame:
         carry = self.carry
-        ele, comp = piece.delimiters.element, piece.delimiters.component
-        strip = self.strip
+        comp = piece.delimiters.component
         code = pl.col("code")
         n = rows.height
-        rows = rows.with_row_index("i")
 
         # HL level and NM1 entity, computed on their subsets and scattered back.
-        hl = _split(rows, HL, ele, (3,), strip, "i")
+        hl = parts[HL]
         hl_code = pl.Series("hl", [], pl.Int8).extend_constant(None, n)
         hl_code = hl_code.scatter(
             hl["i"],
@@ -446,7 +487,7 @@ class _Batcher:
             .fill_null("")
             .replace_strict(_HL_CODES, default=HL_OTHER, return_dtype=pl.Int8),
         )
-        nm1 = _split(rows, NM1, ele, (1, 3, 4, 9), strip, "i")
+        nm1 = parts[NM1]
         nm1_code = pl.Series("nm1", [], pl.Int8).extend_constant(None, n)
         nm1_code = nm1_code.scatter(
             nm1["i"],
@@ -457,11 +498,9 @@ class _Batcher:
         def with_ctx(part: pl.DataFrame, *cols: str) -> pl.DataFrame:
             return pl.concat([part, ctx.select(pl.col(cols).gather(part["i"]))], how="horizontal")
 
-        # Segments with their context: subsets take both in one query.
-        full = pl.concat([rows.select("s"), ctx], how="horizontal")
-
-        def subset(tag: int, used: tuple[int, ...] | None, *keep: str) -> pl.DataFrame:
-            return _split(full, tag, ele, used, strip, *keep)
+        def subset(tag: int, *keep: str) -> pl.DataFrame:
+            """The elements used of the ``tag`` segments, with context columns ``keep``."""
+            return with_ctx(parts[tag], *keep).drop("i")
 
         levels = self._levels(ctx, nm1, with_ctx, subset)
 
@@ -495,9 +534,9 @@ class _Batcher:
         cols = ("major", "entity", "g20", "g22", "g23")
         starts = ctx.filter(pl.col("s20") | pl.col("s22") | pl.col("s23"))
         people = with_ctx(nm1, *cols).filter(major.is_in(hl_majors))
-        ref = subset(REF, (1, 2), *cols).filter((major == HL20) & (ent == _ENTITY["85"]))
-        dmg = subset(DMG, (2, 3), *cols).filter(major.is_in([HL22, HL23]))
-        sbr = subset(SBR, (9,), *cols).filter(major == HL22)
+        ref = subset(REF, *cols).filter((major == HL20) & (ent == _ENTITY["85"]))
+        dmg = subset(DMG, *cols).filter(major.is_in([HL22, HL23]))
+        sbr = subset(SBR, *cols).filter(major == HL22)
         levels = {}
         for lv, keys in _LEVEL_KEYS.items():
             g = pl.col(f"g{lv}")
@@ -570,7 +609,7 @@ class _Batcher:
             return expr.str.strip_chars(_WS) if strip else expr
 
         # Claim header (one row per CLM).
-        clm = subset(CLM, (1, 5), "gc", "g20", "g22", "g23", "segno", "raw")
+        clm = subset(CLM, "gc", "g20", "g22", "g23", "segno", "raw")
         clm05 = comps(_e(5))
         head = clm.select(
             "gc",
@@ -590,7 +629,7 @@ class _Batcher:
             .group_by("gc")
             .agg(claim_rend=_nz(_e(9)).drop_nulls().first())
         )
-        dtp = subset(DTP, (1, 2, 3), "in_claim", "major", *where, "gl")
+        dtp = subset(DTP, "in_claim", "major", *where, "gl")
         dtp = dtp.filter((in2300 & (_e(1) == "434")) | (in2400 & (_e(1) == "472")))
         dtp = _with_period(dtp, "e2", "e3")
         d434 = dtp.filter(major == L2300)
@@ -598,8 +637,8 @@ class _Batcher:
             claim_start=pl.col("start").drop_nulls().first(),
             claim_end=pl.col("end").drop_nulls().first(),
         )
-        hi = subset(HI, None, "in_claim", "major", "gc").filter(in2300)
-        sv1 = subset(SV1, (1, 2, 4, 5, 7), "in_claim", "major", *where, "gl")
+        hi = subset(HI, "in_claim", "major", "gc").filter(in2300)
+        sv1 = subset(SV1, "in_claim", "major", *where, "gl")
         sv1_2300 = sv1.filter(in2300).select(
             *where, loop=pl.lit("2300"), reason=pl.lit(rules.SV1_OUTSIDE_LINE)
         )
@@ -674,7 +713,7 @@ class _Batcher:
             .filter(pl.col("line_rend").is_not_null())
             .filter(_first_of("gl"))
         )
-        lx = subset(LX, (1,), "in_claim", "major", *where, "gl")
+        lx = subset(LX, "in_claim", "major", *where, "gl")
         lx = lx.filter(in2400).select(*where, "gl", number=_e(1).fill_null(""))
         line_base = self.carry.line + 1  # the first LX of this batch
         lx = pl.concat(
@@ -903,6 +942,11 @@ def _context(
         s22=start22,
         s23=start23,
     ).drop("marker1", "marker2", "nm1")
+
+
+def _shifted(part: pl.DataFrame, by: int) -> pl.DataFrame:
+    """``part`` with its row numbers ``i`` moved by ``by`` rows."""
+    return part.with_columns((pl.col("i").cast(pl.Int64) + by).cast(pl.UInt32))
 
 
 def _running_count(condition: pl.Expr) -> pl.Expr:
