@@ -14,6 +14,11 @@ distinct value.
 Whitespace around elements is not data. It is stripped only when a piece has any (a quick
 byte scan); the common layout (newlines after terminators) needs no stripping at all.
 
+Work that needs no reader state (cutting a piece, its segments and tags, the elements
+split out of each kind of segment: :func:`_scan`) runs one piece ahead in a worker thread;
+the main thread adds the loop context and builds the batch. Polars releases the GIL, so
+the two overlap on two cores.
+
 A batch stops at the last claim or HL boundary; the incomplete tail is carried into the
 next batch with the attributes of the HL loops still open, so memory is bounded by the
 batch size, not the file size. Byte offsets are computed only for segments a message
