@@ -151,3 +151,14 @@ def test_counting_in_slices_of_patients_gives_the_same_counts(synthetic, monkeyp
         sliced = evaluate_lines(lines, year, level=level)
         monkeypatch.undo()
         assert_same(whole, sliced)
+
+
+def test_counts_do_not_depend_on_packed_instance_ids(synthetic, monkeypatch):
+    """Instance marks group on one packed integer when the key ranges fit it; the
+    three-column grouping they fall back to gives the same results."""
+    from mipsclaims.engine import instances
+
+    year, lines = synthetic
+    packed = evaluate_lines(lines, year)
+    monkeypatch.setattr(instances, "_instance_id", lambda keyed: None)
+    assert_same(packed, evaluate_lines(lines, year))

@@ -41,7 +41,7 @@ def age_months(birth: pl.Expr, on: pl.Expr) -> pl.Expr:
     months = (on.dt.year() - birth.dt.year()).cast(pl.Int32) * 12 + (
         on.dt.month().cast(pl.Int32) - birth.dt.month().cast(pl.Int32)
     )
-    anniversary_day = pl.min_horizontal(birth.dt.day(), on.dt.month_end().dt.day())
+    anniversary_day = pl.min_horizontal(birth.dt.day(), on.dt.days_in_month())
     before = (on.dt.day() < anniversary_day).cast(pl.Int32)
     return months - before
 
