@@ -69,20 +69,51 @@ def _instances_out(
     )
 
 
-def _people(claims: pl.DataFrame) -> pl.DataFrame:
+def _people(claims: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``pid`` per entity and patient, ``eid`` per entity, numbered in order of first
-    appearance (stable for the same input; no sort of the patient ids)."""
-    people = claims.select("tin", "npi", "patient_id").unique(maintain_order=True)
-    entities = (
-        people.select("tin", "npi")
-        .unique(maintain_order=True)
-        .with_row_index("eid")
-        .with_columns(pl.col("eid").cast(pl.Int64))
-    )
-    return (
-        people.with_row_index("pid")
+    appearance (stable for the same input; no sort of the patient ids): the people
+    (pid, tin, npi, patient_id, eid), and the (uid, pid, eid) of each claim in its order.
+
+    One grouping of the claims gives both, with no join back on the patient strings.
+    """
+    grouped = (
+        claims.group_by("tin", "npi", "patient_id", maintain_order=True)
+        .agg("uid")
+        .with_row_index("pid")
         .with_columns(pl.col("pid").cast(pl.Int64))
-        .join(entities, on=["tin", "npi"], nulls_equal=True, maintain_order="left")
+    )
+    entities = (
+        grouped.group_by("tin", "npi", maintain_order=True)
+        .agg("pid")
+        .with_row_index("eid")
+        .select(pl.col("eid").cast(pl.Int64), "pid")
+        .explode("pid")
+        .sort("pid")
+    )
+    people = grouped.select("pid", "tin", "npi", "patient_id").with_columns(entities["eid"])
+    per_claim = grouped.select("uid", "pid").explode("uid")
+    # pid is dense and people are in pid order: a claim's eid is a gather.
+    return people, per_claim.with_columns(people["eid"].gather(per_claim["pid"]))
+
+
+def _with_claim_columns(
+    frame: pl.DataFrame, claims: pl.DataFrame, n: int, columns: list[str]
+) -> pl.DataFrame:
+    """``frame`` inner-joined with ``columns`` of ``claims`` on ``uid``, in ``frame``'s
+    order. Candidate uids are dense (0 .. n-1): the claim columns are scattered into arrays
+    indexed by uid and gathered, instead of hashing every row."""
+    if frame.height and (frame["uid"].max() or 0) >= n:  # not dense: join instead
+        return frame.join(claims.select("uid", *columns), on="uid", maintain_order="left")
+    index = claims["uid"]
+    kept = pl.repeat(False, n, eager=True).scatter(index, True)
+    frame = frame.filter(kept.gather(frame["uid"]))
+    uids = frame["uid"]
+    return frame.with_columns(
+        pl.repeat(None, n, dtype=claims[c].dtype, eager=True)
+        .scatter(index, claims[c])
+        .gather(uids)
+        .alias(c)
+        for c in columns
     )
 
 
@@ -307,6 +338,7 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
     """
     r = _combine(parts)
     parts.clear()
+    n_candidates = r.claims.height  # uid is 0 .. n_candidates - 1
     claims, scope = resolve_scope(r.keys, r.splits, r.claims)
     # Markers, visit lines and diagnoses of claims no longer kept fall out of the inner
     # joins with the kept claims below, and findings out of the join with them when read.
@@ -318,24 +350,39 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
     # Integer keys for grouping: pid (entity + patient), eid (entity), mkey (measure-stratum).
     if level == "tin":
         claims = claims.with_columns(pl.lit(None, dtype=pl.String).alias("npi"))
-    people = _people(claims)
-    keyed_claims = claims.select("uid", "tin", "npi", "patient_id", "claim_date", "claim_seq").join(
-        people, on=["tin", "npi", "patient_id"], nulls_equal=True, maintain_order="left"
+    people, claim_people = _people(claims)
+    keyed_claims = _with_claim_columns(
+        claims.select("uid", "claim_date", "claim_seq"), claim_people, n_candidates, ["pid", "eid"]
     )
     measure_keys = t.mkeys.select(
         "mkey", pl.col("calculation_type").cast(pl.Categorical), "is_inverse"
     )
-    # Claims first, in input order (uid), so that instance claim lists keep that order.
-    # Only integer keys, dates and ranks: counts need no more; the audit trail (claim ids,
-    # QDC lists) is joined back only if the instance table is read.
-    ce = keyed_claims.select("uid", "pid", "eid", "claim_date", "claim_seq").join(
-        markers.select("uid", "mkey", "rank").join(measure_keys, on="mkey"),
-        on="uid",
-        maintain_order="left",
+    # In input order (uid), so that instance claim lists keep that order. Only integer
+    # keys, dates and ranks: counts need no more; the audit trail (claim ids, QDC lists) is
+    # joined back only if the instance table is read.
+    ranks = markers.select("uid", "mkey", "rank")
+    if not ranks["uid"].is_sorted():
+        ranks = ranks.sort("uid", maintain_order=True)
+    ce = (
+        _with_claim_columns(
+            ranks, keyed_claims, n_candidates, ["pid", "eid", "claim_date", "claim_seq"]
+        )
+        .join(measure_keys, on="mkey", maintain_order="left")
+        .select(
+            "uid",
+            "pid",
+            "eid",
+            "claim_date",
+            "claim_seq",
+            "mkey",
+            "rank",
+            "calculation_type",
+            "is_inverse",
+        )
     )
     claim_ids = claims.select("uid", "claim_id", "source")
     visit_keyed = visit_lines
-    del claims, markers, visit_lines, keyed_claims
+    del claims, markers, visit_lines, keyed_claims, claim_people
     keyed = instance_keys(ce, claim_dx, t.mkey_dx)
     del ce
     # Every instance lies within one entity-patient (pid), and counts add up over
