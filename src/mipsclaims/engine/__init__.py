@@ -388,7 +388,12 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
     # Every instance lies within one entity-patient (pid), and counts add up over
     # patients: marks are built for slices of patients, bounding the grouping memory.
     # count_rows sums the weights of equal keys, so the slices' marks need no merging.
-    marks = [instance_marks(part, visit_keyed) for part in _patient_slices(keyed)]
+    # pid and mkey are dense and people and mkeys in their order: lookups by position.
+    eid_of_pid, inverse_of_mkey = people["eid"], t.mkeys["is_inverse"]
+    marks = [
+        instance_marks(part, visit_keyed, eid_of_pid, inverse_of_mkey)
+        for part in _patient_slices(keyed)
+    ]
     rows = count_rows(_named(pl.concat(marks), people, t), t)
     del marks
 

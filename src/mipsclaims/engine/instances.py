@@ -13,6 +13,7 @@ most recent date that has a QDC). Types differ only in the instance key:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TypeVar
 
 import polars as pl
@@ -206,55 +207,89 @@ def build_instances(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFr
     return inst.with_columns(_marker_expr().alias("marker"), pl.col("qdc_codes").fill_null([]))
 
 
-def _instance_id(keyed: pl.DataFrame) -> pl.Expr | None:
-    """``GROUP`` (pid, mkey, ikey) packed into one Int64 from the ranges in ``keyed``, or
-    None when they would not fit (or a key is null): grouping millions of rows on one
-    integer is several times faster than on three."""
-    stats = keyed.select(
-        *[pl.col(c).min().alias(f"{c}_lo") for c in GROUP],
-        *[pl.col(c).max().alias(f"{c}_hi") for c in GROUP],
-        pl.sum_horizontal(pl.col(c).null_count() for c in GROUP).alias("nulls"),
-    ).row(0, named=True)
-    if keyed.height == 0 or stats["nulls"]:
-        return None
-    lo = {c: int(stats[f"{c}_lo"]) for c in GROUP}
-    span = {c: int(stats[f"{c}_hi"]) - lo[c] + 1 for c in GROUP}
-    if span["pid"] * span["mkey"] * span["ikey"] >= 2**62:
-        return None
-    offset = {c: pl.col(c).cast(pl.Int64) - lo[c] for c in GROUP}
-    return (offset["pid"] * span["mkey"] + offset["mkey"]) * span["ikey"] + offset["ikey"]
+@dataclass(frozen=True)
+class _Packing:
+    """``GROUP`` (pid, mkey, ikey) packed into one Int64, from the ranges of the keys:
+    grouping millions of rows on one integer is several times faster than on three."""
+
+    lo: dict[str, int]
+    span: dict[str, int]
+
+    @staticmethod
+    def of(keyed: pl.DataFrame) -> _Packing | None:
+        """The packing of ``keyed``'s keys, or None when they would not fit (or are null)."""
+        if keyed.height == 0:
+            return None
+        stats = keyed.select(
+            *[pl.col(c).min().alias(f"{c}_lo") for c in GROUP],
+            *[pl.col(c).max().alias(f"{c}_hi") for c in GROUP],
+            pl.sum_horizontal(pl.col(c).null_count() for c in GROUP).alias("nulls"),
+        ).row(0, named=True)
+        if stats["nulls"]:
+            return None
+        lo = {c: int(stats[f"{c}_lo"]) for c in GROUP}
+        span = {c: int(stats[f"{c}_hi"]) - lo[c] + 1 for c in GROUP}
+        if span["pid"] * span["mkey"] * span["ikey"] >= 2**62:
+            return None
+        return _Packing(lo, span)
+
+    def pack(self) -> pl.Expr:
+        at = {c: pl.col(c).cast(pl.Int64) - self.lo[c] for c in GROUP}
+        return (at["pid"] * self.span["mkey"] + at["mkey"]) * self.span["ikey"] + at["ikey"]
+
+    def unpack(self, packed: pl.Expr) -> list[pl.Expr]:
+        """``pid`` and ``mkey`` (as Int64) of a packed column."""
+        pid_mkey = packed // self.span["ikey"]
+        return [
+            (pid_mkey // self.span["mkey"] + self.lo["pid"]).alias("pid"),
+            (pid_mkey % self.span["mkey"] + self.lo["mkey"]).alias("mkey"),
+        ]
 
 
-def instance_marks(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFrame:
+def instance_marks(
+    keyed: pl.DataFrame,
+    visit_lines: pl.DataFrame,
+    eid_of_pid: pl.Series,
+    inverse_of_mkey: pl.Series,
+) -> pl.DataFrame:
     """(eid, mkey, marker, weight): instances counted per marker, without building their
     audit trail (claim lists, QDCs): what :func:`build_instances` gives, counted. A visit
-    instance weighs its qualifying lines (at least one), as it fans out there."""
-    packed = _instance_id(keyed)
-    key, add, carried = GROUP, [], []
-    if packed is not None:
-        key, add, carried = ["_iid"], [packed.alias("_iid")], [pl.col("mkey").first()]
+    instance weighs its qualifying lines (at least one), as it fans out there.
+
+    ``eid_of_pid`` and ``inverse_of_mkey`` are indexed by the dense ``pid`` and ``mkey``:
+    an instance's entity and direction are looked up, not carried through the grouping.
+    """
+    packing = _Packing.of(keyed)
+    key, add = GROUP, []
+    if packing is not None:
+        key, add = ["_iid"], [packing.pack().alias("_iid")]
     weights = (
         _visit_lines(keyed, visit_lines)
         .with_columns(add)
         .group_by(key)
         .agg(pl.len().cast(pl.Int64).alias("weight"))
     )
-    needed = keyed.select(
-        *GROUP, "eid", "is_inverse", "calculation_type", "claim_date", "rank"
-    ).with_columns(add)
-    # Lazy: polars' streaming engine groups millions of one-claim instances in less memory.
-    return (
+    needed = keyed.select(*GROUP, "calculation_type", "claim_date", "rank").with_columns(add)
+    inst = (
         _effective_rank(needed.lazy(), GROUP)
         .group_by(key)
-        .agg(*carried, pl.col("eid").first(), pl.col("is_inverse").first(), pl.col("rank").max())
+        .agg(pl.col("rank").max())
         .join(weights.lazy(), on=key, how="left")
-        # Weights summed on integer ranks; marker names only for the few sums.
-        .group_by("eid", "mkey", "is_inverse", "rank")
+        .collect()
+    )
+    if packing is not None:
+        inst = inst.with_columns(packing.unpack(pl.col("_iid")))
+    inst = inst.with_columns(
+        eid_of_pid.gather(inst["pid"]).alias("eid"),
+        inverse_of_mkey.gather(inst["mkey"]).alias("is_inverse"),
+    )
+    # Weights summed on integer ranks; marker names only for the few sums.
+    return (
+        inst.group_by("eid", "mkey", "is_inverse", "rank")
         .agg(pl.col("weight").fill_null(1).sum())
-        .select("eid", "mkey", _marker_expr().alias("marker"), "weight")
+        .select("eid", pl.col("mkey").cast(pl.Int32), _marker_expr().alias("marker"), "weight")
         .group_by("eid", "mkey", "marker")
         .agg(pl.col("weight").sum())
-        .collect()
     )
 
 
