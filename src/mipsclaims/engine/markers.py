@@ -115,7 +115,14 @@ def claim_markers(
         .filter((pl.col("mask") & pl.col("bits")) != 0)
     )
     key = ["uid", "mkey"]
-    found = hits.group_by(key).agg(pl.col("label").unique().sort().alias("qdc_codes"))
+    # Sorted once as a column, then gathered into lists (sorting inside groups is slower).
+    found = (
+        hits.select(*key, "label")
+        .unique()
+        .sort(*key, "label")
+        .group_by(key, maintain_order=True)
+        .agg(pl.col("label").alias("qdc_codes"))
+    )
     matched = (
         hits.group_by(*key, "pidx")
         .agg(

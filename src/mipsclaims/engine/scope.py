@@ -104,34 +104,38 @@ def split_batch(lines: pl.DataFrame, year: int) -> BatchScope:
     """
     _check_input(lines)
     # One pass over the lines: per split claim, then per input claim from the splits.
-    split = lines.group_by("claim_seq", "rendering_npi").agg(
-        pl.col("claim_id").first(),
-        pl.col("source").first(),
-        pl.col("tin").first(),
-        pl.col("patient_id").first(),
-        pl.col("birth_date").first(),
-        pl.col("sex").first(),
-        pl.col("diagnosis_codes").first(),
-        pl.col("frequency").first().str.strip_chars(),
-        pl.col("filing_indicator").first().str.strip_chars().str.to_uppercase(),
-        pl.col("service_date").min().alias("claim_date"),
-        pl.len().alias("n_lines"),
+    split = (
+        lines.group_by("claim_seq", "rendering_npi")
+        .agg(
+            pl.col("claim_id").first(),
+            pl.col("source").first(),
+            pl.col("tin").first(),
+            pl.col("patient_id").first(),
+            pl.col("birth_date").first(),
+            pl.col("sex").first(),
+            pl.col("diagnosis_codes").first(),
+            pl.col("frequency").first().str.strip_chars(),
+            pl.col("filing_indicator").first().str.strip_chars().str.to_uppercase(),
+            pl.col("service_date").min().alias("claim_date"),
+            pl.len().alias("n_lines"),
+        )
+        .with_columns(_own_reason().cast(_OWN).alias("own"), _late_reason(year).alias("reason"))
     )
     keys = split.group_by("claim_seq").agg(
         pl.col("tin").first(),
         pl.col("claim_id").first(),
         pl.col("frequency").first().cast(_ACTION, strict=False).alias("action"),
-        _own_reason().first().cast(_OWN).alias("own"),
+        pl.col("own").first(),
         pl.col("n_lines").sum(),
     )
-    split = split.with_columns(_late_reason(year).alias("reason"))
+    own = pl.col("own").is_null()
     # Only the late reasons of claims without one of their own can count (section 9).
-    splits = split.filter(pl.col("reason").is_not_null() & _own_reason().is_null()).select(
+    splits = split.filter(pl.col("reason").is_not_null() & own).select(
         "claim_seq", "reason", "n_lines"
     )
     claims = (
-        split.filter(pl.col("reason").is_null() & _own_reason().is_null())
-        .drop("reason", "frequency", "filing_indicator")
+        split.filter(pl.col("reason").is_null() & own)
+        .drop("reason", "own", "frequency", "filing_indicator")
         .sort("claim_seq", "rendering_npi")
         .with_row_index("uid")
         .with_columns(pl.col("uid").cast(pl.Int64))
