@@ -152,8 +152,8 @@ _CLAIM_REPEATED = ["tin", "npi", "source"]
 def _reduce(lines: pl.DataFrame, year: int, t: CodeTables) -> _Reduced:
     """Everything that depends on one claim only, on a batch of whole claims."""
     batch = split_batch(lines, year)
-    eligible = eligible_options(batch.claims, batch.lines, t)
-    claim_dx = batch.claims.select("uid", pl.col("diagnosis_codes").alias("dx")).explode("dx")
+    claim_dx = batch.claim_dx
+    eligible = eligible_options(batch.claims, batch.lines, claim_dx, t)
     markers = claim_markers(batch.lines, claim_dx, eligible.masks, eligible.groups, t)
     findings = find(batch.claims, batch.lines, eligible.masks, markers.details, t)
     return _Reduced(

@@ -247,12 +247,13 @@ class Eligibility:
     visit_lines: pl.DataFrame  # uid, mkey, claim_seq, line_number: qualifying visit lines
 
 
-def eligible_options(claims: pl.DataFrame, lines: pl.DataFrame, t: CodeTables) -> Eligibility:
-    """Eligible options and measure-strata of each claim, and the qualifying lines of visit
-    measures (counted per line)."""
+def eligible_options(
+    claims: pl.DataFrame, lines: pl.DataFrame, claim_dx: pl.DataFrame, t: CodeTables
+) -> Eligibility:
+    """Eligible options and measure-strata of each claim (with its diagnoses ``claim_dx``:
+    uid, dx), and the qualifying lines of visit measures (counted per line)."""
     m = option_masks(t.year)
     qual = line_masks(lines, m)
-    claim_dx = claims.select("uid", pl.col("diagnosis_codes").alias("dx")).explode("dx")
     eligible = (
         qual.group_by("uid")
         .agg(pl.col("mask").bitwise_or())

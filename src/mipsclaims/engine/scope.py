@@ -28,6 +28,7 @@ class BatchScope:
     splits: pl.DataFrame  # claim_seq, reason, n_lines: late reasons of claims without own
     claims: pl.DataFrame  # one row per candidate split claim (uid)
     lines: pl.DataFrame  # one row per service line of a candidate split claim
+    claim_dx: pl.DataFrame  # uid, dx: the header diagnoses of a candidate split claim
 
 
 #: Reasons a claim has on its own, and the action a claim takes on earlier ones.
@@ -165,12 +166,18 @@ def split_batch(lines: pl.DataFrame, year: int) -> BatchScope:
         .collect()
     )
     # Readers normalise ICD-10 already; a frame built by hand may not (section 2).
-    claims = claims.with_columns(
-        pl.col("diagnosis_codes")
-        .fill_null([])
-        .list.eval(pl.element().str.replace_all(r"[.\s]", "").str.to_uppercase())
+    claim_dx = (
+        claims.select("uid", pl.col("diagnosis_codes").alias("dx"))
+        .explode("dx")
+        .with_columns(pl.col("dx").str.replace_all(r"[.\s]", "").str.to_uppercase())
     )
-    return BatchScope(keys=keys, splits=splits, claims=claims, lines=in_lines)
+    return BatchScope(
+        keys=keys,
+        splits=splits,
+        claims=claims.drop("diagnosis_codes"),
+        lines=in_lines,
+        claim_dx=claim_dx,
+    )
 
 
 def _counted(frame: pl.DataFrame) -> pl.DataFrame:
