@@ -9,7 +9,8 @@ Two phases, so that memory follows the number of eligible claims, not the input 
    eligibility, QDC markers and findings, all of which depend on one claim only; what is
    kept is compact (integer keys, no PHI but ``patient_id``);
 2. once (:func:`_evaluate`): replacement and void over every claim seen (a later batch or
-   file can supersede an earlier claim), then instances, counts and the monthly series.
+   file can supersede an earlier claim), then instances and counts; the monthly series,
+   the instance table and the findings are built when first read.
 """
 
 from __future__ import annotations
