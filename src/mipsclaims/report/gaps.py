@@ -114,6 +114,43 @@ def with_closing_codes(
     )
 
 
+def open_instances(instances: pl.DataFrame, measures: Sequence[str] | None = None) -> pl.DataFrame:
+    """Instances with marker ``none`` or conflicting QDCs, in worklist order, with
+    ``problem``."""
+    open_ = instances.filter((pl.col("marker") == "none") | pl.col("conflicting"))
+    if measures:
+        open_ = open_.filter(pl.col("measure_id").is_in(list(measures)))
+    return open_.sort(
+        ["tin", "npi", "measure_id", "stratum", "instance_date"], nulls_last=True
+    ).with_columns(
+        pl.when(pl.col("marker") == "none")
+        .then(pl.lit("missing QDC"))
+        .otherwise(pl.lit("conflicting QDCs"))
+        .alias("problem")
+    )
+
+
+def gap_rows(
+    open_: pl.DataFrame,
+    year: int,
+    *,
+    show_phi: bool = False,
+    closing: ClosingCodes | None = None,
+) -> pl.DataFrame:
+    """Worklist rows (``GAP_COLUMNS``) of :func:`open_instances` rows."""
+    refs = claim_refs(open_, show_phi=show_phi)
+    patient = pl.col("patient_id") if show_phi else pl.lit(MASKED)
+    return (
+        open_.with_columns(
+            refs.alias("claims"),
+            patient.cast(pl.String).alias("patient"),
+            pl.col("qdc_codes").list.join(" ").alias("qdcs_found"),
+        )
+        .pipe(with_closing_codes, year, closing)
+        .select(GAP_COLUMNS)
+    )
+
+
 def gap_frame(
     instances: pl.DataFrame,
     year: int,
@@ -123,22 +160,5 @@ def gap_frame(
     closing: ClosingCodes | None = None,
 ) -> pl.DataFrame:
     """Worklist rows (``GAP_COLUMNS``) for instances with marker ``none`` or conflicting QDCs."""
-    open_ = instances.filter((pl.col("marker") == "none") | pl.col("conflicting"))
-    if measures:
-        open_ = open_.filter(pl.col("measure_id").is_in(list(measures)))
-    open_ = open_.sort(["tin", "npi", "measure_id", "stratum", "instance_date"], nulls_last=True)
-    refs = claim_refs(open_, show_phi=show_phi)
-    patient = pl.col("patient_id") if show_phi else pl.lit(MASKED)
-    return (
-        open_.with_columns(
-            pl.when(pl.col("marker") == "none")
-            .then(pl.lit("missing QDC"))
-            .otherwise(pl.lit("conflicting QDCs"))
-            .alias("problem"),
-            refs.alias("claims"),
-            patient.cast(pl.String).alias("patient"),
-            pl.col("qdc_codes").list.join(" ").alias("qdcs_found"),
-        )
-        .pipe(with_closing_codes, year, closing)
-        .select(GAP_COLUMNS)
-    )
+    open_ = open_instances(instances, measures)
+    return gap_rows(open_, year, show_phi=show_phi, closing=closing)

@@ -16,7 +16,7 @@ import polars as pl
 
 from .. import specs
 from .export import ordered_rows
-from .gaps import gap_frame
+from .gaps import gap_rows, open_instances
 
 GAPS_SHOWN = 12  # claims listed per measure and problem; all of them: `mipsclaims gaps`
 
@@ -127,14 +127,22 @@ def benchmark_bar(measure: specs.Measure | None, rate: float | None) -> Benchmar
     )
 
 
-def gap_groups(gaps: pl.DataFrame) -> dict[tuple, list[dict]]:
+def gap_groups(open_: pl.DataFrame, year: int) -> dict[tuple, list[dict]]:
     """Gaps per entity, then per measure, stratum and problem: the closing QDCs said once,
-    then the first ``GAPS_SHOWN`` instances (date, claims, QDCs found)."""
-    grouped = gaps.group_by(
-        ["tin", "npi", "measure_id", "stratum", "problem", "closing_qdcs"], maintain_order=True
-    ).agg(
-        pl.len().alias("total"),
-        pl.struct("instance_date", "claims", "qdcs_found").head(GAPS_SHOWN).alias("items"),
+    then the first ``GAPS_SHOWN`` instances (date, claims, QDCs found) and how many there are.
+
+    Only the instances shown become worklist rows (claim references, QDC texts): a large
+    batch has hundreds of thousands of gaps, and the page lists a dozen per group.
+    """
+    by = [*KEYS, "problem"]
+    totals = open_.group_by(by, maintain_order=True).agg(pl.len().alias("total"))
+    shown = open_.filter(pl.int_range(pl.len()).over(by) < GAPS_SHOWN)
+    grouped = (
+        gap_rows(shown, year)
+        .group_by([*by, "closing_qdcs"], maintain_order=True)
+        .agg(pl.struct("instance_date", "claims", "qdcs_found").alias("items"))
+        .join(totals, on=by, how="left", nulls_equal=True, maintain_order="left")
+        .select(*by, "closing_qdcs", "total", "items")
     )
     out: dict[tuple, list[dict]] = {}
     for g in grouped.to_dicts():
@@ -171,7 +179,7 @@ def build_context(
         spec = None
     rows = ordered_rows(result.rows)
     monthly = result.monthly
-    gaps = gap_frame(result.instances, year) if result.instances.height else None
+    open_ = open_instances(result.instances) if result.instances.height else None
     last_month = int(monthly["month"].max()) if monthly.height else None
     projections = {(p.tin, p.npi): p for p in scores.projections} if scores else {}
     points = {
@@ -183,8 +191,8 @@ def build_context(
     keys = KEYS
     trend_of = trends(monthly)
     open_of = {}
-    if gaps is not None:
-        open_of = {tuple(r[:4]): r[4] for r in gaps.group_by(keys).len().iter_rows()}
+    if open_ is not None:
+        open_of = {tuple(r[:4]): r[4] for r in open_.group_by(keys).len().iter_rows()}
     entities: dict[tuple, dict] = {}
     for row in rows.iter_rows(named=True):
         key = _entity_key(row)
@@ -216,8 +224,8 @@ def build_context(
                 "score": points.get(row_key),
             }
         )
-    if gaps is not None:
-        for key, groups in gap_groups(gaps).items():
+    if open_ is not None:
+        for key, groups in gap_groups(open_, year).items():
             if key in entities:
                 entities[key]["gap_total"] = sum(g["total"] for g in groups)
                 entities[key]["gaps"] = groups
