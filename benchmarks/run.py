@@ -579,6 +579,7 @@ def measure(args: argparse.Namespace, argv: list[str], commit: str | None) -> in
 
     e2e_rate = rate(n, e2e.wall)
     p1_rate = rate(n, p1.wall)
+    p1_cpu_rate = rate(n, p1.data["cpu"])  # one core's worth: the reader uses two threads
     naive_rate = rate(naive.data["lines"], naive.wall)
     rows += [
         Row(
@@ -599,10 +600,14 @@ def measure(args: argparse.Namespace, argv: list[str], commit: str | None) -> in
             f"{fmt_rate(rate(n, api.wall))} ({api.wall:.2f} s)",
         ),
         Row(
-            f"parse-only, {small}, 1 polars thread",
-            f"{fmt_rate(p1_rate)} ({p1.wall:.2f} s; {fmt_rate(rate(n, p1.data['cpu']))} per CPU s)",
+            f"parse-only, {small}, one core (lines per CPU second)",
+            f"{fmt_rate(p1_cpu_rate)} ({p1.data['cpu']:.2f} CPU s)",
             f">= {PARSE_TARGET:,}",
-            p1_rate >= PARSE_TARGET,
+            p1_cpu_rate >= PARSE_TARGET,
+        ),
+        Row(
+            f"parse-only, {small}, 1 polars thread",
+            f"{fmt_rate(p1_rate)} ({p1.wall:.2f} s wall; the scan-ahead thread runs beside it)",
         ),
         Row(
             f"parse-only, {small}, all threads",
@@ -647,12 +652,12 @@ def measure(args: argparse.Namespace, argv: list[str], commit: str | None) -> in
         Row(
             f"reference: minimal polars pipeline, {small}, 1 thread",
             f"{fmt_rate(rate(floor.data['lines'], floor.wall))} per CPU s; ours: parse-only "
-            f"1 thread {p1_rate / rate(floor.data['lines'], floor.wall):.2f}x",
+            f"per CPU s {p1_cpu_rate / rate(floor.data['lines'], floor.wall):.2f}x",
         ),
         Row(
             f"baseline: naive split, {small}",
             f"{fmt_rate(naive_rate)} ({naive.wall:.2f} s); ours: report "
-            f"{e2e_rate / naive_rate:.2f}x, parse-only 1 thread {p1_rate / naive_rate:.2f}x",
+            f"{e2e_rate / naive_rate:.2f}x, parse-only per CPU s {p1_cpu_rate / naive_rate:.2f}x",
         ),
     ]
     if pyx is not None:
@@ -661,7 +666,7 @@ def measure(args: argparse.Namespace, argv: list[str], commit: str | None) -> in
             Row(
                 f"baseline: pyx12 {pyx12_version}, {size_label(args.pyx12_lines)}-line file",
                 f"{fmt_rate(pyx_rate)} ({pyx.wall:.1f} s); ours: report "
-                f"{e2e_rate / pyx_rate:,.0f}x, parse-only 1 thread {p1_rate / pyx_rate:,.0f}x",
+                f"{e2e_rate / pyx_rate:,.0f}x, parse-only per CPU s {p1_cpu_rate / pyx_rate:,.0f}x",
             )
         )
     else:
@@ -688,7 +693,9 @@ def measure(args: argparse.Namespace, argv: list[str], commit: str | None) -> in
         "process including interpreter start-up and imports; all polars threads. CPU = user "
         "+ system seconds of that process (well below wall: it waited for a busy CPU).",
         "parse-only = `x12.iter_claim_line_batches` over the file (default batch size), "
-        "timed after imports; `POLARS_MAX_THREADS=1` for the one-thread row.",
+        "timed after imports; `POLARS_MAX_THREADS=1` for the one-thread rows. The reader "
+        "cuts and scans the next piece in a worker thread, so one polars thread still uses "
+        "up to two cores: the one-core row divides by the process's CPU seconds instead.",
         "Minimal polars pipeline = `child_floor` in run.py: segments as one string column, "
         "tags, running claim and line ids, `splitn` of SV1/CLM/NM1/DTP and two joins, with "
         "nothing else (no loops, HL levels, whitespace rules, validation or errors). It is "

@@ -25,6 +25,7 @@ def test_run_py_writes_results_with_every_row(tmp_path: Path) -> None:
         "| report end to end, 1500 lines (CLI, JSON) |",
         "| report end to end / naive split, 1500 |",
         "| evaluate() end to end, 1500 (API, after imports) |",
+        "| parse-only, 1500, one core (lines per CPU second) |",
         "| parse-only, 1500, 1 polars thread |",
         "| parse-only, 1500, all threads |",
         "| peak RSS, report 1500 |",
