@@ -157,3 +157,41 @@ def test_lines_failed_read_leaves_no_partial_output(tmp_path, fmt):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["good.837", "remit.835", out.name])
     result = runner.invoke(app, ["lines", "-f", fmt, str(good), "-o", str(out)])
     assert result.exit_code == 0 and out.read_bytes() != b"older output"
+
+
+def test_lines_output_keeps_mode_and_follows_symlinks(tmp_path):
+    """Replacing an older output keeps its permissions (a 0600 PHI file stays 0600), and an
+    output given through a symlink is written to the link's target, the link kept."""
+    src = tmp_path / "in.837"
+    src.write_bytes(synthetic_837(SynthConfig(claims=5, seed=1)))
+    private = tmp_path / "private"
+    private.mkdir()
+    out = private / "lines.csv"
+    out.write_bytes(b"old")
+    out.chmod(0o600)
+    link = tmp_path / "link.csv"
+    link.symlink_to(out)
+    result = runner.invoke(app, ["lines", "--show-phi", str(src), "-o", str(link)])
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and link.resolve() == out
+    assert out.read_bytes().startswith(b"source,") and (out.stat().st_mode & 0o777) == 0o600
+    assert sorted(p.name for p in private.iterdir()) == ["lines.csv"]
+
+
+def test_lines_output_to_a_pipe_is_written_directly(tmp_path):
+    """A named pipe (like /dev/stdout or a process substitution) is written to, not
+    replaced by a regular file."""
+    import os
+    import threading
+
+    src = tmp_path / "in.837"
+    src.write_bytes(synthetic_837(SynthConfig(claims=5, seed=1)))
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    result = runner.invoke(app, ["lines", str(src), "-o", str(fifo)])
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert fifo.is_fifo() and received and received[0].startswith(b"source,")

@@ -10,6 +10,7 @@ import contextlib
 import enum
 import hashlib
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -73,13 +74,25 @@ def _neutralised(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 @contextlib.contextmanager
-def _replaced_on_success(output: Path) -> Iterator[Path]:
-    """A partial file beside ``output`` that replaces it only when writing succeeded (a
-    failed read never leaves a truncated table behind, nor destroys an older one)."""
-    partial = output.with_name(f".{output.name}.partial-{os.getpid()}")
+def _output_file(output: Path) -> Iterator[Path]:
+    """The path to write ``output`` through.
+
+    A regular file (or a new one) is written beside it under a partial name and replaces
+    it only when writing succeeded: a failed read never leaves a truncated table, nor
+    destroys an older one. The replacement keeps the older file's permissions, and a
+    symlink is followed to its target. Anything else (a device such as /dev/stdout, a
+    pipe) is written directly.
+    """
+    target = output.resolve()
+    if target.exists() and not target.is_file():
+        yield target
+        return
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
         yield partial
-        os.replace(partial, output)
+        if target.exists():
+            shutil.copymode(target, partial)
+        os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
 
@@ -109,7 +122,9 @@ def _write_text(tables: Iterable[pl.DataFrame], fmt: LinesFormat, handle: Binary
 def _write_parquet(tables: Iterable[pl.DataFrame], target: Path) -> None:
     """One Parquet file from many tables: each is spilled to a part file beside ``target``,
     then polars streams the parts into one file (no table is held with another)."""
-    with tempfile.TemporaryDirectory(prefix=".mipsclaims-parts-", dir=target.parent) as tmp:
+    # Parts beside the output (they hold what it holds); in the temp directory for a device.
+    beside = target.parent if not target.exists() or target.is_file() else None
+    with tempfile.TemporaryDirectory(prefix=".mipsclaims-parts-", dir=beside) as tmp:
         parts = []
         for number, table in enumerate(tables):
             part = Path(tmp) / f"{number:06d}.parquet"
@@ -141,8 +156,10 @@ def lines(
     PHI: protect it like the claim files. Lists in CSV are ';'-separated, so the CSV reads
     back as a claim-line file (use --show-phi for that: age rules need birth dates); cells
     that a spreadsheet would run as a formula are prefixed with a quote. Quarantined claims
-    and warnings are summarised on standard error, without PHI. Input is read and written
-    batch by batch (memory stays flat); with -o the file appears only when all was read.
+    and warnings are summarised on standard error, without PHI. 837P input is read and
+    written batch by batch (memory stays flat); with -o the file appears only when all was
+    read, while standard output may already hold part of the table when a later file fails
+    (exit code 2).
 
     Example: mipsclaims lines claims.837 more.837 --format parquet -o lines.parquet
     """
@@ -169,11 +186,11 @@ def lines(
             _write_text(tables, fmt, sys.stdout.buffer)
             sys.stdout.flush()
         else:
-            with _replaced_on_success(output) as partial:
+            with _output_file(output) as path:
                 if fmt is LinesFormat.parquet:
-                    _write_parquet(tables, partial)
+                    _write_parquet(tables, path)
                 else:
-                    with open(partial, "wb") as handle:
+                    with open(path, "wb") as handle:
                         _write_text(tables, fmt, handle)
     except InputError as exc:
         err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
