@@ -105,3 +105,12 @@ def test_columnar_writer_matches_the_csv_module(rows) -> None:
     }
     frame = pl.DataFrame(rows, schema=schema, orient="row")
     assert frame_to_csv(frame) == _csv_module_oracle(frame)
+
+
+def test_write_frame_writes_the_same_text_to_a_stream() -> None:
+    from mipsclaims.report.csvsafe import write_frame
+
+    frame = pl.DataFrame({"code": ["=1+2", "G8431"], "n": [1, -2]})
+    out = io.StringIO()
+    write_frame(out, frame)
+    assert out.getvalue() == frame_to_csv(frame) == "code,n\r\n'=1+2,1\r\nG8431,-2\r\n"

@@ -7,10 +7,14 @@ Numbers are written as numbers: a negative count is a number, not a formula.
 
 Worklists run to hundreds of thousands of rows, so cells are made safe column by column in
 polars and written by polars' CSV writer (RFC 4180: CRLF line ends, a cell is quoted when
-it holds a comma, a quote, CR or LF), with no Python object per cell.
+it holds a comma, a quote, CR or LF), with no Python object per cell. The bytes are the
+csv module's (a test compares them), except floats that Python would write with an
+exponent (1e-05 is written 0.00001); reports hold rates and scores, which never need one.
 """
 
 from __future__ import annotations
+
+from typing import IO
 
 import polars as pl
 
@@ -57,3 +61,8 @@ def safe_frame(frame: pl.DataFrame) -> pl.DataFrame:
 def frame_to_csv(frame: pl.DataFrame) -> str:
     """``frame`` as safe CSV text (header, then one CRLF-ended line per row)."""
     return safe_frame(frame).write_csv(line_terminator="\r\n", null_value="")
+
+
+def write_frame(out: IO[str], frame: pl.DataFrame) -> None:
+    """Write ``frame`` as safe CSV to a text stream (see :func:`frame_to_csv`)."""
+    out.write(frame_to_csv(frame))
