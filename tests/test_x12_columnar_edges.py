@@ -100,3 +100,34 @@ def test_envelope_problems_across_pieces_keep_input_order(batch):
     assert offsets == sorted(offsets) and len(set(offsets)) == 3
     # Three whole interchanges and the one with the quarantined claim are read.
     assert lines == 3 * _agree(BASE)[1] + _agree(bad_claim)[1]
+
+
+def test_report_take_moves_everything_and_empties_the_report():
+    """What the scan-ahead thread notes is taken per piece: entries, dropped counts, counters."""
+    from mipsclaims.x12.report import MAX_ISSUES, Issue, Location
+
+    scratch = x12.ReadReport()
+    for k in range(MAX_ISSUES + 5):
+        scratch.errors.append(Issue(Location("f", -1, k), "interchange failed"))
+    scratch.warnings.append(Issue(Location("f", -1, 0), "interchange has no IEA trailer"))
+    scratch.interchanges = 3
+    taken = scratch.take()
+    assert (len(taken.errors), taken.errors.total, taken.interchanges) == (
+        MAX_ISSUES,
+        MAX_ISSUES + 5,
+        3,
+    )
+    assert len(taken.warnings) == 1
+    assert (scratch.interchanges, scratch.errors.total, len(scratch.warnings)) == (0, 0, 0)
+    scratch.errors.append(Issue(Location("f", -1, 9), "later"))  # the same object goes on
+    assert scratch.take().errors.total == 1
+
+
+def test_closing_the_batches_early_stops_the_scan_ahead_thread():
+    import threading
+
+    data = synthetic_837(SynthConfig(claims=300, seed=3))
+    batches = x12.iter_claim_line_batches(data + data, batch_bytes=4096)
+    assert next(batches).height
+    batches.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("mipsclaims-x12")]

@@ -40,7 +40,7 @@ from ..schema import CLAIM_LINE_SCHEMA, empty_claim_lines, pseudonymise_ssn, sho
 from . import rules
 from .envelope import DEFAULT_BLOCK, EnvelopeTracker, Piece, Source, iter_pieces
 from .envelope import source_name as _source_name
-from .report import CappedList, Issue, Location, QuarantinedClaim, ReadReport
+from .report import Issue, Location, QuarantinedClaim, ReadReport
 from .stream import _raise_if_nothing_read
 
 _WS = " \t\r\n"
@@ -358,11 +358,7 @@ def _scanned_ahead(source: Source, report: ReadReport, batch_bytes: int) -> Iter
 
     def cut_and_scan() -> tuple[ReadReport, _Cut | None]:
         piece = next(pieces, None)
-        noted = ReadReport()
-        noted.merge(scratch)
-        scratch.interchanges = 0
-        scratch.errors, scratch.warnings = CappedList(), CappedList()
-        return noted, (None if piece is None else _Cut(piece, _scan(piece)))
+        return scratch.take(), (None if piece is None else _Cut(piece, _scan(piece)))
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mipsclaims-x12") as pool:
         ahead = pool.submit(cut_and_scan)
@@ -442,8 +438,8 @@ class _Batcher:
         self, scanned: _Scanned, piece: Piece, number: int
     ) -> tuple[pl.DataFrame, dict[int, pl.DataFrame]]:
         """Segments of a piece (text, tag code, raw key, segment number) and the elements
-        used per tag (raw key), after the envelope was fed; the raw key of a segment is
-        its piece number << 32 | its index in the piece."""
+        used per tag (``i``: the segment's row in that frame), after the envelope was fed;
+        the raw key of a segment is its piece number << 32 | its index in the piece."""
         frame = self._segments_of(scanned, piece, number)
         parts = scanned.parts
         if frame.height < scanned.frame.height:  # the interchange failed in this piece

@@ -146,6 +146,16 @@ class ReadReport:
         self.warnings.extend(other.warnings)
         self.errors.extend(other.errors)
 
+    def take(self) -> ReadReport:
+        """A report of everything noted so far; this one starts again empty (same object,
+        so whoever writes to it keeps writing here)."""
+        taken = ReadReport()
+        taken.merge(self)
+        empty = ReadReport()
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(empty, name))
+        return taken
+
     def summary(self) -> str:
         text = (
             f"{self.claims_read} claims ({self.lines_read} lines) read from "
