@@ -440,3 +440,19 @@ def test_hand_built_frames_are_normalised_and_validated():
     assert counts(evaluate_lines(lines, 2025), "001") == (1, 0, 0, 0, 0, 1)
     with pytest.raises(ValueError, match=r"row 0 .*no claim_seq"):
         evaluate_lines(lines.with_columns(pl.lit(None, dtype=pl.Int64).alias("claim_seq")), 2025)
+
+
+def test_option_masks_refuse_more_options_than_an_int64_holds(monkeypatch):
+    """Option sets are Int64 bit masks: a year with more than MAX_BITS options (or exclusion
+    rules) is refused with a clear error, never silently wrapped (2023 has 34)."""
+    from types import SimpleNamespace
+
+    from mipsclaims.engine import eligibility
+
+    too_many = SimpleNamespace(
+        options=pl.DataFrame({"opt": range(eligibility.MAX_BITS + 1)}),
+        exclusion_rules=pl.DataFrame({"rule": [0]}),
+    )
+    monkeypatch.setattr(eligibility, "tables", lambda year: too_many)
+    with pytest.raises(ValueError, match="do not fit a mask"):
+        eligibility.option_masks.__wrapped__(1999)

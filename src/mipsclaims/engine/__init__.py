@@ -73,7 +73,7 @@ def _instances_out(
 def _people(claims: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``pid`` per entity and patient, ``eid`` per entity, numbered in order of first
     appearance (stable for the same input; no sort of the patient ids): the people
-    (pid, tin, npi, patient_id, eid), and the (uid, pid, eid) of each claim in its order.
+    (pid, tin, npi, patient_id, eid), and the (uid, pid, eid) of each claim.
 
     One grouping of the claims gives both, with no join back on the patient strings.
     """
@@ -334,8 +334,9 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
     """Phase 2: replacement and void over all claims, then instances and counts (monthly
     series, instance table and findings are built when first read).
 
-    ``parts`` is emptied, and intermediates are dropped as soon as they are used: peak
-    memory is what phase 2 holds at once.
+    ``parts`` is emptied, and intermediates are dropped as soon as they are used, except
+    what the outputs built when first read need (kept while the result is): peak memory
+    is what phase 2 holds at once.
     """
     r = _combine(parts)
     parts.clear()

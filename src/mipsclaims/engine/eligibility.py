@@ -270,9 +270,7 @@ def eligible_options(
         & (pl.col("addl").fill_null(0) | no_addl_needed)
     )
     excluded = pl.col("excluded").fill_null(0)
-    masks = eligible.select("uid", (met ^ (met & excluded)).alias("mask")).filter(
-        pl.col("mask") != 0
-    )
+    masks = eligible.select("uid", (met & ~excluded).alias("mask")).filter(pl.col("mask") != 0)
     visit = (
         qual.join(masks.rename({"mask": "eligible"}), on="uid")
         .select(
