@@ -163,3 +163,35 @@ def test_hostile_strings_from_an_837_are_escaped_end_to_end(tmp_path: Path) -> N
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
     assert "&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in body
     assert "<script" not in body.lower() and "<img" not in body.lower()
+
+
+def test_a_group_lists_the_first_gaps_shown_and_counts_them_all() -> None:
+    """30 open gaps of one measure: the page lists the first GAPS_SHOWN by date and says 30
+    (worklist rows are built only for the listed ones)."""
+    import dataclasses
+    import datetime as dt
+
+    import polars as pl
+
+    result = make_result()
+    one = result.instances.filter(pl.col("instance_key") == "k1")
+    many = pl.concat(
+        one.with_columns(
+            pl.lit(f"k{n}").alias("instance_key"),
+            pl.lit(dt.date(2025, 1, 1) + dt.timedelta(days=29 - n)).alias("instance_date"),
+            pl.lit([100 + n]).cast(pl.List(pl.Int64)).alias("claim_seqs"),
+        )
+        for n in range(30)
+    )
+    others = result.instances.filter(pl.col("instance_key") != "k1")
+    result = dataclasses.replace(result, instances=pl.concat([many, others]))
+    context = html.build_context(result, year=2025, level="tin-npi")
+    entity = next(e for e in context["entities"] if e["npi"] == NPI_A)
+    group = next(g for g in entity["gaps"] if g["measure_id"] == "128")
+    assert group["total"] == 30 and len(group["items"]) == html.GAPS_SHOWN
+    dates = [item["instance_date"] for item in group["items"]]
+    assert dates == sorted(dates) and dates[0] == dt.date(2025, 1, 1)
+    assert group["items"][0]["claims"].startswith("claim #129 (")
+    assert entity["gap_total"] == 30 + 1  # and the conflicting 134 instance
+    measure = next(m for m in entity["measures"] if m["measure_id"] == "128")
+    assert measure["open_gaps"] == 30
