@@ -162,6 +162,15 @@ def test_lines_failed_read_leaves_no_partial_output(tmp_path, fmt):
 def test_lines_output_keeps_mode_and_follows_symlinks(tmp_path):
     """Replacing an older output keeps its permissions (a 0600 PHI file stays 0600), and an
     output given through a symlink is written to the link's target, the link kept."""
+    out_direct = tmp_path / "direct.csv"
+    out_direct.write_bytes(b"old")
+    out_direct.chmod(0o600)
+    src0 = tmp_path / "in0.837"
+    src0.write_bytes(synthetic_837(SynthConfig(claims=3, seed=2)))
+    result = runner.invoke(app, ["lines", "--show-phi", str(src0), "-o", str(out_direct)])
+    assert result.exit_code == 0, result.output
+    assert out_direct.read_bytes().startswith(b"source,")
+    assert (out_direct.stat().st_mode & 0o777) == 0o600
     src = tmp_path / "in.837"
     src.write_bytes(synthetic_837(SynthConfig(claims=5, seed=1)))
     private = tmp_path / "private"

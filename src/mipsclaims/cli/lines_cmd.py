@@ -79,20 +79,19 @@ def _output_file(output: Path) -> Iterator[Path]:
 
     A regular file (or a new one) is written beside it under a partial name and replaces
     it only when writing succeeded: a failed read never leaves a truncated table, nor
-    destroys an older one. The replacement keeps the older file's permissions, and a
-    symlink is followed to its target. Anything else (a device such as /dev/stdout, a
-    pipe) is written directly.
+    destroys an older one, and the replacement keeps the older file's permissions. A
+    symlink (``/dev/stdout``, ``/dev/fd/63`` of a process substitution, a link to a file)
+    or a device or pipe is opened and written directly, like any program would.
     """
-    target = output.resolve()
-    if target.exists() and not target.is_file():
-        yield target
+    if output.is_symlink() or (output.exists() and not output.is_file()):
+        yield output
         return
-    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    partial = output.with_name(f".{output.name}.partial-{os.getpid()}")
     try:
         yield partial
-        if target.exists():
-            shutil.copymode(target, partial)
-        os.replace(partial, target)
+        if output.exists():
+            shutil.copymode(output, partial)
+        os.replace(partial, output)
     finally:
         partial.unlink(missing_ok=True)
 
@@ -122,8 +121,10 @@ def _write_text(tables: Iterable[pl.DataFrame], fmt: LinesFormat, handle: Binary
 def _write_parquet(tables: Iterable[pl.DataFrame], target: Path) -> None:
     """One Parquet file from many tables: each is spilled to a part file beside ``target``,
     then polars streams the parts into one file (no table is held with another)."""
-    # Parts beside the output (they hold what it holds); in the temp directory for a device.
-    beside = target.parent if not target.exists() or target.is_file() else None
+    # Parts beside the output (they hold what it holds); in the temp directory for a link,
+    # a device or a pipe.
+    direct = target.is_symlink() or (target.exists() and not target.is_file())
+    beside = None if direct else target.parent
     with tempfile.TemporaryDirectory(prefix=".mipsclaims-parts-", dir=beside) as tmp:
         parts = []
         for number, table in enumerate(tables):
