@@ -152,6 +152,17 @@ def test_check_exit_codes(practice: Path, tmp_path: Path) -> None:
     assert len(list(csv.DictReader(io.StringIO(failing.stdout)))) == 3
 
 
+def test_check_with_a_year_streams_and_says_the_same(practice: Path) -> None:
+    """With --year, check reads in one streaming pass (like report); without, it loads
+    everything to find the year of the latest claim. Both list and count the same."""
+    inferred = _invoke("check", "--store", str(practice), "-m", "134", "-f", "csv")
+    streamed = _invoke("check", "--store", str(practice), "-m", "134", "-f", "csv", "-y", "2025")
+    assert (inferred.exit_code, streamed.exit_code) == (1, 1)
+    assert streamed.stdout == inferred.stdout and streamed.stdout.count("\n") == 1 + 3
+    table = _invoke("check", "--store", str(practice), "-m", "134", "--year", "2025")
+    assert "claims, 21 eligible claim-measure pairs in 2025; 3 without a QDC" in table.stdout
+
+
 def test_check_is_per_claim_even_when_the_patient_has_a_qdc(tmp_path: Path) -> None:
     # Patient 1 seen twice: the QDC on the first visit only. `gaps` (per patient-year)
     # sees no gap; `check` (per claim) flags the second claim.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -84,17 +84,31 @@ def _evaluate(lines: pl.DataFrame, year: int, level: str, quiet: bool):
 
 
 def _evaluate_files(
-    files: list[Path] | None, store: Path | None, year: int, level: str, quiet: bool
+    files: list[Path] | None,
+    store: Path | None,
+    year: int,
+    level: str,
+    quiet: bool,
+    *,
+    transform: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+    loaded: sources.Loaded | None = None,
 ):
-    """Read and evaluate in one streaming pass (report, gaps): same result as
-    ``_evaluate(_load(...).lines, ...)`` at a fraction of the memory."""
+    """Read and evaluate in one streaming pass (report, gaps, check with a year): same
+    result as ``_evaluate(_load(...).lines, ...)`` at a fraction of the memory.
+
+    ``transform`` is applied to each batch of lines (a row-wise change only); ``loaded``
+    receives the counts of what was read.
+    """
     from .. import specs
     from ..engine import evaluate_lines
 
     if not files and store is None:
         raise fail("give claim files, --store DIR, or both")
-    loaded = sources.Loaded(lines=pl.DataFrame(), files=len(files or []))
+    if loaded is None:
+        loaded = sources.Loaded(lines=pl.DataFrame(), files=len(files or []))
     batches = sources.iter_batches(files or [], store, quiet=quiet, loaded=loaded)
+    if transform is not None:
+        batches = map(transform, batches)
     try:
         result = evaluate_lines(batches, year, level=level)
     except sources.InputError as exc:
@@ -231,6 +245,8 @@ def check(
 
     Exit code 0 when it does, 1 when some eligible claim has no QDC (listed), 2 on bad input.
     Each claim is checked on its own, even when another claim of the patient has the QDC.
+    With --year the input is read in one streaming pass (memory stays flat for big
+    batches); without it, every line is read first to find the year of the latest claim.
 
     Example: mipsclaims check --measures 128,134,181,226 batch-2025-03.837
     """
@@ -238,9 +254,15 @@ def check(
     from ..report.csvsafe import frame_to_csv
     from ..report.terminal import worklist_tables
 
-    loaded = _load(files, store, quiet)
-    year = year or _infer_year(loaded.lines)
-    result = _evaluate(per_claim_lines(loaded.lines), year, "tin-npi", quiet)
+    if year is None:  # the year of the latest claim: every line is needed first
+        loaded = _load(files, store, quiet)
+        year = _infer_year(loaded.lines)
+        result = _evaluate(per_claim_lines(loaded.lines), year, "tin-npi", quiet)
+    else:  # one streaming pass, like report
+        loaded = sources.Loaded(lines=pl.DataFrame(), files=len(files or []))
+        result = _evaluate_files(
+            files, store, year, "tin-npi", quiet, transform=per_claim_lines, loaded=loaded
+        )
     chosen = _measures(measures)
     missing = missing_qdcs(result.instances, year, chosen)
     eligible = result.instances
