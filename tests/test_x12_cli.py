@@ -204,3 +204,10 @@ def test_lines_output_to_a_pipe_is_written_directly(tmp_path):
     reader.join(timeout=30)
     assert result.exit_code == 0, result.output
     assert fifo.is_fifo() and received and received[0].startswith(b"source,")
+
+
+def test_lines_errors_print_input_literally(tmp_path):
+    """An error quoting input (here a file name that looks like rich markup) is printed as
+    is, through the commands' shared fail()."""
+    result = runner.invoke(app, ["lines", str(tmp_path / "[bold]claims.837")])
+    assert result.exit_code == 2 and "[bold]claims.837" in result.stderr

@@ -26,6 +26,7 @@ from ..inputs import InputError, iter_claim_lines, sniff
 from ..report.csvsafe import neutralised
 from ..schema import empty_claim_lines
 from ..x12 import ReadReport
+from .common import fail
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -73,6 +74,11 @@ def _neutralised(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _written_directly(path: Path) -> bool:
+    """A symlink, device or pipe: opened and written as is, never replaced."""
+    return path.is_symlink() or (path.exists() and not path.is_file())
+
+
 @contextlib.contextmanager
 def _output_file(output: Path) -> Iterator[Path]:
     """The path to write ``output`` through.
@@ -83,7 +89,7 @@ def _output_file(output: Path) -> Iterator[Path]:
     symlink (``/dev/stdout``, ``/dev/fd/63`` of a process substitution, a link to a file)
     or a device or pipe is opened and written directly, like any program would.
     """
-    if output.is_symlink() or (output.exists() and not output.is_file()):
+    if _written_directly(output):
         yield output
         return
     partial = output.with_name(f".{output.name}.partial-{os.getpid()}")
@@ -123,8 +129,7 @@ def _write_parquet(tables: Iterable[pl.DataFrame], target: Path) -> None:
     then polars streams the parts into one file (no table is held with another)."""
     # Parts beside the output (they hold what it holds); in the temp directory for a link,
     # a device or a pipe.
-    direct = target.is_symlink() or (target.exists() and not target.is_file())
-    beside = None if direct else target.parent
+    beside = None if _written_directly(target) else target.parent
     with tempfile.TemporaryDirectory(prefix=".mipsclaims-parts-", dir=beside) as tmp:
         parts = []
         for number, table in enumerate(tables):
@@ -170,8 +175,7 @@ def lines(
         for path in files:
             sniff(path)  # an unreadable file fails before anything is written
     except InputError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     if show_phi:
         err.print(
             "warning: --show-phi: the output contains PHI (patient ids, names, birth dates, "
@@ -194,8 +198,7 @@ def lines(
                     with open(path, "wb") as handle:
                         _write_text(tables, fmt, handle)
     except InputError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     for item in [*report.errors, *report.quarantined, *report.warnings][:50]:
         err.print(str(item), markup=False, highlight=False)
     err.print(report.summary(), markup=False, highlight=False)
