@@ -486,17 +486,20 @@ def test_input_without_terminators_is_not_buffered_whole():
         x12.read_claim_lines(_chunks(head, 3))
 
 
-def test_kept_issues_are_capped_and_counted():
-    """1,200 broken claims: the first MAX_ISSUES are listed, the rest counted, both paths."""
-    broken = Claim(
+def _claim_with_phi(service_date: dt.date | None = None) -> Claim:
+    """One single-line claim whose member id and last name are planted PHI (PHI_MARKS)."""
+    return Claim(
         claim_id="C1",
         tin="123456789",
         billing_npi="1111111111",
         patient=Patient(member_id="PHIMEM1Q", last_name="PHILASTA"),
-        lines=[
-            ServiceLine(line_number=1, procedure_code="99213", service_date=dt.date(2025, 1, 1))
-        ],
+        lines=[ServiceLine(line_number=1, procedure_code="99213", service_date=service_date)],
     )
+
+
+def test_kept_issues_are_capped_and_counted():
+    """1,200 broken claims: the first MAX_ISSUES are listed, the rest counted, both paths."""
+    broken = _claim_with_phi(service_date=dt.date(2025, 1, 1))
     n = MAX_ISSUES + 200
     data = render_claims([broken] * n).replace(b"DTP*472*D8*20250101", b"DTP*472*D8*2025XX01")
     for read in (_columnar, _streaming):
@@ -546,13 +549,7 @@ def test_any_damage_is_read_or_refused_the_same_way_by_both_paths(case):
 
 def test_envelope_messages_show_only_code_like_values():
     """Envelope values are quoted in messages only when they look like codes or numbers."""
-    claim = Claim(
-        claim_id="C1",
-        tin="123456789",
-        billing_npi="1111111111",
-        patient=Patient(member_id="PHIMEM1Q", last_name="PHILASTA"),
-        lines=[ServiceLine(line_number=1, procedure_code="99213")],
-    )
+    claim = _claim_with_phi()
     good = render_claims([claim])
     bad = good.replace(b"ST*837*0001*005010X222A1", b"ST*837*0001*PHILASTA JOHN 19440101")
     out = read_both(bad, 4096, [*PHI_MARKS, "19440101"])
