@@ -199,11 +199,20 @@ def build_instances(keyed: pl.DataFrame, visit_lines: pl.DataFrame) -> pl.DataFr
         # One instance per qualifying line of a visit (a left join fans visits out).
         line_ids = _visit_lines(keyed, visit_lines).select(
             *GROUP,
+            pl.col("claim_seq").alias("_seq"),
+            pl.col("line_number").alias("_line"),
             (
                 pl.col("claim_seq").cast(pl.String) + ":" + pl.col("line_number").cast(pl.String)
             ).alias("line_id"),
         )
-        inst = inst.drop("line_id").join(line_ids, on=GROUP, how="left", maintain_order="left")
+        # The lines of a visit in line order (the join keeps only the instances' order).
+        inst = (
+            inst.drop("line_id")
+            .with_row_index("_instance")
+            .join(line_ids, on=GROUP, how="left", maintain_order="left")
+            .sort("_instance", "_seq", "_line", nulls_last=True)
+            .drop("_instance", "_seq", "_line")
+        )
     return inst.with_columns(_marker_expr().alias("marker"), pl.col("qdc_codes").fill_null([]))
 
 
