@@ -162,3 +162,57 @@ def test_counts_do_not_depend_on_packed_instance_ids(synthetic, monkeypatch):
     packed = evaluate_lines(lines, year)
     monkeypatch.setattr(instances._Packing, "of", staticmethod(lambda keyed: None))
     assert_same(packed, evaluate_lines(lines, year))
+
+
+@pytest.mark.parametrize("level", ["tin-npi", "tin"])
+def test_facts_spilled_to_disk_and_counted_in_groups_give_the_same_result(
+    synthetic, monkeypatch, level
+):
+    """Past its budget, phase 1 writes its facts to disk and phase 2 reads them back in
+    groups of patients: every output is the same, instances in the same order too."""
+    from mipsclaims.engine import facts
+
+    year, lines = synthetic
+    whole = evaluate_lines(lines, year, level=level)
+    assert not whole.instances.is_empty()
+    monkeypatch.setattr(facts, "SPILL_BYTES", 0)  # every batch written out
+    monkeypatch.setattr(facts, "GROUP_CLAIMS", 60)  # about ten groups
+    batches = [lines.slice(i, 97) for i in range(0, lines.height, 97)]
+    spilled = evaluate_lines(iter(batches), year, level=level)
+    assert_same(whole, spilled)
+    for name in ("rows", "monthly", "scope", "instances"):
+        assert getattr(whole, name).equals(getattr(spilled, name)), name
+
+
+def test_spilled_facts_live_in_a_private_directory_removed_with_the_result(
+    synthetic, monkeypatch, tmp_path
+):
+    import gc
+    import stat
+    import tempfile
+
+    from mipsclaims.engine import facts
+
+    year, lines = synthetic
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(facts, "SPILL_BYTES", 0)
+    result = evaluate_lines(lines, year)
+    (spill,) = tmp_path.iterdir()
+    assert spill.name.startswith("mipsclaims-facts-")
+    assert stat.S_IMODE(spill.stat().st_mode) == 0o700
+    assert any(spill.glob("claims-*.arrow"))
+    # Read after counting: the outputs built when first read go back to the files.
+    assert result.instances.height and result.findings.height and result.monthly.height
+    del result
+    gc.collect()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_facts_under_the_budget_stay_in_memory(synthetic, monkeypatch, tmp_path):
+    import tempfile
+
+    year, lines = synthetic
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    result = evaluate_lines(lines, year)
+    assert result.instances.height
+    assert list(tmp_path.iterdir()) == []

@@ -28,7 +28,8 @@ from .choices import QdcChoice, closing_codes
 from .codes import CodeTables, tables
 from .counts import count_rows
 from .eligibility import eligible_options
-from .findings import find, finding_table
+from .facts import FactStore, Reduced
+from .findings import FINDING_ORDER, find, finding_table
 from .instances import (
     build_instances,
     instance_key_text,
@@ -38,7 +39,7 @@ from .instances import (
 )
 from .markers import claim_markers
 from .result import INSTANCE_SCHEMA, MONTHLY_SCHEMA, EngineResult
-from .scope import resolve_scope, split_batch
+from .scope import kept, scope_counts, split_batch, superseded
 
 Level = Literal["tin-npi", "tin"]
 
@@ -126,23 +127,6 @@ def _named(marks: pl.DataFrame, people: pl.DataFrame, t: CodeTables) -> pl.DataF
     )
 
 
-@dataclass(frozen=True)
-class _Reduced:
-    """Phase 1 of one batch: compact per-claim facts, no PHI beyond ``patient_id``.
-
-    ``uid`` is batch-local here and made global (input order) by :func:`_combine`.
-    """
-
-    keys: pl.DataFrame  # per input claim: replacement/void keys (scope.BatchScope.keys)
-    splits: pl.DataFrame  # per split claim: late scope reason, lines
-    claims: pl.DataFrame  # per candidate split claim: uid, entity, patient, date, claim ids
-    markers: pl.DataFrame  # per eligible (uid, mkey): rank
-    details: pl.DataFrame  # per (uid, mkey) with QDCs: QDC codes, conflicts
-    visit_lines: pl.DataFrame  # qualifying lines of visit measures (uid, mkey)
-    claim_dx: pl.DataFrame  # (uid, dx) of measure diagnoses only (episode linking)
-    findings: pl.DataFrame
-
-
 #: Finding columns with few distinct values: categorical while kept (phase 1 to 2).
 _REPEATED = ["kind", "measure_id", "code", "detail"]
 _CLAIM_COLUMNS = ["uid", "claim_seq", "patient_id", "claim_date", "claim_id", "n_lines"]
@@ -150,14 +134,14 @@ _CLAIM_COLUMNS = ["uid", "claim_seq", "patient_id", "claim_date", "claim_id", "n
 _CLAIM_REPEATED = ["tin", "npi", "source"]
 
 
-def _reduce(lines: pl.DataFrame, year: int, t: CodeTables) -> _Reduced:
+def _reduce(lines: pl.DataFrame, year: int, t: CodeTables) -> Reduced:
     """Everything that depends on one claim only, on a batch of whole claims."""
     batch = split_batch(lines, year)
     claim_dx = batch.claim_dx
     eligible = eligible_options(batch.claims, batch.lines, claim_dx, t)
     markers = claim_markers(batch.lines, claim_dx, eligible.masks, eligible.groups, t)
     findings = find(batch.claims, batch.lines, eligible.masks, markers.details, t)
-    return _Reduced(
+    return Reduced(
         keys=batch.keys.with_columns(pl.col("tin").cast(pl.Categorical)),
         splits=batch.splits,
         claims=batch.claims.select(
@@ -168,60 +152,6 @@ def _reduce(lines: pl.DataFrame, year: int, t: CodeTables) -> _Reduced:
         visit_lines=eligible.visit_lines,
         claim_dx=claim_dx.join(t.mkey_dx.select("dx").unique(), on="dx", how="semi"),
         findings=findings.with_columns(pl.col(c).cast(pl.Categorical) for c in _REPEATED),
-    )
-
-
-def _combine(parts: list[_Reduced]) -> _Reduced:
-    """One :class:`_Reduced` of all batches, ``uid`` global and in input order."""
-    offsets, total = [], 0
-    for part in parts:
-        offsets.append(total)
-        total += part.claims.height
-
-    def cat(name: str, shift: bool = True) -> pl.DataFrame:
-        frames = [
-            getattr(p, name).with_columns(pl.col("uid") + off) if shift else getattr(p, name)
-            for p, off in zip(parts, offsets, strict=True)
-        ]
-        return pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
-
-    claims = cat("claims")
-    combined = _Reduced(
-        keys=cat("keys", False),
-        splits=cat("splits", False),
-        claims=claims,
-        markers=cat("markers"),
-        details=cat("details"),
-        visit_lines=cat("visit_lines"),
-        claim_dx=cat("claim_dx"),
-        findings=cat("findings"),
-    )
-    # Batches in input order keep uid in (claim_seq, NPI) order: each claim is in one batch.
-    in_order = claims.select(pl.col("claim_seq").diff().fill_null(0).ge(0).all()).item()
-    return combined if in_order else _renumber(combined)
-
-
-def _renumber(r: _Reduced) -> _Reduced:
-    """Re-number ``uid`` by (``claim_seq``, NPI) when batches came out of input order."""
-    new = (
-        r.claims.select("uid", "claim_seq", "npi")
-        .sort("claim_seq", "npi")
-        .with_row_index("new")
-        .select("uid", pl.col("new").cast(pl.Int64))
-    )
-
-    def remap(frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.join(new, on="uid").drop("uid").rename({"new": "uid"})
-
-    return _Reduced(
-        keys=r.keys,
-        splits=r.splits,
-        claims=remap(r.claims).sort("uid"),
-        markers=remap(r.markers),
-        details=remap(r.details),
-        visit_lines=remap(r.visit_lines),
-        claim_dx=remap(r.claim_dx),
-        findings=remap(r.findings),
     )
 
 
@@ -290,36 +220,39 @@ def evaluate_lines(
     """Evaluate every claims measure of ``year`` on a canonical claim-line table.
 
     ``lines`` may also be an iterable of canonical tables in input order (e.g. the reader's
-    batches): each batch is reduced to compact per-claim facts as it comes (phase 1), so
-    peak memory follows the number of eligible claims, not the size of the input; then
-    replacement/void, instances and counts run on those facts (phase 2).
+    batches): each batch is reduced to compact per-claim facts as it comes (phase 1), kept
+    in memory while small and spilled to a temporary directory beyond that (``facts``);
+    then replacement/void, instances and counts run on those facts, in groups of
+    patients (phase 2). Peak memory does not grow with the size of the input.
     """
     if level not in ("tin-npi", "tin"):
         raise ValueError(f"level must be 'tin-npi' or 'tin', not {level!r}")
     t = _year_tables(year)
-    parts = _reduce_all(_batches_of(lines), year, t)
-    if not parts:
-        parts = [_reduce(schema.empty_claim_lines(), year, t)]
-    return _evaluate(parts, year, level, t)
+    store = FactStore()
+    _reduce_all(_batches_of(lines), year, t, store)
+    if store.empty:
+        store.add(_reduce(schema.empty_claim_lines(), year, t))
+    return _evaluate(store, year, level, t)
 
 
-def _reduce_all(batches: Iterator[pl.DataFrame], year: int, t: CodeTables) -> list[_Reduced]:
-    """Phase 1 of every batch, each reduced in a worker thread while the next is read.
+def _reduce_all(
+    batches: Iterator[pl.DataFrame], year: int, t: CodeTables, store: FactStore
+) -> None:
+    """Phase 1 of every batch into ``store``, each reduced in a worker thread while the
+    next is read.
 
     Reading (837P tokenising, much of it Python) and reducing (polars, without the GIL)
     overlap; at most one batch waits, so memory stays bounded and order is kept.
     """
-    parts: list[_Reduced] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mipsclaims-reduce") as pool:
-        pending: Future[_Reduced] | None = None
+        pending: Future[Reduced] | None = None
         for batch in batches:
             if pending is not None:
-                parts.append(pending.result())
+                store.add(pending.result())
             pending = pool.submit(_reduce, batch, year, t)
             del batch
         if pending is not None:
-            parts.append(pending.result())
-    return parts
+            store.add(pending.result())
 
 
 def _patient_slices(keyed: pl.DataFrame) -> Iterator[pl.DataFrame]:
@@ -330,24 +263,37 @@ def _patient_slices(keyed: pl.DataFrame) -> Iterator[pl.DataFrame]:
         yield keyed if slices == 1 else keyed.filter(pl.col("pid") % slices == k)
 
 
-def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> EngineResult:
-    """Phase 2: replacement and void over all claims, then instances and counts (monthly
-    series, instance table and findings are built when first read).
+@dataclass(frozen=True)
+class _Group:
+    """Phase 2 of one group of patients: what its counts and its outputs read when first
+    read need. ``uid`` is local to the group; ``claim_seq`` is global."""
 
-    ``parts`` is emptied, and intermediates are dropped as soon as they are used, except
-    what the outputs built when first read need (kept while the result is): peak memory
-    is what phase 2 holds at once.
+    keyed: pl.DataFrame  # per eligible (claim, measure-stratum): integer keys, date, rank
+    visit_lines: pl.DataFrame
+    claim_dx: pl.DataFrame
+    people: pl.DataFrame  # pid, tin, npi, patient_id, eid
+    details: pl.DataFrame  # QDC codes and conflicts (instance audit trail)
+    claim_ids: pl.DataFrame  # uid, claim_id, source
+    facts: pl.DataFrame  # findings, as facts
+    finding_claims: pl.DataFrame
+    claims: int  # evaluated claims
+    lines: int  # their lines
+
+
+def _group(r: Reduced, gone: pl.DataFrame, level: Level, t: CodeTables) -> _Group:
+    """Phase 2 of one group up to the instance keys: claims replaced or voided (``gone``)
+    dropped, integer keys for entity and patient, instance keys.
+
+    Intermediates are dropped as soon as they are used: peak memory is what one group
+    holds at once.
     """
-    r = _combine(parts)
-    parts.clear()
     n_candidates = r.claims.height  # uid is 0 .. n_candidates - 1
-    claims, scope = resolve_scope(r.keys, r.splits, r.claims)
+    claims = kept(r.claims, gone)
     # Markers, visit lines and diagnoses of claims no longer kept fall out of the inner
     # joins with the kept claims below, and findings out of the join with them when read.
-    markers, visit_lines, claim_dx, facts = r.markers, r.visit_lines, r.claim_dx, r.findings
-    details = r.details
+    markers = r.markers
     finding_claims = claims.select("uid", "tin", "npi", "claim_seq", "claim_id", "source")
-    del r
+    n_claims, n_lines = claims.height, int(claims["n_lines"].sum() or 0)
 
     # Integer keys for grouping: pid (entity + patient), eid (entity), mkey (measure-stratum).
     if level == "tin":
@@ -383,45 +329,114 @@ def _evaluate(parts: list[_Reduced], year: int, level: Level, t: CodeTables) -> 
         )
     )
     claim_ids = claims.select("uid", "claim_id", "source")
-    visit_keyed = visit_lines
-    del claims, markers, visit_lines, keyed_claims, claim_people
-    keyed = instance_keys(ce, claim_dx, t.mkey_dx)
-    del ce
-    # Every instance lies within one entity-patient (pid), and counts add up over
-    # patients: marks are built for slices of patients, bounding the grouping memory.
-    # count_rows sums the weights of equal keys, so the slices' marks need no merging.
-    # pid and mkey are dense and people and mkeys in their order: lookups by position.
-    eid_of_pid, inverse_of_mkey = people["eid"], t.mkeys["is_inverse"]
+    del claims, markers, keyed_claims, claim_people
+    return _Group(
+        keyed=instance_keys(ce, r.claim_dx, t.mkey_dx),
+        visit_lines=r.visit_lines,
+        claim_dx=r.claim_dx,
+        people=people,
+        details=r.details,
+        claim_ids=claim_ids,
+        facts=r.findings,
+        finding_claims=finding_claims,
+        claims=n_claims,
+        lines=n_lines,
+    )
+
+
+def _count_marks(g: _Group, t: CodeTables) -> pl.DataFrame:
+    """Named instance marks of a group, for :func:`count_rows`.
+
+    Every instance lies within one entity-patient (pid), and counts add up over patients:
+    marks are built for slices of patients, bounding the grouping memory; count_rows sums
+    the weights of equal keys, so slices' (and groups') marks need no merging. pid and
+    mkey are dense and people and mkeys in their order: lookups by position.
+    """
+    eid_of_pid, inverse_of_mkey = g.people["eid"], t.mkeys["is_inverse"]
     marks = [
-        instance_marks(part, visit_keyed, eid_of_pid, inverse_of_mkey)
-        for part in _patient_slices(keyed)
+        instance_marks(part, g.visit_lines, eid_of_pid, inverse_of_mkey)
+        for part in _patient_slices(g.keyed)
     ]
-    rows = count_rows(_named(pl.concat(marks), people, t), t)
-    del marks
+    return _named(pl.concat(marks), g.people, t)
+
+
+def _monthly_marks(g: _Group, t: CodeTables, last_month: int) -> pl.DataFrame:
+    by_month = [
+        monthly_marks(part, g.visit_lines, g.claim_dx, t.mkey_dx, last_month)
+        for part in _patient_slices(g.keyed)
+    ]
+    return _named(pl.concat(by_month), g.people, t)
+
+
+def _group_instances(g: _Group, t: CodeTables, year: int) -> pl.DataFrame:
+    full = (
+        g.keyed.join(g.claim_ids, on="uid", how="left", maintain_order="left")
+        .join(g.details, on=["uid", "mkey"], how="left", maintain_order="left")
+        .with_columns(pl.col("conflicting").fill_null(False))
+    )
+    return _instances_out(build_instances(full, g.visit_lines), g.people, t, year)
+
+
+def _group_findings(g: _Group) -> pl.DataFrame:
+    # Texts back to strings only now, when the phase-2 intermediates are gone.
+    return finding_table(g.facts.cast({c: pl.String for c in _REPEATED}), g.finding_claims)
+
+
+def _evaluate(store: FactStore, year: int, level: Level, t: CodeTables) -> EngineResult:
+    """Phase 2: replacement and void over all claims, then, group of patients by group,
+    instances and counts (the monthly series, the instance table and the findings are
+    built when first read).
+
+    Facts kept in memory are one group, kept while the result is (the outputs built when
+    first read need it); spilled facts are read back group by group, on each build.
+    """
+    keys = store.keys()
+    gone = superseded(keys)
+    kept_groups: list[_Group] = []
+    named: list[pl.DataFrame] = []
+    n_claims = n_lines = 0
+    last: dt.date | None = None
+    for r in store.groups():
+        g = _group(r, gone, level, t)
+        del r
+        named.append(_count_marks(g, t))
+        n_claims, n_lines = n_claims + g.claims, n_lines + g.lines
+        latest = g.keyed["claim_date"].max() if g.keyed.height else None
+        if isinstance(latest, dt.date) and (last is None or latest > last):
+            last = latest
+        if not store.spilled:
+            kept_groups.append(g)
+        del g
+    rows = count_rows(pl.concat(named), t)
+    scope = scope_counts(keys, store.splits(), gone, n_claims, n_lines)
+    del named, keys
+
+    def groups() -> Iterator[_Group]:
+        if not store.spilled:
+            return iter(kept_groups)
+        return (_group(r, gone, level, t) for r in store.groups())
 
     def monthly() -> pl.DataFrame:
-        last = keyed["claim_date"].max() if keyed.height else None
-        if not isinstance(last, dt.date):
+        if last is None:
             return pl.DataFrame(schema=MONTHLY_SCHEMA)
-        by_month = [
-            monthly_marks(part, visit_keyed, claim_dx, t.mkey_dx, last.month)
-            for part in _patient_slices(keyed)
-        ]
-        return count_rows(_named(pl.concat(by_month), people, t), t, by=("month",)).select(
+        marks = pl.concat([_monthly_marks(g, t, last.month) for g in groups()])
+        return count_rows(marks, t, by=("month",)).select(
             [pl.col(n).cast(d) for n, d in MONTHLY_SCHEMA.items()]
         )
 
     def findings() -> pl.DataFrame:
-        # Texts back to strings only now, when the phase-2 intermediates are gone.
-        return finding_table(facts.cast({c: pl.String for c in _REPEATED}), finding_claims)
+        tables = [_group_findings(g) for g in groups()]
+        if len(tables) == 1:
+            return tables[0]
+        return pl.concat(tables).sort(FINDING_ORDER, nulls_last=True)
 
     def instances() -> pl.DataFrame:
-        full = (
-            keyed.join(claim_ids, on="uid", how="left", maintain_order="left")
-            .join(details, on=["uid", "mkey"], how="left", maintain_order="left")
-            .with_columns(pl.col("conflicting").fill_null(False))
+        # In input order of each instance's first claim (groups are of patients, not of
+        # input order); instances of one claim keep their order within its group.
+        first_claim = pl.col("claim_seqs").list.first()
+        return pl.concat([_group_instances(g, t, year) for g in groups()]).sort(
+            first_claim, maintain_order=True
         )
-        return _instances_out(build_instances(full, visit_keyed), people, t, year)
 
     return EngineResult(
         year=year,

@@ -44,6 +44,9 @@ FACT_SCHEMA: dict[str, pl.DataType] = {
 #: A QDC line is billed at $0.00 or $0.01 (CMS claims reporting guidance).
 MAX_QDC_CHARGE = 0.01
 
+#: The order of the findings output.
+FINDING_ORDER = ["claim_seq", "kind", "code", "measure_id"]
+
 
 @functools.cache
 def qdc_measures(year: int) -> pl.DataFrame:
@@ -206,5 +209,5 @@ def finding_table(facts: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
     charge = pl.lit("QDC line charge ") + pl.col("charge").round(2).cast(pl.String) + " above $0.01"
     out = _with_refs(facts.with_columns(pl.coalesce("detail", charge).alias("detail")))
     return out.select([pl.col(n).cast(d) for n, d in FINDING_SCHEMA.items()]).sort(
-        "claim_seq", "kind", "code", "measure_id", nulls_last=True
+        FINDING_ORDER, nulls_last=True
     )

@@ -62,6 +62,10 @@ class EngineResult:
 
     ``monthly``, ``instances`` and ``findings`` may be passed as functions returning the
     table: each is then built on first access (and kept).
+
+    Order: ``rows`` by entity, measure and stratum (``monthly`` by month first);
+    ``instances`` in input order of each instance's first claim (a visit's lines in line
+    order); ``findings`` by claim position, kind, code and measure.
     """
 
     year: int

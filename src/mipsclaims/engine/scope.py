@@ -36,16 +36,19 @@ _OWN = pl.Enum(["void_request", "not_part_b"])
 _ACTION = pl.Enum(["7", "8"])
 
 
-def _superseded(keys: pl.DataFrame) -> pl.DataFrame:
-    """(claim_seq, reason): the claims replaced or voided by a later claim.
+def superseded(keys: pl.LazyFrame) -> pl.DataFrame:
+    """Phase 2, first: (claim_seq, reason) of the claims replaced or voided by a later claim,
+    from the ``keys`` of every claim seen.
 
     Replacement (7) and void (8) act in input order among claims sharing TIN and CLM01;
     only claims sharing them with a 7 or 8 can be superseded, so the ordered look-ahead
-    runs on those few.
+    runs on those few (the keys themselves may be on disk: they are scanned twice).
     """
     group = ["tin", "claim_id"]
-    acted = keys.filter(pl.col("action").is_not_null()).select(group).unique()
-    involved = keys.join(acted, on=group, how="semi", nulls_equal=True).sort("claim_seq")
+    acted = keys.filter(pl.col("action").is_not_null()).select(group).unique().collect()
+    involved = (
+        keys.join(acted.lazy(), on=group, how="semi", nulls_equal=True).collect().sort("claim_seq")
+    )
     after = (
         involved.with_columns(pl.col("action").shift(-1).over(group).alias("_next"))
         .with_columns(pl.col("_next").backward_fill().over(group))
@@ -101,7 +104,7 @@ def split_batch(lines: pl.DataFrame, year: int) -> BatchScope:
 
     A claim that is a void request, not Part B, or whose split is left out for a reason of
     its own is no candidate whatever later claims say; whether a candidate is replaced or
-    voided is only known once every claim has been seen (:func:`resolve_scope`).
+    voided is only known once every claim has been seen (:func:`superseded`).
     """
     _check_input(lines)
     # One pass over the lines: per split claim, then per input claim from the splits.
@@ -180,7 +183,7 @@ def split_batch(lines: pl.DataFrame, year: int) -> BatchScope:
     )
 
 
-def _counted(frame: pl.DataFrame) -> pl.DataFrame:
+def _counted(frame: pl.LazyFrame) -> pl.LazyFrame:
     return (
         frame.filter(pl.col("reason").is_not_null())
         .group_by("reason")
@@ -190,27 +193,24 @@ def _counted(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def resolve_scope(
-    keys: pl.DataFrame, splits: pl.DataFrame, claims: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Phase 2: replacement and void over every claim seen; the evaluated split claims
-    (``claims`` less the replaced and voided ones) and the scope counts by reason."""
-    superseded = _superseded(keys)
+def kept(claims: pl.DataFrame, gone: pl.DataFrame) -> pl.DataFrame:
+    """Candidate split ``claims`` less those ``gone`` (replaced or voided)."""
+    return claims.filter(~pl.col("claim_seq").is_in(gone["claim_seq"].implode()))
+
+
+def scope_counts(
+    keys: pl.LazyFrame, splits: pl.DataFrame, gone: pl.DataFrame, claims: int, lines: int
+) -> pl.DataFrame:
+    """The scope table: claims and lines left out by reason, then the ``claims`` and
+    ``lines`` evaluated (counted by the caller, which may see the candidates in parts)."""
     # A later claim's action comes before a claim's own reason.
-    reasons = keys.join(superseded, on="claim_seq", how="left").select(
+    reasons = keys.join(gone.lazy(), on="claim_seq", how="left").select(
         pl.coalesce("reason", pl.col("own").cast(pl.String)).alias("reason"), "n_lines"
     )
-    gone = superseded["claim_seq"]
     # Candidates and late reasons are of claims without a reason of their own already.
-    late = splits.filter(~pl.col("claim_seq").is_in(gone.implode()))
-    claims = claims.filter(~pl.col("claim_seq").is_in(gone.implode()))
+    late = kept(splits, gone).lazy()
     evaluated = pl.DataFrame(
-        {
-            "reason": ["evaluated"],
-            "claims": [claims.height],
-            "lines": [int(claims["n_lines"].sum() or 0)],
-        },
-        schema=SCOPE_SCHEMA,
+        {"reason": ["evaluated"], "claims": [claims], "lines": [lines]}, schema=SCOPE_SCHEMA
     )
-    scope = pl.concat([_counted(reasons), _counted(late)]).sort("reason")
-    return claims, pl.concat([scope, evaluated])
+    scope = pl.concat([_counted(reasons), _counted(late)]).collect().sort("reason")
+    return pl.concat([scope, evaluated])

@@ -1,0 +1,212 @@
+"""Phase-1 facts of every batch, kept until phase 2 reads them in groups of patients.
+
+The facts grow with the number of claims (about 190 bytes each). While they are small they
+stay in memory and phase 2 reads them as one group. Past :data:`SPILL_BYTES` they are
+written to Arrow IPC files in a private temporary directory (mode 0700, removed when the
+last reader of the facts is gone), and phase 2 reads them back in groups of whole patients
+of about :data:`GROUP_CLAIMS` claims each, so that peak memory stays about the same for a
+month of claims or for five years of them.
+
+Every eligible instance lies within one patient, and counts add up over patients, so a
+group of patients can be counted on its own. Only the replacement/void keys (``keys``)
+and the late scope reasons (``splits``) are needed across all claims; they stay in memory.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import polars as pl
+
+#: Estimated bytes of facts held in memory before they are written to disk.
+SPILL_BYTES = 96 << 20
+#: Candidate claims per group when spilled facts are read back.
+GROUP_CLAIMS = 300_000
+#: Facts are bucketed by a hash of the patient id; groups are buckets modulo their number.
+_BUCKETS = 1 << 12
+_BUCKET = "_bucket"
+
+
+@dataclass(frozen=True)
+class Reduced:
+    """Phase 1 of one batch: compact per-claim facts, no PHI beyond ``patient_id``.
+
+    ``uid`` numbers the candidate split claims; phase 2 needs it dense (0 .. n-1) and in
+    (``claim_seq``, NPI) order, which :func:`localised` makes it.
+    """
+
+    keys: pl.DataFrame  # per input claim: replacement/void keys (scope.BatchScope.keys)
+    splits: pl.DataFrame  # per split claim: late scope reason, lines
+    claims: pl.DataFrame  # per candidate split claim: uid, entity, patient, date, claim ids
+    markers: pl.DataFrame  # per eligible (uid, mkey): rank
+    details: pl.DataFrame  # per (uid, mkey) with QDCs: QDC codes, conflicts
+    visit_lines: pl.DataFrame  # qualifying lines of visit measures (uid, mkey)
+    claim_dx: pl.DataFrame  # (uid, dx) of measure diagnoses only (episode linking)
+    findings: pl.DataFrame
+
+
+#: The facts keyed by ``uid`` (``keys`` and ``splits`` are keyed by ``claim_seq``).
+PER_CLAIM = tuple(f.name for f in fields(Reduced) if f.name not in ("keys", "splits"))
+
+
+def _per_claim_bytes(part: Reduced) -> int:
+    return sum(getattr(part, name).estimated_size() for name in PER_CLAIM)
+
+
+def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    return pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
+
+
+class FactStore:
+    """The facts of every batch in input order, with ``uid`` numbered across batches.
+
+    :meth:`add` each batch's facts, then read :meth:`keys` and :meth:`splits` and take
+    :meth:`groups`.
+    """
+
+    def __init__(self) -> None:
+        self._spill_bytes, self._group_claims = SPILL_BYTES, max(1, GROUP_CLAIMS)
+        self._splits: list[pl.DataFrame] = []
+        self._held: dict[str, list[pl.DataFrame]] = {n: [] for n in ("keys", *PER_CLAIM)}
+        self._held_bytes = 0
+        self._claims = 0
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._files: dict[str, list[Path]] = {n: [] for n in self._held}
+        self._empty: Reduced | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Whether no batch was added."""
+        return self._empty is None
+
+    @property
+    def spilled(self) -> bool:
+        """Whether facts were written to disk (then every :meth:`groups` reads them back)."""
+        return self._dir is not None
+
+    def add(self, part: Reduced) -> None:
+        """Keep one batch's facts (batch-local ``uid``), spilling if the budget is passed."""
+        if self._empty is None:
+            self._empty = replace(part, **{n: getattr(part, n).clear() for n in PER_CLAIM})
+        offset = self._claims
+        self._claims += part.claims.height
+        self._splits.append(part.splits)
+        self._held["keys"].append(part.keys)
+        for name in PER_CLAIM:
+            self._held[name].append(getattr(part, name).with_columns(pl.col("uid") + offset))
+        self._held_bytes += part.keys.estimated_size() + _per_claim_bytes(part)
+        if self._held_bytes > self._spill_bytes:
+            self._spill()
+
+    def keys(self) -> pl.LazyFrame:
+        """Replacement/void keys of every input claim (read from disk if spilled)."""
+        if self.spilled:
+            self._spill()
+            return pl.scan_ipc(self._files["keys"])
+        return _concat(self._held["keys"]).lazy()
+
+    def splits(self) -> pl.DataFrame:
+        """Late scope reasons of every split claim (few: they stay in memory)."""
+        return _concat(self._splits)
+
+    def _spill(self) -> None:
+        """Write the held facts to one IPC file per kind, each fact with its patient's
+        bucket; each kind is let go of once written."""
+        if not self._held["claims"]:
+            return
+        if self._dir is None:
+            self._dir = tempfile.TemporaryDirectory(prefix="mipsclaims-facts-")
+        claims = _concat(self._held["claims"])
+        first = claims["uid"][0] if claims.height else 0
+        # Held parts are consecutive and each in uid order: a claim's bucket is a gather.
+        bucket = claims["patient_id"].hash(seed=0) % _BUCKETS
+        del claims
+        for name, frames in self._held.items():
+            frame = _concat(frames)
+            frames.clear()
+            if name != "keys":
+                frame = frame.with_columns(bucket.gather(frame["uid"] - first).alias(_BUCKET))
+            path = Path(self._dir.name) / f"{name}-{len(self._files[name])}.arrow"
+            frame.write_ipc(path, compression="uncompressed")
+            self._files[name].append(path)
+            del frame
+        self._held_bytes = 0
+
+    def groups(self) -> Iterator[Reduced]:
+        """The facts in groups of whole patients, ``uid`` local to the group (see
+        :func:`localised`); ``keys`` and ``splits`` of each group are empty.
+
+        Facts never spilled are handed over as one group, once; spilled facts are read
+        back on every call.
+        """
+        if self._empty is None:
+            return
+        if not self.spilled:  # one group, handed over: the store keeps only the keys
+            if not self._held["claims"]:
+                return
+            combined = {n: _concat(self._held[n]) for n in PER_CLAIM}
+            for name in PER_CLAIM:
+                self._held[name] = []
+            yield localised(replace(self._empty, **combined))
+            return
+        self._spill()
+        count = -(-self._claims // self._group_claims)
+        for group in range(max(1, count)):
+            in_group = (pl.col(_BUCKET) % count) == group
+            read = {
+                name: pl.scan_ipc(self._files[name]).filter(in_group).drop(_BUCKET).collect()
+                for name in PER_CLAIM
+            }
+            yield localised(replace(self._empty, **read))
+
+
+def localised(r: Reduced) -> Reduced:
+    """``uid`` made dense (0 .. n-1) and in (``claim_seq``, NPI) order, as phase 2 needs.
+
+    Batches in input order keep uid in that order already (each claim is in one batch):
+    a group then only needs its uids made dense, by position. Batches out of input order
+    are re-numbered by sorting.
+    """
+    claims = r.claims
+    uid = claims["uid"]
+    in_order = (
+        uid.is_sorted()
+        and claims.select(pl.col("claim_seq").diff().fill_null(0).ge(0).all()).item()
+    )
+    if not in_order:
+        return _renumber(r)
+    if uid.len() == 0 or (uid[0] == 0 and uid[-1] == uid.len() - 1):
+        return r
+    # Dense local numbers by position: scattered into an array indexed by global uid.
+    positions = pl.int_range(uid.len(), dtype=pl.Int64, eager=True)
+    local = pl.repeat(None, uid[-1] + 1, dtype=pl.Int64, eager=True).scatter(uid, positions)
+    return replace(
+        r,
+        **{
+            n: getattr(r, n).with_columns(local.gather(getattr(r, n)["uid"]).alias("uid"))
+            for n in PER_CLAIM
+        },
+    )
+
+
+def _renumber(r: Reduced) -> Reduced:
+    """Re-number ``uid`` densely by (``claim_seq``, NPI)."""
+    new = (
+        r.claims.select("uid", "claim_seq", "npi")
+        .sort("claim_seq", pl.col("npi").cast(pl.String))
+        .with_row_index("new")
+        .select("uid", pl.col("new").cast(pl.Int64))
+    )
+
+    def remap(frame: pl.DataFrame) -> pl.DataFrame:
+        columns = frame.columns
+        return frame.join(new, on="uid").drop("uid").rename({"new": "uid"}).select(columns)
+
+    return replace(
+        r,
+        **{n: remap(getattr(r, n)) for n in PER_CLAIM},
+        claims=remap(r.claims).sort("uid"),
+    )
