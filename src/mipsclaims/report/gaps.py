@@ -120,8 +120,11 @@ def open_instances(instances: pl.DataFrame, measures: Sequence[str] | None = Non
     open_ = instances.filter((pl.col("marker") == "none") | pl.col("conflicting"))
     if measures:
         open_ = open_.filter(pl.col("measure_id").is_in(list(measures)))
+    # Stable: equal keys keep the instances' order (input order of their first claim).
     return open_.sort(
-        ["tin", "npi", "measure_id", "stratum", "instance_date"], nulls_last=True
+        ["tin", "npi", "measure_id", "stratum", "instance_date"],
+        nulls_last=True,
+        maintain_order=True,
     ).with_columns(
         pl.when(pl.col("marker") == "none")
         .then(pl.lit("missing QDC"))
