@@ -3,14 +3,16 @@
 Pipeline: scope -> eligibility -> markers -> instances -> counts (+ findings, monthly).
 Every stage is a polars join or aggregation against per-year code tables (``codes.tables``).
 
-Two phases, so that memory follows the number of eligible claims, not the input size:
+Two phases, so that memory does not grow with the input:
 
 1. per batch of whole claims (:func:`_reduce`): split by rendering NPI, year, Part B,
    eligibility, QDC markers and findings, all of which depend on one claim only; what is
-   kept is compact (integer keys, no PHI but ``patient_id``);
+   kept is compact (integer keys, no PHI but ``patient_id``), in memory while small and
+   on disk beyond that (:mod:`.facts`);
 2. once (:func:`_evaluate`): replacement and void over every claim seen (a later batch or
-   file can supersede an earlier claim), then instances and counts; the monthly series,
-   the instance table and the findings are built when first read.
+   file can supersede an earlier claim), then instances and counts, group of patients by
+   group; the monthly series, the instance table and the findings are built when first
+   read.
 """
 
 from __future__ import annotations
