@@ -179,8 +179,7 @@ def test_facts_spilled_to_disk_and_counted_in_groups_give_the_same_result(
     monkeypatch.setattr(facts, "GROUP_CLAIMS", 60)  # about ten groups
     batches = [lines.slice(i, 97) for i in range(0, lines.height, 97)]
     spilled = evaluate_lines(iter(batches), year, level=level)
-    assert_same(whole, spilled)
-    for name in ("rows", "monthly", "scope", "instances"):
+    for name in OUTPUTS:  # in the same order too
         assert getattr(whole, name).equals(getattr(spilled, name)), name
 
 
@@ -216,3 +215,67 @@ def test_facts_under_the_budget_stay_in_memory(synthetic, monkeypatch, tmp_path)
     result = evaluate_lines(lines, year)
     assert result.instances.height
     assert list(tmp_path.iterdir()) == []
+
+
+def _whole_claim_halves(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    middle = lines["claim_seq"][lines.height // 2]
+    return lines.filter(pl.col("claim_seq") < middle), lines.filter(pl.col("claim_seq") >= middle)
+
+
+@pytest.mark.parametrize("spill", [False, True])
+@pytest.mark.parametrize("level", ["tin-npi", "tin"])
+def test_batches_out_of_input_order_are_renumbered(synthetic, monkeypatch, spill, level):
+    """Batches handed over later half first: claims are numbered by their position in the
+    input (claim_seq), not by arrival, in memory and when spilled."""
+    from mipsclaims.engine import facts
+
+    year, lines = synthetic
+    whole = evaluate_lines(lines, year, level=level)
+    if spill:
+        monkeypatch.setattr(facts, "SPILL_BYTES", 0)
+        monkeypatch.setattr(facts, "GROUP_CLAIMS", 70)
+    first, second = _whole_claim_halves(lines)
+    reversed_ = evaluate_lines(iter([second, first]), year, level=level)
+    for name in OUTPUTS:
+        assert getattr(whole, name).equals(getattr(reversed_, name)), name
+
+
+def test_a_multi_year_input_keeps_its_scope_counts_when_spilled(synthetic, monkeypatch):
+    """Claims of other years only count in the scope table; spilled, they are scanned
+    from disk like the replacement keys."""
+    from mipsclaims.engine import facts
+
+    _, lines = synthetic
+    other = evaluate_lines(lines, 2024)  # the fixture years are 2023 and 2025
+    assert dict(other.scope.select("reason", "claims").iter_rows())["other_year"] > 0
+    monkeypatch.setattr(facts, "SPILL_BYTES", 0)
+    spilled = evaluate_lines(iter(_whole_claim_halves(lines)), 2024)
+    for name in OUTPUTS:
+        assert getattr(other, name).equals(getattr(spilled, name)), name
+
+
+def test_sigterm_removes_spilled_facts(tmp_path):
+    """``kill`` (SIGTERM) exits through Python, so temporary directories are removed."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import sys, tempfile, time
+        from mipsclaims.cli import exit_on_sigterm
+        exit_on_sigterm()
+        spill = tempfile.TemporaryDirectory(prefix="mipsclaims-facts-")
+        print(spill.name, flush=True)
+        time.sleep(60)
+        """
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env)
+    assert proc.stdout is not None
+    spill = proc.stdout.readline().decode().strip()
+    assert os.path.isdir(spill)
+    proc.terminate()
+    assert proc.wait(timeout=30) == 128 + 15
+    assert not os.path.exists(spill)

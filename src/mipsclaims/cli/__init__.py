@@ -6,6 +6,9 @@ Exit codes (shared by every command): 0 success; 1 the check found problems (``c
 
 from __future__ import annotations
 
+import signal
+import sys
+
 import typer
 
 from . import ingest_cmd, lines_cmd, report_cmd, score_cmd, specs_cmd, synth_cmd
@@ -27,5 +30,13 @@ app.command("lines")(lines_cmd.lines)
 app.command("synth")(synth_cmd.synth)
 
 
+def exit_on_sigterm() -> None:
+    """Make SIGTERM (``kill``, ``timeout``, ``docker stop``) exit like an error, not die on
+    the spot: temporary files, such as the engine's spilled facts (PHI), are then removed
+    on the way out."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def main() -> None:
+    exit_on_sigterm()
     app()

@@ -9,7 +9,7 @@ month of claims or for five years of them.
 
 Every eligible instance lies within one patient, and counts add up over patients, so a
 group of patients can be counted on its own. Only the replacement/void keys (``keys``)
-and the late scope reasons (``splits``) are needed across all claims; they stay in memory.
+and the late scope reasons (``splits``) are needed across all claims; they are scanned.
 """
 
 from __future__ import annotations
@@ -48,8 +48,10 @@ class Reduced:
     findings: pl.DataFrame
 
 
-#: The facts keyed by ``uid`` (``keys`` and ``splits`` are keyed by ``claim_seq``).
-PER_CLAIM = tuple(f.name for f in fields(Reduced) if f.name not in ("keys", "splits"))
+#: Every kind of fact, and those keyed by ``uid`` (``keys`` and ``splits`` are keyed by
+#: ``claim_seq`` and read across all claims).
+_KINDS = tuple(f.name for f in fields(Reduced))
+PER_CLAIM = tuple(n for n in _KINDS if n not in ("keys", "splits"))
 
 
 def _per_claim_bytes(part: Reduced) -> int:
@@ -69,8 +71,7 @@ class FactStore:
 
     def __init__(self) -> None:
         self._spill_bytes, self._group_claims = SPILL_BYTES, max(1, GROUP_CLAIMS)
-        self._splits: list[pl.DataFrame] = []
-        self._held: dict[str, list[pl.DataFrame]] = {n: [] for n in ("keys", *PER_CLAIM)}
+        self._held: dict[str, list[pl.DataFrame]] = {n: [] for n in _KINDS}
         self._held_bytes = 0
         self._claims = 0
         self._dir: tempfile.TemporaryDirectory[str] | None = None
@@ -90,27 +91,31 @@ class FactStore:
     def add(self, part: Reduced) -> None:
         """Keep one batch's facts (batch-local ``uid``), spilling if the budget is passed."""
         if self._empty is None:
-            self._empty = replace(part, **{n: getattr(part, n).clear() for n in PER_CLAIM})
+            self._empty = replace(part, **{n: getattr(part, n).clear() for n in _KINDS})
         offset = self._claims
         self._claims += part.claims.height
-        self._splits.append(part.splits)
-        self._held["keys"].append(part.keys)
-        for name in PER_CLAIM:
-            self._held[name].append(getattr(part, name).with_columns(pl.col("uid") + offset))
-        self._held_bytes += part.keys.estimated_size() + _per_claim_bytes(part)
+        for name in _KINDS:
+            frame = getattr(part, name)
+            if name in PER_CLAIM:
+                frame = frame.with_columns(pl.col("uid") + offset)
+            self._held[name].append(frame)
+        self._held_bytes += sum(getattr(part, n).estimated_size() for n in _KINDS)
         if self._held_bytes > self._spill_bytes:
             self._spill()
 
     def keys(self) -> pl.LazyFrame:
-        """Replacement/void keys of every input claim (read from disk if spilled)."""
+        """Replacement/void keys of every input claim (scanned from disk if spilled)."""
+        return self._scan("keys")
+
+    def splits(self) -> pl.LazyFrame:
+        """Late scope reasons of every split claim (scanned from disk if spilled)."""
+        return self._scan("splits")
+
+    def _scan(self, name: str) -> pl.LazyFrame:
         if self.spilled:
             self._spill()
-            return pl.scan_ipc(self._files["keys"])
-        return _concat(self._held["keys"]).lazy()
-
-    def splits(self) -> pl.DataFrame:
-        """Late scope reasons of every split claim (few: they stay in memory)."""
-        return _concat(self._splits)
+            return pl.scan_ipc(self._files[name])
+        return _concat(self._held[name]).lazy()
 
     def _spill(self) -> None:
         """Write the held facts to one IPC file per kind, each fact with its patient's
@@ -127,7 +132,7 @@ class FactStore:
         for name, frames in self._held.items():
             frame = _concat(frames)
             frames.clear()
-            if name != "keys":
+            if name in PER_CLAIM:
                 frame = frame.with_columns(bucket.gather(frame["uid"] - first).alias(_BUCKET))
             path = Path(self._dir.name) / f"{name}-{len(self._files[name])}.arrow"
             frame.write_ipc(path, compression="uncompressed")
@@ -137,7 +142,8 @@ class FactStore:
 
     def groups(self) -> Iterator[Reduced]:
         """The facts in groups of whole patients, ``uid`` local to the group (see
-        :func:`localised`); ``keys`` and ``splits`` of each group are empty.
+        :func:`localised`); ``keys`` and ``splits`` of each group are empty (read them
+        with :meth:`keys` and :meth:`splits`).
 
         Facts never spilled are handed over as one group, once; spilled facts are read
         back on every call.
@@ -153,8 +159,9 @@ class FactStore:
             yield localised(replace(self._empty, **combined))
             return
         self._spill()
-        count = -(-self._claims // self._group_claims)
-        for group in range(max(1, count)):
+        # At most one group per bucket: more would be empty.
+        count = min(max(1, -(-self._claims // self._group_claims)), _BUCKETS)
+        for group in range(count):
             in_group = (pl.col(_BUCKET) % count) == group
             read = {
                 name: pl.scan_ipc(self._files[name]).filter(in_group).drop(_BUCKET).collect()
@@ -205,8 +212,6 @@ def _renumber(r: Reduced) -> Reduced:
         columns = frame.columns
         return frame.join(new, on="uid").drop("uid").rename({"new": "uid"}).select(columns)
 
-    return replace(
-        r,
-        **{n: remap(getattr(r, n)) for n in PER_CLAIM},
-        claims=remap(r.claims).sort("uid"),
-    )
+    remapped = {n: remap(getattr(r, n)) for n in PER_CLAIM}
+    remapped["claims"] = remapped["claims"].sort("uid")
+    return replace(r, **remapped)

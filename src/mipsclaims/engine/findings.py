@@ -44,8 +44,9 @@ FACT_SCHEMA: dict[str, pl.DataType] = {
 #: A QDC line is billed at $0.00 or $0.01 (CMS claims reporting guidance).
 MAX_QDC_CHARGE = 0.01
 
-#: The order of the findings output.
-FINDING_ORDER = ["claim_seq", "kind", "code", "measure_id"]
+#: The order of the findings output: by claim, then every column that can tell two
+#: findings of a claim apart, so that the order does not depend on how the work was cut.
+FINDING_ORDER = ["claim_seq", "kind", "code", "measure_id", "npi", "service_date", "detail"]
 
 
 @functools.cache

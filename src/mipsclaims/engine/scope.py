@@ -199,7 +199,7 @@ def kept(claims: pl.DataFrame, gone: pl.DataFrame) -> pl.DataFrame:
 
 
 def scope_counts(
-    keys: pl.LazyFrame, splits: pl.DataFrame, gone: pl.DataFrame, claims: int, lines: int
+    keys: pl.LazyFrame, splits: pl.LazyFrame, gone: pl.DataFrame, claims: int, lines: int
 ) -> pl.DataFrame:
     """The scope table: claims and lines left out by reason, then the ``claims`` and
     ``lines`` evaluated (counted by the caller, which may see the candidates in parts)."""
@@ -208,9 +208,10 @@ def scope_counts(
         pl.coalesce("reason", pl.col("own").cast(pl.String)).alias("reason"), "n_lines"
     )
     # Candidates and late reasons are of claims without a reason of their own already.
-    late = kept(splits, gone).lazy()
+    late = splits.filter(~pl.col("claim_seq").is_in(gone["claim_seq"].implode()))
     evaluated = pl.DataFrame(
         {"reason": ["evaluated"], "claims": [claims], "lines": [lines]}, schema=SCOPE_SCHEMA
     )
-    scope = pl.concat([_counted(reasons), _counted(late)]).collect().sort("reason")
+    counted = pl.concat([_counted(reasons), _counted(late)])
+    scope = counted.collect(engine="streaming").sort("reason")
     return pl.concat([scope, evaluated])
