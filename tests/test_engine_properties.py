@@ -134,3 +134,22 @@ def test_monthly_series_equals_evaluating_claims_up_to_each_month(cs):
         direct = evaluate_lines(frame(*upto), YEAR).rows
         got = r.monthly.filter(pl.col("month") == month).drop("month")
         assert sorted_rows_frame(got).equals(sorted_rows_frame(direct))
+
+
+@SETTINGS
+@given(claims(max_claims=12), st.integers(1, 5), st.sampled_from(["tin-npi", "tin"]))
+def test_facts_spilled_in_groups_of_patients_give_the_same_outputs(cs, group_claims, level):
+    """Spilled to disk and counted in groups of patients (any group size), every output is
+    the one of the in-memory run, in the same order."""
+    from mipsclaims.engine import facts
+
+    lines = frame(*cs)
+    base = evaluate_lines(lines, YEAR, level=level)
+    saved = facts.SPILL_BYTES, facts.GROUP_CLAIMS
+    facts.SPILL_BYTES, facts.GROUP_CLAIMS = 0, group_claims
+    try:
+        spilled = evaluate_lines(iter(lines.partition_by("claim_seq")), YEAR, level=level)
+        for name in ("rows", "monthly", "instances", "findings", "scope"):
+            assert getattr(spilled, name).equals(getattr(base, name)), name
+    finally:
+        facts.SPILL_BYTES, facts.GROUP_CLAIMS = saved

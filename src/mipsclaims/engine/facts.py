@@ -150,7 +150,7 @@ class FactStore:
         """
         if self._empty is None:
             return
-        if not self.spilled:  # one group, handed over: the store keeps only the keys
+        if not self.spilled:  # one group, handed over: the store keeps keys and splits
             if not self._held["claims"]:
                 return
             combined = {n: _concat(self._held[n]) for n in PER_CLAIM}
