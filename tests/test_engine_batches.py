@@ -279,3 +279,19 @@ def test_sigterm_removes_spilled_facts(tmp_path):
     proc.terminate()
     assert proc.wait(timeout=30) == 128 + 15
     assert not os.path.exists(spill)
+
+
+def test_spill_false_never_writes_facts_to_disk(synthetic, monkeypatch, tmp_path):
+    import tempfile
+
+    from mipsclaims.engine import facts
+
+    year, lines = synthetic
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(facts, "SPILL_BYTES", 0)
+    kept = evaluate(lines, year, spill=False)
+    assert kept.instances.height and list(tmp_path.iterdir()) == []
+    spilled = evaluate(lines, year)
+    assert any(tmp_path.iterdir())
+    for name in OUTPUTS:
+        assert getattr(kept, name).equals(getattr(spilled, name)), name

@@ -52,15 +52,22 @@ def _lines_of(
 
 
 def evaluate(
-    source: Source | Iterable[Claim], year: int, level: Literal["tin-npi", "tin"] = "tin-npi"
+    source: Source | Iterable[Claim],
+    year: int,
+    level: Literal["tin-npi", "tin"] = "tin-npi",
+    *,
+    spill: bool = True,
 ) -> EngineResult:
     """Evaluate every Medicare Part B claims measure of ``year`` on ``source``.
 
     ``source`` is an 837P / claim-line file path, a list of them (input order = list order),
     a canonical claim-line DataFrame, or an iterable of :class:`~mipsclaims.claims.Claim`.
     ``level`` is ``"tin-npi"`` (individual clinicians) or ``"tin"`` (the group).
+    Past about 1.3M service lines the engine writes per-claim facts (member ids among
+    them) to a private temporary directory so that memory stays flat; ``spill=False``
+    keeps them in memory instead (see docs/security.md).
     """
-    return evaluate_lines(_lines_of(source), year, level=level)
+    return evaluate_lines(_lines_of(source), year, level=level, spill=spill)
 
 
 class _Model(BaseModel):

@@ -218,6 +218,7 @@ def evaluate_lines(
     year: int,
     *,
     level: Level = "tin-npi",
+    spill: bool = True,
 ) -> EngineResult:
     """Evaluate every claims measure of ``year`` on a canonical claim-line table.
 
@@ -226,11 +227,13 @@ def evaluate_lines(
     in memory while small and spilled to a temporary directory beyond that (``facts``);
     then replacement/void, instances and counts run on those facts, in groups of
     patients (phase 2). Peak memory does not grow with the size of the input.
+    ``spill=False`` keeps the facts in memory: nothing (member ids among it) is written
+    to disk, and memory grows with the number of claims.
     """
     if level not in ("tin-npi", "tin"):
         raise ValueError(f"level must be 'tin-npi' or 'tin', not {level!r}")
     t = _year_tables(year)
-    store = FactStore()
+    store = FactStore(spill=spill)
     _reduce_all(_batches_of(lines), year, t, store)
     if store.empty:
         store.add(_reduce(schema.empty_claim_lines(), year, t))

@@ -69,8 +69,10 @@ class FactStore:
     :meth:`groups`.
     """
 
-    def __init__(self) -> None:
-        self._spill_bytes, self._group_claims = SPILL_BYTES, max(1, GROUP_CLAIMS)
+    def __init__(self, *, spill: bool = True) -> None:
+        """``spill=False`` keeps every fact in memory (nothing is written to disk)."""
+        self._spill_bytes = SPILL_BYTES if spill else float("inf")
+        self._group_claims = max(1, GROUP_CLAIMS)
         self._held: dict[str, list[pl.DataFrame]] = {n: [] for n in _KINDS}
         self._held_bytes = 0
         self._claims = 0
