@@ -63,7 +63,7 @@ def evaluate(
     ``source`` is an 837P / claim-line file path, a list of them (input order = list order),
     a canonical claim-line DataFrame, or an iterable of :class:`~mipsclaims.claims.Claim`.
     ``level`` is ``"tin-npi"`` (individual clinicians) or ``"tin"`` (the group).
-    Past about 1.3M service lines the engine writes per-claim facts (member ids among
+    Past about a million service lines the engine writes per-claim facts (member ids among
     them) to a private temporary directory so that memory stays flat; ``spill=False``
     keeps them in memory instead (see docs/security.md).
     """

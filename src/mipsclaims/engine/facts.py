@@ -22,9 +22,9 @@ from pathlib import Path
 import polars as pl
 
 #: Estimated bytes of facts held in memory before they are written to disk.
-SPILL_BYTES = 96 << 20
+SPILL_BYTES = 64 << 20
 #: Candidate claims per group when spilled facts are read back.
-GROUP_CLAIMS = 300_000
+GROUP_CLAIMS = 200_000
 #: Facts are bucketed by a hash of the patient id; groups are buckets modulo their number.
 _BUCKETS = 1 << 12
 _BUCKET = "_bucket"
