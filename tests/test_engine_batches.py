@@ -295,3 +295,32 @@ def test_spill_false_never_writes_facts_to_disk(synthetic, monkeypatch, tmp_path
     assert any(tmp_path.iterdir())
     for name in OUTPUTS:
         assert getattr(kept, name).equals(getattr(spilled, name)), name
+
+
+def test_a_full_temporary_disk_is_a_clear_error(synthetic, monkeypatch, tmp_path):
+    """No space left (or no permission) where facts are spilled: one error that says
+    where and what to do, from the API and as a usage error (exit 2) from the CLI."""
+    import errno
+    import tempfile
+
+    from typer.testing import CliRunner
+
+    from mipsclaims.cli import app
+    from mipsclaims.engine import facts
+
+    year, lines = synthetic
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(facts, "SPILL_BYTES", 0)
+    monkeypatch.setattr(pl.DataFrame, "write_ipc", full)
+    with pytest.raises(facts.SpillError, match="No space left on device; set TMPDIR"):
+        evaluate_lines(lines, year)
+    path = tmp_path / "claims.parquet"
+    lines.write_parquet(path)
+    out = CliRunner().invoke(app, ["report", "--year", str(year), "--quiet", str(path)])
+    assert out.exit_code == 2
+    assert "could not write the run's temporary facts" in out.output
+    assert "Traceback" not in out.output

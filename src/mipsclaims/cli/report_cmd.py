@@ -74,12 +74,13 @@ def _load(files: list[Path] | None, store: Path | None, quiet: bool) -> sources.
 def _evaluate(lines: pl.DataFrame, year: int, level: str, quiet: bool):
     from .. import specs
     from ..engine import evaluate_lines  # lazy: keeps `--help` fast
+    from ..engine.facts import SpillError
     from ..report.progress import status
 
     try:
         with status(f"evaluating {lines.height:,} claim lines for {year}", quiet=quiet):
             return evaluate_lines(lines, year, level=level)
-    except specs.UnsupportedYearError as exc:
+    except (specs.UnsupportedYearError, SpillError) as exc:
         raise fail(str(exc)) from None
 
 
@@ -101,6 +102,7 @@ def _evaluate_files(
     """
     from .. import specs
     from ..engine import evaluate_lines
+    from ..engine.facts import SpillError
 
     if not files and store is None:
         raise fail("give claim files, --store DIR, or both")
@@ -111,9 +113,7 @@ def _evaluate_files(
         batches = map(transform, batches)
     try:
         result = evaluate_lines(batches, year, level=level)
-    except sources.InputError as exc:
-        raise fail(str(exc)) from None
-    except specs.UnsupportedYearError as exc:
+    except (sources.InputError, specs.UnsupportedYearError, SpillError) as exc:
         raise fail(str(exc)) from None
     _note_unreadable(loaded, quiet)
     return result

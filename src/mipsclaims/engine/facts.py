@@ -30,6 +30,10 @@ _BUCKETS = 1 << 12
 _BUCKET = "_bucket"
 
 
+class SpillError(OSError):
+    """The facts could not be written to the temporary directory (full, or not writable)."""
+
+
 @dataclass(frozen=True)
 class Reduced:
     """Phase 1 of one batch: compact per-claim facts, no PHI beyond ``patient_id``.
@@ -124,6 +128,16 @@ class FactStore:
         bucket; each kind is let go of once written."""
         if not self._held["claims"]:
             return
+        try:
+            self._write_held()
+        except OSError as exc:
+            where = self._dir.name if self._dir else tempfile.gettempdir()
+            raise SpillError(
+                f"could not write the run's temporary facts to {where}: "
+                f"{exc.strerror or exc}; set TMPDIR to a directory with more free space"
+            ) from exc
+
+    def _write_held(self) -> None:
         if self._dir is None:
             self._dir = tempfile.TemporaryDirectory(prefix="mipsclaims-facts-")
         claims = _concat(self._held["claims"])
