@@ -164,23 +164,54 @@ def test_counts_do_not_depend_on_packed_instance_ids(synthetic, monkeypatch):
     assert_same(packed, evaluate_lines(lines, year))
 
 
+def assert_identical(a, b) -> None:
+    """Every output equal, dtypes and row order included."""
+    from polars.testing import assert_frame_equal
+
+    for name in OUTPUTS:
+        try:
+            assert_frame_equal(getattr(a, name), getattr(b, name))
+        except AssertionError as exc:
+            raise AssertionError(f"{name}: {exc}") from None
+
+
+def spill_everything(monkeypatch, group_claims: int | None = None) -> list:
+    """Facts spilled after every batch (and read back in groups of ``group_claims``); the
+    list returned fills with the names of the spill directories created, to prove a spill
+    happened."""
+    import tempfile
+
+    from mipsclaims.engine import facts
+
+    created: list = []
+    make = tempfile.TemporaryDirectory
+
+    def recorded(*args, **kwargs):
+        made = make(*args, **kwargs)
+        created.append(made.name)  # the name only: the directory must still be removed
+        return made
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", recorded)
+    monkeypatch.setattr(facts, "SPILL_BYTES", 0)
+    if group_claims is not None:
+        monkeypatch.setattr(facts, "GROUP_CLAIMS", group_claims)
+    return created
+
+
 @pytest.mark.parametrize("level", ["tin-npi", "tin"])
 def test_facts_spilled_to_disk_and_counted_in_groups_give_the_same_result(
     synthetic, monkeypatch, level
 ):
     """Past its budget, phase 1 writes its facts to disk and phase 2 reads them back in
-    groups of patients: every output is the same, instances in the same order too."""
-    from mipsclaims.engine import facts
-
+    groups of patients: every output is the same, in the same order."""
     year, lines = synthetic
     whole = evaluate_lines(lines, year, level=level)
     assert not whole.instances.is_empty()
-    monkeypatch.setattr(facts, "SPILL_BYTES", 0)  # every batch written out
-    monkeypatch.setattr(facts, "GROUP_CLAIMS", 60)  # about ten groups
+    created = spill_everything(monkeypatch, group_claims=60)  # about ten groups
     batches = [lines.slice(i, 97) for i in range(0, lines.height, 97)]
     spilled = evaluate_lines(iter(batches), year, level=level)
-    for name in OUTPUTS:  # in the same order too
-        assert getattr(whole, name).equals(getattr(spilled, name)), name
+    assert len(created) == 1
+    assert_identical(whole, spilled)
 
 
 def test_spilled_facts_live_in_a_private_directory_removed_with_the_result(
@@ -190,11 +221,9 @@ def test_spilled_facts_live_in_a_private_directory_removed_with_the_result(
     import stat
     import tempfile
 
-    from mipsclaims.engine import facts
-
     year, lines = synthetic
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr(facts, "SPILL_BYTES", 0)
+    spill_everything(monkeypatch)
     result = evaluate_lines(lines, year)
     (spill,) = tmp_path.iterdir()
     assert spill.name.startswith("mipsclaims-facts-")
@@ -227,35 +256,30 @@ def _whole_claim_halves(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame
 def test_batches_out_of_input_order_are_renumbered(synthetic, monkeypatch, spill, level):
     """Batches handed over later half first: claims are numbered by their position in the
     input (claim_seq), not by arrival, in memory and when spilled."""
-    from mipsclaims.engine import facts
-
     year, lines = synthetic
     whole = evaluate_lines(lines, year, level=level)
-    if spill:
-        monkeypatch.setattr(facts, "SPILL_BYTES", 0)
-        monkeypatch.setattr(facts, "GROUP_CLAIMS", 70)
+    created = spill_everything(monkeypatch, group_claims=70) if spill else []
     first, second = _whole_claim_halves(lines)
     reversed_ = evaluate_lines(iter([second, first]), year, level=level)
-    for name in OUTPUTS:
-        assert getattr(whole, name).equals(getattr(reversed_, name)), name
+    assert len(created) == int(spill)
+    assert_identical(whole, reversed_)
 
 
 def test_a_multi_year_input_keeps_its_scope_counts_when_spilled(synthetic, monkeypatch):
     """Claims of other years only count in the scope table; spilled, they are scanned
     from disk like the replacement keys."""
-    from mipsclaims.engine import facts
-
     _, lines = synthetic
     other = evaluate_lines(lines, 2024)  # the fixture years are 2023 and 2025
     assert dict(other.scope.select("reason", "claims").iter_rows())["other_year"] > 0
-    monkeypatch.setattr(facts, "SPILL_BYTES", 0)
+    created = spill_everything(monkeypatch)
     spilled = evaluate_lines(iter(_whole_claim_halves(lines)), 2024)
-    for name in OUTPUTS:
-        assert getattr(other, name).equals(getattr(spilled, name)), name
+    assert len(created) == 1
+    assert_identical(other, spilled)
 
 
-def test_sigterm_removes_spilled_facts(tmp_path):
-    """``kill`` (SIGTERM) exits through Python, so temporary directories are removed."""
+def test_sigterm_exits_through_python_and_removes_spilled_facts(tmp_path):
+    """The command line turns ``kill`` (SIGTERM) into an exit through Python, so
+    temporary directories are removed."""
     import os
     import subprocess
     import sys
@@ -263,43 +287,56 @@ def test_sigterm_removes_spilled_facts(tmp_path):
 
     script = textwrap.dedent(
         """
-        import sys, tempfile, time
-        from mipsclaims.cli import exit_on_sigterm
-        exit_on_sigterm()
+        import signal, sys, tempfile, time
+        from mipsclaims.cli import main
+        sys.argv = ["mipsclaims", "--help"]
+        try:
+            main()  # installs the handler, prints the help
+        except SystemExit:
+            pass
+        assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None)
         spill = tempfile.TemporaryDirectory(prefix="mipsclaims-facts-")
-        print(spill.name, flush=True)
+        print(spill.name, file=sys.stderr, flush=True)
         time.sleep(60)
         """
     )
     env = {**os.environ, "TMPDIR": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env)
-    assert proc.stdout is not None
-    spill = proc.stdout.readline().decode().strip()
-    assert os.path.isdir(spill)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stderr is not None
+    spill = proc.stderr.readline().decode().strip()
+    assert os.path.isdir(spill), spill
     proc.terminate()
     assert proc.wait(timeout=30) == 128 + 15
     assert not os.path.exists(spill)
 
 
-def test_spill_false_never_writes_facts_to_disk(synthetic, monkeypatch, tmp_path):
+def test_spill_false_never_writes_facts_to_disk(synthetic, monkeypatch):
     import tempfile
 
-    from mipsclaims.engine import facts
-
     year, lines = synthetic
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr(facts, "SPILL_BYTES", 0)
+    spilled = evaluate(lines, year, spill=True)
+    created = spill_everything(monkeypatch)
+    assert len(evaluate(lines, year).instances) and len(created) == 1
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("spill=False created a temporary directory")
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", forbidden)
     kept = evaluate(lines, year, spill=False)
-    assert kept.instances.height and list(tmp_path.iterdir()) == []
-    spilled = evaluate(lines, year)
-    assert any(tmp_path.iterdir())
-    for name in OUTPUTS:
-        assert getattr(kept, name).equals(getattr(spilled, name)), name
+    assert_identical(kept, spilled)
 
 
-def test_a_full_temporary_disk_is_a_clear_error(synthetic, monkeypatch, tmp_path):
-    """No space left (or no permission) where facts are spilled: one error that says
-    where and what to do, from the API and as a usage error (exit 2) from the CLI."""
+@pytest.mark.parametrize("where", ["no temporary directory", "disk full"])
+def test_a_temporary_directory_that_cannot_be_used_is_a_clear_error(
+    synthetic, monkeypatch, tmp_path, where
+):
+    """No usable temporary directory, or no space left where facts are spilled: one error
+    that says what to do, from the API and as a usage error (exit 2) from the CLI."""
     import errno
     import tempfile
 
@@ -309,18 +346,28 @@ def test_a_full_temporary_disk_is_a_clear_error(synthetic, monkeypatch, tmp_path
     from mipsclaims.engine import facts
 
     year, lines = synthetic
-
-    def full(self, *args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr(facts, "SPILL_BYTES", 0)
-    monkeypatch.setattr(pl.DataFrame, "write_ipc", full)
-    with pytest.raises(facts.SpillError, match="No space left on device; set TMPDIR"):
-        evaluate_lines(lines, year)
     path = tmp_path / "claims.parquet"
     lines.write_parquet(path)
-    out = CliRunner().invoke(app, ["report", "--year", str(year), "--quiet", str(path)])
-    assert out.exit_code == 2
-    assert "could not write the run's temporary facts" in out.output
-    assert "Traceback" not in out.output
+    monkeypatch.setattr(facts, "SPILL_BYTES", 0)
+    if where == "disk full":
+
+        def full(self, *args, **kwargs):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+        monkeypatch.setattr(pl.DataFrame, "write_ipc", full)
+        reason = "No space left on device"
+    else:
+
+        def none_usable(*args, **kwargs):
+            raise FileNotFoundError(errno.ENOENT, "No usable temporary directory found")
+
+        monkeypatch.setattr(tempfile, "TemporaryDirectory", none_usable)
+        reason = "No usable temporary directory found"
+    with pytest.raises(facts.SpillError, match=f"{reason}; set TMPDIR"):
+        evaluate_lines(lines, year)
+    for command in ("report", "gaps"):
+        out = CliRunner().invoke(app, [command, "--year", str(year), "--quiet", str(path)])
+        assert out.exit_code == 2, (command, out.output)
+        assert "could not write the run's temporary facts" in out.output
+        assert "Traceback" not in out.output

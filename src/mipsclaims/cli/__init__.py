@@ -1,7 +1,7 @@
 """The ``mipsclaims`` command line: one typer app, one module per command group.
 
 Exit codes (shared by every command): 0 success; 1 the check found problems (``check``);
-2 usage error or unreadable input.
+2 usage error, unreadable input or no usable temporary directory; 143 SIGTERM.
 """
 
 from __future__ import annotations

@@ -125,19 +125,24 @@ class FactStore:
 
     def _spill(self) -> None:
         """Write the held facts to one IPC file per kind, each fact with its patient's
-        bucket; each kind is let go of once written."""
+        bucket. The store changes only once every kind is written: a failed write (a
+        :class:`SpillError`) leaves the facts held."""
         if not self._held["claims"]:
             return
         try:
-            self._write_held()
+            written = self._write_held()
         except OSError as exc:
-            where = self._dir.name if self._dir else tempfile.gettempdir()
+            where = self._dir.name if self._dir else (exc.filename or "the temporary directory")
             raise SpillError(
-                f"could not write the run's temporary facts to {where}: "
-                f"{exc.strerror or exc}; set TMPDIR to a directory with more free space"
+                f"could not write the run's temporary facts to {where}: {exc.strerror or exc}; "
+                "set TMPDIR to a writable directory with free space"
             ) from exc
+        for name, path in written.items():
+            self._files[name].append(path)
+            self._held[name] = []
+        self._held_bytes = 0
 
-    def _write_held(self) -> None:
+    def _write_held(self) -> dict[str, Path]:
         if self._dir is None:
             self._dir = tempfile.TemporaryDirectory(prefix="mipsclaims-facts-")
         claims = _concat(self._held["claims"])
@@ -145,16 +150,15 @@ class FactStore:
         # Held parts are consecutive and each in uid order: a claim's bucket is a gather.
         bucket = claims["patient_id"].hash(seed=0) % _BUCKETS
         del claims
+        written = {}
         for name, frames in self._held.items():
-            frame = _concat(frames)
-            frames.clear()
+            frame = _concat(frames)  # no copy: the frames become chunks
             if name in PER_CLAIM:
                 frame = frame.with_columns(bucket.gather(frame["uid"] - first).alias(_BUCKET))
             path = Path(self._dir.name) / f"{name}-{len(self._files[name])}.arrow"
             frame.write_ipc(path, compression="uncompressed")
-            self._files[name].append(path)
-            del frame
-        self._held_bytes = 0
+            written[name] = path
+        return written
 
     def groups(self) -> Iterator[Reduced]:
         """The facts in groups of whole patients, ``uid`` local to the group (see
@@ -226,7 +230,8 @@ def _renumber(r: Reduced) -> Reduced:
 
     def remap(frame: pl.DataFrame) -> pl.DataFrame:
         columns = frame.columns
-        return frame.join(new, on="uid").drop("uid").rename({"new": "uid"}).select(columns)
+        renamed = frame.join(new, on="uid", maintain_order="left").drop("uid")
+        return renamed.rename({"new": "uid"}).select(columns)
 
     remapped = {n: remap(getattr(r, n)) for n in PER_CLAIM}
     remapped["claims"] = remapped["claims"].sort("uid")
