@@ -33,7 +33,10 @@ def missing_qdcs(
     missing = instances.filter(pl.col("marker") == "none")
     if measures:
         missing = missing.filter(pl.col("measure_id").is_in(list(measures)))
-    missing = missing.sort(["claim_seqs", "measure_id", "stratum"], nulls_last=True)
+    # Stable: a visit's lines (equal keys) keep their line order.
+    missing = missing.sort(
+        ["claim_seqs", "measure_id", "stratum"], nulls_last=True, maintain_order=True
+    )
     return (
         missing.with_columns(claim_refs(missing, show_phi=False).alias("claim"))
         .pipe(with_closing_codes, year, closing)
