@@ -104,10 +104,8 @@ def _with_claim_columns(
     frame: pl.DataFrame, claims: pl.DataFrame, n: int, columns: list[str]
 ) -> pl.DataFrame:
     """``frame`` inner-joined with ``columns`` of ``claims`` on ``uid``, in ``frame``'s
-    order. Candidate uids are dense (0 .. n-1): the claim columns are scattered into arrays
-    indexed by uid and gathered, instead of hashing every row."""
-    if frame.height and (frame["uid"].max() or 0) >= n:  # not dense: join instead
-        return frame.join(claims.select("uid", *columns), on="uid", maintain_order="left")
+    order. Candidate uids are dense (0 .. n-1, :func:`.facts.localised`): the claim columns
+    are scattered into arrays indexed by uid and gathered, instead of hashing every row."""
     index = claims["uid"]
     kept = pl.repeat(False, n, eager=True).scatter(index, True)
     frame = frame.filter(kept.gather(frame["uid"]))

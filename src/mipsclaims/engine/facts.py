@@ -58,10 +58,6 @@ _KINDS = tuple(f.name for f in fields(Reduced))
 PER_CLAIM = tuple(n for n in _KINDS if n not in ("keys", "splits"))
 
 
-def _per_claim_bytes(part: Reduced) -> int:
-    return sum(getattr(part, name).estimated_size() for name in PER_CLAIM)
-
-
 def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
     return pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
 
@@ -195,7 +191,7 @@ def localised(r: Reduced) -> Reduced:
 
     Batches in input order keep uid in that order already (each claim is in one batch):
     a group then only needs its uids made dense, by position. Batches out of input order
-    are re-numbered by sorting.
+    are numbered by sorting their claims first.
     """
     claims = r.claims
     uid = claims["uid"]
@@ -203,36 +199,16 @@ def localised(r: Reduced) -> Reduced:
         uid.is_sorted()
         and claims.select(pl.col("claim_seq").diff().fill_null(0).ge(0).all()).item()
     )
-    if not in_order:
-        return _renumber(r)
-    if uid.len() == 0 or (uid[0] == 0 and uid[-1] == uid.len() - 1):
+    if in_order and (uid.len() == 0 or (uid[0] == 0 and uid[-1] == uid.len() - 1)):
         return r
-    # Dense local numbers by position: scattered into an array indexed by global uid.
+    ordered = uid if in_order else claims.sort("claim_seq", pl.col("npi").cast(pl.String))["uid"]
+    # New numbers by position in that order, scattered into an array indexed by old uid.
     positions = pl.int_range(uid.len(), dtype=pl.Int64, eager=True)
-    local = pl.repeat(None, uid[-1] + 1, dtype=pl.Int64, eager=True).scatter(uid, positions)
-    return replace(
-        r,
-        **{
-            n: getattr(r, n).with_columns(local.gather(getattr(r, n)["uid"]).alias("uid"))
-            for n in PER_CLAIM
-        },
-    )
-
-
-def _renumber(r: Reduced) -> Reduced:
-    """Re-number ``uid`` densely by (``claim_seq``, NPI)."""
-    new = (
-        r.claims.select("uid", "claim_seq", "npi")
-        .sort("claim_seq", pl.col("npi").cast(pl.String))
-        .with_row_index("new")
-        .select("uid", pl.col("new").cast(pl.Int64))
-    )
-
-    def remap(frame: pl.DataFrame) -> pl.DataFrame:
-        columns = frame.columns
-        renamed = frame.join(new, on="uid", maintain_order="left").drop("uid")
-        return renamed.rename({"new": "uid"}).select(columns)
-
-    remapped = {n: remap(getattr(r, n)) for n in PER_CLAIM}
-    remapped["claims"] = remapped["claims"].sort("uid")
-    return replace(r, **remapped)
+    new = pl.repeat(None, uid.max() + 1, dtype=pl.Int64, eager=True).scatter(ordered, positions)
+    renumbered = {
+        n: getattr(r, n).with_columns(new.gather(getattr(r, n)["uid"]).alias("uid"))
+        for n in PER_CLAIM
+    }
+    if not in_order:
+        renumbered["claims"] = renumbered["claims"].sort("uid")
+    return replace(r, **renumbered)

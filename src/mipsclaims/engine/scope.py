@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from .instances import FrameT
+
 SCOPE_SCHEMA = {"reason": pl.String(), "claims": pl.Int64(), "lines": pl.Int64()}
 
 
@@ -193,8 +195,9 @@ def _counted(frame: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def kept(claims: pl.DataFrame, gone: pl.DataFrame) -> pl.DataFrame:
-    """Candidate split ``claims`` less those ``gone`` (replaced or voided)."""
+def kept(claims: FrameT, gone: pl.DataFrame) -> FrameT:
+    """``claims`` (candidates, or late reasons of split claims) less those ``gone``
+    (replaced or voided)."""
     return claims.filter(~pl.col("claim_seq").is_in(gone["claim_seq"].implode()))
 
 
@@ -208,7 +211,7 @@ def scope_counts(
         pl.coalesce("reason", pl.col("own").cast(pl.String)).alias("reason"), "n_lines"
     )
     # Candidates and late reasons are of claims without a reason of their own already.
-    late = splits.filter(~pl.col("claim_seq").is_in(gone["claim_seq"].implode()))
+    late = kept(splits, gone)
     evaluated = pl.DataFrame(
         {"reason": ["evaluated"], "claims": [claims], "lines": [lines]}, schema=SCOPE_SCHEMA
     )
