@@ -6,12 +6,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.text import Text
 
 from ..report.progress import file_progress
+from .common import errors, fail
 
 console = Console()
-errors = Console(stderr=True)
 
 
 def ingest(
@@ -32,8 +31,7 @@ def ingest(
 
     missing = [str(p) for p in files if not p.is_file()]
     if missing:
-        errors.print(Text.assemble(("error: ", "red"), f"no such file: {', '.join(missing)}"))
-        raise typer.Exit(2)
+        raise fail(f"no such file: {', '.join(missing)}")
     total = sum(p.stat().st_size for p in files)
     done: list[tuple[Path, store_mod.IngestResult]] = []
     with file_progress(total, quiet=quiet) as progress:
@@ -45,10 +43,7 @@ def ingest(
         try:
             store_mod.ingest_files(store, files, on_file=on_file)
         except (store_mod.StoreError, OSError, ValueError, X12Error) as exc:
-            errors.print(
-                Text.assemble(("error: ", "red"), str(exc)), highlight=False, soft_wrap=True
-            )
-            raise typer.Exit(2) from None
+            raise fail(str(exc)) from None
     if not quiet:
         for path, result in done:
             state = "added" if result.added else "already in the store"

@@ -19,16 +19,13 @@ from typing import BinaryIO
 
 import polars as pl
 import typer
-from rich.console import Console
 
 from .. import flatfile
 from ..inputs import InputError, iter_claim_lines, sniff
 from ..report.csvsafe import neutralised
 from ..schema import empty_claim_lines
 from ..x12 import ReadReport
-from .common import fail
-
-err = Console(stderr=True, soft_wrap=True)
+from .common import errors, fail
 
 #: Same key as the SSN pseudonyms of :mod:`mipsclaims.schema` (set it to your own secret).
 KEY_ENV = "MIPSCLAIMS_PSEUDONYM_KEY"
@@ -177,11 +174,12 @@ def lines(
     except InputError as exc:
         raise fail(str(exc)) from None
     if show_phi:
-        err.print(
+        errors.print(
             "warning: --show-phi: the output contains PHI (patient ids, names, birth dates, "
             "claim numbers); protect it like the claim files",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
     report = ReadReport()
     batches = iter_claim_lines(files, report)
@@ -200,5 +198,5 @@ def lines(
     except InputError as exc:
         raise fail(str(exc)) from None
     for item in [*report.errors, *report.quarantined, *report.warnings][:50]:
-        err.print(str(item), markup=False, highlight=False)
-    err.print(report.summary(), markup=False, highlight=False)
+        errors.print(str(item), markup=False, highlight=False, soft_wrap=True)
+    errors.print(report.summary(), markup=False, highlight=False, soft_wrap=True)
