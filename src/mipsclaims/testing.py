@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "mipsclaims.testing needs hypothesis: pip install 'mipsclaims[test]'"
+    ) from exc
 
 from .claims import Claim, Patient, ServiceLine
 from .x12.envelope import Delimiters
