@@ -17,11 +17,10 @@ from pydantic import BaseModel, ConfigDict
 
 from .claims import Claim, claims_to_frame
 from .engine import EngineResult, QdcChoice, closing_codes, evaluate_lines
-from .engine.codes import MARKERS
+from .engine.codes import MARKERS, Marker
 from .engine.single import claim_outcomes
 
 Source = str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | pl.DataFrame | pl.LazyFrame
-Marker = Literal["met", "not_met", "exclusion", "exception", "none"]
 
 __all__ = ["ClaimCheck", "MeasureCheck", "check_claim", "evaluate"]
 

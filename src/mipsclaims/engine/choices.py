@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import functools
 import itertools
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from .. import specs
 from ..specs.models import OptionType
-from .codes import MARKER_OF_OPTION_TYPE, marker_rank
+from .codes import MARKER_OF_OPTION_TYPE, OptionMarker, marker_rank
 
-Meaning = Literal["met", "not_met", "exclusion", "exception"]
+Meaning = OptionMarker
 
 _DESCRIPTIONS = {
     "met": "performance met",

@@ -9,24 +9,30 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Literal
 
 import polars as pl
 
 from .. import specs
-from ..specs.models import Measure
+from ..specs.models import Measure, OptionType
+
+#: A QDC outcome; "none" is an eligible instance with no QDC (measure-logic.md section 4).
+Marker = Literal["met", "not_met", "exclusion", "exception", "none"]
+#: The markers a performance option can give (every marker but "none").
+OptionMarker = Literal["met", "not_met", "exclusion", "exception"]
 
 #: Marker names, and the spec option type each comes from (measure-logic.md section 4).
-MARKER_OF_OPTION_TYPE: dict[str, str] = {
+MARKER_OF_OPTION_TYPE: dict[OptionType, OptionMarker] = {
     "performanceMet": "met",
     "performanceNotMet": "not_met",
     "eligiblePopulationExclusion": "exclusion",
     "eligiblePopulationException": "exception",
 }
-MARKERS: tuple[str, ...] = ("met", "not_met", "exclusion", "exception", "none")
+MARKERS: tuple[Marker, ...] = ("met", "not_met", "exclusion", "exception", "none")
 
 #: Most advantageous first (rank 4) down to no marker (rank 0).
-_ORDER_NORMAL = ("met", "exclusion", "exception", "not_met")
-_ORDER_INVERSE = ("not_met", "exception", "exclusion", "met")
+_ORDER_NORMAL: tuple[OptionMarker, ...] = ("met", "exclusion", "exception", "not_met")
+_ORDER_INVERSE: tuple[OptionMarker, ...] = ("not_met", "exception", "exclusion", "met")
 
 
 def marker_rank(marker: str, is_inverse: bool) -> int:
@@ -35,7 +41,7 @@ def marker_rank(marker: str, is_inverse: bool) -> int:
     return 4 - order.index(marker) if marker in order else 0
 
 
-def marker_of_rank(rank: int, is_inverse: bool) -> str:
+def marker_of_rank(rank: int, is_inverse: bool) -> Marker:
     order = _ORDER_INVERSE if is_inverse else _ORDER_NORMAL
     return "none" if rank <= 0 else order[4 - rank]
 
@@ -192,7 +198,7 @@ def tables(year: int) -> CodeTables:
     others = frozenset().union(
         *(_year_qdc_codes(y) for y in specs.supported_years(claims_logic_only=True) if y != year)
     )
-    denominators = frozenset(r["code"] for r in procs)
+    denominators: frozenset[str] = frozenset(str(r["code"]) for r in procs)
     strata_frame = _frame(strata, {"measure_id": _S, "stratum": _S})
     measures_frame = _frame(
         measures,

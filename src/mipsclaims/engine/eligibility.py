@@ -16,10 +16,13 @@ import functools
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import polars as pl
 
 from .codes import FLU_SEASON_MONTHS, CodeTables, tables
+
+K = TypeVar("K", bound=Hashable)
 
 _I64 = pl.Int64()
 _S = pl.String()
@@ -64,8 +67,8 @@ class OptionMasks:
     per_line: int  # options of visit measures (counted per line)
 
 
-def _or_by(pairs: Iterable[tuple[Hashable, int]]) -> dict[Hashable, int]:
-    acc: dict[Hashable, int] = defaultdict(int)
+def _or_by(pairs: Iterable[tuple[K, int]]) -> dict[K, int]:
+    acc: dict[K, int] = defaultdict(int)
     for key, bits in pairs:
         if key is not None:
             acc[key] |= bits

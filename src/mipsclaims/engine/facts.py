@@ -204,7 +204,8 @@ def localised(r: Reduced) -> Reduced:
     ordered = uid if in_order else claims.sort("claim_seq", pl.col("npi").cast(pl.String))["uid"]
     # New numbers by position in that order, scattered into an array indexed by old uid.
     positions = pl.int_range(uid.len(), dtype=pl.Int64, eager=True)
-    new = pl.repeat(None, uid.max() + 1, dtype=pl.Int64, eager=True).scatter(ordered, positions)
+    size = int(uid.max()) + 1  # type: ignore[arg-type]  # uid is a non-empty Int64 column
+    new = pl.select(pl.repeat(None, size, dtype=pl.Int64)).to_series().scatter(ordered, positions)
     renumbered = {
         n: getattr(r, n).with_columns(new.gather(getattr(r, n)["uid"]).alias("uid"))
         for n in PER_CLAIM

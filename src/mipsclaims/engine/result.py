@@ -71,10 +71,13 @@ class EngineResult:
     year: int
     level: str
     rows: pl.DataFrame
-    monthly: pl.DataFrame = _Deferred()  # type: ignore[assignment]
-    instances: pl.DataFrame = _Deferred()  # type: ignore[assignment]
-    findings: pl.DataFrame = _Deferred()  # type: ignore[assignment]
-    scope: pl.DataFrame
+    # A descriptor field reads as a DataFrame and accepts a table or its builder (__set__).
+    monthly: _Deferred = _Deferred()
+    instances: _Deferred = _Deferred()
+    findings: _Deferred = _Deferred()
+    # _Deferred gives no class default (its __get__ raises), so scope is still required;
+    # mypy cannot see that through the descriptor.
+    scope: pl.DataFrame  # type: ignore[misc]
 
 
 __all__ = [
