@@ -9,3 +9,4 @@ __version__ = "0.1.0"
 
 from .api import check_claim as check_claim
 from .api import evaluate as evaluate
+from .errors import MipsClaimsError as MipsClaimsError

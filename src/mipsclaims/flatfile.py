@@ -28,6 +28,7 @@ from typing import BinaryIO
 
 import polars as pl
 
+from .errors import MipsClaimsError
 from .schema import CLAIM_LINE_SCHEMA, short_hash
 from .x12.report import Issue, Location, QuarantinedClaim, ReadReport
 
@@ -40,7 +41,7 @@ PARQUET_MAGIC = b"PAR1"
 FlatSource = str | os.PathLike | bytes | BinaryIO
 
 
-class FlatFileError(ValueError):
+class FlatFileError(MipsClaimsError, ValueError):
     """A claim-line file that cannot be read at all (format, header, required columns)."""
 
 

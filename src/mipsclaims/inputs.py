@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from . import flatfile, x12
+from .errors import MipsClaimsError
 from .schema import empty_claim_lines
 from .x12.envelope import DEFAULT_BLOCK
 
@@ -24,7 +25,7 @@ __all__ = ["InputError", "iter_claim_lines", "iter_file_batches", "load_claim_li
 PathLike = str | os.PathLike
 
 
-class InputError(ValueError):
+class InputError(MipsClaimsError, ValueError):
     """An input that is not a readable claims file (missing, unreadable, wrong format)."""
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import polars as pl
 
+from .errors import MipsClaimsError
 from .schema import CLAIM_LINE_SCHEMA, conform, empty_claim_lines
 
 MANIFEST = "manifest.json"
@@ -42,7 +43,7 @@ FORMAT_VERSION = 1
 _PAUSE_ENV = "MIPSCLAIMS_STORE_PAUSE_AT"  # test hook: "<stage>:<seconds>"
 
 
-class StoreError(RuntimeError):
+class StoreError(MipsClaimsError, RuntimeError):
     """The store is missing, unreadable or inconsistent."""
 
 

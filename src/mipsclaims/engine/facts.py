@@ -21,6 +21,8 @@ from pathlib import Path
 
 import polars as pl
 
+from ..errors import MipsClaimsError
+
 #: Estimated bytes of facts held in memory before they are written to disk.
 SPILL_BYTES = 64 << 20
 #: Candidate claims per group when spilled facts are read back.
@@ -30,7 +32,7 @@ _BUCKETS = 1 << 12
 _BUCKET = "_bucket"
 
 
-class SpillError(OSError):
+class SpillError(MipsClaimsError, OSError):
     """The facts could not be written to the temporary directory (full, or not writable)."""
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from ..errors import MipsClaimsError
 from .instances import FrameT
 
 SCOPE_SCHEMA = {"reason": pl.String(), "claims": pl.Int64(), "lines": pl.Int64()}
@@ -60,7 +61,7 @@ def superseded(keys: pl.LazyFrame) -> pl.DataFrame:
     return after.select("claim_seq", reason.alias("reason"))
 
 
-class ScopeError(ValueError):
+class ScopeError(MipsClaimsError, ValueError):
     """The claim-line table cannot be evaluated as given (a column the engine needs is empty)."""
 
 

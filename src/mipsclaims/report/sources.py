@@ -13,11 +13,12 @@ from pathlib import Path
 
 import polars as pl
 
+from ..errors import MipsClaimsError
 from ..schema import conform, empty_claim_lines
 from .progress import file_progress
 
 
-class InputError(Exception):
+class InputError(MipsClaimsError):
     """An input that cannot be read at all (missing file, not a claim file, bad store)."""
 
 

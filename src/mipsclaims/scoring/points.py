@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from ..errors import MipsClaimsError
 from ..schema import REPORT_ROW_KEYS
 from ..specs import Measure, YearSpec
 from ..specs import load as load_spec
@@ -29,7 +30,7 @@ NEW_MEASURE_FLOOR = {0: 7.0, 1: 5.0}
 REQUIRED_COLUMNS = REPORT_ROW_KEYS
 
 
-class ScoringInputError(ValueError):
+class ScoringInputError(MipsClaimsError, ValueError):
     """Rows that cannot be scored (missing columns, other year, unknown measure)."""
 
 

@@ -11,6 +11,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
+from ..errors import MipsClaimsError
 from .builder import ALL_YEARS, LOGIC_YEARS
 from .models import (
     Benchmark,
@@ -43,7 +44,7 @@ __all__ = [
 ]
 
 
-class UnsupportedYearError(ValueError):
+class UnsupportedYearError(MipsClaimsError, ValueError):
     """Raised for a performance year that has no measure spec."""
 
 

@@ -13,11 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import MipsClaimsError
+
 #: Entries kept in each list of a :class:`ReadReport` (quarantined, warnings, errors).
 MAX_ISSUES = 1000
 
 
-class X12Error(Exception):
+class X12Error(MipsClaimsError):
     """Base of every error the 837P reader raises (input that cannot be read as X12)."""
 
 
