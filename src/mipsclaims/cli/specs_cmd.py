@@ -39,23 +39,11 @@ def _load(year: int) -> specs.YearSpec:
         raise fail(str(exc)) from None
 
 
-def source_line(spec: specs.YearSpec) -> str:
-    """Where a spec came from, in one line (files, sha256 prefixes, date)."""
-    if spec.imported:
-        files = ", ".join(f"{f.name} (sha256 {f.sha256[:12]})" for f in spec.imported.files)
-        line = f"imported {spec.imported.imported_at} from {files}"
-        if spec.imported.inherited:
-            line += f"; {spec.imported.inherited}"
-        return line
-    p = spec.provenance
-    return f"bundled, built from {p.upstream_repository}@{p.upstream_commit[:12]}"
-
-
 def print_header(spec: specs.YearSpec) -> None:
     note = specs.provisional_note(spec)
     if note:
         console.print(f"[bold yellow]{escape(note)}[/bold yellow]")
-    console.print(f"spec source: {escape(source_line(spec))}", highlight=False)
+    console.print(f"spec source: {escape(specs.source_line(spec))}", highlight=False)
 
 
 @app.command("list")
@@ -232,6 +220,6 @@ def import_spec(
     console.print(
         f"imported {year}: {len(spec.measures)} claims measures -> {result.path}", highlight=False
     )
-    console.print(f"spec source: {escape(source_line(spec))}", highlight=False)
+    console.print(f"spec source: {escape(specs.source_line(spec))}", highlight=False)
     for note in result.left_out:
         console.print(f"[yellow]left out[/yellow] {escape(note)}")

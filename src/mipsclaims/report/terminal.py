@@ -15,10 +15,14 @@ from .export import ordered_rows
 
 
 def print_provisional(year: int, console: Console) -> None:
-    """The one line a provisional year's terminal output starts with (nothing otherwise)."""
-    note = specs.provisional_note(specs.load(year))
+    """The line a provisional year's terminal output starts with, and the source of an
+    imported spec (nothing for a bundled published year)."""
+    spec = specs.load(year)
+    note = specs.provisional_note(spec)
     if note:
         console.print(Text(note, style="bold yellow"))
+    if spec.imported:
+        console.print(Text(f"{year} spec: {specs.source_line(spec)}", style="dim"))
 
 
 def pct(value: float | None) -> str:

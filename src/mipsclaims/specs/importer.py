@@ -438,6 +438,7 @@ def import_year(
     target = folder / f"{year}.json"
     _write_atomic(target, builder.render(spec).encode("utf-8"))
     if mvp:
-        _write_atomic(folder / f"mvp-{year}.json", Path(mvp).read_bytes())
+        # CMS's own shape, checked; MVP scoring builds its MVP set from it.
+        _write_atomic(folder / f"mvp-{year}.cms.json", Path(mvp).read_bytes())
     reload()
     return ImportResult(spec=spec, path=target, left_out=left_out)
