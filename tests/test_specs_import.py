@@ -22,6 +22,7 @@ from mipsclaims.specs.errors import SpecImportError
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_2026 = REPO / "examples" / "pt-clinic-2026.837"
+EXAMPLE_2025 = REPO / "examples" / "pt-clinic-2025.837"
 runner = CliRunner()
 
 
@@ -334,11 +335,17 @@ def test_failed_write_leaves_the_previous_import(
 def test_a_damaged_imported_spec_is_an_error_naming_it(user_dir: Path) -> None:
     user_dir.mkdir(parents=True)
     (user_dir / "2026.json").write_text('{"performance_year": 2026')
+    (user_dir / "2027.json").write_text("[]")
     specs.reload()
     with pytest.raises(specs.SpecFileError, match=r"2026\.json: not a readable mipsclaims spec"):
         specs.load(2026)
     out = runner.invoke(app, ["specs", "list", "-y", "2026"])
     assert out.exit_code == 2 and "specs import" in out.output
+    report = runner.invoke(app, ["report", "-y", "2026", "-q", str(EXAMPLE_2026)])
+    assert report.exit_code == 2 and "2026.json" in report.output
+    # Other years are not affected by a damaged import.
+    assert 2027 not in specs.supported_years(claims_logic_only=True)
+    assert runner.invoke(app, ["report", "-q", "-f", "json", str(EXAMPLE_2025)]).exit_code == 0
 
 
 # --- where imported specs live -------------------------------------------------------------
