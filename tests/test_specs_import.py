@@ -13,6 +13,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from mipsclaims import specs
@@ -400,3 +402,136 @@ def test_mvp_file_is_checked_and_kept(cms_dir: Path, tmp_path: Path, user_dir: P
     assert [f.role for f in result.spec.imported.files] == ["single-source", "mvp"]
     kept = user_dir / "mvp-2026.cms.json"
     assert kept.read_bytes() == (cms_dir / "mvp/mvp-2026.json").read_bytes()
+
+
+# --- the CSV reader, property-tested against a writer of CMS's grammar -----------------------
+
+CODE = st.text(alphabet="ABCDEFGHJKMNPQRSTVWXYZ0123456789", min_size=4, max_size=6)
+MODIFIER = st.sampled_from(["GQ", "GT", "95", "FQ", "93"])
+POS = st.sampled_from(["02", "10", "21", "23"])
+OPTION_TYPES = list(importer.csv_source.ROLE_TO_OPTION_TYPE.items())
+
+
+@st.composite
+def csv_measures(draw):
+    """1-2 measures with 1-3 option groups each: denominator lists, and quality options
+    that are single codes (unnumbered elements) or combinations (numbered elements)."""
+    measures = {}
+    for measure_id in draw(
+        st.lists(st.sampled_from(["001", "047", "226"]), min_size=1, max_size=2, unique=True)
+    ):
+        groups = []
+        for g in range(draw(st.integers(1, 3))):
+            low = draw(st.integers(0, 70))
+            high = draw(st.none() | st.integers(low + 1, 90))
+            groups.append(
+                {
+                    "group": f"{g:02d}",
+                    "age": (float(low), None if high is None else float(high)),
+                    "sex": draw(st.sampled_from([None, "F", "M"])),
+                    "dx": draw(st.lists(CODE, max_size=3, unique=True)),
+                    "dx_ex": draw(st.lists(CODE, max_size=2, unique=True)),
+                    "procs": draw(
+                        st.lists(
+                            st.tuples(
+                                CODE,
+                                st.lists(MODIFIER, max_size=2, unique=True),
+                                st.lists(POS, max_size=2, unique=True),
+                            ),
+                            min_size=1,
+                            max_size=3,
+                            unique_by=lambda p: p[0],
+                        )
+                    ),
+                    "options": draw(
+                        st.lists(
+                            st.tuples(
+                                st.sampled_from(OPTION_TYPES),
+                                st.lists(
+                                    st.tuples(CODE, st.sampled_from(["", "8P", "1P"])),
+                                    min_size=1,
+                                    max_size=3,
+                                    unique_by=lambda q: q[0],
+                                ),
+                            ),
+                            min_size=1,
+                            max_size=4,
+                        )
+                    ),
+                }
+            )
+        measures[measure_id] = groups
+    return measures
+
+
+def _write_cms_csv(measures: dict, path: Path) -> None:
+    """The measures in CMS's CSV grammar (docs/spec-fidelity.md), written independently."""
+    lines = [HEADER.strip()]
+    for measure_id, groups in measures.items():
+        for g in groups:
+            n = int(g["group"])
+            suffix = f"_{n + 1}" if n else ""
+            mid = str(int(measure_id)) + (f".{g['group']}" if n else "")
+            low, high = g["age"]
+            age = f"≥{low:g}" if high is None else f"{low:g} - {high:g}"
+            sex = '"M, F"' if g["sex"] is None else g["sex"]
+
+            def row(element, system, code, modifier="", pos="", mid=mid, age=age, sex=sex):
+                return f'{mid},{element},{system},{code},"{modifier}","{pos}",{age},{sex}'
+
+            lines += [row(f"DX_CODE{suffix}", "I10", c) for c in g["dx"]]
+            lines += [row(f"DX_CODE_PD_Exl{suffix}", "I10", c) for c in g["dx_ex"]]
+            for code, mods, pos in g["procs"]:
+                excl = ("≠" + ", ".join(mods)) if mods else ""
+                lines.append(
+                    row(
+                        f"ENCOUNTER_CODE{suffix}",
+                        "C4",
+                        code,
+                        excl,
+                        "≠" + ", ".join(pos) if pos else "",
+                    )
+                )
+            for k, ((role, _), codes) in enumerate(g["options"], start=1):
+                combo = f"_{k}" if len(codes) > 1 else ""
+                for code, modifier in codes:
+                    lines.append(row(f"G_CODE{combo}_{role}{suffix}", "HCPCS", code, modifier))
+                    lines.append(row(f"G_CODE{combo}_PD{suffix}", "HCPCS", code, modifier))
+    path.write_text("\ufeff" + "\r\n".join(lines), encoding="utf-8")
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(measures=csv_measures())
+def test_csv_reader_reads_back_what_the_grammar_writes(tmp_path: Path, measures: dict) -> None:
+    path = tmp_path / "single-source.csv"
+    _write_cms_csv(measures, path)
+    logic, first_line = importer.csv_source.read(path)
+    assert set(logic) == set(measures) and min(first_line.values()) == 2
+    for measure_id, groups in measures.items():
+        eligibility = {
+            e.option_group: e
+            for e in map(builder.eligibility_option, logic[measure_id]["eligibilityOptions"])
+        }
+        performance = [
+            builder.performance_option(p) for p in logic[measure_id]["performanceOptions"]
+        ]
+        assert [p.option_group for p in performance] == sorted(p.option_group for p in performance)
+        expected_options = []
+        for g in groups:
+            e = eligibility[g["group"]]
+            assert (e.min_age, e.max_age, e.sex) == (*g["age"], g["sex"])
+            assert e.diagnosis_codes == tuple(g["dx"])
+            assert e.diagnosis_exclusion_codes == tuple(g["dx_ex"])
+            assert [(p.code, list(p.modifier_exclusions), list(p.place_of_service_exclusions))
+                    for p in e.procedure_codes] == [tuple(p) for p in g["procs"]]  # fmt: skip
+            for (_, option_type), codes in g["options"]:
+                quality = [(c, (m,) if m else ()) for c, m in codes]
+                combos = [quality] if len(codes) > 1 else [[q] for q in quality]
+                expected_options += [(g["group"], option_type, tuple(c)) for c in combos]
+        found = [
+            (p.option_group, p.option_type, tuple((q.code, q.modifiers) for q in p.quality_codes))
+            for p in performance
+        ]
+        assert sorted(found) == sorted(expected_options)
