@@ -124,6 +124,13 @@ def test_provisional_note_names_the_coding_year_and_the_command() -> None:
     assert note is not None
     assert "2025 codes" in note and "mipsclaims specs import --year 2026" in note
     assert specs.provisional_note(specs.load(2025)) is None
+    listing = runner.invoke(app, ["specs", "list", "-y", "2026"], env={"COLUMNS": "200"})
+    assert listing.exit_code == 0 and listing.output.startswith("Provisional 2026")
+    assert "provisional: 2025 codes" in listing.output and "MVP / APP Plus only" in listing.output
+    shown = runner.invoke(app, ["specs", "show", "128", "-y", "2026"], env={"COLUMNS": "200"})
+    assert shown.output.startswith("Provisional 2026")
+    assert "(not traditional MIPS: MVP or APP Plus only)" in shown.output
+    assert "Provisional" not in runner.invoke(app, ["specs", "show", "128", "-y", "2025"]).output
 
 
 def test_provisional_build_refuses_a_coding_that_counts_strata_differently() -> None:
