@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from ..errors import MipsClaimsError
 from .builder import ALL_YEARS, LOGIC_YEARS
 from .models import (
     Benchmark,
@@ -64,11 +65,11 @@ __all__ = [
 SPECS_DIR_ENV = "MIPSCLAIMS_SPECS_DIR"
 
 
-class UnsupportedYearError(ValueError):
+class UnsupportedYearError(MipsClaimsError, ValueError):
     """Raised for a performance year that has no measure spec."""
 
 
-class SpecFileError(ValueError):
+class SpecFileError(MipsClaimsError, ValueError):
     """An imported spec file exists but cannot be read (names the file)."""
 
 
