@@ -10,17 +10,20 @@ import polars as pl
 
 from ..specs import YearSpec
 from ..specs import load as load_spec
+from . import options as rules
 from .models import (
     Category,
     CategoryScore,
     Coverage,
     Direction,
+    ExcludedMeasure,
     Lever,
     LeverKind,
     MeasureScore,
     PaymentAdjustment,
     Projection,
     QualityScore,
+    ReportingOption,
     ScoreReport,
     ScoringOptions,
     Zone,
@@ -195,17 +198,58 @@ def final_score_of(categories: list[CategoryScore]) -> float:
 
 
 def _quality(
-    scores: list[MeasureScore], tin: str, npi: str | None, year: int, options: ScoringOptions
+    scores: list[MeasureScore],
+    tin: str,
+    npi: str | None,
+    spec: YearSpec,
+    options: ScoringOptions,
+    *,
+    excluded: list[ExcludedMeasure] | None = None,
 ) -> QualityScore:
+    """Quality score under the option's rules: traditional MIPS, or ``options.mvp``.
+
+    ``excluded`` (measures already set aside) is kept when recomputing for levers.
+    """
+    year = spec.performance_year
+    if options.mvp is None:
+        kept, left_out = rules.traditional_measures(scores, spec)
+        return quality_score(
+            kept,
+            tin=tin,
+            npi=npi,
+            year=year,
+            small_practice=options.small_practice,
+            required_measures=options.required_measures,
+            prior_achievement=options.prior_quality_achievement,
+            excluded=[*(excluded or []), *left_out],
+        )
+    mvp = rules.find_mvp(year, options.mvp)
+    kept, left_out = rules.mvp_measures(scores, mvp)
+    population = options.population_health_points if mvp.foundation_quality_measure_ids else None
     return quality_score(
-        scores,
+        kept,
         tin=tin,
         npi=npi,
         year=year,
         small_practice=options.small_practice,
-        required_measures=options.required_measures,
+        required_measures=rules.mvp_required(mvp, small_practice=options.small_practice),
         prior_achievement=options.prior_quality_achievement,
+        program=mvp.mvp_id,
+        priority_applies=rules.priority_available(mvp, spec),
+        population_health_points=population,
+        excluded=[*(excluded or []), *left_out],
+        notes=rules.mvp_notes(
+            mvp, small_practice=options.small_practice, population_given=population is not None
+        ),
     )
+
+
+def option_label(options: ScoringOptions, year: int) -> str:
+    """How a projection names its reporting option ("traditional MIPS", "MVP M1370 ...")."""
+    if options.mvp is None:
+        return "traditional MIPS"
+    mvp = rules.find_mvp(year, options.mvp)
+    return f"MVP {mvp.mvp_id} {mvp.title}"
 
 
 def _what_if(
@@ -289,7 +333,7 @@ def levers(
                 continue
             others = [m for m in quality.measures if m.measure_id != score.measure_id]
             new_quality = _quality(
-                [*others, changed], quality.tin, quality.npi, spec.performance_year, options
+                [*others, changed], quality.tin, quality.npi, spec, options, excluded=[]
             )
             new_final = final_score_of(_categories(new_quality, options)[0])
             found.append(
@@ -350,6 +394,73 @@ def _entities(rows: pl.DataFrame) -> list[tuple[str, str | None]]:
     )
 
 
+def _option(
+    rank: int, quality: QualityScore, final: float, spec: YearSpec, options: ScoringOptions
+) -> ReportingOption:
+    if quality.program == rules.TRADITIONAL:
+        kind, title = "traditional", "traditional MIPS"
+        offered = None
+    else:
+        mvp = rules.find_mvp(spec.performance_year, quality.program)
+        kind, title = "mvp", mvp.title
+        offered = set(mvp.claims_measure_ids)
+    eligible = sorted(
+        m.measure_id
+        for m in quality.measures
+        if m.eligible_population > 0 and (offered is None or m.measure_id in offered)
+    )
+    return ReportingOption(
+        rank=rank,
+        option=quality.program,
+        kind=kind,
+        title=title,
+        quality_score=quality.score,
+        final_score=final,
+        required_measures=quality.required_measures,
+        uses=[m.measure_id for m in quality.counted],
+        eligible=eligible,
+        excluded=quality.excluded,
+        notes=quality.notes,
+    )
+
+
+def reporting_options(
+    scores: list[MeasureScore],
+    tin: str,
+    npi: str | None,
+    spec: YearSpec,
+    options: ScoringOptions,
+) -> list[ReportingOption]:
+    """Traditional MIPS and every MVP the entity's claims are eligible for, best first.
+
+    Ranked by projected quality score, then final score; a tie keeps traditional MIPS
+    first (nothing to register), then MVP ids in order.
+    """
+    candidates: list[ScoringOptions] = [options.model_copy(update={"mvp": None})]
+    candidates += [
+        options.model_copy(update={"mvp": m.mvp_id})
+        for m in rules.open_mvps(scores, spec.performance_year)
+    ]
+    scored = []
+    for order, candidate in enumerate(candidates):
+        quality = _quality(scores, tin, npi, spec, candidate)
+        final = final_score_of(_categories(quality, candidate)[0])
+        scored.append((-quality.score, -final, order, quality, final))
+    scored.sort(key=lambda t: t[:3])
+    return [
+        _option(rank, quality, final, spec, options)
+        for rank, (_, _, _, quality, final) in enumerate(scored, start=1)
+    ]
+
+
+def provisional_note(spec: YearSpec) -> str | None:
+    """The spec's provisional note (specs.provisional_note), when the specs provide one."""
+    from .. import specs
+
+    note = getattr(specs, "provisional_note", None)
+    return note(spec) if note is not None else None
+
+
 def score(
     rows: pl.DataFrame,
     year: int,
@@ -361,11 +472,13 @@ def score(
     options = options or ScoringOptions()
     spec = spec or load_spec(year)
     threshold = threshold_for(year)
+    if options.mvp is not None:
+        rules.find_mvp(year, options.mvp)  # an unknown MVP fails before any work
     all_scores = score_rows(rows, year, small_practice=options.small_practice, spec=spec)
     projections = []
     for tin, npi in _entities(rows):
         mine = [s for s in all_scores if s.tin == tin and s.npi == npi]
-        quality = _quality(mine, tin, npi, year, options)
+        quality = _quality(mine, tin, npi, spec, options)
         categories, situation, assumptions = _categories(quality, options)
         final = final_score_of(categories)
         projections.append(
@@ -384,9 +497,16 @@ def score(
                 levers=levers(quality, final, spec, options),
                 coverage=coverage(year, options.through_month, mine),
                 assumptions=assumptions,
+                reporting_option=option_label(options, year),
+                reporting_options=reporting_options(mine, tin, npi, spec, options),
             )
         )
-    return ScoreReport(performance_year=year, options=options, projections=projections)
+    return ScoreReport(
+        performance_year=year,
+        provisional=provisional_note(spec),
+        options=options,
+        projections=projections,
+    )
 
 
 def last_month(monthly: pl.DataFrame) -> int | None:
