@@ -8,10 +8,15 @@ raised, see docs/security.md) to look for new failures.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+# Imported specs live in a per-user directory; the suite must never see the developer's own
+# imports, so it starts with an empty one (tests that import point it elsewhere).
+os.environ["MIPSCLAIMS_SPECS_DIR"] = tempfile.mkdtemp(prefix="mipsclaims-specs-")
 
 settings.register_profile("repeatable", derandomize=True, print_blob=True)
 settings.register_profile("explore", derandomize=False, print_blob=True)

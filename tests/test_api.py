@@ -39,7 +39,7 @@ def outcomes_of_engine(lines: pl.DataFrame, year: int):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from([2023, 2025]).flatmap(lambda y: st.tuples(st.just(y), claims(1, y))))
+@given(st.sampled_from([2023, 2025, 2026]).flatmap(lambda y: st.tuples(st.just(y), claims(1, y))))
 def test_check_claim_agrees_with_evaluate(year_and_claims):
     year, (c,) = year_and_claims
     check = mipsclaims.check_claim(c, year)
@@ -106,8 +106,8 @@ def test_check_claim_scope_and_phi():
     assert other_year.out_of_scope == "other_year"
     void = mipsclaims.check_claim(claim("A", ["99213"], frequency="8"), 2025)
     assert void.out_of_scope == "void_request"
-    with pytest.raises(UnsupportedYearError):
-        mipsclaims.check_claim(c, 2026)
+    with pytest.raises(UnsupportedYearError, match="specs import"):
+        mipsclaims.check_claim(c, 2027)
 
 
 def test_evaluate_accepts_frames_lazy_frames_and_claims():
@@ -123,8 +123,8 @@ def test_evaluate_accepts_frames_lazy_frames_and_claims():
         mipsclaims.evaluate([1, 2], 2025)
     with pytest.raises(ValueError):
         mipsclaims.evaluate(cs, 2025, level="npi")  # type: ignore[arg-type]
-    with pytest.raises(UnsupportedYearError, match="no published claims logic"):
-        mipsclaims.evaluate(cs, 2026)  # measure metadata only, no claims single source yet
+    with pytest.raises(UnsupportedYearError, match="specs import"):
+        mipsclaims.evaluate(cs, 2027)  # no spec until CMS publishes it and the user imports it
 
 
 def test_evaluate_reads_files(tmp_path, x12_samples):

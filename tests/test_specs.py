@@ -21,7 +21,9 @@ def test_each_year_has_its_claims_measures(year: int, count: int) -> None:
     spec = specs.load(year)
     assert spec.performance_year == year
     assert len(spec.measures) == count
-    assert spec.has_claims_logic is (year != 2026)
+    assert spec.has_claims_logic
+    assert spec.is_provisional is (year == 2026)
+    assert spec.coding_year == (2025 if year == 2026 else year)
 
 
 def test_dropped_measures_exist_only_in_earlier_years() -> None:

@@ -52,8 +52,9 @@ def _year_tables(year: int) -> CodeTables:
     spec = specs.load(year)
     if not spec.has_claims_logic:
         raise specs.UnsupportedYearError(
-            f"performance year {year} has no published claims logic yet; "
-            f"supported: {', '.join(map(str, specs.supported_years(claims_logic_only=True)))}"
+            f"performance year {year} has no claims logic; "
+            f"supported: {', '.join(map(str, specs.supported_years(claims_logic_only=True)))}; "
+            f"import CMS's claims single source with `mipsclaims specs import --year {year}`"
         )
     return tables(year)
 

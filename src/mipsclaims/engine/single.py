@@ -65,7 +65,10 @@ def year_index(year: int) -> YearIndex:
     """The index of ``year`` (cached)."""
     spec = specs.load(year)
     if not spec.has_claims_logic:
-        raise specs.UnsupportedYearError(f"performance year {year} has no claims logic yet")
+        raise specs.UnsupportedYearError(
+            f"performance year {year} has no claims logic; import CMS's claims single source "
+            f"with `mipsclaims specs import --year {year}`"
+        )
     index = YearIndex()
     for m in spec.measures.values():
         index.is_inverse[m.measure_id] = m.is_inverse

@@ -29,11 +29,17 @@ from .models import (
     YearSpec,
 )
 
-#: Performance years with a claims single source (full counting logic).
-LOGIC_YEARS = (2023, 2024, 2025)
-#: Years with metadata and benchmarks only (scoring and planning).
-METADATA_ONLY_YEARS = (2026,)
-ALL_YEARS = LOGIC_YEARS + METADATA_ONLY_YEARS
+#: Performance years with their own claims single source (full counting logic).
+CODED_YEARS = (2023, 2024, 2025)
+#: Provisional years -> the coding year whose single source counts them until CMS
+#: publishes theirs (then ``mipsclaims specs import`` replaces the provisional spec).
+PROVISIONAL_CODING = {2026: 2025}
+#: Every bundled year has claims logic (a provisional year borrows its coding).
+LOGIC_YEARS = CODED_YEARS + tuple(PROVISIONAL_CODING)
+ALL_YEARS = LOGIC_YEARS
+#: measures-data ``allowedPrograms`` is kept from this year on. Older years' files carry
+#: values CMS revised after the fact; 2023-2025 specs stay as they were (spec-fidelity.md).
+ALLOWED_PROGRAMS_FROM = 2026
 
 CASE_MINIMUM = 20
 FIXED_STEP_PERCENTILES = {
@@ -86,13 +92,13 @@ def _upstream(cms_dir: Path) -> tuple[str, str]:
 
 def _inputs_for(year: int) -> list[tuple[str, str]]:
     """(local path, upstream path) of every CMS file that feeds one year's spec."""
+    coding = PROVISIONAL_CODING.get(year, year)
     pairs = []
     for local, upstream in UPSTREAM_PATHS.items():
-        if "single-source" in local and year not in LOGIC_YEARS:
-            continue
-        pairs.append((local.format(y=year), upstream.format(y=year)))
-    if year in CSV_SINGLE_SOURCE:
-        local = CSV_SINGLE_SOURCE[year]
+        y = coding if "single-source" in local else year
+        pairs.append((local.format(y=y), upstream.format(y=y)))
+    if coding in CSV_SINGLE_SOURCE:
+        local = CSV_SINGLE_SOURCE[coding]
         pairs.append((local, "claims-related/data/" + Path(local).name))
     return pairs
 
@@ -187,68 +193,67 @@ def _benchmark(raw: dict[str, Any]) -> Benchmark:
     )
 
 
+def claims_measure_ids(metadata: dict[str, dict[str, Any]]) -> list[str]:
+    """Quality measures measures-data lists with the claims submission method."""
+    return sorted(
+        m["measureId"]
+        for m in metadata.values()
+        if m.get("category") == "quality" and "claims" in (m.get("submissionMethods") or [])
+    )
+
+
+def claims_benchmarks(raw: list[dict[str, Any]]) -> dict[str, Benchmark]:
+    return {b["measureId"]: _benchmark(b) for b in raw if b["submissionMethod"] == "claims"}
+
+
 def build_year(cms_dir: Path, year: int, calculation_types: dict[str, str]) -> YearSpec:
-    """Normalise one performance year from the CMS files in ``cms_dir``."""
+    """Normalise one performance year from the CMS files in ``cms_dir``.
+
+    A provisional year (``PROVISIONAL_CODING``) takes its own year's metadata, benchmarks
+    and programs, and the codes of its coding year (docs/spec-fidelity.md).
+    """
+    coding = PROVISIONAL_CODING.get(year, year)
     metadata = {
         m["measureId"]: m for m in _read_json(cms_dir / f"measures/measures-data-{year}.json")
     }
-    benchmarks = {
-        b["measureId"]: _benchmark(b)
-        for b in _read_json(cms_dir / f"benchmarks/benchmarks-{year}.json")
-        if b["submissionMethod"] == "claims"
-    }
-    if year in LOGIC_YEARS:
-        single_source = _read_json(cms_dir / f"single-source/qpp-single-source-{year}.json")
-        measure_ids = sorted(single_source)
+    benchmarks = claims_benchmarks(_read_json(cms_dir / f"benchmarks/benchmarks-{year}.json"))
+    single_source = _read_json(cms_dir / f"single-source/qpp-single-source-{coding}.json")
+    coding_metadata = metadata
+    if coding != year:
+        measure_ids = claims_measure_ids(metadata)
+        coding_metadata = {
+            m["measureId"]: m for m in _read_json(cms_dir / f"measures/measures-data-{coding}.json")
+        }
+        missing = [m for m in measure_ids if m not in single_source]
+        if missing:
+            raise ValueError(
+                f"provisional {year}: no {coding} coding for claims measure(s) {', '.join(missing)}"
+            )
     else:
-        single_source = {}
-        measure_ids = sorted(
-            m["measureId"]
-            for m in metadata.values()
-            if m.get("category") == "quality" and "claims" in (m.get("submissionMethods") or [])
-        )
+        measure_ids = sorted(single_source)
     csv_rows = (
-        read_csv_single_source(cms_dir / CSV_SINGLE_SOURCE[year])
-        if year in CSV_SINGLE_SOURCE
+        read_csv_single_source(cms_dir / CSV_SINGLE_SOURCE[coding])
+        if coding in CSV_SINGLE_SOURCE
         else []
     )
 
-    measures: dict[str, Measure] = {}
-    for measure_id in measure_ids:
-        meta = metadata[measure_id]
-        logic = single_source.get(measure_id, {})
-        eligibility = [_eligibility(e) for e in logic.get("eligibilityOptions", [])]
-        if meta.get("metricType") == "multiPerformanceRate" and csv_rows:
-            eligibility = [
-                _with_csv_stratum_codes(option, csv_rows, measure_id) for option in eligibility
-            ]
-        measures[measure_id] = Measure(
-            measure_id=measure_id,
-            title=meta["title"],
-            description=meta.get("description", ""),
-            measure_type=meta["measureType"],
-            is_inverse=bool(meta.get("isInverse", False)),
-            is_high_priority=bool(meta.get("isHighPriority", False)),
-            metric_type=meta["metricType"],
-            overall_algorithm=meta.get("overallAlgorithm"),
-            strata=tuple(
-                Stratum(name=s.get("name", ""), description=s.get("description", ""))
-                for s in meta.get("strata", [])
-            ),
-            measure_sets=tuple(meta.get("measureSets", [])),
-            first_performance_year=meta.get("firstPerformanceYear"),
-            is_seven_point_cap_removed=bool(meta.get("isSevenPointCapRemoved", False))
-            and "claims" in (meta.get("sevenPointCapRemoved") or []),
-            calculation_type=calculation_types.get(measure_id),
-            eligibility_options=tuple(eligibility),
-            performance_options=tuple(_performance(p) for p in logic.get("performanceOptions", [])),
-            benchmark=benchmarks.get(measure_id),
+    measures = {
+        measure_id: measure_from(
+            year,
+            metadata[measure_id],
+            single_source[measure_id],
+            benchmarks.get(measure_id),
+            calculation_types.get(measure_id),
+            csv_rows,
+            structure=coding_metadata[measure_id],
         )
-
+        for measure_id in measure_ids
+    }
     repo, commit = _upstream(cms_dir)
     return YearSpec(
         performance_year=year,
-        has_claims_logic=year in LOGIC_YEARS,
+        coding_year=coding,
+        has_claims_logic=True,
         data_completeness_threshold=data_completeness_threshold(year),
         case_minimum=CASE_MINIMUM,
         measures=measures,
@@ -264,6 +269,75 @@ def build_year(cms_dir: Path, year: int, calculation_types: dict[str, str]) -> Y
     )
 
 
+#: measures-data fields that say how the coding's option groups are counted: they go with
+#: the codes (a provisional year takes them from the coding year, see spec-fidelity.md).
+STRUCTURE_FIELDS = ("metricType", "overallAlgorithm", "strata")
+
+
+def check_structure(measure_id: str, meta: dict[str, Any], structure: dict[str, Any]) -> None:
+    """Refuse to pair codes with metadata that counts their option groups differently."""
+    if meta.get("metricType") != structure.get("metricType") or meta.get(
+        "overallAlgorithm"
+    ) != structure.get("overallAlgorithm"):
+        raise ValueError(
+            f"measure {measure_id}: metric type / overall algorithm differ between the "
+            "metadata year and the coding year; the coding cannot be borrowed"
+        )
+    if meta.get("metricType") == "multiPerformanceRate":
+        names = [s.get("name", "") for s in meta.get("strata", [])]
+        if names != [s.get("name", "") for s in structure.get("strata", [])]:
+            raise ValueError(f"measure {measure_id}: strata {names} differ from the coding year's")
+
+
+def measure_from(
+    year: int,
+    meta: dict[str, Any],
+    logic: dict[str, Any],
+    benchmark: Benchmark | None,
+    calculation_type: str | None,
+    csv_rows: list[dict[str, str]],
+    *,
+    structure: dict[str, Any] | None = None,
+) -> Measure:
+    """One measure: ``meta`` (measures-data of ``year``), ``logic`` (a JSON single-source
+    entry), and ``structure``: the measures-data entry of the coding year, whose metric type,
+    algorithm and strata go with the codes (defaults to ``meta``)."""
+    structure = meta if structure is None else structure
+    if structure is not meta:
+        check_structure(meta["measureId"], meta, structure)
+    measure_id = meta["measureId"]
+    eligibility = [_eligibility(e) for e in logic.get("eligibilityOptions", [])]
+    if structure.get("metricType") == "multiPerformanceRate" and csv_rows:
+        eligibility = [
+            _with_csv_stratum_codes(option, csv_rows, measure_id) for option in eligibility
+        ]
+    return Measure(
+        measure_id=measure_id,
+        title=meta["title"],
+        description=meta.get("description", ""),
+        measure_type=meta["measureType"],
+        is_inverse=bool(meta.get("isInverse", False)),
+        is_high_priority=bool(meta.get("isHighPriority", False)),
+        metric_type=structure["metricType"],
+        overall_algorithm=structure.get("overallAlgorithm"),
+        strata=tuple(
+            Stratum(name=s.get("name", ""), description=s.get("description", ""))
+            for s in structure.get("strata", [])
+        ),
+        measure_sets=tuple(meta.get("measureSets", [])),
+        first_performance_year=meta.get("firstPerformanceYear"),
+        is_seven_point_cap_removed=bool(meta.get("isSevenPointCapRemoved", False))
+        and "claims" in (meta.get("sevenPointCapRemoved") or []),
+        calculation_type=calculation_type,
+        allowed_programs=tuple(meta.get("allowedPrograms") or ())
+        if year >= ALLOWED_PROGRAMS_FROM
+        else (),
+        eligibility_options=tuple(eligibility),
+        performance_options=tuple(_performance(p) for p in logic.get("performanceOptions", [])),
+        benchmark=benchmark,
+    )
+
+
 def _with_csv_stratum_codes(
     option: EligibilityOption, csv_rows: list[dict[str, str]], measure_id: str
 ) -> EligibilityOption:
@@ -273,8 +347,21 @@ def _with_csv_stratum_codes(
 
 
 def render(spec: YearSpec) -> str:
-    """The exact text written to ``measure_specs/<year>.json``."""
-    return json.dumps(spec.model_dump(mode="json"), indent=1, sort_keys=True) + "\n"
+    """The exact text written to ``measure_specs/<year>.json``.
+
+    Fields added after 2025 are left out at their defaults (``coding_year`` equal to the
+    performance year, no ``imported``, empty ``allowed_programs``), so the 2023-2025 files
+    stay byte for byte what they were.
+    """
+    data = spec.model_dump(mode="json")
+    if data["coding_year"] == data["performance_year"]:
+        del data["coding_year"]
+    if data["imported"] is None:
+        del data["imported"]
+    for measure in data["measures"].values():
+        if not measure["allowed_programs"]:
+            del measure["allowed_programs"]
+    return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
 
 def load_calculation_types(specs_dir: Path) -> dict[str, dict[str, str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 OptionType = Literal[
     "performanceMet",
@@ -105,6 +105,11 @@ class Measure(_Frozen):
     first_performance_year: int | None = None
     is_seven_point_cap_removed: bool = False
     calculation_type: CalculationType | None
+    allowed_programs: tuple[str, ...] = Field(
+        default=(),
+        description="measures-data allowedPrograms: 'mips', 'app1', 'appPlus', MVP ids "
+        "(filled from 2026 on; empty = not stated, i.e. traditional MIPS allowed).",
+    )
     eligibility_options: tuple[EligibilityOption, ...] = ()
     performance_options: tuple[PerformanceOption, ...] = ()
     benchmark: Benchmark | None = None
@@ -121,6 +126,11 @@ class Measure(_Frozen):
     def is_topped_out_by_program(self) -> bool:
         return bool(self.benchmark and self.benchmark.is_topped_out_by_program)
 
+    @property
+    def is_mvp_only(self) -> bool:
+        """Stated programs exclude traditional MIPS (2026: 112, 113, 128: MVP or APP Plus only)."""
+        return bool(self.allowed_programs) and "mips" not in self.allowed_programs
+
 
 class SourceFile(_Frozen):
     path: str
@@ -135,17 +145,63 @@ class Provenance(_Frozen):
     builder: str
 
 
+class ImportedFile(_Frozen):
+    """One CMS file a user imported (``mipsclaims specs import``)."""
+
+    name: str
+    role: Literal["single-source", "measures-data", "benchmarks", "mvp"]
+    sha256: str
+
+
+class ImportInfo(_Frozen):
+    """Where a user-imported spec came from: the files, when, and what it inherited."""
+
+    imported_at: str = Field(description="UTC time of the import, ISO 8601.")
+    files: tuple[ImportedFile, ...]
+    inherited: str = Field(
+        default="",
+        description="What was taken from the bundled spec of the year (metadata, benchmarks) "
+        "when the user gave no file for it; empty when nothing was.",
+    )
+    tool_version: str = ""
+
+
 class YearSpec(_Frozen):
-    """All claims measures of one performance year, as shipped in ``measure_specs/``."""
+    """All claims measures of one performance year, as shipped in ``measure_specs/``.
+
+    ``coding_year`` is the year whose claims single source supplied the codes: the
+    performance year itself, except for a provisional year (2026 until CMS publishes its
+    single source), which is counted with the latest published coding.
+    """
 
     performance_year: int
+    coding_year: int = Field(
+        default=0,
+        description="Year of the claims single source the codes come from "
+        "(= performance_year unless the spec is provisional).",
+    )
     has_claims_logic: bool = Field(
-        description="False when CMS has published no claims single source for the year yet."
+        description="False when the spec has no claims coding (the engine refuses the year)."
     )
     data_completeness_threshold: float
     case_minimum: int
     measures: dict[str, Measure]
     provenance: Provenance
+    imported: ImportInfo | None = Field(
+        default=None, description="Set when the spec was built by `mipsclaims specs import`."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _coding_year_defaults_to_performance_year(cls, data: object) -> object:
+        if isinstance(data, dict) and not data.get("coding_year"):
+            data = {**data, "coding_year": data.get("performance_year")}
+        return data
+
+    @property
+    def is_provisional(self) -> bool:
+        """Counted with another year's codes (CMS has not published this year's yet)."""
+        return self.coding_year != self.performance_year
 
     def measure(self, measure_id: str | int) -> Measure:
         """Look a measure up by id, accepting ``226``, ``"226"`` or ``"0226"`` forms."""
