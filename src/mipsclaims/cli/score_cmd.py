@@ -42,6 +42,7 @@ def _entity(p: Projection) -> str:
 def _print_projection(p: Projection) -> None:
     style = ZONE_STYLE[p.zone]
     console.rule(_entity(p))
+    console.print(f"Reporting option: [bold]{p.reporting_option}[/bold]", highlight=False)
     console.print(
         f"Projected final score [bold]{p.final_score:.2f}[/bold] of 100: "
         f"[{style}]{ZONE_TEXT[p.zone]}[/{style}] (threshold {p.threshold:g}, "
@@ -75,9 +76,17 @@ def _print_projection(p: Projection) -> None:
         ]
         table.add_row(*cells)
     console.print(table)
+    for left_out in q.excluded:
+        console.print(f"[dim]- {left_out.measure_id}: {left_out.reason}[/dim]", highlight=False)
+    population = (
+        f" + {q.population_health_points:g} population health"
+        if q.population_health_points is not None
+        else ""
+    )
+    available = q.available_points if q.available_points is not None else q.required_measures * 10
     console.print(
-        f"Quality: {q.achievement_points:.2f} points + {q.small_practice_bonus:g} bonus over "
-        f"{q.required_measures * 10} = {q.achievement_percent:.2f}%, improvement "
+        f"Quality: {q.achievement_points:.2f} points + {q.small_practice_bonus:g} bonus"
+        f"{population} over {available:g} = {q.achievement_percent:.2f}%, improvement "
         f"+{q.improvement_percent:.2f} -> [bold]{q.score:.2f}%[/bold]",
         highlight=False,
     )
@@ -109,10 +118,46 @@ def _print_projection(p: Projection) -> None:
         console.print(levers)
     for note in [*q.notes, *p.assumptions]:
         console.print(f"[dim]- {note}[/dim]", highlight=False)
+    _print_options(p)
+
+
+def _print_options(p: Projection) -> None:
+    """The ranking of reporting options: what each would earn and which measures it uses."""
+    if not p.reporting_options:
+        return
+    table = Table(
+        title="Reporting options the claims allow (best projected quality score first)",
+        title_justify="left",
+    )
+    for col in ("#", "option", "quality", "final", "uses", "not counted"):
+        table.add_column(col, justify="right" if col in ("#", "quality", "final") else "left")
+    for o in p.reporting_options:
+        if o.kind == "traditional":
+            name = "traditional MIPS"
+            left_out = " ".join(f"{e.measure_id} (MVP only)" for e in o.excluded) or "-"
+        else:
+            name = f"{o.option} {o.title}"
+            left_out = f"{len(o.excluded)} outside the MVP" if o.excluded else "-"
+        table.add_row(
+            str(o.rank),
+            name,
+            f"{o.quality_score:.2f}%",
+            f"{o.final_score:.2f}",
+            " ".join(o.uses) or "-",
+            left_out,
+        )
+    console.print(table)
+    console.print(
+        "[dim]- an MVP must be registered with CMS and should fit the clinician's specialty; "
+        "it also sets the cost and improvement activity measures[/dim]",
+        highlight=False,
+    )
 
 
 def print_report(report: ScoreReport) -> None:
     """The terminal view of a score report (one section per entity)."""
+    if report.provisional:
+        console.print(f"[bold yellow]{report.provisional}[/bold yellow]", highlight=False)
     if not report.projections:
         console.print("No measure rows to score.")
     for projection in report.projections:
@@ -151,12 +196,24 @@ def score(
     through_month: int | None = typer.Option(
         None, "--through-month", help="Last month the claims cover (1-12), for --rows input."
     ),
+    mvp: str | None = typer.Option(
+        None, "--mvp", help="Score under this MVP's quality rules (e.g. M1370)."
+    ),
+    population_health: float | None = typer.Option(
+        None,
+        "--population-health",
+        help="MVP population health measure points (0-10, from CMS); omit to leave it out.",
+    ),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
 ) -> None:
     """Project the MIPS final score: measure points, quality score, payment zone and levers.
 
     Example: mipsclaims score claims/*.837 --year 2025 --small-practice --ia 40
     Example: mipsclaims score --rows rows.json --year 2025 --through-month 6 --format json
+    Example: mipsclaims score claims/*.837 --year 2026 --mvp M1370 --small-practice
+
+    Every projection also ranks the reporting options the claims allow: traditional MIPS
+    and each MVP whose quality measures the claims are eligible for.
     """
     try:
         options = ScoringOptions(
@@ -169,6 +226,8 @@ def score(
             prior_quality_achievement=prior_quality,
             required_measures=required_measures,
             through_month=through_month,
+            mvp=mvp,
+            population_health_points=population_health,
         )
     except ValueError as exc:
         raise fail(f"invalid option: {exc}") from None

@@ -14,7 +14,7 @@ CMS's rules (sources in docs/scoring-decisions.md, "MVP reporting"):
   the denominator (CMS's treatment of one that cannot be scored) unless the user gives its
   points.
 - From 2026, measures whose ``allowedPrograms`` lack "mips" (112, 113, 128) count only in an
-  MVP (or APP Plus), never in traditional MIPS.
+  MVP (or APP Plus), never in traditional MIPS: they are listed as excluded, with why.
 """
 
 from __future__ import annotations
@@ -27,10 +27,6 @@ from .models import ExcludedMeasure, MeasureScore
 from .points import OUTCOME_TYPES
 
 MVP_REQUIRED_MEASURES = 4
-#: First performance year whose traditional MIPS leaves out measures outside "mips".
-#: CMS's measures-data already omits "mips" for 112/113/128 in 2024-2025; the tool keeps
-#: those years as they were scored (see docs/scoring-decisions.md).
-MVP_ONLY_FROM_YEAR = 2026
 TRADITIONAL = "traditional"
 
 
@@ -38,15 +34,14 @@ class UnknownMvpError(ValueError):
     """An MVP id the year does not have."""
 
 
-def allowed_programs(measure: Measure) -> tuple[str, ...]:
-    """CMS's ``allowedPrograms`` of a measure (empty when the spec does not carry them)."""
-    return tuple(getattr(measure, "allowed_programs", ()) or ())
+def mvp_only(measure: Measure) -> bool:
+    """True when CMS allows the measure only in an MVP or APP Plus, not traditional MIPS.
 
-
-def mvp_only(measure: Measure, year: int) -> bool:
-    """True when the measure may not be reported in traditional MIPS that year."""
-    programs = allowed_programs(measure)
-    return year >= MVP_ONLY_FROM_YEAR and bool(programs) and "mips" not in programs
+    The spec states ``allowed_programs`` from 2026 on (specs.builder.ALLOWED_PROGRAMS_FROM);
+    CMS's measures-data already omits "mips" for 112/113/128 in 2024-2025, but those years
+    keep the scoring they had (docs/scoring-decisions.md).
+    """
+    return measure.is_mvp_only
 
 
 def mvps_for(year: int) -> MvpSet | None:
@@ -79,7 +74,7 @@ def traditional_measures(
     kept, excluded = [], []
     for score in scores:
         measure = spec.measures[score.measure_id]
-        if not mvp_only(measure, year):
+        if not mvp_only(measure):
             kept.append(score)
             continue
         homes = (
@@ -88,7 +83,7 @@ def traditional_measures(
             else []
         )
         where = f"an MVP ({', '.join(homes)})" if homes else "an MVP"
-        if "appPlus" in allowed_programs(measure):
+        if "appPlus" in measure.allowed_programs:
             where += " or APP Plus"
         excluded.append(
             _excluded(
@@ -139,7 +134,8 @@ def mvp_notes(mvp: Mvp, *, small_practice: bool, population_given: bool) -> list
     if required < MVP_REQUIRED_MEASURES:
         notes.append(
             f"{required} required, not {MVP_REQUIRED_MEASURES}: a small practice meets the MVP "
-            "quality requirement by reporting every claims measure of the MVP"
+            "quality requirement by reporting every claims measure of the MVP (CMS still "
+            "expects the MVP to fit the clinician's specialty)"
         )
     elif not small_practice and len(mvp.claims_measure_ids) < MVP_REQUIRED_MEASURES:
         notes.append(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ..specs import YearSpec
+from ..specs import YearSpec, provisional_note
 from ..specs import load as load_spec
 from . import options as rules
 from .models import (
@@ -451,14 +451,6 @@ def reporting_options(
         _option(rank, quality, final, spec, options)
         for rank, (_, _, _, quality, final) in enumerate(scored, start=1)
     ]
-
-
-def provisional_note(spec: YearSpec) -> str | None:
-    """The spec's provisional note (specs.provisional_note), when the specs provide one."""
-    from .. import specs
-
-    note = getattr(specs, "provisional_note", None)
-    return note(spec) if note is not None else None
 
 
 def score(
