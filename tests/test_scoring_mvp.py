@@ -282,3 +282,48 @@ def test_cli_mvp_errors(tmp_path, extra, message):
     result = runner.invoke(app, ["score", "--rows", str(path), "--year", "2025", *extra])
     assert result.exit_code == 2
     assert message in result.output
+
+
+# --- end to end: 2026 claims ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def claims_2026(tmp_path_factory):
+    from mipsclaims.synth import SynthConfig, write_synthetic_837
+
+    path = tmp_path_factory.mktemp("claims") / "synthetic-2026.837"
+    write_synthetic_837(path, SynthConfig(year=2026, claims=300, seed=5))
+    return path
+
+
+def test_score_2026_claims_end_to_end(claims_2026):
+    result = runner.invoke(
+        app, ["score", str(claims_2026), "--year", "2026", "--small-practice", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["provisional"].startswith("Provisional 2026")
+    assert report["projections"]
+    mvp_only = {"112", "113", "128"}
+    for p in report["projections"]:
+        options = p["reporting_options"]
+        assert [o["rank"] for o in options] == list(range(1, len(options) + 1))
+        traditional = next(o for o in options if o["kind"] == "traditional")
+        assert not mvp_only & set(traditional["uses"])
+        assert not mvp_only & {m["measure_id"] for m in p["quality"]["measures"]}
+        for left_out in p["quality"]["excluded"]:
+            assert left_out["measure_id"] in mvp_only
+            assert left_out["reason"].startswith("not counted in traditional MIPS: in 2026")
+
+
+def test_html_report_says_why_an_mvp_only_measure_does_not_count(claims_2026):
+    from mipsclaims import scoring
+    from mipsclaims.api import evaluate
+    from mipsclaims.report import html
+
+    result = evaluate([claims_2026], 2026)
+    scores = scoring.score_result(result, 2026, ScoringOptions(small_practice=True))
+    excluded = [e for p in scores.projections for e in p.quality.excluded]
+    assert excluded, "the synthetic 2026 claims should reach an MVP-only measure"
+    page = html.render_html(result, year=2026, level="tin-npi", scores=scores)
+    assert excluded[0].reason in page
