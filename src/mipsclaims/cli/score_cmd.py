@@ -137,7 +137,7 @@ def _print_options(p: Projection) -> None:
             left_out = " ".join(f"{e.measure_id} (MVP only)" for e in o.excluded) or "-"
         else:
             name = f"{o.option} {o.title}"
-            left_out = f"{len(o.excluded)} outside the MVP" if o.excluded else "-"
+            left_out = f"{len(o.outside)} outside the MVP" if o.outside else "-"
         table.add_row(
             str(o.rank),
             name,

@@ -158,8 +158,13 @@ class ReportingOption(_Model):
     required_measures: int
     uses: list[str] = Field(description="Measures counted, best first.")
     eligible: list[str] = Field(description="Measures of the option with eligible instances.")
+    outside: list[str] = Field(
+        default=[], description="The entity's measures outside the MVP (ignored by it)."
+    )
     excluded: list[ExcludedMeasure] = Field(
-        description="The entity's measures this option cannot count, with the reason."
+        default=[],
+        description="Measures a program rule keeps out of this option (2026 traditional MIPS: "
+        "MVP-only 112, 113, 128), with the reason.",
     )
     notes: list[str] = []
 
