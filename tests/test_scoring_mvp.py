@@ -138,6 +138,8 @@ def test_ranking_2025_large_practice():
     m0002 = next(o for o in p.reporting_options if o.option == "M0002")
     # 001 (10) + 236 (10) + 047 (7) = 27 / 40
     assert m0002.uses == ["001", "236", "047"] and m0002.eligible == ["001", "047", "236"]
+    assert m0002.outside == ["024", "039", "134", "145"] and m0002.excluded == []
+    assert p.reporting_options[0].outside == [] and p.reporting_options[0].excluded == []
     scores = [o.quality_score for o in p.reporting_options]
     assert scores == sorted(scores, reverse=True)
 

@@ -419,7 +419,7 @@ def _option(
         required_measures=quality.required_measures,
         uses=[m.measure_id for m in quality.counted],
         eligible=eligible,
-        outside=[e.measure_id for e in quality.excluded if offered is not None],
+        outside=sorted(e.measure_id for e in quality.excluded if offered is not None),
         excluded=[e for e in quality.excluded if offered is None],
         notes=quality.notes,
     )
