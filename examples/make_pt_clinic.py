@@ -1,6 +1,12 @@
-"""Generate the example practice: a physical-therapy clinic, one TIN, two clinicians, 2025.
+"""Generate the example practice: a physical-therapy clinic, one TIN, two clinicians.
 
-    python examples/make_pt_clinic.py            # writes examples/pt-clinic-2025.837
+    python examples/make_pt_clinic.py               # writes examples/pt-clinic-2025.837
+    python examples/make_pt_clinic.py --year 2026   # writes examples/pt-clinic-2026.837
+
+2026 is the year in progress (claims through November 30): until CMS publishes its
+claims single source, mipsclaims counts it provisionally with the 2025 codes, which are
+the codes used here. In 2026, 128 may be reported only inside an MVP (M1370,
+Rehabilitative Support for Musculoskeletal Care, lists 128 and 134).
 
 The claims are typed ``mipsclaims.claims.Claim`` models written as 837P by
 ``mipsclaims.synth.render_claims`` (``synth`` itself has no knob for one specialty's
@@ -20,6 +26,7 @@ script. Every name, member id, TIN and NPI is invented. What is in it:
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import random
 from pathlib import Path
@@ -29,11 +36,18 @@ from mipsclaims.synth import render_claims
 
 SEED = 2025
 YEAR = 2025
+SEEDS = {2025: SEED, 2026: 2026}
+#: The last service date of each example year (2026 is the year in progress).
+THROUGH = {2025: dt.date(2025, 12, 31), 2026: dt.date(2026, 11, 30)}
 TIN = "981234567"
 BILLING_NPI = "1023456780"
 PT_NPI = "1234567893"
 MD_NPI = "1245319599"
 OUT = Path(__file__).with_name("pt-clinic-2025.837")
+
+
+def out_path(year: int) -> Path:
+    return Path(__file__).with_name(f"pt-clinic-{year}.837")
 
 LAST = ["ALDER", "BIRCH", "CEDAR", "DOGWOOD", "ELM", "FIR", "GINKGO", "HAZEL", "IVY", "JUNIPER"]
 FIRST = ["ALEX", "BLAIR", "CASEY", "DREW", "EMERY", "FINLEY", "GRAY", "HAYDEN", "INDY", "JESSE"]
@@ -94,7 +108,7 @@ def _claim(claim_id: str, patient: Patient, dx: list[str], npi: str, lines: list
     )
 
 
-def build(rng: random.Random) -> list[Claim]:
+def build(rng: random.Random, year: int = YEAR) -> list[Claim]:
     """The year's claims in date order, then a replacement and a void sent later."""
     claims: list[Claim] = []
     for i in range(150):
@@ -109,10 +123,10 @@ def build(rng: random.Random) -> list[Claim]:
         smoker = rng.random() < 0.15
         dx = rng.sample(DIAGNOSES, 2)
         physiatrist = i % 3 == 0
-        start = dt.date(YEAR, 1, 2) + dt.timedelta(days=rng.randint(0, 350))
+        start = dt.date(year, 1, 2) + dt.timedelta(days=rng.randint(0, 350))
         for k in range(rng.randint(1, 2) if physiatrist else rng.randint(2, 6)):
             day = start + dt.timedelta(days=7 * k)
-            if day.year != YEAR:
+            if day > THROUGH[year]:
                 break
             if physiatrist:
                 codes = [("99203" if k == 0 else "99213", 180.0)]
@@ -147,9 +161,13 @@ def build(rng: random.Random) -> list[Claim]:
 
 
 def main() -> None:
-    data = render_claims(build(random.Random(SEED)))
-    OUT.write_bytes(data)
-    print(f"wrote {OUT} ({len(data):,} bytes)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--year", type=int, choices=sorted(SEEDS), default=YEAR)
+    year = parser.parse_args().year
+    data = render_claims(build(random.Random(SEEDS[year]), year))
+    out = out_path(year)
+    out.write_bytes(data)
+    print(f"wrote {out} ({len(data):,} bytes)")
 
 
 if __name__ == "__main__":

@@ -29,9 +29,11 @@ def test_json_rows_keep_contract_keys_in_order() -> None:
 
 
 def test_csv_header_is_row_keys_and_cells_are_safe() -> None:
-    text = export.to_csv(make_result(title_128='=HYPERLINK("http://evil")'))
+    text = export.to_csv(make_result(title_128='=HYPERLINK("http://evil")'), year=2025)
     rows = list(csv.DictReader(io.StringIO(text)))
     assert list(rows[0])[: len(export.ROW_KEYS)] == list(export.ROW_KEYS)
+    assert list(rows[0])[-2:] == list(export.SPEC_COLUMNS)
+    assert rows[0]["spec_coding_year"] == "2025" and rows[0]["spec_provisional"] == "false"
     assert rows[0]["measure_title"] == '\'=HYPERLINK("http://evil")'
     assert rows[0]["eligible_population"] == "25"
     assert rows[0]["npi"] == NPI_A and rows[2]["meets_case_minimum"] == "true"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from pathlib import Path
 
 import typer
 
@@ -20,6 +21,16 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _options(
+    specs_dir: Path = typer.Option(None, "--specs-dir", help=specs_cmd.SPECS_DIR_HELP),
+) -> None:
+    """MIPS quality reporting on Medicare Part B claims (X12 837P or claim-line exports)."""
+    specs_cmd.use_specs_dir(specs_dir)
+
+
 app.add_typer(specs_cmd.app, name="specs")
 app.command("score")(score_cmd.score)
 app.command("report")(report_cmd.report)

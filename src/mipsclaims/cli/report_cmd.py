@@ -169,7 +169,7 @@ def report(
     if fmt is ReportFormat.json:
         _emit(export.to_json(result, year=year, level=level.value), output)
     elif fmt is ReportFormat.csv:
-        _emit(export.to_csv(result), output)
+        _emit(export.to_csv(result, year=year), output)
     elif fmt is ReportFormat.html:
         from .. import scoring
         from ..report.html import render_html
@@ -209,15 +209,17 @@ def gaps(
     Example: mipsclaims gaps --year 2025 --measures 128,134 --format csv -o gaps.csv claims.837
     """
     from ..report.csvsafe import frame_to_csv
+    from ..report.export import with_spec_columns
     from ..report.gaps import gap_frame
-    from ..report.terminal import worklist_tables
+    from ..report.terminal import print_provisional, worklist_tables
 
     result = _evaluate_files(files, store, year, level.value, quiet)
     worklist = gap_frame(result.instances, year, show_phi=show_phi, measures=_measures(measures))
     if fmt is ListFormat.csv:
-        _emit(frame_to_csv(worklist), output)
+        _emit(frame_to_csv(with_spec_columns(worklist, year)), output)
         return
     with _console(output) as target:
+        print_provisional(year, target)
         for table in worklist_tables(worklist, f"Open gaps, {year}"):
             target.print(table)
         if worklist.height:
@@ -252,7 +254,8 @@ def check(
     """
     from ..report.check import missing_qdcs, per_claim_lines
     from ..report.csvsafe import frame_to_csv
-    from ..report.terminal import worklist_tables
+    from ..report.export import with_spec_columns
+    from ..report.terminal import print_provisional, worklist_tables
 
     if year is None:  # the year of the latest claim: every line is needed first
         loaded = _load(files, store, quiet)
@@ -269,8 +272,9 @@ def check(
     if chosen:
         eligible = eligible.filter(pl.col("measure_id").is_in(chosen))
     if fmt is ListFormat.csv:
-        sys.stdout.write(frame_to_csv(missing))
+        sys.stdout.write(frame_to_csv(with_spec_columns(missing, year)))
     else:
+        print_provisional(year, console)
         for table in worklist_tables(missing, "Eligible claims without a QDC"):
             console.print(table)
     if fmt is ListFormat.table or not quiet:

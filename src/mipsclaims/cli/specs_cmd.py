@@ -1,18 +1,33 @@
-"""``mipsclaims specs``: build, list and show the normalised measure specs."""
+"""``mipsclaims specs``: import, build, list and show the normalised measure specs."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .. import specs
-from ..specs import builder
+from ..specs import builder, importer
+from .common import fail
 
 app = typer.Typer(help="Measure specs built from CMS's measure data.", no_args_is_help=True)
 console = Console()
+
+SPECS_DIR_HELP = (
+    "Directory of imported specs (default: $MIPSCLAIMS_SPECS_DIR, else "
+    "$XDG_DATA_HOME/mipsclaims/specs, else ~/.local/share/mipsclaims/specs)."
+)
+
+
+def use_specs_dir(folder: Path | None) -> None:
+    """Point this process (every command, the API) at another imported-specs directory."""
+    if folder is not None:
+        os.environ[specs.SPECS_DIR_ENV] = str(folder)
+        specs.reload()
 
 
 def _load(year: int) -> specs.YearSpec:
@@ -20,19 +35,43 @@ def _load(year: int) -> specs.YearSpec:
         return specs.load(year)
     except specs.UnsupportedYearError as exc:
         raise typer.BadParameter(str(exc), param_hint="--year") from None
+    except specs.SpecFileError as exc:
+        raise fail(str(exc)) from None
+
+
+def print_header(spec: specs.YearSpec) -> None:
+    note = specs.provisional_note(spec)
+    if note:
+        console.print(f"[bold yellow]{escape(note)}[/bold yellow]")
+    console.print(f"spec source: {escape(specs.source_line(spec))}", highlight=False)
 
 
 @app.command("list")
 def list_measures(
     year: int = typer.Option(2025, "--year", "-y", help="Performance year."),
+    specs_dir: Path = typer.Option(None, "--specs-dir", help=SPECS_DIR_HELP),
 ) -> None:
-    """List the Medicare Part B claims measures of a year.
+    """List the Medicare Part B claims measures of a year, and where its spec came from.
 
-    Example: mipsclaims specs list --year 2025
+    Example: mipsclaims specs list --year 2026
     """
+    use_specs_dir(specs_dir)
     spec = _load(year)
-    table = Table(title=f"Medicare Part B claims measures, {year} ({len(spec.measures)})")
-    for column in ("id", "title", "type", "calculation", "high priority", "inverse", "benchmark"):
+    print_header(spec)
+    title = f"Medicare Part B claims measures, {year} ({len(spec.measures)})"
+    if spec.is_provisional:
+        title += f", provisional: {spec.coding_year} codes"
+    table = Table(title=title)
+    for column in (
+        "id",
+        "title",
+        "type",
+        "calculation",
+        "high priority",
+        "inverse",
+        "benchmark",
+        "programs",
+    ):
         table.add_column(column)
     for m in spec.measures.values():
         bench = "none"
@@ -46,25 +85,40 @@ def list_measures(
             "yes" if m.is_high_priority else "",
             "yes" if m.is_inverse else "",
             bench,
+            "MVP / APP Plus only" if m.is_mvp_only else "",
         )
     console.print(table)
+    console.print(
+        f"imported years: {', '.join(map(str, specs.imported_years())) or 'none'} "
+        f"(in {specs.user_specs_dir()})",
+        highlight=False,
+    )
 
 
 @app.command("show")
 def show_measure(
     measure_id: str = typer.Argument(..., help="Measure id, e.g. 226 or 047."),
     year: int = typer.Option(2025, "--year", "-y", help="Performance year."),
+    specs_dir: Path = typer.Option(None, "--specs-dir", help=SPECS_DIR_HELP),
 ) -> None:
     """Show one measure's spec: metadata, eligibility options and QDC options.
 
     Example: mipsclaims specs show 226 --year 2025
     """
+    use_specs_dir(specs_dir)
     spec = _load(year)
     try:
         m = spec.measure(measure_id)
     except KeyError as exc:
         raise typer.BadParameter(str(exc.args[0]), param_hint="MEASURE_ID") from None
+    print_header(spec)
     console.print(f"[bold]{m.measure_id}[/bold] {m.title} ({year})")
+    if m.allowed_programs:
+        console.print(
+            "programs: "
+            + ", ".join(m.allowed_programs)
+            + (" (not traditional MIPS: MVP or APP Plus only)" if m.is_mvp_only else "")
+        )
     console.print(
         f"type {m.measure_type}; metric {m.metric_type}; calculation {m.calculation_type}; "
         f"inverse {m.is_inverse}; high priority {m.is_high_priority}"
@@ -124,3 +178,48 @@ def build(
     written = builder.build_all(cms, target)
     for name, text in written.items():
         console.print(f"wrote {target / name} ({len(text):,} bytes)")
+
+
+@app.command("import")
+def import_spec(
+    year: int = typer.Option(..., "--year", "-y", help="Performance year the files are for."),
+    single_source: Path = typer.Option(
+        ...,
+        "--single-source",
+        help="CMS's claims single source: YYYY_Claims_SingleSource_vN.csv or "
+        "qpp-single-source-YYYY.json.",
+    ),
+    measures_data: Path = typer.Option(
+        None, "--measures-data", help="CMS's measures-data JSON of the year (optional)."
+    ),
+    benchmarks: Path = typer.Option(
+        None, "--benchmarks", help="CMS's benchmarks JSON of the year (optional)."
+    ),
+    mvp: Path = typer.Option(None, "--mvp", help="CMS's MVP JSON of the year (optional)."),
+    specs_dir: Path = typer.Option(None, "--specs-dir", help=SPECS_DIR_HELP),
+) -> None:
+    """Build a year's spec from CMS files you downloaded; every command then uses it.
+
+    Metadata and benchmarks you do not give are kept from the year's current spec. A bad
+    file changes nothing.
+
+    Example: mipsclaims specs import --year 2026 --single-source 2026_Claims_SingleSource_v1.csv
+    """
+    use_specs_dir(specs_dir)
+    try:
+        result = importer.import_year(
+            year, single_source, measures_data=measures_data, benchmarks=benchmarks, mvp=mvp
+        )
+    except importer.SpecImportError as exc:
+        raise fail(f"{exc} (nothing was changed)") from None
+    except specs.SpecFileError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"cannot write {specs.user_specs_dir()}: {exc.strerror}") from None
+    spec = result.spec
+    console.print(
+        f"imported {year}: {len(spec.measures)} claims measures -> {result.path}", highlight=False
+    )
+    console.print(f"spec source: {escape(specs.source_line(spec))}", highlight=False)
+    for note in result.left_out:
+        console.print(f"[yellow]left out[/yellow] {escape(note)}")

@@ -1,4 +1,10 @@
-"""Machine-readable report rows: JSON and CSV of the engine's contract rows."""
+"""Machine-readable report rows: JSON and CSV of the engine's contract rows.
+
+Both say which spec counted the rows (docs/integration-guide.md, "Provisional years"):
+JSON in a top-level ``spec`` object (the rows keep the contract's keys), CSV in two
+trailing columns on every row, ``spec_coding_year`` and ``spec_provisional`` (a comment
+line would break CSV readers).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,12 @@ from typing import Any
 
 import polars as pl
 
+from .. import specs
 from ..schema import REPORT_ROW_KEYS
 from .csvsafe import frame_to_csv
+
+#: Trailing CSV columns naming the spec behind every row (same on every row of a file).
+SPEC_COLUMNS = ("spec_coding_year", "spec_provisional")
 
 #: measure-logic.md section 8: the keys every row starts with, in order.
 ROW_KEYS = REPORT_ROW_KEYS
@@ -28,17 +38,44 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def spec_info(year: int) -> dict[str, Any]:
+    """The ``spec`` object of JSON outputs: which codes counted the year, and from where."""
+    spec = specs.load(year)
+    imported = spec.imported
+    return {
+        "performance_year": spec.performance_year,
+        "coding_year": spec.coding_year,
+        "provisional": spec.is_provisional,
+        "note": specs.provisional_note(spec),
+        "source": "imported" if imported else "bundled",
+        "imported_at": imported.imported_at if imported else None,
+        "files": [{"name": f.name, "sha256": f.sha256} for f in imported.files]
+        if imported
+        else [{"name": f.path, "sha256": f.sha256} for f in spec.provenance.files],
+    }
+
+
+def with_spec_columns(frame: pl.DataFrame, year: int) -> pl.DataFrame:
+    """``frame`` with :data:`SPEC_COLUMNS` appended (the CSV marker of a provisional year)."""
+    spec = specs.load(year)
+    return frame.with_columns(
+        pl.lit(spec.coding_year, dtype=pl.Int32).alias(SPEC_COLUMNS[0]),
+        pl.lit(spec.is_provisional, dtype=pl.Boolean).alias(SPEC_COLUMNS[1]),
+    )
+
+
 def to_json(result: Any, *, year: int, level: str) -> str:
-    """``{"performance_year", "level", "rows": [...], "scope": [...]}`` as pretty JSON."""
+    """``{"performance_year", "level", "spec", "rows": [...], "scope": [...]}`` as JSON."""
     payload = {
         "performance_year": year,
         "level": level,
+        "spec": spec_info(year),
         "rows": ordered_rows(result.rows).to_dicts(),
         "scope": result.scope.to_dicts(),
     }
     return json.dumps(payload, indent=2, default=_jsonable) + "\n"
 
 
-def to_csv(result: Any) -> str:
-    """The contract rows as CSV (header = row keys), spreadsheet-safe."""
-    return frame_to_csv(ordered_rows(result.rows))
+def to_csv(result: Any, *, year: int) -> str:
+    """The contract rows as CSV (contract keys, extras, then the spec columns), spreadsheet-safe."""
+    return frame_to_csv(with_spec_columns(ordered_rows(result.rows), year))

@@ -245,6 +245,8 @@ def build_context(
         "gaps_shown": GAPS_SHOWN,
         "generated": (generated or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC"),
         "case_minimum": spec.case_minimum if spec else 20,
+        "provisional_note": specs.provisional_note(spec) if spec else None,
+        "spec_source": specs.source_line(spec) if spec and spec.imported else None,
     }
 
 

@@ -10,7 +10,19 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .. import specs
 from .export import ordered_rows
+
+
+def print_provisional(year: int, console: Console) -> None:
+    """The line a provisional year's terminal output starts with, and the source of an
+    imported spec (nothing for a bundled published year)."""
+    spec = specs.load(year)
+    note = specs.provisional_note(spec)
+    if note:
+        console.print(Text(note, style="bold yellow"))
+    if spec.imported:
+        console.print(Text(f"{year} spec: {specs.source_line(spec)}", style="dim"))
 
 
 def pct(value: float | None) -> str:
@@ -61,6 +73,7 @@ def rows_tables(result: Any, *, year: int, level: str, width: int = 80) -> list[
 
 def print_report(result: Any, *, year: int, level: str, console: Console) -> None:
     tables = rows_tables(result, year=year, level=level, width=console.width)
+    print_provisional(year, console)
     if not tables:
         console.print(f"No eligible instances for any measure in {year}.")
     for table in tables:

@@ -54,6 +54,7 @@ __all__ = [
     "normalise_measure_id",
     "provisional_note",
     "reload",
+    "source_line",
     "specs_dir",
     "supported_years",
     "user_specs_dir",
@@ -169,3 +170,16 @@ def provisional_note(spec: YearSpec) -> str | None:
         f"programs); when CMS posts it, run `mipsclaims specs import --year {year} "
         f"--single-source <{year}_Claims_SingleSource file>`."
     )
+
+
+def source_line(spec: YearSpec) -> str:
+    """Where a spec came from, in one line: imported files (sha256 prefix) and date, or the
+    bundled CMS data."""
+    if spec.imported:
+        files = ", ".join(f"{f.name} (sha256 {f.sha256[:12]})" for f in spec.imported.files)
+        line = f"imported {spec.imported.imported_at} from {files}"
+        if spec.imported.inherited:
+            line += f"; {spec.imported.inherited}"
+        return line
+    p = spec.provenance
+    return f"bundled, built from {p.upstream_repository}@{p.upstream_commit[:12]}"

@@ -103,7 +103,7 @@ def _inputs_for(year: int) -> list[tuple[str, str]]:
     return pairs
 
 
-def _eligibility(raw: dict[str, Any]) -> EligibilityOption:
+def eligibility_option(raw: dict[str, Any]) -> EligibilityOption:
     return EligibilityOption(
         option_group=raw["optionGroup"],
         min_age=raw.get("minAge"),
@@ -129,7 +129,7 @@ def _eligibility(raw: dict[str, Any]) -> EligibilityOption:
     )
 
 
-def _performance(raw: dict[str, Any]) -> PerformanceOption:
+def performance_option(raw: dict[str, Any]) -> PerformanceOption:
     return PerformanceOption(
         option_group=raw["optionGroup"],
         option_type=raw["optionType"],
@@ -306,7 +306,7 @@ def measure_from(
     if structure is not meta:
         check_structure(meta["measureId"], meta, structure)
     measure_id = meta["measureId"]
-    eligibility = [_eligibility(e) for e in logic.get("eligibilityOptions", [])]
+    eligibility = [eligibility_option(e) for e in logic.get("eligibilityOptions", [])]
     if structure.get("metricType") == "multiPerformanceRate" and csv_rows:
         eligibility = [
             _with_csv_stratum_codes(option, csv_rows, measure_id) for option in eligibility
@@ -333,7 +333,9 @@ def measure_from(
         if year >= ALLOWED_PROGRAMS_FROM
         else (),
         eligibility_options=tuple(eligibility),
-        performance_options=tuple(_performance(p) for p in logic.get("performanceOptions", [])),
+        performance_options=tuple(
+            performance_option(p) for p in logic.get("performanceOptions", [])
+        ),
         benchmark=benchmark,
     )
 
