@@ -62,6 +62,29 @@ def test_mvp_files_are_built_by_the_spec_builder(cms_dir):
         assert built[f"mvp-{year}.json"] == text
 
 
+def test_an_imported_cms_mvp_file_replaces_the_bundled_mvps(tmp_path, monkeypatch):
+    monkeypatch.setenv("MIPSCLAIMS_SPECS_DIR", str(tmp_path))
+    cms_shape = [
+        {
+            "mvpId": "M9000",
+            "title": "A  future MVP",
+            "qualityMeasureIds": ["134", "236", "XYZ1"],
+            "foundationQualityMeasureIds": ["479"],
+        }
+    ]
+    (tmp_path / "mvp-2025.cms.json").write_text(json.dumps(cms_shape), encoding="utf-8")
+    mvps = load_mvps(2025)
+    assert list(mvps.mvps) == ["M9000"]
+    assert mvps.mvp("M9000").claims_measure_ids == ("134", "236")
+    assert mvps.mvp("M9000").title == "A future MVP"
+    q = _projection(_perfect(["134", "236", "039"]), 2025, mvp="M9000").quality
+    # 236 (10) + 134 (7) of 4 x 10
+    assert q.score == 42.5
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("MIPSCLAIMS_SPECS_DIR", str(tmp_path / "empty"))
+    assert "M9000" not in load_mvps(2025).mvps
+
+
 def test_unknown_mvp_names_the_years_mvps():
     with pytest.raises(UnknownMvpError, match="no MVP 'M9999' in 2025; MVPs: G0053"):
         score(frame(*_perfect(["134"])), 2025, ScoringOptions(mvp="M9999"))

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,33 +61,34 @@ class MvpSet(_Frozen):
             ) from None
 
 
-def build_mvps(cms_dir: Path, spec: YearSpec) -> MvpSet:
-    """Normalise CMS's MVP file of ``spec``'s year against that year's claims measures."""
-    year = spec.performance_year
-    local = LOCAL_PATH.format(y=year)
-    path = Path(cms_dir) / local
-    raw = json.loads(path.read_text(encoding="utf-8"))
+def mvps_from_cms(raw: Any, spec: YearSpec, source: SourceFile) -> MvpSet:
+    """Normalise CMS's MVP list (``mvp/YYYY/mvp.json``) against the year's claims measures."""
     mvps: dict[str, Mvp] = {}
     for entry in sorted(raw, key=lambda e: e["mvpId"]):
         quality = tuple(normalise_measure_id(m) for m in entry.get("qualityMeasureIds", []))
         mvps[entry["mvpId"]] = Mvp(
             mvp_id=entry["mvpId"],
-            title=" ".join(entry["title"].split()),
+            title=" ".join(str(entry.get("title", entry["mvpId"])).split()),
             quality_measure_ids=quality,
             claims_measure_ids=tuple(sorted(m for m in set(quality) if m in spec.measures)),
             foundation_quality_measure_ids=tuple(
                 normalise_measure_id(m) for m in entry.get("foundationQualityMeasureIds", [])
             ),
         )
-    return MvpSet(
-        performance_year=year,
-        mvps=mvps,
-        source=SourceFile(
-            path=local,
-            upstream_path=UPSTREAM_PATH.format(y=year),
-            sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-        ),
+    return MvpSet(performance_year=spec.performance_year, mvps=mvps, source=source)
+
+
+def build_mvps(cms_dir: Path, spec: YearSpec) -> MvpSet:
+    """The MVPs of ``spec``'s year from the shared CMS folder (for the bundled specs)."""
+    year = spec.performance_year
+    local = LOCAL_PATH.format(y=year)
+    path = Path(cms_dir) / local
+    source = SourceFile(
+        path=local,
+        upstream_path=UPSTREAM_PATH.format(y=year),
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
     )
+    return mvps_from_cms(json.loads(path.read_text(encoding="utf-8")), spec, source)
 
 
 def render(mvps: MvpSet) -> str:
@@ -101,12 +103,35 @@ def build_files(cms_dir: Path, spec: YearSpec) -> dict[str, str]:
     return {FILE_NAME.format(y=spec.performance_year): render(build_mvps(cms_dir, spec))}
 
 
-@functools.cache
-def load_mvps(year: int) -> MvpSet | None:
-    """The MVPs of a year from the shipped specs; None when the year has none."""
-    from . import specs_dir  # late: the package imports this module
+#: CMS's MVP file a user imported with ``specs import --mvp`` (in the per-user spec folder).
+IMPORTED_NAME = "mvp-{y}.cms.json"
 
-    path = specs_dir() / FILE_NAME.format(y=year)
-    if not path.is_file():
-        return None
-    return MvpSet.model_validate_json(path.read_text(encoding="utf-8"))
+
+@functools.cache
+def _imported(path: str, mtime_ns: int, year: int) -> MvpSet:
+    from . import load  # late: the package imports this module
+
+    data = Path(path).read_bytes()
+    source = SourceFile(
+        path=Path(path).name, upstream_path="imported", sha256=hashlib.sha256(data).hexdigest()
+    )
+    return mvps_from_cms(json.loads(data), load(year), source)
+
+
+@functools.cache
+def _bundled(path: str) -> MvpSet:
+    return MvpSet.model_validate_json(Path(path).read_text(encoding="utf-8"))
+
+
+def load_mvps(year: int) -> MvpSet | None:
+    """The MVPs of a year: an imported CMS MVP file first, else the bundled one, else None.
+
+    An imported file is matched against the year's spec as loaded (imported or bundled).
+    """
+    from . import specs_dir, user_specs_dir  # late: the package imports this module
+
+    imported = user_specs_dir() / IMPORTED_NAME.format(y=year)
+    if imported.is_file():
+        return _imported(str(imported), imported.stat().st_mtime_ns, year)
+    bundled = specs_dir() / FILE_NAME.format(y=year)
+    return _bundled(str(bundled)) if bundled.is_file() else None
