@@ -52,6 +52,10 @@ def test_mvps_come_from_cms_files_with_their_claims_measures():
     # an MVP lists every collection type; only the claims measures are scorable here
     assert len(primary.quality_measure_ids) == 13
     assert len(load_mvps(2026).mvps) == 27
+    rehab = load_mvps(2026).mvp("M1370")
+    assert "Physical Therapy" in rehab.specialties
+    assert rehab.fits("physical therapy") and rehab.fits("Chiropractic")
+    assert not rehab.fits("Infectious") and not rehab.fits(" ")
     assert load_mvps(2099) is None
 
 
@@ -191,6 +195,23 @@ def test_2026_mvp_only_measures_never_count_in_traditional_mips():
     assert options["traditional"].rank == len(options)
 
 
+def test_specialty_keeps_only_the_mvps_cms_lists_for_it():
+    rows = _perfect(["128", "134"], year=2026)
+    p = _projection(rows, 2026, small_practice=True, specialty="Physical therapy")
+    assert [(o.option, o.quality_score) for o in p.reporting_options] == [
+        ("M1370", 80.0),
+        ("traditional", round(13 / 60 * 100, 4)),
+    ]
+    rehab = p.reporting_options[0]
+    assert rehab.specialties[:2] == ["Chiropractic Medicine", "Physiatry"]
+    # generic entries most MVPs share are not shown as who the MVP is for
+    assert not any("Nurse" in s or "Nonphysician" in s for s in rehab.specialties)
+    # without a specialty, one-claims-measure MVPs of other specialties rank first:
+    # M1368 (only 134): (7 + 6) / 10 -> 100%
+    unfiltered = _projection(rows, 2026, small_practice=True).reporting_options
+    assert unfiltered[0].option == "M1368" and unfiltered[0].quality_score == 100.0
+
+
 def test_score_under_a_2026_mvp_is_provisional():
     report = score(
         frame(*_perfect(["128", "134"], year=2026)),
@@ -285,6 +306,15 @@ def test_cli_table_starts_with_the_provisional_line_and_ranks_options(tmp_path):
     assert "128: not counted in traditional MIPS" in result.output
     assert "Reporting options the claims allow" in result.output
     assert "M1370" in result.output
+
+
+def test_cli_specialty_filters_the_ranking(tmp_path):
+    path = _rows_file(tmp_path, _perfect(["128", "134"], year=2026), 2026)
+    args = ["score", "--rows", str(path), "--year", "2026", "--small-practice"]
+    result = runner.invoke(app, [*args, "--specialty", "physical therapy", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    options = json.loads(result.output)["projections"][0]["reporting_options"]
+    assert [o["option"] for o in options] == ["M1370", "traditional"]
 
 
 def test_cli_2025_has_no_provisional_line(tmp_path):

@@ -137,6 +137,8 @@ def _print_options(p: Projection) -> None:
             left_out = " ".join(f"{e.measure_id} (MVP only)" for e in o.excluded) or "-"
         else:
             name = f"{o.option} {o.title}"
+            if o.specialties:
+                name += f"\n[dim]for: {', '.join(o.specialties)}[/dim]"
             left_out = f"{len(o.outside)} outside the MVP" if o.outside else "-"
         table.add_row(
             str(o.rank),
@@ -148,8 +150,9 @@ def _print_options(p: Projection) -> None:
         )
     console.print(table)
     console.print(
-        "[dim]- an MVP must be registered with CMS and should fit the clinician's specialty; "
-        "it also sets the cost and improvement activity measures[/dim]",
+        "[dim]- an MVP must be registered with CMS and should fit the clinician's specialty "
+        "(--specialty NAME ranks only MVPs CMS lists for it); it also sets the cost and "
+        "improvement activity measures[/dim]",
         highlight=False,
     )
 
@@ -204,6 +207,11 @@ def score(
         "--population-health",
         help="MVP population health measure points (0-10, from CMS); omit to leave it out.",
     ),
+    specialty: str | None = typer.Option(
+        None,
+        "--specialty",
+        help="Rank only MVPs CMS lists for this specialty (e.g. 'Physical Therapy').",
+    ),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
 ) -> None:
     """Project the MIPS final score: measure points, quality score, payment zone and levers.
@@ -228,6 +236,7 @@ def score(
             through_month=through_month,
             mvp=mvp,
             population_health_points=population_health,
+            specialty=specialty,
         )
     except ValueError as exc:
         raise fail(f"invalid option: {exc}") from None

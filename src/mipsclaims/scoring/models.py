@@ -153,6 +153,7 @@ class ReportingOption(_Model):
     option: str = Field(description='"traditional" or the MVP id.')
     kind: Literal["traditional", "mvp"]
     title: str
+    specialties: list[str] = Field(default=[], description="Who CMS meant the MVP for.")
     quality_score: float
     final_score: float
     required_measures: int
@@ -227,6 +228,10 @@ class ScoringOptions(_Model):
         ge=0,
         le=10,
         description="MVP population health measure points (CMS computes them); null -> left out.",
+    )
+    specialty: str | None = Field(
+        default=None,
+        description="Rank only MVPs meant for this specialty (part of CMS's specialty names).",
     )
 
 

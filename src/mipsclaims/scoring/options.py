@@ -158,10 +158,26 @@ def eligible_ids(scores: Iterable[MeasureScore]) -> set[str]:
     return {s.measure_id for s in scores if s.eligible_population > 0}
 
 
-def open_mvps(scores: list[MeasureScore], year: int) -> list[Mvp]:
-    """MVPs with at least one claims measure the entity's claims are eligible for."""
+def open_mvps(scores: list[MeasureScore], year: int, specialty: str | None = None) -> list[Mvp]:
+    """MVPs with at least one claims measure the entity's claims are eligible for.
+
+    With ``specialty``, only MVPs CMS lists for it (claims do not say a clinician's specialty).
+    """
     mvps = mvps_for(year)
     if mvps is None:
         return []
     eligible = eligible_ids(scores)
-    return [m for m in mvps.mvps.values() if eligible & set(m.claims_measure_ids)]
+    return [
+        m
+        for m in mvps.mvps.values()
+        if eligible & set(m.claims_measure_ids) and (specialty is None or m.fits(specialty))
+    ]
+
+
+#: Specialty entries most MVPs share; left out when showing who an MVP is for.
+GENERIC_SPECIALTIES = ("nonphysician", "nurse practitioner", "physician assistant")
+
+
+def main_specialties(mvp: Mvp) -> list[str]:
+    """The MVP's specialties without the generic ones most MVPs list."""
+    return [s for s in mvp.specialties if not any(g in s.lower() for g in GENERIC_SPECIALTIES)]

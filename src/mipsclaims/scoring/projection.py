@@ -397,6 +397,7 @@ def _entities(rows: pl.DataFrame) -> list[tuple[str, str | None]]:
 def _option(
     rank: int, quality: QualityScore, final: float, spec: YearSpec, options: ScoringOptions
 ) -> ReportingOption:
+    specialties: list[str] = []
     if quality.program == rules.TRADITIONAL:
         kind, title = "traditional", "traditional MIPS"
         offered = None
@@ -404,6 +405,7 @@ def _option(
         mvp = rules.find_mvp(spec.performance_year, quality.program)
         kind, title = "mvp", mvp.title
         offered = set(mvp.claims_measure_ids)
+        specialties = rules.main_specialties(mvp)
     eligible = sorted(
         m.measure_id
         for m in quality.measures
@@ -414,6 +416,7 @@ def _option(
         option=quality.program,
         kind=kind,
         title=title,
+        specialties=specialties,
         quality_score=quality.score,
         final_score=final,
         required_measures=quality.required_measures,
@@ -434,13 +437,15 @@ def reporting_options(
 ) -> list[ReportingOption]:
     """Traditional MIPS and every MVP the entity's claims are eligible for, best first.
 
+    ``options.specialty`` keeps only the MVPs CMS lists for that specialty.
+
     Ranked by projected quality score, then final score; a tie keeps traditional MIPS
     first (nothing to register), then MVP ids in order.
     """
     candidates: list[ScoringOptions] = [options.model_copy(update={"mvp": None})]
     candidates += [
         options.model_copy(update={"mvp": m.mvp_id})
-        for m in rules.open_mvps(scores, spec.performance_year)
+        for m in rules.open_mvps(scores, spec.performance_year, options.specialty)
     ]
     scored = []
     for order, candidate in enumerate(candidates):

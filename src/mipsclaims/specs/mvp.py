@@ -41,6 +41,14 @@ class Mvp(_Frozen):
     foundation_quality_measure_ids: tuple[str, ...] = Field(
         description="Population health measures CMS calculates from administrative claims."
     )
+    specialties: tuple[str, ...] = Field(
+        default=(), description="CMS's specialtiesMostApplicableTo (who the MVP is for)."
+    )
+
+    def fits(self, specialty: str) -> bool:
+        """Whether ``specialty`` names one the MVP is for (case-insensitive, part of a name)."""
+        wanted = specialty.strip().lower()
+        return bool(wanted) and any(wanted in s.lower() for s in self.specialties)
 
 
 class MvpSet(_Frozen):
@@ -73,6 +81,9 @@ def mvps_from_cms(raw: Any, spec: YearSpec, source: SourceFile) -> MvpSet:
             claims_measure_ids=tuple(sorted(m for m in set(quality) if m in spec.measures)),
             foundation_quality_measure_ids=tuple(
                 normalise_measure_id(m) for m in entry.get("foundationQualityMeasureIds", [])
+            ),
+            specialties=tuple(
+                " ".join(str(x).split()) for x in entry.get("specialtiesMostApplicableTo") or []
             ),
         )
     return MvpSet(performance_year=spec.performance_year, mvps=mvps, source=source)
