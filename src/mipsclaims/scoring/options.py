@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..specs import Measure, YearSpec
-from ..specs.mvp import Mvp, MvpSet, load_mvps
+from ..specs.mvp import Mvp, load_mvps
 from .models import ExcludedMeasure, MeasureScore
 from .points import OUTCOME_TYPES
 
@@ -44,13 +44,9 @@ def mvp_only(measure: Measure) -> bool:
     return measure.is_mvp_only
 
 
-def mvps_for(year: int) -> MvpSet | None:
-    return load_mvps(year)
-
-
 def find_mvp(year: int, mvp_id: str) -> Mvp:
     """The MVP ``mvp_id`` of ``year``, or a clear error naming the year's MVPs."""
-    mvps = mvps_for(year)
+    mvps = load_mvps(year)
     if mvps is None:
         raise UnknownMvpError(f"no MVP definitions for {year}")
     try:
@@ -70,7 +66,7 @@ def traditional_measures(
 ) -> tuple[list[MeasureScore], list[ExcludedMeasure]]:
     """Split an entity's scores into those traditional MIPS counts and those it may not."""
     year = spec.performance_year
-    mvps = mvps_for(year)
+    mvps = load_mvps(year)
     kept, excluded = [], []
     for score in scores:
         measure = spec.measures[score.measure_id]
@@ -163,7 +159,7 @@ def open_mvps(scores: list[MeasureScore], year: int, specialty: str | None = Non
 
     With ``specialty``, only MVPs CMS lists for it (claims do not say a clinician's specialty).
     """
-    mvps = mvps_for(year)
+    mvps = load_mvps(year)
     if mvps is None:
         return []
     eligible = eligible_ids(scores)

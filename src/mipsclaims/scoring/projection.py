@@ -16,7 +16,6 @@ from .models import (
     CategoryScore,
     Coverage,
     Direction,
-    ExcludedMeasure,
     Lever,
     LeverKind,
     MeasureScore,
@@ -203,13 +202,8 @@ def _quality(
     npi: str | None,
     spec: YearSpec,
     options: ScoringOptions,
-    *,
-    excluded: list[ExcludedMeasure] | None = None,
 ) -> QualityScore:
-    """Quality score under the option's rules: traditional MIPS, or ``options.mvp``.
-
-    ``excluded`` (measures already set aside) is kept when recomputing for levers.
-    """
+    """Quality score under the option's rules: traditional MIPS, or ``options.mvp``."""
     year = spec.performance_year
     if options.mvp is None:
         kept, left_out = rules.traditional_measures(scores, spec)
@@ -221,7 +215,7 @@ def _quality(
             small_practice=options.small_practice,
             required_measures=options.required_measures,
             prior_achievement=options.prior_quality_achievement,
-            excluded=[*(excluded or []), *left_out],
+            excluded=left_out,
         )
     mvp = rules.find_mvp(year, options.mvp)
     kept, left_out = rules.mvp_measures(scores, mvp)
@@ -237,7 +231,7 @@ def _quality(
         program=mvp.mvp_id,
         priority_applies=rules.priority_available(mvp, spec),
         population_health_points=population,
-        excluded=[*(excluded or []), *left_out],
+        excluded=left_out,
         notes=rules.mvp_notes(
             mvp, small_practice=options.small_practice, population_given=population is not None
         ),
@@ -332,9 +326,7 @@ def levers(
             if changed.points <= score.points:
                 continue
             others = [m for m in quality.measures if m.measure_id != score.measure_id]
-            new_quality = _quality(
-                [*others, changed], quality.tin, quality.npi, spec, options, excluded=[]
-            )
+            new_quality = _quality([*others, changed], quality.tin, quality.npi, spec, options)
             new_final = final_score_of(_categories(new_quality, options)[0])
             found.append(
                 Lever(
@@ -394,9 +386,7 @@ def _entities(rows: pl.DataFrame) -> list[tuple[str, str | None]]:
     )
 
 
-def _option(
-    rank: int, quality: QualityScore, final: float, spec: YearSpec, options: ScoringOptions
-) -> ReportingOption:
+def _option(rank: int, quality: QualityScore, final: float, spec: YearSpec) -> ReportingOption:
     specialties: list[str] = []
     if quality.program == rules.TRADITIONAL:
         kind, title = "traditional", "traditional MIPS"
@@ -437,10 +427,9 @@ def reporting_options(
 ) -> list[ReportingOption]:
     """Traditional MIPS and every MVP the entity's claims are eligible for, best first.
 
-    ``options.specialty`` keeps only the MVPs CMS lists for that specialty.
-
     Ranked by projected quality score, then final score; a tie keeps traditional MIPS
-    first (nothing to register), then MVP ids in order.
+    first (nothing to register), then MVP ids in order. ``options.specialty`` keeps only
+    the MVPs CMS lists for that specialty.
     """
     candidates: list[ScoringOptions] = [options.model_copy(update={"mvp": None})]
     candidates += [
@@ -454,7 +443,7 @@ def reporting_options(
         scored.append((-quality.score, -final, order, quality, final))
     scored.sort(key=lambda t: t[:3])
     return [
-        _option(rank, quality, final, spec, options)
+        _option(rank, quality, final, spec)
         for rank, (_, _, _, quality, final) in enumerate(scored, start=1)
     ]
 
