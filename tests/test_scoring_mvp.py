@@ -140,6 +140,22 @@ def test_small_practice_reports_every_claims_measure_and_requirement_is_waived()
     assert q.score == 100.0
 
 
+def test_mvp_high_priority_measure_takes_a_higher_ones_place():
+    rows = [
+        *_perfect(["039", "112", "134", "422"]),
+        row("226", met=40, not_met=0, stratum="00", stratum_name="reporting"),
+        row("226", met=40, not_met=0, stratum="01", stratum_name="performance"),
+        row("226", met=40, not_met=0, stratum="02", stratum_name="combinedPopulations"),
+    ]
+    q = _projection(rows, 2025, mvp="M1366").quality
+    # M1366 claims measures 039 (10), 112 (10), 134 (7), 226 (7, capped), 422 (0: no
+    # benchmark, high priority). No outcome measure; 422 is the only high-priority one, so
+    # it replaces the fourth best (226 after 134 by id): 10 + 10 + 7 + 0 = 27 of 40
+    assert [m.measure_id for m in q.counted] == ["039", "112", "134", "422"]
+    assert q.outcome_requirement == "high-priority measure 422 counted in place of a higher one"
+    assert q.score == 67.5
+
+
 def test_traditional_still_applies_the_outcome_requirement():
     q = _projection(_perfect(PRIMARY_CARE_2025), 2025).quality
     # best six: 001, 024, 039, 145, 236 (10 each) + 047 (7, high priority before 134) = 57 / 60
