@@ -49,6 +49,7 @@ OUT = Path(__file__).with_name("pt-clinic-2025.837")
 def out_path(year: int) -> Path:
     return Path(__file__).with_name(f"pt-clinic-{year}.837")
 
+
 LAST = ["ALDER", "BIRCH", "CEDAR", "DOGWOOD", "ELM", "FIR", "GINKGO", "HAZEL", "IVY", "JUNIPER"]
 FIRST = ["ALEX", "BLAIR", "CASEY", "DREW", "EMERY", "FINLEY", "GRAY", "HAYDEN", "INDY", "JESSE"]
 DIAGNOSES = ["M545", "M25561", "M1711", "M7541", "S83511A", "M5416", "G8929"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import io
 import json
 import random
 from pathlib import Path
@@ -86,3 +88,75 @@ def test_no_phi_in_any_default_output(tmp_path: Path) -> None:
         assert not [p for p in phi if p in text]
     shown = runner.invoke(app, ["gaps", "-q", "-f", "csv", "--show-phi", str(EXAMPLE)]).stdout
     assert "9EX0" in shown
+
+
+# --- 2026: the year in progress, counted provisionally with the 2025 codes ------------------
+
+EXAMPLE_2026 = REPO / "examples" / "pt-clinic-2026.837"
+
+
+def test_committed_2026_example_is_what_the_script_makes() -> None:
+    from mipsclaims.synth import render_claims
+
+    script = _script()
+    claims = script.build(random.Random(script.SEEDS[2026]), 2026)
+    assert render_claims(claims) == EXAMPLE_2026.read_bytes()
+    dates = [ln.service_date for c in claims for ln in c.lines]
+    assert min(dates).year == 2026 and max(dates) <= script.THROUGH[2026]
+
+
+def _run(*args: str) -> str:
+    out = runner.invoke(app, list(args))
+    assert out.exit_code in (0, 1), out.output
+    return out.stdout
+
+
+def test_every_2026_output_says_it_is_provisional(tmp_path: Path) -> None:
+    pytest.importorskip("mipsclaims.inputs")
+    note = "Provisional 2026: CMS has not published the 2026 claims single source yet"
+    ex = str(EXAMPLE_2026)
+    table = _run("report", "-y", "2026", "-q", ex)
+    assert table.startswith(note[:40])  # the first line, before any table
+    payload = json.loads(_run("report", "-y", "2026", "-q", "-f", "json", ex))
+    assert payload["spec"]["provisional"] is True and payload["spec"]["coding_year"] == 2025
+    assert payload["spec"]["note"].startswith(note)
+    assert {r["measure_id"] for r in payload["rows"]} >= {"128", "134", "181", "226"}
+    from mipsclaims.report.export import ROW_KEYS
+
+    assert all(list(r)[: len(ROW_KEYS)] == list(ROW_KEYS) for r in payload["rows"])
+    for command in (["report"], ["gaps"], ["check", "-m", "128,134"]):
+        rows = list(
+            csv.DictReader(io.StringIO(_run(*command, "-y", "2026", "-q", "-f", "csv", ex)))
+        )
+        assert rows, command
+        assert {(r["spec_coding_year"], r["spec_provisional"]) for r in rows} == {("2025", "true")}
+    for command in (["gaps"], ["check", "-m", "128,134"]):
+        assert _run(*command, "-y", "2026", "-q", ex).startswith(note[:40]), command
+    page = tmp_path / "r.html"
+    _run("report", "-y", "2026", "-q", "-f", "html", "-o", str(page), ex)
+    html = page.read_text()
+    assert 'class="provisional"' in html and "2025 codes" in html
+    assert html.index('class="provisional"') < html.index("<h1>")
+
+
+def test_2025_outputs_are_not_marked_provisional(tmp_path: Path) -> None:
+    pytest.importorskip("mipsclaims.inputs")
+    ex = str(EXAMPLE)
+    assert "Provisional" not in _run("report", "-q", ex)
+    payload = json.loads(_run("report", "-q", "-f", "json", ex))
+    assert payload["spec"]["provisional"] is False and payload["spec"]["note"] is None
+    rows = list(csv.DictReader(io.StringIO(_run("report", "-q", "-f", "csv", ex))))
+    assert {(r["spec_coding_year"], r["spec_provisional"]) for r in rows} == {("2025", "false")}
+    page = tmp_path / "r.html"
+    _run("report", "-q", "-f", "html", "-o", str(page), ex)
+    assert 'class="provisional"' not in page.read_text()
+
+
+def test_check_claim_works_for_2026() -> None:
+    import mipsclaims
+
+    script = _script()
+    claims = script.build(random.Random(script.SEEDS[2026]), 2026)
+    evaluation = next(c for c in claims if c.lines[0].procedure_code in {"97161", "97162"})
+    check = mipsclaims.check_claim(evaluation, 2026)
+    assert {m.measure_id for m in check.measures} >= {"128", "134", "226"}

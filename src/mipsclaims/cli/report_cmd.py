@@ -80,7 +80,7 @@ def _evaluate(lines: pl.DataFrame, year: int, level: str, quiet: bool):
     try:
         with status(f"evaluating {lines.height:,} claim lines for {year}", quiet=quiet):
             return evaluate_lines(lines, year, level=level)
-    except (specs.UnsupportedYearError, SpillError) as exc:
+    except (specs.UnsupportedYearError, specs.SpecFileError, SpillError) as exc:
         raise fail(str(exc)) from None
 
 
@@ -113,7 +113,7 @@ def _evaluate_files(
         batches = map(transform, batches)
     try:
         result = evaluate_lines(batches, year, level=level)
-    except (sources.InputError, specs.UnsupportedYearError, SpillError) as exc:
+    except (sources.InputError, specs.UnsupportedYearError, specs.SpecFileError, SpillError) as exc:
         raise fail(str(exc)) from None
     _note_unreadable(loaded, quiet)
     return result

@@ -108,8 +108,16 @@ def supported_years(*, claims_logic_only: bool = False) -> tuple[int, ...]:
     """Bundled and imported years (every one of them has claims logic today)."""
     years = set(ALL_YEARS) | set(imported_years())
     if claims_logic_only:
-        years = {y for y in years if y in LOGIC_YEARS or load(y).has_claims_logic}
+        years = {y for y in years if _has_logic(y)}
     return tuple(sorted(years))
+
+
+def _has_logic(year: int) -> bool:
+    """An imported year that cannot be read does not stop the other years (using it does)."""
+    try:
+        return load(year).has_claims_logic
+    except SpecFileError:
+        return False
 
 
 @functools.cache

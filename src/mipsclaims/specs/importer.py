@@ -101,7 +101,9 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        hint = " (the file ends early: truncated?)" if exc.pos >= len(text.rstrip()) else ""
+        open_string = exc.msg.startswith("Unterminated string") and "\n" not in text[exc.pos :]
+        ends_early = exc.pos >= len(text.rstrip()) or open_string
+        hint = " (the file ends early: truncated?)" if ends_early else ""
         raise SpecImportError(
             path, f"line {exc.lineno} column {exc.colno}: not valid JSON: {exc.msg}{hint}"
         ) from None
