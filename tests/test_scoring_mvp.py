@@ -89,6 +89,29 @@ def test_an_imported_cms_mvp_file_replaces_the_bundled_mvps(tmp_path, monkeypatc
     assert "M9000" not in load_mvps(2025).mvps
 
 
+def test_specs_import_with_an_mvp_file_feeds_mvp_scoring(cms_dir, tmp_path, monkeypatch):
+    from mipsclaims import specs
+    from mipsclaims.specs.importer import import_year
+
+    monkeypatch.setenv("MIPSCLAIMS_SPECS_DIR", str(tmp_path))
+    try:
+        # 2025 codes with the 2024 MVP file: 16 MVPs instead of 2025's 21
+        import_year(
+            2025,
+            cms_dir / "single-source/qpp-single-source-2025.json",
+            mvp=cms_dir / "mvp/mvp-2024.json",
+        )
+        mvps = load_mvps(2025)
+        assert len(mvps.mvps) == 16 and "M1420" not in mvps.mvps
+        assert mvps.source.upstream_path == "imported"
+        q = _projection(_perfect(PRIMARY_CARE_2025), 2025, mvp="M0005").quality
+        assert q.score == 85.0
+    finally:
+        monkeypatch.undo()
+        specs.reload()
+    assert len(load_mvps(2025).mvps) == 21
+
+
 def test_unknown_mvp_names_the_years_mvps():
     with pytest.raises(UnknownMvpError, match="no MVP 'M9999' in 2025; MVPs: G0053"):
         score(frame(*_perfect(["134"])), 2025, ScoringOptions(mvp="M9999"))
