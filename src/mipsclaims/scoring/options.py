@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..specs import Measure, YearSpec
-from ..specs.mvp import Mvp, load_mvps
+from ..specs.mvp import Mvp, MvpSet, load_mvps
 from .models import ExcludedMeasure, MeasureScore
 from .points import OUTCOME_TYPES
 
@@ -44,9 +44,12 @@ def mvp_only(measure: Measure) -> bool:
     return measure.is_mvp_only
 
 
-def find_mvp(year: int, mvp_id: str) -> Mvp:
-    """The MVP ``mvp_id`` of ``year``, or a clear error naming the year's MVPs."""
-    mvps = load_mvps(year)
+def find_mvp(year: int, mvp_id: str, mvps: MvpSet | None = None) -> Mvp:
+    """The MVP ``mvp_id`` of ``year``, or a clear error naming the year's MVPs.
+
+    ``mvps`` is the year's set when the caller has it (``load_mvps`` looks at the disk).
+    """
+    mvps = load_mvps(year) if mvps is None else mvps
     if mvps is None:
         raise UnknownMvpError(f"no MVP definitions for {year}")
     try:
@@ -62,11 +65,10 @@ def _excluded(score: MeasureScore, reason: str) -> ExcludedMeasure:
 
 
 def traditional_measures(
-    scores: Iterable[MeasureScore], spec: YearSpec
+    scores: Iterable[MeasureScore], spec: YearSpec, mvps: MvpSet | None
 ) -> tuple[list[MeasureScore], list[ExcludedMeasure]]:
     """Split an entity's scores into those traditional MIPS counts and those it may not."""
     year = spec.performance_year
-    mvps = load_mvps(year)
     kept, excluded = [], []
     for score in scores:
         measure = spec.measures[score.measure_id]
@@ -92,14 +94,17 @@ def traditional_measures(
 
 
 def mvp_measures(
-    scores: Iterable[MeasureScore], mvp: Mvp
+    scores: Iterable[MeasureScore], mvp: Mvp, *, explain: bool = True
 ) -> tuple[list[MeasureScore], list[ExcludedMeasure]]:
-    """Split an entity's scores into the MVP's quality measures and the ignored rest."""
+    """Split an entity's scores into the MVP's quality measures and the ignored rest.
+
+    ``explain=False`` skips describing the rest (ranking needs only their ids).
+    """
     kept, excluded = [], []
     for score in scores:
         if score.measure_id in mvp.claims_measure_ids:
             kept.append(score)
-        else:
+        elif explain:
             excluded.append(_excluded(score, f"not a quality measure of MVP {mvp.mvp_id}"))
     return kept, excluded
 
@@ -154,12 +159,13 @@ def eligible_ids(scores: Iterable[MeasureScore]) -> set[str]:
     return {s.measure_id for s in scores if s.eligible_population > 0}
 
 
-def open_mvps(scores: list[MeasureScore], year: int, specialty: str | None = None) -> list[Mvp]:
+def open_mvps(
+    scores: list[MeasureScore], mvps: MvpSet | None, specialty: str | None = None
+) -> list[Mvp]:
     """MVPs with at least one claims measure the entity's claims are eligible for.
 
     With ``specialty``, only MVPs CMS lists for it (claims do not say a clinician's specialty).
     """
-    mvps = load_mvps(year)
     if mvps is None:
         return []
     eligible = eligible_ids(scores)

@@ -10,6 +10,7 @@ import polars as pl
 
 from ..specs import YearSpec, provisional_note
 from ..specs import load as load_spec
+from ..specs.mvp import MvpSet, load_mvps
 from . import options as rules
 from .models import (
     Category,
@@ -202,11 +203,17 @@ def _quality(
     npi: str | None,
     spec: YearSpec,
     options: ScoringOptions,
+    mvps: MvpSet | None,
+    *,
+    explain: bool = True,
 ) -> QualityScore:
-    """Quality score under the option's rules: traditional MIPS, or ``options.mvp``."""
+    """Quality score under the option's rules: traditional MIPS, or ``options.mvp``.
+
+    ``explain=False`` (ranking) leaves the measures outside an MVP out of ``excluded``.
+    """
     year = spec.performance_year
     if options.mvp is None:
-        kept, left_out = rules.traditional_measures(scores, spec)
+        kept, left_out = rules.traditional_measures(scores, spec, mvps)
         return quality_score(
             kept,
             tin=tin,
@@ -217,8 +224,8 @@ def _quality(
             prior_achievement=options.prior_quality_achievement,
             excluded=left_out,
         )
-    mvp = rules.find_mvp(year, options.mvp)
-    kept, left_out = rules.mvp_measures(scores, mvp)
+    mvp = rules.find_mvp(year, options.mvp, mvps)
+    kept, left_out = rules.mvp_measures(scores, mvp, explain=explain)
     population = options.population_health_points if mvp.foundation_quality_measure_ids else None
     return quality_score(
         kept,
@@ -238,11 +245,11 @@ def _quality(
     )
 
 
-def option_label(options: ScoringOptions, year: int) -> str:
+def option_label(options: ScoringOptions, year: int, mvps: MvpSet | None = None) -> str:
     """How a projection names its reporting option ("traditional MIPS", "MVP M1370 ...")."""
     if options.mvp is None:
         return "traditional MIPS"
-    mvp = rules.find_mvp(year, options.mvp)
+    mvp = rules.find_mvp(year, options.mvp, mvps)
     return f"MVP {mvp.mvp_id} {mvp.title}"
 
 
@@ -318,15 +325,20 @@ def levers(
     final_score: float,
     spec: YearSpec,
     options: ScoringOptions,
+    mvps: MvpSet | None = None,
 ) -> list[Lever]:
     """For each measure, what reaching data completeness or the next decile is worth."""
+    if mvps is None:
+        mvps = load_mvps(spec.performance_year)
     found = []
     for score in quality.measures:
         for kind, action, needed, changed in _what_if(score, spec, options):
             if changed.points <= score.points:
                 continue
             others = [m for m in quality.measures if m.measure_id != score.measure_id]
-            new_quality = _quality([*others, changed], quality.tin, quality.npi, spec, options)
+            new_quality = _quality(
+                [*others, changed], quality.tin, quality.npi, spec, options, mvps
+            )
             new_final = final_score_of(_categories(new_quality, options)[0])
             found.append(
                 Lever(
@@ -386,13 +398,20 @@ def _entities(rows: pl.DataFrame) -> list[tuple[str, str | None]]:
     )
 
 
-def _option(rank: int, quality: QualityScore, final: float, spec: YearSpec) -> ReportingOption:
+def _option(
+    rank: int,
+    quality: QualityScore,
+    final: float,
+    spec: YearSpec,
+    mvps: MvpSet | None,
+    entity_ids: set[str],
+) -> ReportingOption:
     specialties: list[str] = []
     if quality.program == rules.TRADITIONAL:
         kind, title = "traditional", "traditional MIPS"
         offered = None
     else:
-        mvp = rules.find_mvp(spec.performance_year, quality.program)
+        mvp = rules.find_mvp(spec.performance_year, quality.program, mvps)
         kind, title = "mvp", mvp.title
         offered = set(mvp.claims_measure_ids)
         specialties = rules.main_specialties(mvp)
@@ -412,7 +431,7 @@ def _option(rank: int, quality: QualityScore, final: float, spec: YearSpec) -> R
         required_measures=quality.required_measures,
         uses=[m.measure_id for m in quality.counted],
         eligible=eligible,
-        outside=sorted(e.measure_id for e in quality.excluded if offered is not None),
+        outside=sorted(entity_ids - offered) if offered is not None else [],
         excluded=[e for e in quality.excluded if offered is None],
         notes=quality.notes,
     )
@@ -424,6 +443,7 @@ def reporting_options(
     npi: str | None,
     spec: YearSpec,
     options: ScoringOptions,
+    mvps: MvpSet | None = None,
 ) -> list[ReportingOption]:
     """Traditional MIPS and every MVP the entity's claims are eligible for, best first.
 
@@ -431,19 +451,21 @@ def reporting_options(
     first (nothing to register), then MVP ids in order. ``options.specialty`` keeps only
     the MVPs CMS lists for that specialty.
     """
+    mvps = load_mvps(spec.performance_year) if mvps is None else mvps
     candidates: list[ScoringOptions] = [options.model_copy(update={"mvp": None})]
     candidates += [
         options.model_copy(update={"mvp": m.mvp_id})
-        for m in rules.open_mvps(scores, spec.performance_year, options.specialty)
+        for m in rules.open_mvps(scores, mvps, options.specialty)
     ]
+    entity_ids = {s.measure_id for s in scores}
     scored = []
     for order, candidate in enumerate(candidates):
-        quality = _quality(scores, tin, npi, spec, candidate)
+        quality = _quality(scores, tin, npi, spec, candidate, mvps, explain=False)
         final = final_score_of(_categories(quality, candidate)[0])
         scored.append((-quality.score, -final, order, quality, final))
     scored.sort(key=lambda t: t[:3])
     return [
-        _option(rank, quality, final, spec)
+        _option(rank, quality, final, spec, mvps, entity_ids)
         for rank, (_, _, _, quality, final) in enumerate(scored, start=1)
     ]
 
@@ -459,13 +481,17 @@ def score(
     options = options or ScoringOptions()
     spec = spec or load_spec(year)
     threshold = threshold_for(year)
+    mvps = load_mvps(year)
     if options.mvp is not None:
-        rules.find_mvp(year, options.mvp)  # an unknown MVP fails before any work
+        rules.find_mvp(year, options.mvp, mvps)  # an unknown MVP fails before any work
     all_scores = score_rows(rows, year, small_practice=options.small_practice, spec=spec)
+    by_entity: dict[tuple[str, str | None], list[MeasureScore]] = {}
+    for s in all_scores:
+        by_entity.setdefault((s.tin, s.npi), []).append(s)
     projections = []
     for tin, npi in _entities(rows):
-        mine = [s for s in all_scores if s.tin == tin and s.npi == npi]
-        quality = _quality(mine, tin, npi, spec, options)
+        mine = by_entity.get((tin, npi), [])
+        quality = _quality(mine, tin, npi, spec, options, mvps)
         categories, situation, assumptions = _categories(quality, options)
         final = final_score_of(categories)
         projections.append(
@@ -481,11 +507,11 @@ def score(
                 margin=options.margin,
                 zone=zone(final, threshold, options.margin),
                 adjustment=payment_adjustment(final, year, threshold, options.scaling_factor),
-                levers=levers(quality, final, spec, options),
+                levers=levers(quality, final, spec, options, mvps),
                 coverage=coverage(year, options.through_month, mine),
                 assumptions=assumptions,
-                reporting_option=option_label(options, year),
-                reporting_options=reporting_options(mine, tin, npi, spec, options),
+                reporting_option=option_label(options, year, mvps),
+                reporting_options=reporting_options(mine, tin, npi, spec, options, mvps),
             )
         )
     return ScoreReport(
