@@ -345,6 +345,17 @@ def test_cli_table_starts_with_the_provisional_line_and_ranks_options(tmp_path):
     assert "128: not counted in traditional MIPS" in result.output
     assert "Reporting options the claims allow" in result.output
     assert "M1370" in result.output
+    assert "best 6" in result.output  # traditional: six required
+
+
+def test_cli_table_under_an_mvp_counts_its_required_measures(tmp_path):
+    path = _rows_file(tmp_path, _perfect(["128", "134", "181"], year=2026), 2026)
+    args = ["score", "--rows", str(path), "--year", "2026", "--small-practice", "--mvp", "M1370"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Reporting option: MVP M1370" in result.output
+    assert "best 2" in result.output and "best 6" not in result.output
+    assert "181: not a quality measure of MVP M1370" in result.output
 
 
 def test_cli_specialty_filters_the_ranking(tmp_path):

@@ -62,7 +62,7 @@ def _print_projection(p: Projection) -> None:
     for header in ("elig.", "compl.", "rate", "points"):
         table.add_column(header, justify="right", no_wrap=True)
     table.add_column("why", min_width=16)
-    table.add_column("best 6", no_wrap=True)
+    table.add_column(f"best {q.required_measures}", no_wrap=True)
     for m in q.measures:
         cells = [
             m.measure_id,
