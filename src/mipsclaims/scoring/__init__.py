@@ -8,7 +8,7 @@ Public API (all results are frozen pydantic models, see :mod:`.models`):
 
 - ``score(rows, year, ScoringOptions(...)) -> ScoreReport``: one :class:`Projection` per
   entity (TIN/NPI rows, and TIN rows whose ``npi`` is null). A projection holds
-  ``quality`` (:class:`QualityScore`: ``measures`` and the ``counted`` best six as
+  ``quality`` (:class:`QualityScore`: ``measures`` and the ``counted`` best six (an MVP: four) as
   :class:`MeasureScore` with ``points``, ``decile``, ``status`` and a ``reason`` such as
   "decile 8, 8.96 points"), ``categories`` (:class:`CategoryScore` with weights after
   reweighting), ``final_score``, ``threshold``, ``zone`` ("safe" / "neutral" / "at_risk"),

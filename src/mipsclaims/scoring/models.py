@@ -80,8 +80,14 @@ class QualityScore(_Model):
         default="traditional", description='"traditional" (MIPS) or the MVP id (e.g. "M1370").'
     )
     required_measures: int
-    counted: list[MeasureScore] = Field(description="The measures in the best six, best first.")
-    measures: list[MeasureScore] = Field(description="Every measure of the entity, best first.")
+    counted: list[MeasureScore] = Field(
+        description="The measures that count (the best required_measures: six, an MVP four), "
+        "best first."
+    )
+    measures: list[MeasureScore] = Field(
+        description="Every measure of the entity the option may count, best first "
+        "(the others are in excluded)."
+    )
     achievement_points: float = Field(description="Points of the counted measures.")
     small_practice_bonus: float
     population_health_points: float | None = Field(

@@ -1,4 +1,5 @@
-"""Quality category score: the best six measures, the outcome rule, bonus and improvement."""
+"""Quality category score: the best measures (six; an MVP four), the outcome rule, bonus and
+improvement."""
 
 from __future__ import annotations
 
