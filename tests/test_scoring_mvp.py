@@ -432,3 +432,17 @@ def test_html_report_says_why_an_mvp_only_measure_does_not_count(claims_2026):
     assert excluded, "the synthetic 2026 claims should reach an MVP-only measure"
     page = html.render_html(result, year=2026, level="tin-npi", scores=scores)
     assert excluded[0].reason in page
+
+
+def test_score_ranks_per_clinician_and_per_tin_in_one_run(claims_2026):
+    args = ["score", str(claims_2026), "--year", "2026", "--level", "both", "--format", "json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    projections = json.loads(result.output)["projections"]
+    groups = [p for p in projections if p["npi"] is None]
+    clinicians = [p for p in projections if p["npi"] is not None]
+    assert groups and clinicians
+    assert {p["tin"] for p in groups} == {p["tin"] for p in clinicians}
+    for p in projections:
+        assert p["reporting_options"][0]["rank"] == 1
+        assert p["coverage"]["through_month"] is not None

@@ -5,13 +5,15 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
+import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from .. import scoring
 from ..scoring import Projection, ScoreReport, ScoringOptions
-from .common import Level, fail
+from ..scoring.projection import last_month
+from .common import fail
 
 console = Console()
 
@@ -29,6 +31,14 @@ LEVERS_SHOWN = 5
 class OutputFormat(StrEnum):
     table = "table"
     json = "json"
+
+
+class ScoreLevel(StrEnum):
+    """Entities to score: clinicians, the TIN (group), or both in one run."""
+
+    tin_npi = "tin-npi"
+    tin = "tin"
+    both = "both"
 
 
 def _pct(value: float | None) -> str:
@@ -175,7 +185,11 @@ def score(
     rows: Path | None = typer.Option(
         None, "--rows", help="Rows written by `mipsclaims report --format json|csv`."
     ),
-    level: Level = typer.Option(Level.tin_npi, "--level", help="Entity level when evaluating."),
+    level: ScoreLevel = typer.Option(
+        ScoreLevel.tin_npi,
+        "--level",
+        help="Entities when evaluating: tin-npi (clinicians), tin (group) or both.",
+    ),
     small_practice: bool = typer.Option(
         False, "--small-practice", help="15 or fewer clinicians (3-point floor, bonus, weights)."
     ),
@@ -219,6 +233,7 @@ def score(
     Example: mipsclaims score claims/*.837 --year 2025 --small-practice --ia 40
     Example: mipsclaims score --rows rows.json --year 2025 --through-month 6 --format json
     Example: mipsclaims score claims/*.837 --year 2026 --mvp M1370 --small-practice
+    Example: mipsclaims score claims/*.837 --year 2026 --level both --specialty therapy
 
     Every projection also ranks the reporting options the claims allow: traditional MIPS
     and each MVP whose quality measures the claims are eligible for.
@@ -250,8 +265,13 @@ def score(
         else:
             from ..api import evaluate  # lazy: scoring from --rows must not need the engine
 
-            result = evaluate(list(sources), year, level=level.value)
-            report = scoring.score_result(result, year, options)
+            levels = ["tin-npi", "tin"] if level is ScoreLevel.both else [level.value]
+            results = [evaluate(list(sources), year, level=lv) for lv in levels]
+            if options.through_month is None:
+                month = last_month(results[0].monthly)
+                options = options.model_copy(update={"through_month": month})
+            rows_of = pl.concat([r.rows for r in results], how="vertical_relaxed")
+            report = scoring.score(rows_of, year, options)
     except (ValueError, OSError) as exc:
         raise fail(str(exc)) from None
     if output is OutputFormat.json:
