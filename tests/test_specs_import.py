@@ -357,6 +357,17 @@ def test_a_damaged_imported_spec_is_an_error_naming_it(user_dir: Path) -> None:
     assert runner.invoke(app, ["report", "-q", "-f", "json", str(EXAMPLE_2025)]).exit_code == 0
 
 
+def test_importing_again_repairs_a_damaged_import(
+    cms_dir: Path, tmp_path: Path, user_dir: Path
+) -> None:
+    user_dir.mkdir(parents=True)
+    (user_dir / "2026.json").write_text("{}")
+    specs.reload()
+    result = importer.import_year(2026, _as_2026(cms_dir, tmp_path))
+    assert result.spec.imported and "bundled 2026 spec" in result.spec.imported.inherited
+    assert specs.load(2026).measures == result.spec.measures
+
+
 # --- where imported specs live -------------------------------------------------------------
 
 

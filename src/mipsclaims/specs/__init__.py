@@ -16,8 +16,7 @@ import pkgutil
 from importlib import resources
 from pathlib import Path
 
-from pydantic import ValidationError
-
+from ..errors import MipsClaimsError
 from .builder import ALL_YEARS, LOGIC_YEARS
 from .models import (
     Benchmark,
@@ -60,16 +59,17 @@ __all__ = [
     "user_specs_dir",
 ]
 
-#: Environment variable naming the per-user specs directory (imported specs).
-SPECS_DIR_ENV = "MIPSCLAIMS_SPECS_DIR"
 
-
-class UnsupportedYearError(ValueError):
+class UnsupportedYearError(MipsClaimsError, ValueError):
     """Raised for a performance year that has no measure spec."""
 
 
-class SpecFileError(ValueError):
+class SpecFileError(MipsClaimsError, ValueError):
     """An imported spec file exists but cannot be read (names the file)."""
+
+
+#: Environment variable naming the per-user specs directory (imported specs).
+SPECS_DIR_ENV = "MIPSCLAIMS_SPECS_DIR"
 
 
 def specs_dir() -> Path:
@@ -132,7 +132,7 @@ def load(year: int) -> YearSpec:
     if user_file.is_file():
         try:
             return YearSpec.model_validate_json(user_file.read_bytes())
-        except (ValidationError, ValueError, OSError) as exc:
+        except (ValueError, OSError) as exc:  # pydantic's ValidationError is a ValueError
             raise SpecFileError(
                 f"{user_file}: not a readable mipsclaims spec ({type(exc).__name__}); "
                 "import the year again with `mipsclaims specs import` or delete the file"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import MipsClaimsError
 
-class SpecImportError(ValueError):
+
+class SpecImportError(MipsClaimsError, ValueError):
     """A CMS file ``mipsclaims specs import`` cannot use; the message names file and row."""
 
     def __init__(self, path: Path | str, message: str) -> None:

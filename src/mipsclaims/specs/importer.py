@@ -237,12 +237,18 @@ def _calculation_type(measure_id: str, year: int) -> str | None:
 
 
 def _current(year: int) -> YearSpec | None:
-    from . import UnsupportedYearError, load
+    """The spec the import builds on: the year's current one; the bundled one when a
+    damaged import is in the way (importing again is how to repair it); None if neither."""
+    from . import ALL_YEARS, SpecFileError, UnsupportedYearError, load, specs_dir
 
     try:
         return load(year)
     except UnsupportedYearError:
         return None
+    except SpecFileError:
+        if year not in ALL_YEARS:
+            return None
+        return YearSpec.model_validate_json((specs_dir() / f"{year}.json").read_bytes())
 
 
 @dataclass(frozen=True)
