@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..errors import MipsClaimsError
 from ..specs import Measure, YearSpec
 from ..specs.mvp import Mvp, MvpSet, load_mvps
 from .models import ExcludedMeasure, MeasureScore
@@ -30,7 +31,7 @@ MVP_REQUIRED_MEASURES = 4
 TRADITIONAL = "traditional"
 
 
-class UnknownMvpError(ValueError):
+class UnknownMvpError(MipsClaimsError, ValueError):
     """An MVP id the year does not have."""
 
 
