@@ -113,8 +113,11 @@ def test_specs_import_with_an_mvp_file_feeds_mvp_scoring(cms_dir, tmp_path, monk
 
 
 def test_unknown_mvp_names_the_years_mvps():
-    with pytest.raises(UnknownMvpError, match="no MVP 'M9999' in 2025; MVPs: G0053"):
+    from mipsclaims.errors import MipsClaimsError
+
+    with pytest.raises(UnknownMvpError, match="no MVP 'M9999' in 2025; MVPs: G0053") as err:
         score(frame(*_perfect(["134"])), 2025, ScoringOptions(mvp="M9999"))
+    assert isinstance(err.value, MipsClaimsError) and isinstance(err.value, ValueError)
 
 
 # --- MVP quality rules -------------------------------------------------------------------
