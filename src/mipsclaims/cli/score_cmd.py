@@ -5,13 +5,15 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
+import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from .. import scoring
 from ..scoring import Projection, ScoreReport, ScoringOptions
-from .common import Level, fail
+from ..scoring.projection import last_month
+from .common import fail
 
 console = Console()
 
@@ -31,6 +33,14 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+class ScoreLevel(StrEnum):
+    """Entities to score: clinicians, the TIN (group), or both in one run."""
+
+    tin_npi = "tin-npi"
+    tin = "tin"
+    both = "both"
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
@@ -42,6 +52,7 @@ def _entity(p: Projection) -> str:
 def _print_projection(p: Projection) -> None:
     style = ZONE_STYLE[p.zone]
     console.rule(_entity(p))
+    console.print(f"Reporting option: [bold]{p.reporting_option}[/bold]", highlight=False)
     console.print(
         f"Projected final score [bold]{p.final_score:.2f}[/bold] of 100: "
         f"[{style}]{ZONE_TEXT[p.zone]}[/{style}] (threshold {p.threshold:g}, "
@@ -61,7 +72,7 @@ def _print_projection(p: Projection) -> None:
     for header in ("elig.", "compl.", "rate", "points"):
         table.add_column(header, justify="right", no_wrap=True)
     table.add_column("why", min_width=16)
-    table.add_column("best 6", no_wrap=True)
+    table.add_column(f"best {q.required_measures}", no_wrap=True)
     for m in q.measures:
         cells = [
             m.measure_id,
@@ -75,9 +86,17 @@ def _print_projection(p: Projection) -> None:
         ]
         table.add_row(*cells)
     console.print(table)
+    for left_out in q.excluded:
+        console.print(f"[dim]- {left_out.measure_id}: {left_out.reason}[/dim]", highlight=False)
+    population = (
+        f" + {q.population_health_points:g} population health"
+        if q.population_health_points is not None
+        else ""
+    )
+    available = q.available_points if q.available_points is not None else q.required_measures * 10
     console.print(
-        f"Quality: {q.achievement_points:.2f} points + {q.small_practice_bonus:g} bonus over "
-        f"{q.required_measures * 10} = {q.achievement_percent:.2f}%, improvement "
+        f"Quality: {q.achievement_points:.2f} points + {q.small_practice_bonus:g} bonus"
+        f"{population} over {available:g} = {q.achievement_percent:.2f}%, improvement "
         f"+{q.improvement_percent:.2f} -> [bold]{q.score:.2f}%[/bold]",
         highlight=False,
     )
@@ -109,10 +128,49 @@ def _print_projection(p: Projection) -> None:
         console.print(levers)
     for note in [*q.notes, *p.assumptions]:
         console.print(f"[dim]- {note}[/dim]", highlight=False)
+    _print_options(p)
+
+
+def _print_options(p: Projection) -> None:
+    """The ranking of reporting options: what each would earn and which measures it uses."""
+    if not p.reporting_options:
+        return
+    table = Table(
+        title="Reporting options the claims allow (best projected quality score first)",
+        title_justify="left",
+    )
+    for col in ("#", "option", "quality", "final", "uses", "not counted"):
+        table.add_column(col, justify="right" if col in ("#", "quality", "final") else "left")
+    for o in p.reporting_options:
+        if o.kind == "traditional":
+            name = "traditional MIPS"
+            left_out = " ".join(f"{e.measure_id} (MVP only)" for e in o.excluded) or "-"
+        else:
+            name = f"{o.option} {o.title}"
+            if o.specialties:
+                name += f"\n[dim]for: {', '.join(o.specialties)}[/dim]"
+            left_out = f"{len(o.outside)} outside the MVP" if o.outside else "-"
+        table.add_row(
+            str(o.rank),
+            name,
+            f"{o.quality_score:.2f}%",
+            f"{o.final_score:.2f}",
+            " ".join(o.uses) or "-",
+            left_out,
+        )
+    console.print(table)
+    console.print(
+        "[dim]- an MVP must be registered with CMS and should fit the clinician's specialty "
+        "(--specialty NAME ranks only MVPs CMS lists for it); it also sets the cost and "
+        "improvement activity measures[/dim]",
+        highlight=False,
+    )
 
 
 def print_report(report: ScoreReport) -> None:
     """The terminal view of a score report (one section per entity)."""
+    if report.provisional:
+        console.print(f"[bold yellow]{report.provisional}[/bold yellow]", highlight=False)
     if not report.projections:
         console.print("No measure rows to score.")
     for projection in report.projections:
@@ -127,7 +185,11 @@ def score(
     rows: Path | None = typer.Option(
         None, "--rows", help="Rows written by `mipsclaims report --format json|csv`."
     ),
-    level: Level = typer.Option(Level.tin_npi, "--level", help="Entity level when evaluating."),
+    level: ScoreLevel = typer.Option(
+        ScoreLevel.tin_npi,
+        "--level",
+        help="Entities when evaluating: tin-npi (clinicians), tin (group) or both.",
+    ),
     small_practice: bool = typer.Option(
         False, "--small-practice", help="15 or fewer clinicians (3-point floor, bonus, weights)."
     ),
@@ -151,12 +213,30 @@ def score(
     through_month: int | None = typer.Option(
         None, "--through-month", help="Last month the claims cover (1-12), for --rows input."
     ),
+    mvp: str | None = typer.Option(
+        None, "--mvp", help="Score under this MVP's quality rules (e.g. M1370)."
+    ),
+    population_health: float | None = typer.Option(
+        None,
+        "--population-health",
+        help="MVP population health measure points (0-10, from CMS); omit to leave it out.",
+    ),
+    specialty: str | None = typer.Option(
+        None,
+        "--specialty",
+        help="Rank only MVPs CMS lists for this specialty (e.g. 'Physical Therapy').",
+    ),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
 ) -> None:
     """Project the MIPS final score: measure points, quality score, payment zone and levers.
 
     Example: mipsclaims score claims/*.837 --year 2025 --small-practice --ia 40
     Example: mipsclaims score --rows rows.json --year 2025 --through-month 6 --format json
+    Example: mipsclaims score claims/*.837 --year 2026 --mvp M1370 --small-practice
+    Example: mipsclaims score claims/*.837 --year 2026 --level both --specialty therapy
+
+    Every projection also ranks the reporting options the claims allow: traditional MIPS
+    and each MVP whose quality measures the claims are eligible for.
     """
     try:
         options = ScoringOptions(
@@ -169,6 +249,9 @@ def score(
             prior_quality_achievement=prior_quality,
             required_measures=required_measures,
             through_month=through_month,
+            mvp=mvp,
+            population_health_points=population_health,
+            specialty=specialty,
         )
     except ValueError as exc:
         raise fail(f"invalid option: {exc}") from None
@@ -182,8 +265,13 @@ def score(
         else:
             from ..api import evaluate  # lazy: scoring from --rows must not need the engine
 
-            result = evaluate(list(sources), year, level=level.value)
-            report = scoring.score_result(result, year, options)
+            levels = ["tin-npi", "tin"] if level is ScoreLevel.both else [level.value]
+            results = [evaluate(list(sources), year, level=lv) for lv in levels]
+            if options.through_month is None:
+                month = last_month(results[0].monthly)
+                options = options.model_copy(update={"through_month": month})
+            rows_of = pl.concat([r.rows for r in results], how="vertical_relaxed")
+            report = scoring.score(rows_of, year, options)
     except (ValueError, OSError) as exc:
         raise fail(str(exc)) from None
     if output is OutputFormat.json:

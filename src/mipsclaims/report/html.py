@@ -187,6 +187,9 @@ def build_context(
         for p in projections.values()
         for m in p.quality.measures
     }
+    for p in projections.values():  # measures the option cannot count show why (2026: 128)
+        for left_out in p.quality.excluded:
+            points.setdefault((p.tin, p.npi, left_out.measure_id, None), left_out)
     # One pass each over monthly and gaps (not a filter per row: a batch has many entities).
     keys = KEYS
     trend_of = trends(monthly)

@@ -62,20 +62,50 @@ class MeasureScore(_Model):
     benchmark_kind: str | None = None
 
 
+class ExcludedMeasure(_Model):
+    """A measure of the entity that a reporting option cannot count, and why."""
+
+    measure_id: str
+    title: str
+    points: float = Field(description="What it would have earned where it counts.")
+    reason: str
+
+
 class QualityScore(_Model):
     """Quality category score of one entity."""
 
     tin: str
     npi: str | None
+    program: str = Field(
+        default="traditional", description='"traditional" (MIPS) or the MVP id (e.g. "M1370").'
+    )
     required_measures: int
-    counted: list[MeasureScore] = Field(description="The measures in the best six, best first.")
-    measures: list[MeasureScore] = Field(description="Every measure of the entity, best first.")
+    counted: list[MeasureScore] = Field(
+        description="The measures that count (the best required_measures: six, an MVP four), "
+        "best first."
+    )
+    measures: list[MeasureScore] = Field(
+        description="Every measure of the entity the option may count, best first "
+        "(the others are in excluded)."
+    )
     achievement_points: float = Field(description="Points of the counted measures.")
     small_practice_bonus: float
-    achievement_percent: float = Field(description="(points + bonus) / (required x 10), percent.")
+    population_health_points: float | None = Field(
+        default=None, description="MVP population health measure points (user-given), else null."
+    )
+    available_points: float | None = Field(
+        default=None,
+        description="Denominator: required x 10, plus 10 with a population health measure.",
+    )
+    achievement_percent: float = Field(
+        description="(points + bonus + population health) / available points, percent."
+    )
     improvement_percent: float
     score: float = Field(description="Quality category score in percent, capped at 100.")
     outcome_requirement: str = Field(description="How the outcome / high-priority rule was met.")
+    excluded: list[ExcludedMeasure] = Field(
+        default=[], description="Measures this reporting option cannot count, with the reason."
+    )
     notes: list[str] = []
 
 
@@ -122,12 +152,39 @@ class Coverage(_Model):
     statement: str
 
 
+class ReportingOption(_Model):
+    """One way the entity could report (traditional MIPS or one MVP), and what it would earn."""
+
+    rank: int = Field(description="1 = the highest projected quality score.")
+    option: str = Field(description='"traditional" or the MVP id.')
+    kind: Literal["traditional", "mvp"]
+    title: str
+    specialties: list[str] = Field(default=[], description="Who CMS meant the MVP for.")
+    quality_score: float
+    final_score: float
+    required_measures: int
+    uses: list[str] = Field(description="Measures counted, best first.")
+    eligible: list[str] = Field(description="Measures of the option with eligible instances.")
+    outside: list[str] = Field(
+        default=[], description="The entity's measures outside the MVP (ignored by it)."
+    )
+    excluded: list[ExcludedMeasure] = Field(
+        default=[],
+        description="Measures a program rule keeps out of this option (2026 traditional MIPS: "
+        "MVP-only 112, 113, 128), with the reason.",
+    )
+    notes: list[str] = []
+
+
 class Projection(_Model):
     """Projected final score of one entity."""
 
     performance_year: int
     tin: str
     npi: str | None
+    reporting_option: str = Field(
+        default="traditional MIPS", description="Option the projection is scored under."
+    )
     quality: QualityScore
     categories: list[CategoryScore]
     weights_situation: str
@@ -139,6 +196,9 @@ class Projection(_Model):
     levers: list[Lever]
     coverage: Coverage
     assumptions: list[str]
+    reporting_options: list[ReportingOption] = Field(
+        default=[], description="Traditional MIPS and each MVP the claims allow, best first."
+    )
 
 
 class ScoringOptions(_Model):
@@ -166,11 +226,27 @@ class ScoringOptions(_Model):
     )
     required_measures: int = Field(default=6, ge=1, le=6)
     through_month: int | None = Field(default=None, ge=1, le=12)
+    mvp: str | None = Field(
+        default=None, description="Score under this MVP's quality rules (e.g. M1370)."
+    )
+    population_health_points: float | None = Field(
+        default=None,
+        ge=0,
+        le=10,
+        description="MVP population health measure points (CMS computes them); null -> left out.",
+    )
+    specialty: str | None = Field(
+        default=None,
+        description="Rank only MVPs meant for this specialty (part of CMS's specialty names).",
+    )
 
 
 class ScoreReport(_Model):
     """Everything `mipsclaims score` shows, for every entity in the rows."""
 
     performance_year: int
+    provisional: str | None = Field(
+        default=None, description="Why the year's spec is provisional; null when it is not."
+    )
     options: ScoringOptions
     projections: list[Projection]

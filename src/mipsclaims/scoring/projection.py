@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ..specs import YearSpec
+from ..specs import YearSpec, provisional_note
 from ..specs import load as load_spec
+from ..specs.mvp import MvpSet, load_mvps
+from . import options as rules
 from .models import (
     Category,
     CategoryScore,
@@ -21,6 +23,7 @@ from .models import (
     PaymentAdjustment,
     Projection,
     QualityScore,
+    ReportingOption,
     ScoreReport,
     ScoringOptions,
     Zone,
@@ -195,17 +198,59 @@ def final_score_of(categories: list[CategoryScore]) -> float:
 
 
 def _quality(
-    scores: list[MeasureScore], tin: str, npi: str | None, year: int, options: ScoringOptions
+    scores: list[MeasureScore],
+    tin: str,
+    npi: str | None,
+    spec: YearSpec,
+    options: ScoringOptions,
+    mvps: MvpSet | None,
+    *,
+    explain: bool = True,
 ) -> QualityScore:
+    """Quality score under the option's rules: traditional MIPS, or ``options.mvp``.
+
+    ``explain=False`` (ranking) leaves the measures outside an MVP out of ``excluded``.
+    """
+    year = spec.performance_year
+    if options.mvp is None:
+        kept, left_out = rules.traditional_measures(scores, spec, mvps)
+        return quality_score(
+            kept,
+            tin=tin,
+            npi=npi,
+            year=year,
+            small_practice=options.small_practice,
+            required_measures=options.required_measures,
+            prior_achievement=options.prior_quality_achievement,
+            excluded=left_out,
+        )
+    mvp = rules.find_mvp(year, options.mvp, mvps)
+    kept, left_out = rules.mvp_measures(scores, mvp, explain=explain)
+    population = options.population_health_points if mvp.foundation_quality_measure_ids else None
     return quality_score(
-        scores,
+        kept,
         tin=tin,
         npi=npi,
         year=year,
         small_practice=options.small_practice,
-        required_measures=options.required_measures,
+        required_measures=rules.mvp_required(mvp, small_practice=options.small_practice),
         prior_achievement=options.prior_quality_achievement,
+        program=mvp.mvp_id,
+        priority_applies=rules.priority_available(mvp, spec),
+        population_health_points=population,
+        excluded=left_out,
+        notes=rules.mvp_notes(
+            mvp, small_practice=options.small_practice, population_given=population is not None
+        ),
     )
+
+
+def option_label(options: ScoringOptions, year: int, mvps: MvpSet | None = None) -> str:
+    """How a projection names its reporting option ("traditional MIPS", "MVP M1370 ...")."""
+    if options.mvp is None:
+        return "traditional MIPS"
+    mvp = rules.find_mvp(year, options.mvp, mvps)
+    return f"MVP {mvp.mvp_id} {mvp.title}"
 
 
 def _what_if(
@@ -280,8 +325,11 @@ def levers(
     final_score: float,
     spec: YearSpec,
     options: ScoringOptions,
+    mvps: MvpSet | None = None,
 ) -> list[Lever]:
     """For each measure, what reaching data completeness or the next decile is worth."""
+    if mvps is None:
+        mvps = load_mvps(spec.performance_year)
     found = []
     for score in quality.measures:
         for kind, action, needed, changed in _what_if(score, spec, options):
@@ -289,7 +337,7 @@ def levers(
                 continue
             others = [m for m in quality.measures if m.measure_id != score.measure_id]
             new_quality = _quality(
-                [*others, changed], quality.tin, quality.npi, spec.performance_year, options
+                [*others, changed], quality.tin, quality.npi, spec, options, mvps
             )
             new_final = final_score_of(_categories(new_quality, options)[0])
             found.append(
@@ -350,6 +398,78 @@ def _entities(rows: pl.DataFrame) -> list[tuple[str, str | None]]:
     )
 
 
+def _option(
+    rank: int,
+    quality: QualityScore,
+    final: float,
+    spec: YearSpec,
+    mvps: MvpSet | None,
+    entity_ids: set[str],
+) -> ReportingOption:
+    specialties: list[str] = []
+    if quality.program == rules.TRADITIONAL:
+        kind, title = "traditional", "traditional MIPS"
+        offered = None
+    else:
+        mvp = rules.find_mvp(spec.performance_year, quality.program, mvps)
+        kind, title = "mvp", mvp.title
+        offered = set(mvp.claims_measure_ids)
+        specialties = rules.main_specialties(mvp)
+    eligible = sorted(
+        m.measure_id
+        for m in quality.measures
+        if m.eligible_population > 0 and (offered is None or m.measure_id in offered)
+    )
+    return ReportingOption(
+        rank=rank,
+        option=quality.program,
+        kind=kind,
+        title=title,
+        specialties=specialties,
+        quality_score=quality.score,
+        final_score=final,
+        required_measures=quality.required_measures,
+        uses=[m.measure_id for m in quality.counted],
+        eligible=eligible,
+        outside=sorted(entity_ids - offered) if offered is not None else [],
+        excluded=[e for e in quality.excluded if offered is None],
+        notes=quality.notes,
+    )
+
+
+def reporting_options(
+    scores: list[MeasureScore],
+    tin: str,
+    npi: str | None,
+    spec: YearSpec,
+    options: ScoringOptions,
+    mvps: MvpSet | None = None,
+) -> list[ReportingOption]:
+    """Traditional MIPS and every MVP the entity's claims are eligible for, best first.
+
+    Ranked by projected quality score, then final score; a tie keeps traditional MIPS
+    first (nothing to register), then MVP ids in order. ``options.specialty`` keeps only
+    the MVPs CMS lists for that specialty.
+    """
+    mvps = load_mvps(spec.performance_year) if mvps is None else mvps
+    candidates: list[ScoringOptions] = [options.model_copy(update={"mvp": None})]
+    candidates += [
+        options.model_copy(update={"mvp": m.mvp_id})
+        for m in rules.open_mvps(scores, mvps, options.specialty)
+    ]
+    entity_ids = {s.measure_id for s in scores}
+    scored = []
+    for order, candidate in enumerate(candidates):
+        quality = _quality(scores, tin, npi, spec, candidate, mvps, explain=False)
+        final = final_score_of(_categories(quality, candidate)[0])
+        scored.append((-quality.score, -final, order, quality, final))
+    scored.sort(key=lambda t: t[:3])
+    return [
+        _option(rank, quality, final, spec, mvps, entity_ids)
+        for rank, (_, _, _, quality, final) in enumerate(scored, start=1)
+    ]
+
+
 def score(
     rows: pl.DataFrame,
     year: int,
@@ -361,11 +481,17 @@ def score(
     options = options or ScoringOptions()
     spec = spec or load_spec(year)
     threshold = threshold_for(year)
+    mvps = load_mvps(year)
+    if options.mvp is not None:
+        rules.find_mvp(year, options.mvp, mvps)  # an unknown MVP fails before any work
     all_scores = score_rows(rows, year, small_practice=options.small_practice, spec=spec)
+    by_entity: dict[tuple[str, str | None], list[MeasureScore]] = {}
+    for s in all_scores:
+        by_entity.setdefault((s.tin, s.npi), []).append(s)
     projections = []
     for tin, npi in _entities(rows):
-        mine = [s for s in all_scores if s.tin == tin and s.npi == npi]
-        quality = _quality(mine, tin, npi, year, options)
+        mine = by_entity.get((tin, npi), [])
+        quality = _quality(mine, tin, npi, spec, options, mvps)
         categories, situation, assumptions = _categories(quality, options)
         final = final_score_of(categories)
         projections.append(
@@ -381,12 +507,19 @@ def score(
                 margin=options.margin,
                 zone=zone(final, threshold, options.margin),
                 adjustment=payment_adjustment(final, year, threshold, options.scaling_factor),
-                levers=levers(quality, final, spec, options),
+                levers=levers(quality, final, spec, options, mvps),
                 coverage=coverage(year, options.through_month, mine),
                 assumptions=assumptions,
+                reporting_option=option_label(options, year, mvps),
+                reporting_options=reporting_options(mine, tin, npi, spec, options, mvps),
             )
         )
-    return ScoreReport(performance_year=year, options=options, projections=projections)
+    return ScoreReport(
+        performance_year=year,
+        provisional=provisional_note(spec),
+        options=options,
+        projections=projections,
+    )
 
 
 def last_month(monthly: pl.DataFrame) -> int | None:

@@ -1,10 +1,11 @@
-"""Quality category score: the best six measures, the outcome rule, bonus and improvement."""
+"""Quality category score: the best measures (six; an MVP four), the outcome rule, bonus and
+improvement."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .models import MeasureScore, QualityScore
+from .models import ExcludedMeasure, MeasureScore, QualityScore
 
 SMALL_PRACTICE_BONUS = 6.0
 #: First performance year with the 6-point small-practice bonus in the quality category.
@@ -27,14 +28,19 @@ def best_per_measure(scores: Iterable[MeasureScore]) -> list[MeasureScore]:
     return sorted(best.values(), key=_rank)
 
 
-def select_counted(measures: list[MeasureScore], required: int) -> tuple[list[MeasureScore], str]:
+def select_counted(
+    measures: list[MeasureScore], required: int, *, priority_applies: bool = True
+) -> tuple[list[MeasureScore], str]:
     """Best ``required`` submitted measures, including an outcome (else high-priority) one.
 
     Without any outcome or high-priority measure, one required slot scores 0 (its measure is
     left out of the count) so a full set of six cannot hide the missing requirement.
+    ``priority_applies=False`` (an MVP whose claims measures include neither kind) waives it.
     """
     submitted = [m for m in measures if m.status != "not_submitted"]
     top = submitted[:required]
+    if not priority_applies:
+        return top, "no outcome or high-priority claims measure available: requirement waived"
     for kind, test in (("outcome", "is_outcome"), ("high-priority", "is_high_priority")):
         candidates = [m for m in submitted if getattr(m, test)]
         if not candidates:
@@ -70,10 +76,22 @@ def quality_score(
     small_practice: bool = False,
     required_measures: int = 6,
     prior_achievement: float | None = None,
+    program: str = "traditional",
+    priority_applies: bool = True,
+    population_health_points: float | None = None,
+    excluded: Iterable[ExcludedMeasure] = (),
+    notes: Iterable[str] = (),
 ) -> QualityScore:
-    """Quality category score (percent) of one entity from its measure scores."""
+    """Quality category score (percent) of one entity from its measure scores.
+
+    ``scores`` are the measures the reporting option may count (``excluded`` those it may
+    not, kept for the report). A population health measure (MVPs) adds its points to the
+    numerator and 10 to the denominator.
+    """
     measures = best_per_measure(scores)
-    counted, requirement = select_counted(measures, required_measures)
+    counted, requirement = select_counted(
+        measures, required_measures, priority_applies=priority_applies
+    )
     points = round(sum(m.points for m in counted), 4)
     submitted = any(m.status != "not_submitted" for m in measures)
     bonus = (
@@ -81,10 +99,13 @@ def quality_score(
         if small_practice and submitted and year >= SMALL_PRACTICE_BONUS_FROM
         else 0.0
     )
-    available = required_measures * 10.0
-    achievement = min(100.0, (points + bonus) / available * 100.0)
-    improvement = improvement_percent(min(100.0, points / available * 100.0), prior_achievement)
-    notes = []
+    population = population_health_points or 0.0
+    available = required_measures * 10.0 + (10.0 if population_health_points is not None else 0)
+    achievement = min(100.0, (points + bonus + population) / available * 100.0)
+    improvement = improvement_percent(
+        min(100.0, (points + population) / available * 100.0), prior_achievement
+    )
+    notes = list(notes)
     if len(counted) < required_measures:
         notes.append(
             f"{len(counted)} of {required_measures} required measures count; each missing one "
@@ -95,14 +116,18 @@ def quality_score(
     return QualityScore(
         tin=tin,
         npi=npi,
+        program=program,
         required_measures=required_measures,
         counted=counted,
         measures=measures,
         achievement_points=points,
         small_practice_bonus=bonus,
+        population_health_points=population_health_points,
+        available_points=available,
         achievement_percent=round(achievement, 4),
         improvement_percent=improvement,
         score=round(min(100.0, achievement + improvement), 4),
         outcome_requirement=requirement,
+        excluded=list(excluded),
         notes=notes,
     )

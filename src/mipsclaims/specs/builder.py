@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from . import mvp
 from .models import (
     Benchmark,
     EligibilityOption,
@@ -381,7 +382,9 @@ def build_all(cms_dir: Path, specs_dir: Path, *, write: bool = True) -> dict[str
     types = load_calculation_types(specs_dir)
     out: dict[str, str] = {}
     for year in ALL_YEARS:
-        out[f"{year}.json"] = render(build_year(cms_dir, year, types.get(str(year), {})))
+        spec = build_year(cms_dir, year, types.get(str(year), {}))
+        out[f"{year}.json"] = render(spec)
+        out.update(mvp.build_files(cms_dir, spec))
     if write:
         for name, text in out.items():
             (specs_dir / name).write_text(text, encoding="utf-8")
