@@ -35,6 +35,7 @@ from pathlib import Path
 
 import polars as pl
 
+from .atomicfile import atomic_path
 from .schema import CLAIM_LINE_SCHEMA, conform, empty_claim_lines
 
 MANIFEST = "manifest.json"
@@ -73,24 +74,11 @@ def _pause(stage: str) -> None:
         time.sleep(float(seconds or 60))
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _atomic_write(target: Path, write: Callable[[Path], None], stage: str) -> None:
     """Write via ``write(tmp)`` to a temp file beside ``target``, fsync, then replace."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    write(tmp)
-    with tmp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    _pause(stage)
-    os.replace(tmp, target)
-    _fsync_dir(target.parent)
+    with atomic_path(target, durable=True, before_replace=lambda: _pause(stage)) as tmp:
+        write(tmp)
 
 
 def _empty_manifest() -> dict:

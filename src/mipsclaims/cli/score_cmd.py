@@ -5,15 +5,18 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
+import polars as pl
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from .. import scoring
+from ..report.termsafe import SafeConsole
 from ..scoring import Projection, ScoreReport, ScoringOptions
-from .common import Level, fail
+from .common import STRICT, Level, fail, report_reading
 
-console = Console()
+console = SafeConsole()
 
 ZONE_STYLE = {"safe": "bold green", "neutral": "bold yellow", "at_risk": "bold red"}
 ZONE_TEXT = {"safe": "SAFE", "neutral": "NEAR THE THRESHOLD", "at_risk": "AT RISK"}
@@ -35,8 +38,9 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
 
-def _entity(p: Projection) -> str:
-    return f"TIN {p.tin}" + (f" / NPI {p.npi}" if p.npi else " (group)")
+def _entity(p: Projection) -> Text:
+    """The entity as literal text: a TIN read from a file may hold ``[/x]``, not markup."""
+    return Text(f"TIN {p.tin}" + (f" / NPI {p.npi}" if p.npi else " (group)"))
 
 
 def _print_projection(p: Projection) -> None:
@@ -48,12 +52,12 @@ def _print_projection(p: Projection) -> None:
         f"margin {p.margin:g})",
         highlight=False,
     )
-    console.print(f"Payment adjustment: {p.adjustment.explanation}", highlight=False)
-    console.print(f"[dim]{p.coverage.statement}[/dim]", highlight=False)
+    console.print(f"Payment adjustment: {escape(p.adjustment.explanation)}", highlight=False)
+    console.print(f"[dim]{escape(p.coverage.statement)}[/dim]", highlight=False)
 
     q = p.quality
     counted = {m.measure_id for m in q.counted}
-    table = Table(title=f"Quality measures ({q.outcome_requirement})", title_justify="left")
+    table = Table(title=Text(f"Quality measures ({q.outcome_requirement})"), title_justify="left")
     wide = console.width >= 110  # the title only where it fits; the id is enough otherwise
     table.add_column("measure", no_wrap=True)
     if wide:
@@ -64,13 +68,13 @@ def _print_projection(p: Projection) -> None:
     table.add_column("best 6", no_wrap=True)
     for m in q.measures:
         cells = [
-            m.measure_id,
-            *([m.title] if wide else []),
+            Text(m.measure_id),
+            *([Text(m.title)] if wide else []),
             str(m.eligible_population),
             _pct(m.data_completeness),
             _pct(m.performance_rate),
             f"{m.points:.2f}",
-            m.reason,
+            Text(m.reason),
             "yes" if m.measure_id in counted else "",
         ]
         table.add_row(*cells)
@@ -82,7 +86,7 @@ def _print_projection(p: Projection) -> None:
         highlight=False,
     )
 
-    cats = Table(title=f"Categories ({p.weights_situation})", title_justify="left")
+    cats = Table(title=Text(f"Categories ({p.weights_situation})"), title_justify="left")
     for col in ("category", "score", "weight", "points", "source"):
         cats.add_column(col, justify="left" if col in ("category", "source") else "right")
     for c in p.categories:
@@ -91,7 +95,7 @@ def _print_projection(p: Projection) -> None:
             "-" if c.score is None else f"{c.score:.2f}%",
             f"{c.weight:g}%",
             f"{c.points:.2f}",
-            c.source,
+            Text(c.source),
         )
     console.print(cats)
 
@@ -101,14 +105,14 @@ def _print_projection(p: Projection) -> None:
             levers.add_column(col, justify="left" if col != "final score" else "right")
         for lever in p.levers[:LEVERS_SHOWN]:
             levers.add_row(
-                lever.measure_id,
-                lever.action,
+                Text(lever.measure_id),
+                Text(lever.action),
                 f"{lever.measure_points_before:.2f} -> {lever.measure_points_after:.2f}",
                 f"+{lever.final_score_gain:.2f}",
             )
         console.print(levers)
     for note in [*q.notes, *p.assumptions]:
-        console.print(f"[dim]- {note}[/dim]", highlight=False)
+        console.print(f"[dim]- {escape(note)}[/dim]", highlight=False)
 
 
 def print_report(report: ScoreReport) -> None:
@@ -117,6 +121,22 @@ def print_report(report: ScoreReport) -> None:
         console.print("No measure rows to score.")
     for projection in report.projections:
         _print_projection(projection)
+
+
+def _evaluate(files: list[Path], year: int, level: str, strict: bool):
+    """Evaluate claim files, saying on standard error what could not be read."""
+    from ..engine import evaluate_lines  # lazy: scoring from --rows must not need the engine
+    from ..report import sources as sources_mod
+
+    loaded = sources_mod.Loaded(lines=pl.DataFrame(), files=len(files))
+    try:
+        result = evaluate_lines(
+            sources_mod.iter_batches(files, None, quiet=True, loaded=loaded), year, level=level
+        )
+    except sources_mod.InputError as exc:
+        raise fail(str(exc)) from None
+    report_reading(loaded.report, strict=strict)
+    return result
 
 
 def score(
@@ -152,6 +172,7 @@ def score(
         None, "--through-month", help="Last month the claims cover (1-12), for --rows input."
     ),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
+    strict: bool = STRICT,
 ) -> None:
     """Project the MIPS final score: measure points, quality score, payment zone and levers.
 
@@ -180,9 +201,7 @@ def score(
         if rows is not None:
             report = scoring.score(scoring.read_rows(rows), year, options)
         else:
-            from ..api import evaluate  # lazy: scoring from --rows must not need the engine
-
-            result = evaluate(list(sources), year, level=level.value)
+            result = _evaluate(list(sources), year, level.value, strict)
             report = scoring.score_result(result, year, options)
     except (ValueError, OSError) as exc:
         raise fail(str(exc)) from None

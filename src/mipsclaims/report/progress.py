@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -28,12 +28,25 @@ class FileProgress:
     def __init__(self, progress: Progress | None, total_bytes: int) -> None:
         self._progress = progress
         self._task = progress.add_task("reading", total=total_bytes or None) if progress else None
+        self._done = 0  # bytes of the files finished
+
+    def reading(self, name: str) -> Callable[[int], None]:
+        """A callback for a reader: ``callback(bytes_read)`` moves the bar within the file
+        ``name`` as it is read (not only when it is finished)."""
+        base = self._done
+
+        def advance(done: int) -> None:
+            if self._progress is not None and self._task is not None:
+                self._progress.update(self._task, completed=base + done, description=name)
+
+        return advance
 
     def file_done(self, name: str, size: int, claims: int | None = None) -> None:
         if self._progress is None or self._task is None:
             return
         label = f"{name}" + (f" ({claims:,} claims)" if claims is not None else "")
-        self._progress.update(self._task, advance=size, description=label)
+        self._done += size
+        self._progress.update(self._task, completed=self._done, description=label)
 
     def note(self, text: str) -> None:
         if self._progress is not None and self._task is not None:
