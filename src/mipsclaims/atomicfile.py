@@ -1,7 +1,8 @@
 """The one way mipsclaims writes an output file: beside it, then renamed over it.
 
 A reader of the target sees the old file or the new one, never a truncated one: a full
-disk, a failed read, Ctrl-C or SIGTERM while writing leave the old file as it was and
+disk, a failed read, Ctrl-C (:mod:`mipsclaims.interrupt`) or SIGTERM while writing leave
+the old file as it was and
 remove the temporary (``.<name>.tmp-<pid>`` in the same directory, so the rename is
 atomic). The new file keeps the permissions of the one it replaces. A symlink
 (``/dev/stdout``, ``/dev/fd/63`` of a process substitution, a link to a file), a device
@@ -15,6 +16,8 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from . import interrupt
 
 __all__ = ["atomic_path", "temporary_name", "write_bytes", "write_text", "written_directly"]
 
@@ -66,6 +69,7 @@ def atomic_path(
             shutil.copymode(target, tmp)
         if before_replace is not None:
             before_replace()
+        interrupt.check()  # Ctrl-C, even one some library swallowed: keep the old file
         os.replace(tmp, target)
         if durable:
             _fsync_dir(target.parent)

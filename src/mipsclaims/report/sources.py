@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
+from .. import interrupt
 from ..schema import conform, empty_claim_lines
 from ..x12.report import ReadReport
 from .progress import file_progress
@@ -71,6 +72,7 @@ def iter_batches(
                 for batch in inputs.iter_file_batches(
                     Path(path), part, kind=kind, progress=reading
                 ):
+                    interrupt.check()  # a Ctrl-C lost somewhere stops the read here
                     batch = conform(batch)
                     if batch.height:  # an 837P batch holds whole claims
                         batch = batch.with_columns(pl.col("claim_seq") + offset)
