@@ -115,17 +115,22 @@ def _record_end(block: bytes) -> int:
         stop = newline
 
 
+def _first_record_end(block: bytes, start: int) -> int:
+    """Index just past the first record-ending newline at or after ``start``, or 0."""
+    newline = block.find(b"\n", start)
+    while newline >= 0 and block.count(b'"', 0, newline) % 2:
+        newline = block.find(b"\n", newline + 1)
+    return newline + 1
+
+
 def _csv_header(handle: BinaryIO, name: str) -> tuple[bytes, bytes]:
     """The header record (with its newline) and the bytes read after it."""
     buffer = b""
     while True:
         block = handle.read(64 * 1024)
         buffer += block
-        newline = buffer.find(b"\n")
-        while newline >= 0 and buffer.count(b'"', 0, newline) % 2:  # a quoted newline
-            newline = buffer.find(b"\n", newline + 1)
-        if newline >= 0:
-            first = newline + 1
+        first = _first_record_end(buffer, 0)
+        if first:
             return buffer[:first].removeprefix(b"\xef\xbb\xbf"), buffer[first:]
         if not block:
             return buffer.removeprefix(b"\xef\xbb\xbf") + b"\n", b""
@@ -145,18 +150,21 @@ def _csv_raw(
     columns = _parse_csv(header, name, 1, 1).columns
     _check_columns(columns, name)
     yield pl.DataFrame(schema=dict.fromkeys(columns, pl.String)), 2
-    done, row = len(header), 2
+    done, row, buffer, eof = len(header), 2, carry, False
     while True:
-        block = handle.read(batch_bytes)
-        data = carry + block
-        if block:
-            end = _record_end(data)
-            if not end:  # one record longer than a block: read on
-                carry = data
-                continue
+        while len(buffer) < batch_bytes and not eof:
+            block = handle.read(batch_bytes)
+            eof, buffer = not block, buffer + block
+        if eof and len(buffer) <= batch_bytes:
+            end = len(buffer)
         else:
-            end = len(data)
-        chunk, carry = data[:end], data[end:]
+            end = _record_end(buffer[:batch_bytes]) or _first_record_end(buffer, batch_bytes)
+            if not end and not eof:  # one record longer than what is read: read on
+                block = handle.read(batch_bytes)
+                eof, buffer = not block, buffer + block
+                continue
+            end = end or len(buffer)
+        chunk, buffer = buffer[:end], buffer[end:]
         if chunk.strip():
             estimate = chunk.count(b"\n") or 1
             frame = _parse_csv(header + chunk, name, row, estimate)
@@ -167,7 +175,7 @@ def _csv_raw(
         done += len(chunk)
         if progress is not None:
             progress(done)
-        if not block:
+        if eof and not buffer:
             return
 
 
@@ -186,7 +194,7 @@ def _parquet_raw(
     _check_types(schema, name)
     yield pl.DataFrame(schema=schema), 1
     size = max(path.stat().st_size, 1)
-    step = max(1000, int(rows * batch_bytes / size))
+    step = max(1, int(rows * batch_bytes / size))
     for offset in range(0, rows, step):
         try:
             frame = pl.scan_parquet(path).slice(offset, step).collect()

@@ -102,7 +102,10 @@ def _atomic_write(target: Path, write: Callable[[Path], None], stage: str) -> No
     """Write via ``write(tmp)`` to a temp file beside ``target``, fsync, then replace."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target, durable=True, before_replace=lambda: _pause(stage)) as tmp:
-        write(tmp)
+        try:
+            write(tmp)
+        except pl.exceptions.PolarsError as exc:  # polars reports a failed write (disk full) so
+            raise OSError(f"writing {target.name} failed ({exc})") from None
 
 
 def _empty_manifest() -> dict:

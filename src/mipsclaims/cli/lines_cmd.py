@@ -180,5 +180,7 @@ def lines(
         raise fail(str(exc)) from None
     except OSError as exc:  # a full disk, a vanished directory: nothing half-written stays
         raise fail(f"cannot write {output or 'standard output'}: {exc.strerror or exc}") from None
+    except pl.exceptions.ComputeError as exc:  # polars' word for a failed Parquet write
+        raise fail(f"cannot write {output}: {exc}") from None
     report_reading(report, strict=strict)
     note(report.summary())
