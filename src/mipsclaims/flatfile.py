@@ -20,9 +20,9 @@ being row 1, and a hash of ``claim_id``; never by value); the other claims are k
 
 Files are read in batches of whole claims, so memory follows the batch size, not the
 file size: a CSV in blocks of about ``batch_bytes`` cut at a record end (a newline outside
-quotes), a Parquet file in slices of rows. A file that is not a CSV (binary bytes, no
-header line in the first MB) or lacks a required column is refused before the rest is
-read. Errors name a row, a column and the file, never a value.
+quotes), a Parquet file in slices of rows (polars' streaming scan). A file that is not a
+CSV (binary bytes, no header line in the first MB) or lacks a required column is refused
+before the rest is read. Errors name a row, a column and the file, never a value.
 """
 
 from __future__ import annotations
@@ -52,8 +52,11 @@ LIST_SEPARATORS = ";|"
 PARQUET_MAGIC = b"PAR1"
 #: A CSV whose first record (the header) is longer than this is not a claim-line CSV.
 MAX_HEADER_BYTES = 1 << 20
-#: Bytes of CSV (or the Parquet equivalent) per batch: about the 837P reader's batch.
+#: Bytes of CSV per batch: about the 837P reader's batch.
 BATCH_BYTES = 8 * 1024 * 1024
+#: Parquet is compressed: its batches are ``batch_bytes // ROW_BYTES`` rows (the size of a
+#: claim line in CSV), so that a batch holds about as many lines whatever the format.
+ROW_BYTES = 200
 LIST_COLUMNS = ("diagnosis_codes", "modifiers", "diagnosis_pointers")
 
 FlatSource = str | os.PathLike | bytes | BinaryIO
@@ -193,19 +196,18 @@ def _parquet_raw(
     _check_columns(list(schema), name)
     _check_types(schema, name)
     yield pl.DataFrame(schema=schema), 1
-    size = max(path.stat().st_size, 1)
-    step = max(1, int(rows * batch_bytes / size))
-    for offset in range(0, rows, step):
-        try:
-            frame = pl.scan_parquet(path).slice(offset, step).collect()
-        except pl.exceptions.PolarsError as exc:
-            raise FlatFileError(
-                f"{name}: not a readable Parquet claim-line file from row {offset + 1} "
-                f"({type(exc).__name__})"
-            ) from None
-        yield frame, offset + 1
-        if progress is not None:
-            progress(min(size, size * (offset + step) // max(rows, 1)))
+    size, step, done = path.stat().st_size, max(1, batch_bytes // ROW_BYTES), 0
+    try:
+        for frame in pl.scan_parquet(path).collect_batches(chunk_size=step):
+            yield frame, done + 1
+            done += frame.height
+            if progress is not None:
+                progress(size * done // max(rows, 1))
+    except pl.exceptions.PolarsError as exc:
+        raise FlatFileError(
+            f"{name}: not a readable Parquet claim-line file from row {done + 1} "
+            f"({type(exc).__name__})"
+        ) from None
 
 
 def _check_columns(columns: list[str], name: str) -> None:
