@@ -196,6 +196,36 @@ def test_parquet_with_a_list_name_column_is_a_clear_error(tmp_path) -> None:
     assert "ZQ" not in result.stderr
 
 
+ODD_VALUES = {
+    "duration": pl.Series([dt.timedelta(days=1)]),
+    "time": pl.Series([dt.time(1, 2)]),
+    "categorical": pl.Series(["A"], dtype=pl.Categorical),
+    "null": pl.Series([None]),
+    "int": pl.Series([5]),
+    "bool": pl.Series([True]),
+    "datetime": pl.Series([dt.datetime(2025, 1, 1, 3)]),
+    "binary": pl.Series([b"x"]),
+    "struct": pl.Series([{"a": 1}]),
+    "list of int": pl.Series([[1, 2]]),
+    "list of list": pl.Series([[[1]]]),
+    "list of duration": pl.Series([[dt.timedelta(1)]]),
+    "array": pl.Series([[1, 2]], dtype=pl.Array(pl.Int64, 2)),
+}
+
+
+@pytest.mark.parametrize("column", ["claim_id", "birth_date", "charge", "modifiers", "tin"])
+def test_any_parquet_column_type_is_read_or_refused_clearly(tmp_path, column) -> None:
+    """Before: polars errors (a Duration, a list where text is expected) as tracebacks."""
+    for kind, values in ODD_VALUES.items():
+        frame = pl.DataFrame({"claim_id": ["A"], "procedure_code": ["99213"]})
+        path = tmp_path / "t.parquet"
+        frame.with_columns(values.alias(column)).write_parquet(path)
+        try:
+            flatfile.read_flat_claim_lines(path)
+        except flatfile.FlatFileError as exc:
+            assert f"column {column} holds" in str(exc), kind
+
+
 def _tin_text(text: str, tin: str) -> str:
     return re.sub(r"REF\*(EI|SY)\*[0-9]+", lambda m: f"REF*EI*{tin}", text)
 
@@ -440,6 +470,28 @@ def test_the_progress_bar_moves_within_a_file(flat_csv, synth) -> None:
         sources.file_progress = original
     assert updates and updates[-1] == flat_csv.stat().st_size
     assert (root / "good.837").stat().st_size in updates
+
+
+def test_progress_shows_a_file_name_literally_and_without_escapes() -> None:
+    """A file called "[/x]\x1b[2J.837" must neither crash the bar (markup) nor reach the
+    terminal as an escape."""
+    import io
+
+    from rich.progress import Progress, TextColumn
+
+    from mipsclaims.report.progress import FileProgress
+    from mipsclaims.report.termsafe import SafeConsole
+
+    out = io.StringIO()
+    console = SafeConsole(file=out, force_terminal=True, width=80)
+    with Progress(TextColumn("{task.description}"), console=console) as bar:
+        files = FileProgress(bar, 100)
+        files.reading("[/x]\x1b[2J.837")(40)
+        bar.refresh()
+        files.file_done("[/x]\x1b[2J.837", 100, claims=3)
+        bar.refresh()
+    assert "[/x]?[2J.837 (3 claims)" in out.getvalue()
+    assert "\x1b[2J" not in out.getvalue()
 
 
 def _ctx(value):

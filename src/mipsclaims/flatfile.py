@@ -222,17 +222,28 @@ def _check_types(schema: pl.Schema | dict, name: str) -> None:
     for col, dtype in schema.items():
         if col not in CLAIM_LINE_SCHEMA:
             continue
-        nested = dtype.is_nested()
-        if col in LIST_COLUMNS:
-            inner = getattr(dtype, "inner", None)
-            bad = nested and (inner is None or inner.is_nested())
-        else:
-            bad = nested or dtype == pl.Binary or dtype == pl.Object
+        inner = getattr(dtype, "inner", None) if col in LIST_COLUMNS else None
+        scalar = inner if inner is not None else dtype
+        bad = (
+            (dtype.is_nested() and inner is None)
+            or scalar.is_nested()
+            or scalar in (pl.Binary, pl.Object)
+            or not _castable(scalar)
+        )
         if bad:
             raise FlatFileError(
                 f"{name}: column {col} holds {dtype} values; expected "
                 f"{'a list of text' if col in LIST_COLUMNS else 'text, numbers or dates'}"
             )
+
+
+def _castable(dtype: pl.DataType) -> bool:
+    """Whether values of ``dtype`` can be read as text (a Duration cannot)."""
+    try:
+        pl.Series([], dtype=dtype).cast(pl.String)
+    except pl.exceptions.PolarsError:
+        return False
+    return True
 
 
 def _text(col: str) -> pl.Expr:
@@ -461,7 +472,13 @@ def iter_flat_claim_lines(
     for frame, first_row in slices:
         if fmt == "parquet":
             _check_types(frame.schema, name)
-        table = claims.add(_parse(frame, first_row, name), last=False)
+        try:
+            parsed = _parse(frame, first_row, name)
+        except pl.exceptions.PolarsError as exc:  # its message may quote values: type only
+            raise FlatFileError(
+                f"{name}: cannot read the rows from row {first_row} ({type(exc).__name__})"
+            ) from None
+        table = claims.add(parsed, last=False)
         if table.height:
             yield table
     table = claims.add(_parse(columns, 1, name), last=True)
@@ -491,5 +508,13 @@ def to_flat_csv_frame(table: pl.DataFrame) -> pl.DataFrame:
 
 
 def write_flat_csv(table: pl.DataFrame, target: str | os.PathLike | BinaryIO) -> None:
-    """Write the canonical table as a claim-line CSV that :func:`read_flat_claim_lines` reads."""
-    to_flat_csv_frame(table).write_csv(target, date_format="%Y-%m-%d")
+    """Write the canonical table as a claim-line CSV that :func:`read_flat_claim_lines` reads
+    (a path atomically: :mod:`mipsclaims.atomicfile`)."""
+    frame = to_flat_csv_frame(table)
+    if isinstance(target, str | os.PathLike):
+        from .atomicfile import atomic_path
+
+        with atomic_path(target) as path:
+            frame.write_csv(path, date_format="%Y-%m-%d")
+        return
+    frame.write_csv(target, date_format="%Y-%m-%d")
