@@ -224,12 +224,7 @@ def _check_types(schema: pl.Schema | dict, name: str) -> None:
             continue
         inner = getattr(dtype, "inner", None) if col in LIST_COLUMNS else None
         scalar = inner if inner is not None else dtype
-        bad = (
-            (dtype.is_nested() and inner is None)
-            or scalar.is_nested()
-            or scalar in (pl.Binary, pl.Object)
-            or not _castable(scalar)
-        )
+        bad = (dtype.is_nested() and inner is None) or not _castable(scalar)
         if bad:
             raise FlatFileError(
                 f"{name}: column {col} holds {dtype} values; expected "
@@ -238,12 +233,15 @@ def _check_types(schema: pl.Schema | dict, name: str) -> None:
 
 
 def _castable(dtype: pl.DataType) -> bool:
-    """Whether values of ``dtype`` can be read as text (a Duration cannot)."""
-    try:
-        pl.Series([], dtype=dtype).cast(pl.String)
-    except pl.exceptions.PolarsError:
+    """Whether values of ``dtype`` read as text: text, numbers, dates and times, not a
+    Duration, binary or nested value."""
+    if isinstance(dtype, pl.Duration):
         return False
-    return True
+    return (
+        dtype.is_numeric()
+        or dtype.is_temporal()
+        or isinstance(dtype, pl.String | pl.Categorical | pl.Enum | pl.Boolean | pl.Null)
+    )
 
 
 def _text(col: str) -> pl.Expr:
