@@ -175,10 +175,16 @@ def test_text_without_a_header_line_is_refused_after_a_mb(tmp_path) -> None:
 
 
 def _peak_rss_of(args: list[str]) -> tuple[int, int]:
-    """Exit code and peak RSS (KB) of the CLI run in a child process."""
-    proc = subprocess.run([*CLI, *args], capture_output=True)
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return proc.returncode, usage.ru_maxrss
+    """Exit code and peak RSS (KB) of the CLI, run by a fresh intermediate process whose
+    only child it is (this process's children include earlier, bigger runs)."""
+    probe = (
+        "import resource, subprocess, sys; "
+        "code = subprocess.run(sys.argv[1:], capture_output=True).returncode; "
+        "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, *CLI, *args], capture_output=True)
+    code, peak = out.stdout.split()
+    return int(code), int(peak)
 
 
 # --- item 6: no traceback on hostile input; control characters; atomic outputs --------
