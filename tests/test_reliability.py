@@ -263,6 +263,17 @@ def test_terminal_escapes_in_a_tin_or_npi_never_reach_the_terminal(synth, tmp_pa
         assert "\x07" not in result.stdout + result.stderr, args
 
 
+def test_csv_on_a_terminal_has_no_escapes_but_a_pipe_gets_the_data(capsys, monkeypatch):
+    from mipsclaims.cli import report_cmd
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    report_cmd._to_stdout("tin\r\n24\x1b[2J42\r\n")
+    assert capsys.readouterr().out == "tin\n24?[2J42\n"
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
+    report_cmd._to_stdout("tin\r\n24\x1b[2J42\r\n")
+    assert capsys.readouterr().out == "tin\r\n24\x1b[2J42\r\n"
+
+
 def _limited(args: list[str], limit: int) -> subprocess.CompletedProcess:
     """The CLI with files capped at ``limit`` bytes: writing past it fails like a full
     disk (EFBIG; Python ignores SIGXFSZ)."""

@@ -19,10 +19,10 @@ import polars as pl
 import typer
 from rich.console import Console
 
-from .. import atomicfile
+from .. import atomicfile, interrupt
 from ..atomicfile import atomic_path
 from ..report import sources
-from ..report.termsafe import SafeConsole
+from ..report.termsafe import SafeConsole, printable
 from .common import STRICT, Level, errors, fail, report_reading
 
 console = SafeConsole()
@@ -146,9 +146,18 @@ def _cannot_write(output: Path, exc: OSError) -> typer.Exit:
     return fail(f"cannot write {output}: {exc.strerror or type(exc).__name__}")
 
 
+def _to_stdout(text: str) -> None:
+    """Write a CSV/JSON/HTML text to standard output; on a terminal without the control
+    characters input may carry (they would act on the terminal), in a pipe as is."""
+    interrupt.check()  # an interrupted command prints no result
+    if sys.stdout.isatty():
+        text = printable(text.replace("\r\n", "\n"))
+    sys.stdout.write(text)
+
+
 def _emit(text: str, output: Path | None) -> None:
     if output is None:
-        sys.stdout.write(text)
+        _to_stdout(text)
         return
     try:
         atomicfile.write_text(output, text)
@@ -294,7 +303,7 @@ def check(
     if chosen:
         eligible = eligible.filter(pl.col("measure_id").is_in(chosen))
     if fmt is ListFormat.csv:
-        sys.stdout.write(frame_to_csv(missing))
+        _to_stdout(frame_to_csv(missing))
     else:
         for table in worklist_tables(missing, "Eligible claims without a QDC"):
             console.print(table)
