@@ -8,7 +8,7 @@ Layout::
 Each ingested file is identified by the SHA-256 of its bytes, so ingesting it again changes
 nothing. Each claim is identified too (:data:`CLAIM_IDENTITY`: CLM01, frequency code, TIN,
 patient and first/last service date), so the same claims in other bytes (other line
-endings, another envelope, a CSV export of them) are skipped and counted as duplicates,
+endings, another envelope, an unmasked CSV export) are skipped and counted as duplicates,
 never stored twice. Within one file every claim is kept (measure-logic-decisions.md: two
 originals with the same CLM01 are both counted). Claims get ``claim_seq`` = store ingest
 order + position in the file, so the engine's input-order rules (replacement and void:
