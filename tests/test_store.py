@@ -107,11 +107,16 @@ def test_read_store_errors_are_clear(tmp_path: Path) -> None:
     )
 )
 def test_store_order_is_ingest_order_then_position(tmp_path_factory, files) -> None:
+    """Claims keep ingest order, then file position; a claim an earlier file stored (same
+    CLM01, patient and date here) is skipped and counted, one repeated within a file kept."""
     root = tmp_path_factory.mktemp("store")
-    expected = []
+    expected, stored = [], set()
     for i, spec in enumerate(files):
-        store.ingest_frame(root, _frame(spec), sha256=f"{i:064d}", source=f"f{i}")
-        expected.extend(cid for cid, _ in spec)
+        result = store.ingest_frame(root, _frame(spec), sha256=f"{i:064d}", source=f"f{i}")
+        new = [c for c in spec if c not in stored]
+        assert result.duplicates == len(spec) - len(new)
+        expected.extend(cid for cid, _ in new)
+        stored.update(spec)
     lines = store.read_store(root)
     seqs = lines.unique("claim_seq", maintain_order=True)
     assert seqs["claim_id"].to_list() == expected

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,6 +26,13 @@ Source = str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | pl.DataFram
 __all__ = ["ClaimCheck", "MeasureCheck", "check_claim", "evaluate"]
 
 
+def _year(year: object) -> int:
+    """``year`` as an int, or a TypeError saying what a year is (not a missing spec file)."""
+    if isinstance(year, bool) or not isinstance(year, numbers.Integral):
+        raise TypeError(f"year must be a whole number such as 2025, not {type(year).__name__}")
+    return int(year)
+
+
 def _lines_of(
     source: Source | Iterable[Claim],
 ) -> pl.DataFrame | pl.LazyFrame | Iterable[pl.DataFrame]:
@@ -32,6 +40,11 @@ def _lines_of(
         return source
     if isinstance(source, str | os.PathLike):
         paths: list = [Path(source)]
+    elif isinstance(source, bytes) or not isinstance(source, Iterable):
+        raise TypeError(
+            "source must be a path, a list of paths, a claim-line DataFrame or Claim models, "
+            f"not {type(source).__name__}"
+        )
     else:
         items = list(source)
         if items and all(isinstance(i, Claim) for i in items):
@@ -66,11 +79,12 @@ def evaluate(
     them) to a private temporary directory so that memory stays flat; ``spill=False``
     keeps them in memory instead (see docs/security.md).
     """
+    year = _year(year)
     return evaluate_lines(_lines_of(source), year, level=level, spill=spill)
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
 
 class MeasureCheck(_Model):
@@ -101,6 +115,12 @@ def check_claim(claim: Claim, year: int) -> ClaimCheck:
     Part B. For each eligible measure without a QDC (``missing``) ``choices`` lists the valid
     QDC combinations (code, modifier, meaning), most advantageous first.
     """
+    if not isinstance(claim, Claim):
+        raise TypeError(
+            f"claim must be a mipsclaims.claims.Claim, not {type(claim).__name__} "
+            "(build one with Claim(...) or read one with mipsclaims.x12.iter_claims)"
+        )
+    year = _year(year)
     reason, outcomes = claim_outcomes(claim, year)
     measures = []
     for o in outcomes:

@@ -38,7 +38,9 @@ _BLANKS = " \t\r\n"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Validation errors name the field, never the value: the value may be a member id or
+    # a birth date (docs/security.md).
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     @field_validator("*", mode="before")
     @classmethod

@@ -17,58 +17,232 @@ Rows of one claim must be consecutive. Without a ``claim_seq`` column, a new cla
 whenever ``claim_id``, ``frequency`` or ``tin`` changes from the previous row. A row
 that fails validation quarantines its whole claim (reported by row number, the header
 being row 1, and a hash of ``claim_id``; never by value); the other claims are kept.
+
+Files are read in batches of whole claims, so memory follows the batch size, not the
+file size: a CSV in blocks of about ``batch_bytes`` cut at a record end (a newline outside
+quotes), a Parquet file in slices of rows (polars' streaming scan). A file that is not a
+CSV (binary bytes, no header line in the first MB) or lacks a required column is refused
+before the rest is read. Errors name a row, a column and the file, never a value.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 import polars as pl
 
 from .errors import MipsClaimsError
-from .schema import CLAIM_LINE_SCHEMA, short_hash
+from .schema import CLAIM_LINE_SCHEMA, empty_claim_lines, short_hash
 from .x12.report import Issue, Location, QuarantinedClaim, ReadReport
 
-__all__ = ["FlatFileError", "read_flat_claim_lines", "to_flat_csv_frame", "write_flat_csv"]
+__all__ = [
+    "FlatFileError",
+    "iter_flat_claim_lines",
+    "read_flat_claim_lines",
+    "to_flat_csv_frame",
+    "write_flat_csv",
+]
 
 REQUIRED = ("claim_id", "procedure_code")
 LIST_SEPARATORS = ";|"
 PARQUET_MAGIC = b"PAR1"
+#: A CSV whose first record (the header) is longer than this is not a claim-line CSV.
+MAX_HEADER_BYTES = 1 << 20
+#: Bytes of CSV per batch: about the 837P reader's batch.
+BATCH_BYTES = 8 * 1024 * 1024
+#: Parquet is compressed: its batches are ``batch_bytes // ROW_BYTES`` rows (the size of a
+#: claim line in CSV), so that a batch holds about as many lines whatever the format.
+ROW_BYTES = 200
+LIST_COLUMNS = ("diagnosis_codes", "modifiers", "diagnosis_pointers")
 
 FlatSource = str | os.PathLike | bytes | BinaryIO
+Progress = Callable[[int], None]  # called with the bytes read so far
 
 
 class FlatFileError(MipsClaimsError, ValueError):
     """A claim-line file that cannot be read at all (format, header, required columns)."""
 
 
-def _load(source: FlatSource, fmt: str | None) -> tuple[pl.DataFrame, str, str]:
-    if isinstance(source, str | os.PathLike):
-        name = os.fspath(source)
-        try:
-            data = Path(source).read_bytes()
-        except OSError as exc:
-            raise FlatFileError(f"cannot open {name}: {exc.strerror}") from None
-    elif isinstance(source, bytes):
-        name, data = "<bytes>", source
-    else:
-        name, data = getattr(source, "name", "<stream>"), source.read()
-    fmt = fmt or ("parquet" if data[:4] == PARQUET_MAGIC else "csv")
+def binary_reason(head: bytes) -> str | None:
+    """Why ``head`` (the first bytes of a file) cannot be CSV text, or None if it can."""
+    if not head:
+        return "the file is empty"
+    if b"\x00" in head:
+        return "it holds NUL bytes (binary data)"
+    controls = sum(head.count(bytes([c])) for c in range(32) if c not in (9, 10, 12, 13))
+    if controls > len(head) // 100:
+        return "it holds control bytes (binary data)"
+    return None
+
+
+def _polars_csv_error(exc: Exception, name: str, first_row: int, rows: int) -> FlatFileError:
+    """A CSV parse error with its place but without the field polars quotes (PHI)."""
+    text = str(exc)
+    match = re.search(r"column '([^']*)' \(column number (\d+)\)", text)
+    where = ""
+    if match:
+        column = match.group(1)
+        shown = f"'{column}' " if column in CLAIM_LINE_SCHEMA else ""
+        where = f" in column {shown}(number {match.group(2)})"
+    what = "a field is not properly quoted" if "escaped" in text else "malformed CSV"
+    span = f"row {first_row}" if rows <= 1 else f"rows {first_row}-{first_row + rows - 1}"
+    return FlatFileError(f"{name}: not a readable CSV claim-line file: {what}{where}, {span}")
+
+
+def _parse_csv(data: bytes, name: str, first_row: int, rows_hint: int) -> pl.DataFrame:
     try:
-        if fmt == "parquet":
-            frame = pl.read_parquet(io.BytesIO(data))
-        else:
-            frame = pl.read_csv(
-                io.BytesIO(data.removeprefix(b"\xef\xbb\xbf")),
-                infer_schema=False,
-                encoding="utf8-lossy",
-            )
+        return pl.read_csv(
+            io.BytesIO(data), infer_schema=False, encoding="utf8-lossy", raise_if_empty=False
+        )
     except pl.exceptions.PolarsError as exc:
-        raise FlatFileError(f"{name}: not a readable {fmt} claim-line file ({exc})") from None
-    return frame, name, fmt
+        raise _polars_csv_error(exc, name, first_row, rows_hint) from None
+
+
+def _record_end(block: bytes) -> int:
+    """Index just past the last newline of ``block`` that ends a CSV record (one with an
+    even number of quotes before it: not inside a quoted field), or 0 when there is none.
+    ``block`` starts at a record start. Walks back from the end, newline by newline."""
+    quotes = block.count(b'"')
+    stop = len(block)
+    while True:
+        newline = block.rfind(b"\n", 0, stop)
+        if newline < 0:
+            return 0
+        quotes -= block.count(b'"', newline, stop)
+        if quotes % 2 == 0:
+            return newline + 1
+        stop = newline
+
+
+def _first_record_end(block: bytes, start: int) -> int:
+    """Index just past the first record-ending newline at or after ``start``, or 0."""
+    newline = block.find(b"\n", start)
+    while newline >= 0 and block.count(b'"', 0, newline) % 2:
+        newline = block.find(b"\n", newline + 1)
+    return newline + 1
+
+
+def _csv_header(handle: BinaryIO, name: str) -> tuple[bytes, bytes]:
+    """The header record (with its newline) and the bytes read after it."""
+    buffer = b""
+    while True:
+        block = handle.read(64 * 1024)
+        buffer += block
+        first = _first_record_end(buffer, 0)
+        if first:
+            return buffer[:first].removeprefix(b"\xef\xbb\xbf"), buffer[first:]
+        if not block:
+            return buffer.removeprefix(b"\xef\xbb\xbf") + b"\n", b""
+        if len(buffer) > MAX_HEADER_BYTES:
+            raise FlatFileError(
+                f"{name}: not a claim-line CSV: no header line in the first "
+                f"{MAX_HEADER_BYTES // (1 << 20)} MB"
+            )
+
+
+def _csv_raw(
+    handle: BinaryIO, name: str, batch_bytes: int, progress: Progress | None
+) -> Iterator[tuple[pl.DataFrame, int]]:
+    """Tables of text cells of a CSV, cut at record ends, with the file row of their first
+    row (header = row 1)."""
+    header, carry = _csv_header(handle, name)
+    columns = _parse_csv(header, name, 1, 1).columns
+    _check_columns(columns, name)
+    yield pl.DataFrame(schema=dict.fromkeys(columns, pl.String)), 2
+    done, row, buffer, eof = len(header), 2, carry, False
+    while True:
+        while len(buffer) < batch_bytes and not eof:
+            block = handle.read(batch_bytes)
+            eof, buffer = not block, buffer + block
+        if eof and len(buffer) <= batch_bytes:
+            end = len(buffer)
+        else:
+            end = _record_end(buffer[:batch_bytes]) or _first_record_end(buffer, batch_bytes)
+            if not end and not eof:  # one record longer than what is read: read on
+                block = handle.read(batch_bytes)
+                eof, buffer = not block, buffer + block
+                continue
+            end = end or len(buffer)
+        chunk, buffer = buffer[:end], buffer[end:]
+        if chunk.strip():
+            estimate = chunk.count(b"\n") or 1
+            frame = _parse_csv(header + chunk, name, row, estimate)
+            if frame.columns != columns:
+                raise FlatFileError(f"{name}: not a readable CSV claim-line file: rows {row}-")
+            yield frame, row
+            row += frame.height
+        done += len(chunk)
+        if progress is not None:
+            progress(done)
+        if eof and not buffer:
+            return
+
+
+def _parquet_raw(
+    path: Path, name: str, batch_bytes: int, progress: Progress | None
+) -> Iterator[tuple[pl.DataFrame, int]]:
+    """Slices of rows of a Parquet file (about ``batch_bytes`` of the file each)."""
+    try:
+        schema = pl.read_parquet_schema(path)
+        rows = pl.scan_parquet(path).select(pl.len()).collect().item()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise FlatFileError(
+            f"{name}: not a readable Parquet claim-line file ({type(exc).__name__})"
+        ) from None
+    _check_columns(list(schema), name)
+    _check_types(schema, name)
+    yield pl.DataFrame(schema=schema), 1
+    size, step, done = path.stat().st_size, max(1, batch_bytes // ROW_BYTES), 0
+    try:
+        for frame in pl.scan_parquet(path).collect_batches(chunk_size=step):
+            yield frame, done + 1
+            done += frame.height
+            if progress is not None:
+                progress(size * done // max(rows, 1))
+    except pl.exceptions.PolarsError as exc:
+        raise FlatFileError(
+            f"{name}: not a readable Parquet claim-line file from row {done + 1} "
+            f"({type(exc).__name__})"
+        ) from None
+
+
+def _check_columns(columns: list[str], name: str) -> None:
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        raise FlatFileError(f"{name}: required column(s) missing: {', '.join(missing)}")
+
+
+def _check_types(schema: pl.Schema | dict, name: str) -> None:
+    """Refuse a Parquet column whose type cannot hold what the canonical column holds
+    (a list of names where a name is expected), naming the column and type only."""
+    for col, dtype in schema.items():
+        if col not in CLAIM_LINE_SCHEMA:
+            continue
+        inner = getattr(dtype, "inner", None) if col in LIST_COLUMNS else None
+        scalar = inner if inner is not None else dtype
+        bad = (dtype.is_nested() and inner is None) or not _castable(scalar)
+        if bad:
+            raise FlatFileError(
+                f"{name}: column {col} holds {dtype} values; expected "
+                f"{'a list of text' if col in LIST_COLUMNS else 'text, numbers or dates'}"
+            )
+
+
+def _castable(dtype: pl.DataType) -> bool:
+    """Whether values of ``dtype`` read as text: text, numbers, dates and times, not a
+    Duration, binary or nested value."""
+    if isinstance(dtype, pl.Duration):
+        return False
+    return (
+        dtype.is_numeric()
+        or dtype.is_temporal()
+        or isinstance(dtype, pl.String | pl.Categorical | pl.Enum | pl.Boolean | pl.Null)
+    )
 
 
 def _text(col: str) -> pl.Expr:
@@ -78,8 +252,8 @@ def _text(col: str) -> pl.Expr:
 
 def _list(frame: pl.DataFrame, col: str) -> pl.Expr:
     """A list column from either a native list or ';'/'|'-separated text."""
-    if isinstance(frame.schema[col], pl.List):
-        return pl.col(col).list.eval(pl.element().cast(pl.String).str.strip_chars())
+    if isinstance(frame.schema[col], pl.List | pl.Array):
+        return pl.col(col).cast(pl.List(pl.String)).list.eval(pl.element().str.strip_chars())
     text = pl.col(col).cast(pl.String).fill_null("").str.replace_all(r"\|", ";")
     return text.str.split(";").list.eval(
         pl.element().str.strip_chars().filter(pl.element().str.strip_chars() != "")
@@ -96,31 +270,16 @@ def _date(col: str) -> pl.Expr:
     )
 
 
-def read_flat_claim_lines(
-    source: FlatSource,
-    report: ReadReport | None = None,
-    *,
-    claim_seq_start: int = 0,
-    fmt: str | None = None,
-) -> pl.DataFrame:
-    """The canonical claim-line table of a CSV/Parquet export (bad claims to ``report``)."""
-    report = report if report is not None else ReadReport()
-    frame, name, fmt = _load(source, fmt)
-    report.sources.append(name)
-    missing = [c for c in REQUIRED if c not in frame.columns]
-    if missing:
-        raise FlatFileError(f"{name}: required column(s) missing: {', '.join(missing)}")
-    extra = [c for c in frame.columns if c not in CLAIM_LINE_SCHEMA]
-    if extra:
-        report.warnings.append(
-            Issue(Location(name, 1, -1, "row"), f"unknown columns ignored: {', '.join(extra)}")
-        )
+def _parse(frame: pl.DataFrame, first_row: int, name: str) -> pl.DataFrame:
+    """Row-wise parsing of one slice: canonical columns plus ``_row``, ``_error`` and the
+    claim key ``_key`` (claims are numbered later, across slices)."""
     for col in CLAIM_LINE_SCHEMA:
         if col not in frame.columns:
             frame = frame.with_columns(pl.lit(None, pl.String).alias(col))
-    first_row = 2 if fmt == "csv" else 1
+    frame = frame.with_columns(
+        pl.col(c).cast(pl.Date) for c, t in frame.schema.items() if isinstance(t, pl.Datetime)
+    )
     frame = frame.with_columns(_row=pl.int_range(pl.len(), dtype=pl.Int64) + first_row)
-
     dx = _list(frame, "diagnosis_codes").list.eval(
         pl.element()
         .str.replace_all(".", "", literal=True)
@@ -181,38 +340,161 @@ def read_flat_claim_lines(
     error = pl.lit(None, pl.String)
     for condition, message in reversed(checks):
         error = pl.when(condition.fill_null(False)).then(pl.lit(message)).otherwise(error)
-
-    # Claims: given claim_seq, else consecutive rows with the same claim_id/frequency/tin.
     key = pl.concat_str(
         [pl.col("claim_id").fill_null(""), pl.col("frequency"), pl.col("tin").fill_null("")],
         separator="\x00",
     )
-    derived = (key != key.shift(1)).fill_null(True).cum_sum().cast(pl.Int64) - 1
-    parsed = parsed.with_columns(
-        _error=error,
-        claim_seq=pl.coalesce(pl.col("claim_seq"), derived) + claim_seq_start,
-        line_number=pl.coalesce(
-            "line_number", (pl.int_range(pl.len()).over(derived) + 1).cast(pl.Int32)
-        ),
-    )
-    bad = (
-        parsed.filter(pl.col("_error").is_not_null())
-        .unique("claim_seq", keep="first", maintain_order=True)
-        .select("claim_seq", "claim_id", "_row", "_error")
-    )
-    for seq, claim_id, row, message in bad.iter_rows():
-        report.quarantined.append(
-            QuarantinedClaim(
-                seq, short_hash(claim_id or ""), Location(name, row, -1, "row"), message
+    return parsed.with_columns(_error=error, _key=key)
+
+
+class _Claims:
+    """Numbers claims across slices and hands out whole claims: without a ``claim_seq``
+    column a new claim starts whenever ``claim_id``, ``frequency`` or ``tin`` changes from
+    the previous row, including the last row of the previous slice."""
+
+    def __init__(self, name: str, report: ReadReport, claim_seq_start: int) -> None:
+        self.name, self.report, self.start = name, report, claim_seq_start
+        self.last_key: str | None = None
+        self.last_group = -1
+        self.held: pl.DataFrame | None = None
+
+    def add(self, parsed: pl.DataFrame, *, last: bool) -> pl.DataFrame:
+        """The canonical lines of every claim complete so far (``last``: all of them)."""
+        if parsed.height:
+            changed = pl.col("_key") != pl.col("_key").shift(1, fill_value=self.last_key)
+            parsed = parsed.with_columns(
+                _group=changed.fill_null(True).cum_sum().cast(pl.Int64) + self.last_group
             )
+            self.last_key = parsed["_key"][-1]
+            self.last_group = int(parsed["_group"][-1])
+        frames = [f for f in (self.held, parsed) if f is not None and f.height]
+        if not frames:
+            return empty_claim_lines()
+        lines = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
+        self.held = None
+        if not last:  # the last claim may go on in the next slice
+            tail = pl.col("_group") == self.last_group
+            self.held, lines = lines.filter(tail), lines.filter(~tail)
+        return self._claims(lines)
+
+    def _claims(self, parsed: pl.DataFrame) -> pl.DataFrame:
+        if not parsed.height:
+            return empty_claim_lines()
+        parsed = parsed.with_columns(
+            claim_seq=pl.coalesce(pl.col("claim_seq"), pl.col("_group")) + self.start,
+            line_number=pl.coalesce(
+                "line_number", (pl.int_range(pl.len()).over("_group") + 1).cast(pl.Int32)
+            ),
         )
-    good = parsed.filter(~pl.col("claim_seq").is_in(bad["claim_seq"].implode()))
-    table = good.select(pl.col(c).cast(t) for c, t in CLAIM_LINE_SCHEMA.items())
-    n_claims = parsed["claim_seq"].n_unique()
-    report.claims_seen += n_claims
-    report.claims_read += n_claims - bad.height
-    report.lines_read += table.height
-    return table
+        bad = (
+            parsed.filter(pl.col("_error").is_not_null())
+            .unique("claim_seq", keep="first", maintain_order=True)
+            .select("claim_seq", "claim_id", "_row", "_error")
+        )
+        for seq, claim_id, row, message in bad.iter_rows():
+            self.report.quarantined.append(
+                QuarantinedClaim(
+                    seq, short_hash(claim_id or ""), Location(self.name, row, -1, "row"), message
+                )
+            )
+        good = parsed.filter(~pl.col("claim_seq").is_in(bad["claim_seq"].implode()))
+        table = good.select(pl.col(c).cast(t) for c, t in CLAIM_LINE_SCHEMA.items())
+        n_claims = parsed["claim_seq"].n_unique()
+        self.report.claims_seen += n_claims
+        self.report.claims_read += n_claims - bad.height
+        self.report.lines_read += table.height
+        return table
+
+
+def _raw_slices(
+    source: FlatSource, fmt: str | None, batch_bytes: int, progress: Progress | None
+) -> tuple[str, str, Iterator[tuple[pl.DataFrame, int]]]:
+    """The name, format and raw slices of ``source`` (first slice: an empty table of the
+    file's columns, so the columns are checked before any row is read)."""
+    if isinstance(source, str | os.PathLike):
+        name, path = os.fspath(source), Path(source)
+        try:
+            handle = path.open("rb")
+        except OSError as exc:
+            raise FlatFileError(f"cannot open {name}: {exc.strerror}") from None
+        head = handle.read(len(PARQUET_MAGIC))
+        handle.seek(0)
+        fmt = fmt or ("parquet" if head == PARQUET_MAGIC else "csv")
+        if fmt == "parquet":
+            handle.close()
+            return name, fmt, _parquet_raw(path, name, batch_bytes, progress)
+        return name, fmt, _closing(handle, _csv_raw(handle, name, batch_bytes, progress))
+    if isinstance(source, bytes):
+        name, data = "<bytes>", source
+    else:
+        name, data = getattr(source, "name", "<stream>"), source.read()
+    fmt = fmt or ("parquet" if data[:4] == PARQUET_MAGIC else "csv")
+    if fmt == "parquet":
+        try:
+            frame = pl.read_parquet(io.BytesIO(data))
+        except pl.exceptions.PolarsError as exc:
+            raise FlatFileError(
+                f"{name}: not a readable Parquet claim-line file ({type(exc).__name__})"
+            ) from None
+        _check_columns(frame.columns, name)
+        _check_types(frame.schema, name)
+        return name, fmt, iter([(frame.clear(), 1), (frame, 1)])
+    return name, fmt, _csv_raw(io.BytesIO(data), name, batch_bytes, progress)
+
+
+def _closing(handle: BinaryIO, slices: Iterator) -> Iterator:
+    with handle:
+        yield from slices
+
+
+def iter_flat_claim_lines(
+    source: FlatSource,
+    report: ReadReport | None = None,
+    *,
+    claim_seq_start: int = 0,
+    fmt: str | None = None,
+    batch_bytes: int = BATCH_BYTES,
+    progress: Progress | None = None,
+) -> Iterator[pl.DataFrame]:
+    """Canonical tables of whole claims of a CSV/Parquet export, about ``batch_bytes`` of
+    input each (bad claims to ``report``; ``progress(bytes_read)`` after each slice)."""
+    report = report if report is not None else ReadReport()
+    name, fmt, slices = _raw_slices(source, fmt, batch_bytes, progress)
+    columns, _ = next(slices)
+    report.sources.append(name)
+    extra = [c for c in columns.columns if c not in CLAIM_LINE_SCHEMA]
+    if extra:
+        report.warnings.append(
+            Issue(Location(name, 1, -1, "row"), f"unknown columns ignored: {', '.join(extra)}")
+        )
+    claims = _Claims(name, report, claim_seq_start)
+    for frame, first_row in slices:
+        if fmt == "parquet":
+            _check_types(frame.schema, name)
+        try:
+            parsed = _parse(frame, first_row, name)
+        except pl.exceptions.PolarsError as exc:  # its message may quote values: type only
+            raise FlatFileError(
+                f"{name}: cannot read the rows from row {first_row} ({type(exc).__name__})"
+            ) from None
+        table = claims.add(parsed, last=False)
+        if table.height:
+            yield table
+    table = claims.add(_parse(columns, 1, name), last=True)
+    if table.height:
+        yield table
+
+
+def read_flat_claim_lines(
+    source: FlatSource,
+    report: ReadReport | None = None,
+    *,
+    claim_seq_start: int = 0,
+    fmt: str | None = None,
+) -> pl.DataFrame:
+    """The canonical claim-line table of a CSV/Parquet export (bad claims to ``report``)."""
+    frames = list(iter_flat_claim_lines(source, report, claim_seq_start=claim_seq_start, fmt=fmt))
+    return pl.concat(frames, how="vertical") if frames else empty_claim_lines()
 
 
 def to_flat_csv_frame(table: pl.DataFrame) -> pl.DataFrame:
@@ -225,5 +507,13 @@ def to_flat_csv_frame(table: pl.DataFrame) -> pl.DataFrame:
 
 
 def write_flat_csv(table: pl.DataFrame, target: str | os.PathLike | BinaryIO) -> None:
-    """Write the canonical table as a claim-line CSV that :func:`read_flat_claim_lines` reads."""
-    to_flat_csv_frame(table).write_csv(target, date_format="%Y-%m-%d")
+    """Write the canonical table as a claim-line CSV that :func:`read_flat_claim_lines` reads
+    (a path atomically: :mod:`mipsclaims.atomicfile`)."""
+    frame = to_flat_csv_frame(table)
+    if isinstance(target, str | os.PathLike):
+        from .atomicfile import atomic_path
+
+        with atomic_path(target) as path:
+            frame.write_csv(path, date_format="%Y-%m-%d")
+        return
+    frame.write_csv(target, date_format="%Y-%m-%d")

@@ -1,16 +1,18 @@
 """Open whatever the user gave (837P, claim-line CSV or Parquet) as one canonical table.
 
-Each path is sniffed by content, not by name: an ISA segment (after an optional byte-order
-mark and whitespace) means 837P, the Parquet magic ``PAR1`` means Parquet, anything else
-is read as a claim-line CSV (:mod:`mipsclaims.flatfile`). Tables are concatenated in the
-order given, with ``claim_seq`` continuing across files so that later files win in
-replacement/void processing.
+Each path is sniffed by content, not by name, from its first 4 KB: an ISA segment (after
+an optional byte-order mark and whitespace) means 837P, the Parquet magic ``PAR1`` means
+Parquet, text means a claim-line CSV (:mod:`mipsclaims.flatfile`); anything else (NUL or
+control bytes, an empty file) is refused at once, saying what it is not, without reading
+the rest. Every format is read in batches, with ``progress(bytes_read)`` as it goes.
+Tables are concatenated in the order given, with ``claim_seq`` continuing across files
+so that later files win in replacement/void processing.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -23,6 +25,8 @@ from .x12.envelope import DEFAULT_BLOCK
 __all__ = ["InputError", "iter_claim_lines", "iter_file_batches", "load_claim_lines", "sniff"]
 
 PathLike = str | os.PathLike
+Progress = Callable[[int], None]  # called with the bytes of the file read so far
+SNIFF_BYTES = 4096
 
 
 class InputError(MipsClaimsError, ValueError):
@@ -30,17 +34,41 @@ class InputError(MipsClaimsError, ValueError):
 
 
 def sniff(path: PathLike) -> str:
-    """``"x12"``, ``"parquet"`` or ``"csv"`` from the first bytes of ``path``."""
+    """``"x12"``, ``"parquet"`` or ``"csv"`` from the first bytes of ``path``; an
+    :class:`InputError` for anything else (binary data, an empty file, a directory)."""
+    name = os.fspath(path)
     try:
         with open(path, "rb") as handle:
-            head = handle.read(4096)
+            head = handle.read(SNIFF_BYTES)
+    except IsADirectoryError:
+        raise InputError(f"{name}: is a directory, not a claims file") from None
     except OSError as exc:
-        raise InputError(f"cannot open {os.fspath(path)}: {exc.strerror}") from None
+        raise InputError(f"cannot open {name}: {exc.strerror}") from None
     if head.startswith(flatfile.PARQUET_MAGIC):
         return "parquet"
     if head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n").startswith(b"ISA"):
         return "x12"
+    reason = flatfile.binary_reason(head)
+    if reason is not None:
+        raise InputError(
+            f"{name}: not a claims file: not X12 837P (no ISA segment at the start), "
+            f"not Parquet (no PAR1 mark), not a claim-line CSV ({reason})"
+        )
     return "csv"
+
+
+class _CountingReader:
+    """A binary file that reports the bytes read so far (progress of the 837P reader)."""
+
+    def __init__(self, handle, progress: Progress) -> None:
+        self._handle, self._progress, self._done = handle, progress, 0
+        self.name = handle.name
+
+    def read(self, size: int = -1) -> bytes:
+        block = self._handle.read(size)
+        self._done += len(block)
+        self._progress(self._done)
+        return block
 
 
 def iter_file_batches(
@@ -49,21 +77,40 @@ def iter_file_batches(
     *,
     claim_seq_start: int = 0,
     batch_bytes: int = DEFAULT_BLOCK,
+    progress: Progress | None = None,
+    kind: str | None = None,
 ) -> Iterator[pl.DataFrame]:
-    """Canonical tables of one file in input order: 837P in batches of about
-    ``batch_bytes`` (whole claims), a claim-line CSV/Parquet file as one table.
+    """Canonical tables of one file in input order, in batches of whole claims of about
+    ``batch_bytes`` of input (``kind``: the :func:`sniff` result, if known).
 
     Raises :class:`InputError` when the file cannot be read at all.
     """
-    kind = sniff(path)
+    kind = kind or sniff(path)
     try:
-        if kind == "x12":
+        if kind == "x12" and progress is None:
             yield from x12.iter_claim_line_batches(
                 Path(path), report, batch_bytes=batch_bytes, claim_seq_start=claim_seq_start
             )
+        elif kind == "x12":
+            try:
+                handle = open(path, "rb")  # noqa: SIM115 - closed below
+            except OSError as exc:
+                raise InputError(f"cannot open {os.fspath(path)}: {exc.strerror}") from None
+            with handle:
+                yield from x12.iter_claim_line_batches(
+                    _CountingReader(handle, progress),
+                    report,
+                    batch_bytes=batch_bytes,
+                    claim_seq_start=claim_seq_start,
+                )
         else:
-            yield flatfile.read_flat_claim_lines(
-                path, report, claim_seq_start=claim_seq_start, fmt=kind
+            yield from flatfile.iter_flat_claim_lines(
+                path,
+                report,
+                claim_seq_start=claim_seq_start,
+                fmt=kind,
+                batch_bytes=batch_bytes,
+                progress=progress,
             )
     except (x12.X12Error, flatfile.FlatFileError) as exc:
         raise InputError(str(exc)) from None
@@ -83,13 +130,14 @@ def iter_claim_lines(
     for path in paths:
         part = x12.ReadReport()
         top = next_seq - 1
+        kind = sniff(path)
         for table in iter_file_batches(
-            path, part, claim_seq_start=next_seq, batch_bytes=batch_bytes
+            path, part, claim_seq_start=next_seq, batch_bytes=batch_bytes, kind=kind
         ):
             if table.height:
                 top = max(top, int(table["claim_seq"].max()))
             yield table
-        if sniff(path) == "x12":
+        if kind == "x12":
             next_seq += part.claims_seen
         else:
             next_seq = max([top, *(q.claim_seq for q in part.quarantined)]) + 1

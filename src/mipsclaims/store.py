@@ -6,10 +6,14 @@ Layout::
     DIR/year=2025/month=03/<sha256 of the file>.parquet  lines of the claims dated that month
 
 Each ingested file is identified by the SHA-256 of its bytes, so ingesting it again changes
-nothing. Claims get ``claim_seq`` = store ingest order + position in the file, so the engine's
-input-order rules (replacement and void: later wins) hold across files and months. A claim
-is filed under the month of its earliest line service date; claims without one go to
-``year=0000/month=00``.
+nothing. Each claim is identified too (:data:`CLAIM_IDENTITY`: CLM01, frequency code, TIN,
+patient and first/last service date), so the same claims in other bytes (other line
+endings, another envelope, an unmasked CSV export) are skipped and counted as duplicates,
+never stored twice. Within one file every claim is kept (measure-logic-decisions.md: two
+originals with the same CLM01 are both counted). Claims get ``claim_seq`` = store ingest
+order + position in the file, so the engine's input-order rules (replacement and void:
+later wins) hold across files and months. A claim is filed under the month of its earliest
+line service date; claims without one go to ``year=0000/month=00``.
 
 Crash safety: every file is written to a temporary name in its final directory, fsynced and
 moved into place with ``os.replace``; the manifest is replaced last. Readers only read parts
@@ -35,8 +39,9 @@ from pathlib import Path
 
 import polars as pl
 
+from .atomicfile import atomic_path
 from .errors import MipsClaimsError
-from .schema import CLAIM_LINE_SCHEMA, conform, empty_claim_lines
+from .schema import CLAIM_LINE_SCHEMA, conform, empty_claim_lines, short_hash
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -45,6 +50,23 @@ _PAUSE_ENV = "MIPSCLAIMS_STORE_PAUSE_AT"  # test hook: "<stage>:<seconds>"
 
 class StoreError(MipsClaimsError, RuntimeError):
     """The store is missing, unreadable or inconsistent."""
+
+
+class LossError(StoreError):
+    """``ingest_files(strict=True)``: a file had claims that could not be read (not
+    ingested); ``report`` says which."""
+
+    def __init__(self, message: str, report: object) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+#: What makes two claims the same claim, across files: a claim of a new file whose values
+#: of these (first and last service date of its lines, nulls equal) match a stored claim's
+#: is a duplicate and is not stored again.
+CLAIM_IDENTITY = ("claim_id", "frequency", "tin", "patient_id", "_first_date", "_last_date")
+#: Duplicates named one by one in an :class:`IngestResult` (the rest are counted).
+DUPLICATES_LISTED = 20
 
 
 @dataclass(frozen=True)
@@ -56,6 +78,9 @@ class IngestResult:
     lines: int
     parts: tuple[str, ...]
     problems: tuple[str, ...] = ()  # PHI-free messages of claims the reader left out
+    duplicates: int = 0  # claims skipped: already in the store (CLAIM_IDENTITY)
+    duplicate_refs: tuple[str, ...] = ()  # "claim #<position in file> (<hash>)", the first few
+    report: object = None  # the reader's ReadReport of the file (None when not read)
 
 
 def file_sha256(path: Path) -> str:
@@ -74,24 +99,14 @@ def _pause(stage: str) -> None:
         time.sleep(float(seconds or 60))
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _atomic_write(target: Path, write: Callable[[Path], None], stage: str) -> None:
     """Write via ``write(tmp)`` to a temp file beside ``target``, fsync, then replace."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    write(tmp)
-    with tmp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    _pause(stage)
-    os.replace(tmp, target)
-    _fsync_dir(target.parent)
+    with atomic_path(target, durable=True, before_replace=lambda: _pause(stage)) as tmp:
+        try:
+            write(tmp)
+        except pl.exceptions.PolarsError as exc:  # polars reports a failed write (disk full) so
+            raise OSError(f"writing {target.name} failed ({exc})") from None
 
 
 def _empty_manifest() -> dict:
@@ -144,6 +159,43 @@ def _sequenced(frame: pl.DataFrame, start: int) -> pl.DataFrame:
     )
 
 
+def _identities(lines: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
+    """One row per claim (``claim_seq``) with its :data:`CLAIM_IDENTITY`."""
+    return (
+        lines.lazy()
+        .group_by("claim_seq")
+        .agg(
+            pl.col("claim_id", "frequency", "tin", "patient_id").first(),
+            pl.col("service_date").min().alias("_first_date"),
+            pl.col("service_date_end").max().alias("_last_date"),
+        )
+    )
+
+
+def _without_stored(store: Path, manifest: dict, lines: pl.DataFrame) -> tuple[pl.DataFrame, list]:
+    """``lines`` without the claims the store already holds, and those claims' (position,
+    CLM01) in input order. Reads only the identity columns of the stored parts."""
+    parts = [store / rel for entry in manifest["files"] for rel in entry["parts"]]
+    if not parts or not lines.height:
+        return lines, []
+    stored = pl.scan_parquet(parts).select(
+        "claim_seq", "claim_id", "frequency", "tin", "patient_id", "service_date",
+        "service_date_end",
+    )  # fmt: skip
+    known = _identities(stored).select(CLAIM_IDENTITY).unique()
+    dup = (
+        _identities(lines)
+        .join(known, on=list(CLAIM_IDENTITY), how="semi", nulls_equal=True)
+        .select("claim_seq", "claim_id")
+        .sort("claim_seq")
+        .collect()
+    )
+    if not dup.height:
+        return lines, []
+    kept = lines.filter(~pl.col("claim_seq").is_in(dup["claim_seq"].implode()))
+    return kept, list(dup.iter_rows())
+
+
 def _partition_keys(frame: pl.DataFrame) -> pl.DataFrame:
     claim_date = pl.col("service_date").min().over("claim_seq")
     return frame.with_columns(
@@ -153,7 +205,8 @@ def _partition_keys(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def ingest_frame(store: Path, frame: pl.DataFrame, *, sha256: str, source: str) -> IngestResult:
-    """Append one file's canonical lines to the store (no-op when ``sha256`` is known)."""
+    """Append one file's canonical lines to the store (no-op when ``sha256`` is known);
+    claims the store holds already (:data:`CLAIM_IDENTITY`) are skipped and counted."""
     store = Path(store)
     with _locked(store):
         manifest = read_manifest(store)
@@ -163,7 +216,7 @@ def ingest_frame(store: Path, frame: pl.DataFrame, *, sha256: str, source: str) 
                     source, sha256, False, entry["claims"], entry["lines"], tuple(entry["parts"])
                 )
         _clean_temporaries(store)
-        lines = conform(frame)
+        lines, dup = _without_stored(store, manifest, conform(frame))
         start = int(manifest["next_seq"])
         lines = _partition_keys(_sequenced(lines, start))
         claims = lines["claim_seq"].n_unique()
@@ -187,9 +240,18 @@ def ingest_frame(store: Path, frame: pl.DataFrame, *, sha256: str, source: str) 
                 "ingested_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             }
         )
+        if dup:
+            manifest["files"][-1]["duplicates"] = len(dup)
         manifest["next_seq"] = start + claims
         _write_manifest(store, manifest)
-        return IngestResult(source, sha256, True, claims, lines.height, tuple(sorted(parts)))
+        refs = tuple(
+            f"claim #{seq} ({short_hash(claim_id or '')})"
+            for seq, claim_id in dup[:DUPLICATES_LISTED]
+        )
+        return IngestResult(
+            source, sha256, True, claims, lines.height, tuple(sorted(parts)),
+            duplicates=len(dup), duplicate_refs=refs,
+        )  # fmt: skip
 
 
 def ingest_files(
@@ -197,8 +259,13 @@ def ingest_files(
     paths: Iterable[Path],
     *,
     on_file: Callable[[Path, IngestResult], None] | None = None,
+    strict: bool = False,
 ) -> list[IngestResult]:
-    """Ingest claim files (837P or claim-line exports) in the order given."""
+    """Ingest claim files (837P or claim-line exports) in the order given.
+
+    ``strict``: a file of which some claim or interchange could not be read is not
+    ingested (:class:`LossError`; the files before it stay ingested).
+    """
     from . import inputs  # lazy: the readers are heavy and not needed to read a store
 
     results = []
@@ -210,9 +277,11 @@ def ingest_files(
             result = ingest_frame(store, empty_claim_lines(), sha256=digest, source=path.name)
         else:
             frame, report = inputs.load_claim_lines([path])
+            if strict and (not report.ok or report.claims_read < report.claims_seen):
+                raise LossError(f"{path.name}: not ingested, some claims could not be read", report)
             result = ingest_frame(store, frame, sha256=digest, source=path.name)
-            problems = [*getattr(report, "quarantined", []), *getattr(report, "errors", [])]
-            result = replace(result, problems=tuple(str(p) for p in problems))
+            problems = [*report.quarantined, *report.errors]
+            result = replace(result, problems=tuple(str(p) for p in problems), report=report)
         results.append(result)
         if on_file is not None:
             on_file(path, result)
@@ -238,6 +307,7 @@ def read_store(store: Path) -> pl.DataFrame:
 __all__ = [
     "CLAIM_LINE_SCHEMA",
     "IngestResult",
+    "LossError",
     "StoreError",
     "file_sha256",
     "ingest_files",

@@ -461,7 +461,9 @@ def write_synthetic_837(target: str | os.PathLike | IO[bytes], config: SynthConf
     """Stream the synthetic file to a path or binary file; return the bytes written."""
     written = 0
     if isinstance(target, str | os.PathLike):
-        with open(target, "wb") as handle:
+        from .atomicfile import atomic_path
+
+        with atomic_path(target) as path, open(path, "wb") as handle:
             return write_synthetic_837(handle, config)
     for chunk in iter_synthetic_837(config):
         data = chunk.encode("utf-8")

@@ -1,7 +1,8 @@
 """The ``mipsclaims`` command line: one typer app, one module per command group.
 
 Exit codes (shared by every command): 0 success; 1 the check found problems (``check``);
-2 usage error, unreadable input or no usable temporary directory; 143 SIGTERM.
+2 usage error, unreadable input, an output that cannot be written or no usable temporary
+directory; 3 ``--strict`` and some claim could not be read; 130 Ctrl-C; 143 SIGTERM.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import typer
 
+from .. import interrupt
 from . import ingest_cmd, lines_cmd, report_cmd, score_cmd, specs_cmd, synth_cmd
 
 app = typer.Typer(
@@ -50,4 +52,12 @@ def exit_on_sigterm() -> None:
 
 def main() -> None:
     exit_on_sigterm()
-    app()
+    interrupt.install()
+    try:
+        app()
+    except KeyboardInterrupt:
+        pass  # the exit status is set below
+    finally:
+        if interrupt.interrupted():  # even when the KeyboardInterrupt was lost somewhere
+            sys.stderr.write("interrupted\n")
+            sys.exit(interrupt.EXIT_INTERRUPTED)

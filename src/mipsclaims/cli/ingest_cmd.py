@@ -5,33 +5,44 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from ..report.progress import file_progress
-from .common import errors, fail
+from ..report.termsafe import SafeConsole
+from .common import STRICT, fail, note, report_reading
 
-console = Console()
+console = SafeConsole()
 
 
 def ingest(
     files: list[Path] = typer.Argument(..., help="Claim files (837P, or claim-line CSV/Parquet)."),
     store: Path = typer.Option(..., "--store", help="Store folder (created when missing)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
+    strict: bool = STRICT,
 ) -> None:
-    """Add claim files to a store; the same file twice changes nothing.
+    """Add claim files to a store; the same file twice changes nothing, and claims the
+    store holds already (same CLM01, frequency, TIN, patient and dates) are skipped.
 
     Claims keep their order across files (store order, then position), so a replacement
     or void in a later file applies to a claim ingested earlier.
-    Exit codes: 0 ok, 2 usage error or unreadable input (files before it stay ingested).
+    What could not be read is summarised on standard error; with --strict such a file is
+    not ingested (exit 3). Exit codes: 0 ok, 2 usage error, unreadable input or a store
+    that cannot be written (disk full: the store stays as it was before that file); 3
+    --strict. Files before a failing one stay ingested.
 
     Example: mipsclaims ingest --store claims-store 2025-01.837 2025-02.837
     """
     from .. import store as store_mod
+    from ..inputs import InputError, sniff
     from ..x12.report import X12Error
 
-    missing = [str(p) for p in files if not p.is_file()]
+    missing = [str(p) for p in files if not p.exists()]
     if missing:
         raise fail(f"no such file: {', '.join(missing)}")
+    try:
+        for path in files:
+            sniff(path)  # a file that is not a claims file fails before any is ingested
+    except InputError as exc:
+        raise fail(str(exc)) from None
     total = sum(p.stat().st_size for p in files)
     done: list[tuple[Path, store_mod.IngestResult]] = []
     with file_progress(total, quiet=quiet) as progress:
@@ -41,16 +52,38 @@ def ingest(
             progress.file_done(path.name, path.stat().st_size, result.claims)
 
         try:
-            store_mod.ingest_files(store, files, on_file=on_file)
-        except (store_mod.StoreError, OSError, ValueError, X12Error) as exc:
+            store_mod.ingest_files(store, files, on_file=on_file, strict=strict)
+        except store_mod.LossError as exc:
+            _summarise(done, quiet)
+            report_reading(exc.report, quiet=quiet)
+            note(f"error: {exc} (--strict)")
+            raise typer.Exit(3) from None
+        except OSError as exc:
+            _summarise(done, quiet)
+            raise fail(f"cannot ingest into {store}: {exc.strerror or exc}") from None
+        except (store_mod.StoreError, ValueError, X12Error) as exc:
+            _summarise(done, quiet)
             raise fail(str(exc)) from None
-    if not quiet:
-        for path, result in done:
+    _summarise(done, quiet)
+
+
+def _summarise(done: list, quiet: bool) -> None:
+    """Per file: added or not, claims and lines, duplicates skipped, what was left out."""
+    for path, result in done:
+        if not quiet:
             state = "added" if result.added else "already in the store"
             console.print(
                 f"{path.name}: {state} ({result.claims:,} claims, {result.lines:,} lines)",
                 highlight=False,
                 markup=False,
             )
-            for problem in result.problems:
-                errors.print(f"  left out: {problem}", highlight=False, markup=False)
+        if result.duplicates:
+            refs = ", ".join(result.duplicate_refs)
+            more = result.duplicates - len(result.duplicate_refs)
+            note(
+                f"{path.name}: {result.duplicates:,} claim(s) skipped, already in the store "
+                f"(same CLM01, frequency, TIN, patient and dates): {refs}"
+                + (f" and {more:,} more" if more > 0 else "")
+            )
+        if result.report is not None:
+            report_reading(result.report, quiet=True)

@@ -6,14 +6,12 @@ and an explicit ``lines --show-phi`` may write patient data.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import hashlib
 import os
-import shutil
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,11 +19,12 @@ import polars as pl
 import typer
 
 from .. import flatfile
+from ..atomicfile import atomic_path, written_directly
 from ..inputs import InputError, iter_claim_lines, sniff
 from ..report.csvsafe import neutralised
 from ..schema import empty_claim_lines
 from ..x12 import ReadReport
-from .common import errors, fail
+from .common import STRICT, errors, fail, note, read_losses, report_reading
 
 #: Same key as the SSN pseudonyms of :mod:`mipsclaims.schema` (set it to your own secret).
 KEY_ENV = "MIPSCLAIMS_PSEUDONYM_KEY"
@@ -71,32 +70,8 @@ def _neutralised(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _written_directly(path: Path) -> bool:
-    """A symlink, device or pipe: opened and written as is, never replaced."""
-    return path.is_symlink() or (path.exists() and not path.is_file())
-
-
-@contextlib.contextmanager
-def _output_file(output: Path) -> Iterator[Path]:
-    """The path to write ``output`` through.
-
-    A regular file (or a new one) is written beside it under a partial name and replaces
-    it only when writing succeeded: a failed read never leaves a truncated table, nor
-    destroys an older one, and the replacement keeps the older file's permissions. A
-    symlink (``/dev/stdout``, ``/dev/fd/63`` of a process substitution, a link to a file)
-    or a device or pipe is opened and written directly, like any program would.
-    """
-    if _written_directly(output):
-        yield output
-        return
-    partial = output.with_name(f".{output.name}.partial-{os.getpid()}")
-    try:
-        yield partial
-        if output.exists():
-            shutil.copymode(output, partial)
-        os.replace(partial, output)
-    finally:
-        partial.unlink(missing_ok=True)
+class _StrictLoss(Exception):
+    """--strict and a claim could not be read: the output is abandoned."""
 
 
 def _write_text(tables: Iterable[pl.DataFrame], fmt: LinesFormat, handle: BinaryIO) -> None:
@@ -126,7 +101,7 @@ def _write_parquet(tables: Iterable[pl.DataFrame], target: Path) -> None:
     then polars streams the parts into one file (no table is held with another)."""
     # Parts beside the output (they hold what it holds); in the temp directory for a link,
     # a device or a pipe.
-    beside = None if _written_directly(target) else target.parent
+    beside = None if written_directly(target) else target.parent
     with tempfile.TemporaryDirectory(prefix=".mipsclaims-parts-", dir=beside) as tmp:
         parts = []
         for number, table in enumerate(tables):
@@ -151,6 +126,7 @@ def lines(
         "--show-phi",
         help="Write patient ids, names, birth dates and claim numbers as read (PHI).",
     ),
+    strict: bool = STRICT,
 ) -> None:
     """Write one row per service line (the canonical table), PHI masked by default.
 
@@ -162,7 +138,8 @@ def lines(
     and warnings are summarised on standard error, without PHI. 837P input is read and
     written batch by batch (memory stays flat); with -o the file appears only when all was
     read, while standard output may already hold part of the table when a later file fails
-    (exit code 2).
+    (exit code 2). With --strict a claim that could not be read is an error (exit code 3;
+    with -o the file is then not written).
 
     Example: mipsclaims lines claims.837 more.837 --format parquet -o lines.parquet
     """
@@ -189,14 +166,21 @@ def lines(
             _write_text(tables, fmt, sys.stdout.buffer)
             sys.stdout.flush()
         else:
-            with _output_file(output) as path:
+            with atomic_path(output) as path:
                 if fmt is LinesFormat.parquet:
                     _write_parquet(tables, path)
                 else:
                     with open(path, "wb") as handle:
                         _write_text(tables, fmt, handle)
+                if strict and read_losses(report):
+                    raise _StrictLoss  # the file is not put in place
+    except _StrictLoss:
+        pass
     except InputError as exc:
         raise fail(str(exc)) from None
-    for item in [*report.errors, *report.quarantined, *report.warnings][:50]:
-        errors.print(str(item), markup=False, highlight=False, soft_wrap=True)
-    errors.print(report.summary(), markup=False, highlight=False, soft_wrap=True)
+    except OSError as exc:  # a full disk, a vanished directory: nothing half-written stays
+        raise fail(f"cannot write {output or 'standard output'}: {exc.strerror or exc}") from None
+    except pl.exceptions.ComputeError as exc:  # polars' word for a failed Parquet write
+        raise fail(f"cannot write {output}: {exc}") from None
+    report_reading(report, strict=strict)
+    note(report.summary())

@@ -1,7 +1,9 @@
 """``mipsclaims report``, ``gaps`` and ``check``: what a practice sees, from files or a store.
 
-Exit codes: 0 success; 1 ``check`` found eligible claims without a QDC; 2 usage error or
-unreadable input. Messages name claims by position and hash, never by patient data.
+Exit codes: 0 success; 1 ``check`` found eligible claims without a QDC; 2 usage error,
+unreadable input or an output that cannot be written; 3 ``--strict`` and some claim could
+not be read (nothing is written); 130 Ctrl-C. What could not be read is always summarised
+on standard error. Messages name claims by position and hash, never by patient data.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import polars as pl
 import typer
 from rich.console import Console
 
+from .. import atomicfile, interrupt
+from ..atomicfile import atomic_path
 from ..report import sources
-from .common import Level, errors, fail
+from ..report.termsafe import SafeConsole, printable
+from .common import STRICT, Level, errors, fail, report_reading
 
-console = Console()
+console = SafeConsole()
 
 
 class ReportFormat(StrEnum):
@@ -53,21 +58,16 @@ def _note(message: str, quiet: bool) -> None:
         errors.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
-def _note_unreadable(loaded: sources.Loaded, quiet: bool) -> None:
-    if loaded.quarantined:
-        _note(f"{len(loaded.quarantined)} claim(s) or interchange(s) could not be read:", quiet)
-        for message in loaded.quarantined[:20]:
-            _note(f"  {message}", quiet)
-
-
-def _load(files: list[Path] | None, store: Path | None, quiet: bool) -> sources.Loaded:
+def _load(
+    files: list[Path] | None, store: Path | None, quiet: bool, strict: bool
+) -> sources.Loaded:
     if not files and store is None:
         raise fail("give claim files, --store DIR, or both")
     try:
         loaded = sources.load(files or [], store, quiet=quiet)
     except sources.InputError as exc:
         raise fail(str(exc)) from None
-    _note_unreadable(loaded, quiet)
+    report_reading(loaded.report, quiet=quiet, strict=strict)
     return loaded
 
 
@@ -93,6 +93,7 @@ def _evaluate_files(
     *,
     transform: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
     loaded: sources.Loaded | None = None,
+    strict: bool = False,
 ):
     """Read and evaluate in one streaming pass (report, gaps, check with a year): same
     result as ``_evaluate(_load(...).lines, ...)`` at a fraction of the memory.
@@ -115,7 +116,7 @@ def _evaluate_files(
         result = evaluate_lines(batches, year, level=level)
     except (sources.InputError, specs.UnsupportedYearError, specs.SpecFileError, SpillError) as exc:
         raise fail(str(exc)) from None
-    _note_unreadable(loaded, quiet)
+    report_reading(loaded.report, quiet=quiet, strict=strict)
     return result
 
 
@@ -129,19 +130,39 @@ def _measures(text: str | None) -> list[str] | None:
 
 @contextmanager
 def _console(output: Path | None) -> Iterator[Console]:
-    """The terminal, or a plain-text console writing to ``output`` (closed afterwards)."""
+    """The terminal, or a plain-text console writing to ``output`` (atomically: the file
+    appears, or an older one is replaced, only when everything was written)."""
     if output is None:
         yield console
         return
-    with output.open("w", encoding="utf-8") as fh:
-        yield Console(file=fh, width=200, color_system=None)
+    try:
+        with atomic_path(output) as path, path.open("w", encoding="utf-8") as fh:
+            yield SafeConsole(file=fh, width=200, color_system=None)
+    except OSError as exc:
+        raise _cannot_write(output, exc) from None
+
+
+def _cannot_write(output: Path, exc: OSError) -> typer.Exit:
+    return fail(f"cannot write {output}: {exc.strerror or type(exc).__name__}")
+
+
+def _to_stdout(text: str) -> None:
+    """Write a CSV/JSON/HTML text to standard output; on a terminal without the control
+    characters input may carry (they would act on the terminal), in a pipe as is."""
+    interrupt.check()  # an interrupted command prints no result
+    if sys.stdout.isatty():
+        text = printable(text.replace("\r\n", "\n"))
+    sys.stdout.write(text)
 
 
 def _emit(text: str, output: Path | None) -> None:
     if output is None:
-        sys.stdout.write(text)
-    else:
-        output.write_text(text, encoding="utf-8")
+        _to_stdout(text)
+        return
+    try:
+        atomicfile.write_text(output, text)
+    except OSError as exc:
+        raise _cannot_write(output, exc) from None
 
 
 def report(
@@ -155,17 +176,19 @@ def report(
         False, "--small-practice", help="Score as a small practice (15 or fewer clinicians)."
     ),
     quiet: bool = QUIET,
+    strict: bool = STRICT,
 ) -> None:
     """Counts, data completeness and rates per clinician and measure; the HTML report.
 
-    Exit codes: 0 ok, 2 usage error or unreadable input.
+    Exit codes: 0 ok, 2 usage error, unreadable input or unwritable output, 3 --strict and
+    some claim could not be read, 130 interrupted.
 
     Example: mipsclaims report --year 2025 --format html -o report.html examples/pt-clinic-2025.837
     Example: mipsclaims report --store claims-store --year 2025 --format csv -o rows.csv
     """
     from ..report import export
 
-    result = _evaluate_files(files, store, year, level.value, quiet)
+    result = _evaluate_files(files, store, year, level.value, quiet, strict=strict)
     if fmt is ReportFormat.json:
         _emit(export.to_json(result, year=year, level=level.value), output)
     elif fmt is ReportFormat.csv:
@@ -200,11 +223,13 @@ def gaps(
         False, "--show-phi", help="Show patient ids and raw claim ids (CLM01). Handle with care."
     ),
     quiet: bool = QUIET,
+    strict: bool = STRICT,
 ) -> None:
     """Worklist for billing staff: eligible visits missing a QDC or with conflicting QDCs.
 
     Patients are masked and claims shown as claim #position (hash) unless --show-phi.
-    Exit codes: 0 ok (with or without gaps), 2 usage error or unreadable input.
+    Exit codes: 0 ok (with or without gaps), 2 usage error, unreadable input or unwritable
+    output, 3 --strict and some claim could not be read.
 
     Example: mipsclaims gaps --year 2025 --measures 128,134 --format csv -o gaps.csv claims.837
     """
@@ -213,7 +238,7 @@ def gaps(
     from ..report.gaps import gap_frame
     from ..report.terminal import print_provisional, worklist_tables
 
-    result = _evaluate_files(files, store, year, level.value, quiet)
+    result = _evaluate_files(files, store, year, level.value, quiet, strict=strict)
     worklist = gap_frame(result.instances, year, show_phi=show_phi, measures=_measures(measures))
     if fmt is ListFormat.csv:
         _emit(frame_to_csv(with_spec_columns(worklist, year)), output)
@@ -242,10 +267,12 @@ def check(
     measures: str | None = MEASURES,
     fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="table or csv."),
     quiet: bool = QUIET,
+    strict: bool = STRICT,
 ) -> None:
     """Before sending a batch: does every eligible claim carry a QDC for each measure?
 
-    Exit code 0 when it does, 1 when some eligible claim has no QDC (listed), 2 on bad input.
+    Exit code 0 when it does, 1 when some eligible claim has no QDC (listed), 2 on bad input,
+    3 with --strict when some claim could not be read (it could not be checked either).
     Each claim is checked on its own, even when another claim of the patient has the QDC.
     With --year the input is read in one streaming pass (memory stays flat for big
     batches); without it, every line is read first to find the year of the latest claim.
@@ -258,13 +285,20 @@ def check(
     from ..report.terminal import print_provisional, worklist_tables
 
     if year is None:  # the year of the latest claim: every line is needed first
-        loaded = _load(files, store, quiet)
+        loaded = _load(files, store, quiet, strict)
         year = _infer_year(loaded.lines)
         result = _evaluate(per_claim_lines(loaded.lines), year, "tin-npi", quiet)
     else:  # one streaming pass, like report
         loaded = sources.Loaded(lines=pl.DataFrame(), files=len(files or []))
         result = _evaluate_files(
-            files, store, year, "tin-npi", quiet, transform=per_claim_lines, loaded=loaded
+            files,
+            store,
+            year,
+            "tin-npi",
+            quiet,
+            transform=per_claim_lines,
+            loaded=loaded,
+            strict=strict,
         )
     chosen = _measures(measures)
     missing = missing_qdcs(result.instances, year, chosen)
@@ -272,7 +306,7 @@ def check(
     if chosen:
         eligible = eligible.filter(pl.col("measure_id").is_in(chosen))
     if fmt is ListFormat.csv:
-        sys.stdout.write(frame_to_csv(with_spec_columns(missing, year)))
+        _to_stdout(frame_to_csv(with_spec_columns(missing, year)))
     else:
         print_provisional(year, console)
         for table in worklist_tables(missing, "Eligible claims without a QDC"):

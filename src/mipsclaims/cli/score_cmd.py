@@ -7,15 +7,17 @@ from pathlib import Path
 
 import polars as pl
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from .. import scoring
+from ..report.termsafe import SafeConsole
 from ..scoring import Projection, ScoreReport, ScoringOptions
 from ..scoring.projection import last_month
-from .common import fail
+from .common import STRICT, fail, report_reading
 
-console = Console()
+console = SafeConsole()
 
 ZONE_STYLE = {"safe": "bold green", "neutral": "bold yellow", "at_risk": "bold red"}
 ZONE_TEXT = {"safe": "SAFE", "neutral": "NEAR THE THRESHOLD", "at_risk": "AT RISK"}
@@ -45,8 +47,9 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
 
-def _entity(p: Projection) -> str:
-    return f"TIN {p.tin}" + (f" / NPI {p.npi}" if p.npi else " (group)")
+def _entity(p: Projection) -> Text:
+    """The entity as literal text: a TIN read from a file may hold ``[/x]``, not markup."""
+    return Text(f"TIN {p.tin}" + (f" / NPI {p.npi}" if p.npi else " (group)"))
 
 
 def _print_projection(p: Projection) -> None:
@@ -59,12 +62,12 @@ def _print_projection(p: Projection) -> None:
         f"margin {p.margin:g})",
         highlight=False,
     )
-    console.print(f"Payment adjustment: {p.adjustment.explanation}", highlight=False)
-    console.print(f"[dim]{p.coverage.statement}[/dim]", highlight=False)
+    console.print(f"Payment adjustment: {escape(p.adjustment.explanation)}", highlight=False)
+    console.print(f"[dim]{escape(p.coverage.statement)}[/dim]", highlight=False)
 
     q = p.quality
     counted = {m.measure_id for m in q.counted}
-    table = Table(title=f"Quality measures ({q.outcome_requirement})", title_justify="left")
+    table = Table(title=Text(f"Quality measures ({q.outcome_requirement})"), title_justify="left")
     wide = console.width >= 110  # the title only where it fits; the id is enough otherwise
     table.add_column("measure", no_wrap=True)
     if wide:
@@ -75,13 +78,13 @@ def _print_projection(p: Projection) -> None:
     table.add_column(f"best {q.required_measures}", no_wrap=True)
     for m in q.measures:
         cells = [
-            m.measure_id,
-            *([m.title] if wide else []),
+            Text(m.measure_id),
+            *([Text(m.title)] if wide else []),
             str(m.eligible_population),
             _pct(m.data_completeness),
             _pct(m.performance_rate),
             f"{m.points:.2f}",
-            m.reason,
+            Text(m.reason),
             "yes" if m.measure_id in counted else "",
         ]
         table.add_row(*cells)
@@ -101,7 +104,7 @@ def _print_projection(p: Projection) -> None:
         highlight=False,
     )
 
-    cats = Table(title=f"Categories ({p.weights_situation})", title_justify="left")
+    cats = Table(title=Text(f"Categories ({p.weights_situation})"), title_justify="left")
     for col in ("category", "score", "weight", "points", "source"):
         cats.add_column(col, justify="left" if col in ("category", "source") else "right")
     for c in p.categories:
@@ -110,7 +113,7 @@ def _print_projection(p: Projection) -> None:
             "-" if c.score is None else f"{c.score:.2f}%",
             f"{c.weight:g}%",
             f"{c.points:.2f}",
-            c.source,
+            Text(c.source),
         )
     console.print(cats)
 
@@ -120,14 +123,14 @@ def _print_projection(p: Projection) -> None:
             levers.add_column(col, justify="left" if col != "final score" else "right")
         for lever in p.levers[:LEVERS_SHOWN]:
             levers.add_row(
-                lever.measure_id,
-                lever.action,
+                Text(lever.measure_id),
+                Text(lever.action),
                 f"{lever.measure_points_before:.2f} -> {lever.measure_points_after:.2f}",
                 f"+{lever.final_score_gain:.2f}",
             )
         console.print(levers)
     for note in [*q.notes, *p.assumptions]:
-        console.print(f"[dim]- {note}[/dim]", highlight=False)
+        console.print(f"[dim]- {escape(note)}[/dim]", highlight=False)
     _print_options(p)
 
 
@@ -175,6 +178,23 @@ def print_report(report: ScoreReport) -> None:
         console.print("No measure rows to score.")
     for projection in report.projections:
         _print_projection(projection)
+
+
+def _evaluate(files: list[Path], year: int, level: str, strict: bool, *, summarise: bool = True):
+    """Evaluate claim files, saying on standard error (once) what could not be read."""
+    from ..engine import evaluate_lines  # lazy: scoring from --rows must not need the engine
+    from ..report import sources as sources_mod
+
+    loaded = sources_mod.Loaded(lines=pl.DataFrame(), files=len(files))
+    try:
+        result = evaluate_lines(
+            sources_mod.iter_batches(files, None, quiet=True, loaded=loaded), year, level=level
+        )
+    except sources_mod.InputError as exc:
+        raise fail(str(exc)) from None
+    if summarise:
+        report_reading(loaded.report, strict=strict)
+    return result
 
 
 def score(
@@ -227,6 +247,7 @@ def score(
         help="Rank only MVPs CMS lists for this specialty (e.g. 'Physical Therapy').",
     ),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
+    strict: bool = STRICT,
 ) -> None:
     """Project the MIPS final score: measure points, quality score, payment zone and levers.
 
@@ -263,10 +284,11 @@ def score(
         if rows is not None:
             report = scoring.score(scoring.read_rows(rows), year, options)
         else:
-            from ..api import evaluate  # lazy: scoring from --rows must not need the engine
-
             levels = ["tin-npi", "tin"] if level is ScoreLevel.both else [level.value]
-            results = [evaluate(list(sources), year, level=lv) for lv in levels]
+            files = list(sources)
+            results = [
+                _evaluate(files, year, lv, strict, summarise=i == 0) for i, lv in enumerate(levels)
+            ]
             if options.through_month is None:
                 month = last_month(results[0].monthly)
                 options = options.model_copy(update={"through_month": month})

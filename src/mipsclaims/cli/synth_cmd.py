@@ -9,6 +9,7 @@ import typer
 from .. import specs
 from ..synth import SynthConfig, write_synthetic_837
 from ..x12 import Delimiters
+from .common import fail
 
 
 def synth(
@@ -40,6 +41,8 @@ def synth(
             newline="\n" if newline and term != "\n" else "",
         )
         written = write_synthetic_837(output, config)
+    except OSError as exc:
+        raise fail(f"cannot write {output}: {exc.strerror or exc}") from None
     except (ValueError, specs.UnsupportedYearError) as exc:
         raise typer.BadParameter(str(exc)) from None
     typer.echo(f"wrote {claims} claims ({written} bytes) to {output}", err=True)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -14,6 +14,8 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+
+from .termsafe import SafeConsole
 
 
 def wanted(quiet: bool, stream=None) -> bool:
@@ -28,16 +30,30 @@ class FileProgress:
     def __init__(self, progress: Progress | None, total_bytes: int) -> None:
         self._progress = progress
         self._task = progress.add_task("reading", total=total_bytes or None) if progress else None
+        self._done = 0  # bytes of the files finished
+
+    def reading(self, name: str) -> Callable[[int], None]:
+        """A callback for a reader: ``callback(bytes_read)`` moves the bar within the file
+        ``name`` as it is read (not only when it is finished)."""
+        base = self._done
+        label = escape(name)  # a file may be called "[red]x.837": a name, not markup
+
+        def advance(done: int) -> None:
+            if self._progress is not None and self._task is not None:
+                self._progress.update(self._task, completed=base + done, description=label)
+
+        return advance
 
     def file_done(self, name: str, size: int, claims: int | None = None) -> None:
         if self._progress is None or self._task is None:
             return
-        label = f"{name}" + (f" ({claims:,} claims)" if claims is not None else "")
-        self._progress.update(self._task, advance=size, description=label)
+        label = escape(name) + (f" ({claims:,} claims)" if claims is not None else "")
+        self._done += size
+        self._progress.update(self._task, completed=self._done, description=label)
 
     def note(self, text: str) -> None:
         if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, description=text)
+            self._progress.update(self._task, description=escape(text))
 
 
 @contextmanager
@@ -51,7 +67,7 @@ def file_progress(total_bytes: int, *, quiet: bool) -> Iterator[FileProgress]:
         BarColumn(),
         DownloadColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=SafeConsole(stderr=True),
         transient=True,
     )
     with progress:
@@ -64,5 +80,5 @@ def status(message: str, *, quiet: bool) -> Iterator[None]:
     if not wanted(quiet):
         yield
         return
-    with Console(stderr=True).status(message):
+    with SafeConsole(stderr=True).status(escape(message)):
         yield

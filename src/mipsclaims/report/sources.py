@@ -13,8 +13,10 @@ from pathlib import Path
 
 import polars as pl
 
+from .. import interrupt
 from ..errors import MipsClaimsError
 from ..schema import conform, empty_claim_lines
+from ..x12.report import ReadReport
 from .progress import file_progress
 
 
@@ -27,8 +29,7 @@ class Loaded:
     lines: pl.DataFrame
     files: int = 0
     claims: int = 0
-    quarantined: list[str] = field(default_factory=list)  # PHI-free messages
-    warnings: int = 0
+    report: ReadReport = field(default_factory=ReadReport)  # every file's, PHI-free
 
 
 def iter_batches(
@@ -51,20 +52,28 @@ def iter_batches(
         loaded.claims += stored["claim_seq"].n_unique() if stored.height else 0
         yield conform(stored)
         del stored
-    missing = [str(p) for p in files if not Path(p).is_file()]
+    missing = [str(p) for p in files if not Path(p).exists()]
     if missing:
         raise InputError(f"no such file: {', '.join(missing)}")
     if not files:
         return
     from .. import inputs  # lazy: the readers are only needed for files
-    from ..x12.report import ReadReport, X12Error
+    from ..x12.report import X12Error
 
+    try:  # every file is sniffed before any is read: a wrong one fails at once
+        kinds = [inputs.sniff(p) for p in files]
+    except inputs.InputError as exc:
+        raise InputError(str(exc)) from None
     total = sum(Path(p).stat().st_size for p in files)
     with file_progress(total, quiet=quiet) as progress:
-        for path in files:
+        for path, kind in zip(files, kinds, strict=True):
             part, offset, claims = ReadReport(), next_seq, 0
+            reading = progress.reading(Path(path).name)
             try:
-                for batch in inputs.iter_file_batches(Path(path), part):
+                for batch in inputs.iter_file_batches(
+                    Path(path), part, kind=kind, progress=reading
+                ):
+                    interrupt.check()  # a Ctrl-C lost somewhere stops the read here
                     batch = conform(batch)
                     if batch.height:  # an 837P batch holds whole claims
                         batch = batch.with_columns(pl.col("claim_seq") + offset)
@@ -74,9 +83,7 @@ def iter_batches(
             except (OSError, ValueError, X12Error) as exc:
                 raise InputError(str(exc)) from None
             loaded.claims += claims
-            loaded.quarantined.extend(str(q) for q in part.quarantined)
-            loaded.quarantined.extend(str(e) for e in part.errors)
-            loaded.warnings += len(part.warnings)
+            loaded.report.merge(part)
             progress.file_done(Path(path).name, Path(path).stat().st_size, claims)
 
 
