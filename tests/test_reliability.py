@@ -123,6 +123,10 @@ def test_csv_parse_error_names_the_place_not_the_field(tmp_path) -> None:
     with pytest.raises(flatfile.FlatFileError) as info:
         flatfile.read_flat_claim_lines(path)
     assert "BRIEN" not in str(info.value)
+    path.write_text("claim_id,procedure_code\nA1,99213\nA2,99213,ZQEXTRA\n")
+    with pytest.raises(flatfile.FlatFileError, match="more fields than the header") as info:
+        flatfile.read_flat_claim_lines(path)
+    assert "ZQEXTRA" not in str(info.value)
 
 
 def test_model_validation_errors_never_echo_the_value() -> None:

@@ -88,7 +88,12 @@ def _polars_csv_error(exc: Exception, name: str, first_row: int, rows: int) -> F
         column = match.group(1)
         shown = f"'{column}' " if column in CLAIM_LINE_SCHEMA else ""
         where = f" in column {shown}(number {match.group(2)})"
-    what = "a field is not properly quoted" if "escaped" in text else "malformed CSV"
+    if "escaped" in text:
+        what = "a field is not properly quoted"
+    elif "more fields" in text:
+        what = "a row has more fields than the header"
+    else:
+        what = "malformed CSV"
     span = f"row {first_row}" if rows <= 1 else f"rows {first_row}-{first_row + rows - 1}"
     return FlatFileError(f"{name}: not a readable CSV claim-line file: {what}{where}, {span}")
 
