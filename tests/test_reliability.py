@@ -27,6 +27,7 @@ from mipsclaims import flatfile, inputs, store, x12
 from mipsclaims.api import check_claim, evaluate
 from mipsclaims.claims import Claim, Patient, ServiceLine
 from mipsclaims.cli import app
+from mipsclaims.schema import short_hash
 from mipsclaims.synth import SynthConfig, synthetic_837
 
 runner = CliRunner()
@@ -112,18 +113,37 @@ def test_a_csv_row_loss_is_summarised_by_reason(tmp_path) -> None:
 
 
 def test_csv_parse_error_names_the_place_not_the_field(tmp_path) -> None:
-    """Before: polars' message quoted the field: `"O"BRIEN`."""
+    """Before: polars' message quoted the field (`"O"BRIEN`) and the whole file was lost.
+    Now the row's claim is quarantined by row number, every other claim kept."""
     path = tmp_path / "q.csv"
-    path.write_text('claim_id,procedure_code,patient_name\nA1,99213,"O"BRIEN, PAT"\n')
-    for args in (["lines", str(path)], ["report", "-q", str(path)]):
-        result = _run(args)
-        assert result.exit_code == 2
+    path.write_text(
+        "claim_id,procedure_code,patient_name,service_date\n"
+        "A1,99213,SMITH,2025-01-02\n"
+        'B2,99213,"O"BRIEN, PAT",2025-01-03\n'
+        "B2,G8431,PAT,2025-01-03\n"
+        'C3,99213,"JONES, AL",2025-01-04\n'
+    )
+    for args in (["lines"], ["report", "-q"]):
+        result = _run([*args, str(path)])
+        assert result.exit_code == 0, result.output
         assert "BRIEN" not in result.output + result.stderr
-        assert "patient_name" in result.stderr and "row" in result.stderr
+        assert "1 of 3 claims could not be read" in result.stderr
+        assert "row 3: row is not valid CSV" in result.stderr
+    report = x12.ReadReport()
+    table = flatfile.read_flat_claim_lines(path, report)
+    assert table["claim_id"].to_list() == ["A1", "C3"]  # all of B2 is left out
+    (q,) = report.quarantined
+    assert (q.claim_seq, q.claim_hash) == (1, short_hash("B2"))
+    # Too many such rows: not a CSV worth salvaging; still no value in the error.
+    path.write_text("claim_id,procedure_code\n" + '"ZQ"X,1\n' * 150)
     with pytest.raises(flatfile.FlatFileError) as info:
         flatfile.read_flat_claim_lines(path)
-    assert "BRIEN" not in str(info.value)
+    assert "ZQ" not in str(info.value) and "not properly quoted" in str(info.value)
     path.write_text("claim_id,procedure_code\nA1,99213\nA2,99213,ZQEXTRA\n")
+    report = x12.ReadReport()
+    assert flatfile.read_flat_claim_lines(path, report)["claim_id"].to_list() == ["A1"]
+    assert "ZQEXTRA" not in str(report.quarantined[0])
+    path.write_text("claim_id,procedure_code\n" + "A,1,ZQEXTRA\n" * 150)
     with pytest.raises(flatfile.FlatFileError, match="more fields than the header") as info:
         flatfile.read_flat_claim_lines(path)
     assert "ZQEXTRA" not in str(info.value)
@@ -442,6 +462,9 @@ def test_csv_in_small_batches_reads_what_one_batch_reads(flat_csv, batch_bytes) 
     data = flat_csv.read_bytes()
     # a quoted newline and a broken date make the cuts harder
     data = data.replace(b",M,", b',"M\n",', 1).replace(b"2025-0", b"2025-x", 1)
+    cut = data.index(b"\n", len(data) // 2)  # and a stray quote in the second half
+    assert data[cut + 1 : cut + 2] != b'"'
+    data = data[: cut + 1] + b'"' + data[cut + 1 :]
     path = flat_csv.with_name(f"cut{batch_bytes}.csv")
     path.write_bytes(data)
     whole_report, report = x12.ReadReport(), x12.ReadReport()
@@ -454,7 +477,8 @@ def test_csv_in_small_batches_reads_what_one_batch_reads(flat_csv, batch_bytes) 
         assert batch["claim_seq"].n_unique() == batch.unique("claim_seq").height
     seqs = [set(b["claim_seq"]) for b in batches]
     assert all(not (a & b) for i, a in enumerate(seqs) for b in seqs[i + 1 :])
-    assert report.quarantined == whole_report.quarantined and len(report.quarantined) >= 1
+    assert report.quarantined == whole_report.quarantined and len(report.quarantined) == 2
+    assert "not valid CSV" in report.quarantined[1].reason
     assert report.claims_seen == whole_report.claims_seen == 40
     assert seen == sorted(seen) and seen[-1] == len(data)
     if batch_bytes < 4096:
