@@ -22,7 +22,9 @@ Files are read in batches of whole claims, so memory follows the batch size, not
 file size: a CSV in blocks of about ``batch_bytes`` cut at a record end (a newline outside
 quotes), a Parquet file in slices of rows (polars' streaming scan). A file that is not a
 CSV (binary bytes, no header line in the first MB) or lacks a required column is refused
-before the rest is read. Errors name a row, a column and the file, never a value.
+before the rest is read. A row that is not valid CSV (a stray quote) quarantines its claim
+like any bad row (:func:`_salvage`). Errors name a row, a column and the file, never a
+value.
 """
 
 from __future__ import annotations
