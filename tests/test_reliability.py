@@ -607,3 +607,27 @@ def test_any_valid_csv_reads_the_same_in_any_batch_size(rows, batch_bytes) -> No
     kept = [r for g in groups if all(r[2] != "2025-13-01" for r in g) for r in g]
     assert whole["claim_id"].to_list() == [r[0] for r in kept]
     assert whole_report.claims_seen == len(groups)
+
+
+def test_ingest_strict_leaves_a_lossy_file_out(synth, tmp_path) -> None:
+    root, _ = synth
+    st = tmp_path / "store"
+    result = _run(["ingest", "--strict", "--store", str(st), str(root / "bad.837")])
+    assert result.exit_code == 3
+    assert "1 of 40 claims could not be read" in result.stderr
+    assert store.read_manifest(st)["files"] == []
+    assert not [p for p in st.rglob("*") if p.name != ".lock"]  # no part, no temporary
+    assert _run(["ingest", "--strict", "--store", str(st), str(root / "good.837")]).exit_code == 0
+
+
+def test_ingest_in_batches_stores_what_one_frame_stores(synth, tmp_path) -> None:
+    """Ingest streams the file (memory of one batch); the store is the same."""
+    _, text = synth
+    frame = x12.read_claim_lines(text.encode())
+    whole = store.ingest_frame(tmp_path / "a", frame, sha256="a" * 64, source="s")
+    seqs = frame["claim_seq"].unique(maintain_order=True).to_list()
+    batches = [frame.filter(pl.col("claim_seq").is_in(seqs[i : i + 7])) for i in range(0, 40, 7)]
+    parts = store.ingest_batches(tmp_path / "b", batches, sha256="a" * 64, source="s")
+    assert (parts.claims, parts.lines, parts.parts) == (whole.claims, whole.lines, whole.parts)
+    assert store.read_store(tmp_path / "b").equals(store.read_store(tmp_path / "a"))
+    assert not list((tmp_path / "b").glob(".ingest-*"))
