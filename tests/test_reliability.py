@@ -21,12 +21,15 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from mipsclaims import flatfile, inputs, store, x12
 from mipsclaims.api import check_claim, evaluate
 from mipsclaims.claims import Claim, Patient, ServiceLine
 from mipsclaims.cli import app
+from mipsclaims.schema import short_hash
 from mipsclaims.synth import SynthConfig, synthetic_837
 
 runner = CliRunner()
@@ -112,17 +115,40 @@ def test_a_csv_row_loss_is_summarised_by_reason(tmp_path) -> None:
 
 
 def test_csv_parse_error_names_the_place_not_the_field(tmp_path) -> None:
-    """Before: polars' message quoted the field: `"O"BRIEN`."""
+    """Before: polars' message quoted the field (`"O"BRIEN`) and the whole file was lost.
+    Now the row's claim is quarantined by row number, every other claim kept."""
     path = tmp_path / "q.csv"
-    path.write_text('claim_id,procedure_code,patient_name\nA1,99213,"O"BRIEN, PAT"\n')
-    for args in (["lines", str(path)], ["report", "-q", str(path)]):
-        result = _run(args)
-        assert result.exit_code == 2
+    path.write_text(
+        "claim_id,procedure_code,patient_name,service_date\n"
+        "A1,99213,SMITH,2025-01-02\n"
+        'B2,99213,"O"BRIEN, PAT",2025-01-03\n'
+        "B2,G8431,PAT,2025-01-03\n"
+        'C3,99213,"JONES, AL",2025-01-04\n'
+    )
+    for args in (["lines"], ["report", "-q"]):
+        result = _run([*args, str(path)])
+        assert result.exit_code == 0, result.output
         assert "BRIEN" not in result.output + result.stderr
-        assert "patient_name" in result.stderr and "row" in result.stderr
+        assert "1 of 3 claims could not be read" in result.stderr
+        assert "row 3: row is not valid CSV" in result.stderr
+    report = x12.ReadReport()
+    table = flatfile.read_flat_claim_lines(path, report)
+    assert table["claim_id"].to_list() == ["A1", "C3"]  # all of B2 is left out
+    (q,) = report.quarantined
+    assert (q.claim_seq, q.claim_hash) == (1, short_hash("B2"))
+    # Too many such rows: not a CSV worth salvaging; still no value in the error.
+    path.write_text("claim_id,procedure_code\n" + '"ZQ"X,1\n' * 150)
     with pytest.raises(flatfile.FlatFileError) as info:
         flatfile.read_flat_claim_lines(path)
-    assert "BRIEN" not in str(info.value)
+    assert "ZQ" not in str(info.value) and "not properly quoted" in str(info.value)
+    path.write_text("claim_id,procedure_code\nA1,99213\nA2,99213,ZQEXTRA\n")
+    report = x12.ReadReport()
+    assert flatfile.read_flat_claim_lines(path, report)["claim_id"].to_list() == ["A1"]
+    assert "ZQEXTRA" not in str(report.quarantined[0])
+    path.write_text("claim_id,procedure_code\n" + "A,1,ZQEXTRA\n" * 150)
+    with pytest.raises(flatfile.FlatFileError, match="more fields than the header") as info:
+        flatfile.read_flat_claim_lines(path)
+    assert "ZQEXTRA" not in str(info.value)
 
 
 def test_model_validation_errors_never_echo_the_value() -> None:
@@ -438,6 +464,9 @@ def test_csv_in_small_batches_reads_what_one_batch_reads(flat_csv, batch_bytes) 
     data = flat_csv.read_bytes()
     # a quoted newline and a broken date make the cuts harder
     data = data.replace(b",M,", b',"M\n",', 1).replace(b"2025-0", b"2025-x", 1)
+    cut = data.index(b"\n", len(data) // 2)  # and a stray quote in the second half
+    assert data[cut + 1 : cut + 2] != b'"'
+    data = data[: cut + 1] + b'"' + data[cut + 1 :]
     path = flat_csv.with_name(f"cut{batch_bytes}.csv")
     path.write_bytes(data)
     whole_report, report = x12.ReadReport(), x12.ReadReport()
@@ -450,7 +479,8 @@ def test_csv_in_small_batches_reads_what_one_batch_reads(flat_csv, batch_bytes) 
         assert batch["claim_seq"].n_unique() == batch.unique("claim_seq").height
     seqs = [set(b["claim_seq"]) for b in batches]
     assert all(not (a & b) for i, a in enumerate(seqs) for b in seqs[i + 1 :])
-    assert report.quarantined == whole_report.quarantined and len(report.quarantined) >= 1
+    assert report.quarantined == whole_report.quarantined and len(report.quarantined) == 2
+    assert "not valid CSV" in report.quarantined[1].reason
     assert report.claims_seen == whole_report.claims_seen == 40
     assert seen == sorted(seen) and seen[-1] == len(data)
     if batch_bytes < 4096:
@@ -535,3 +565,69 @@ def test_api_misuse_gives_clear_errors() -> None:
         evaluate(None, 2025)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="source must be"):
         evaluate([1, 2], 2025)  # type: ignore[list-item]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["A", "B", "C"]),
+            st.text(alphabet=st.sampled_from(["a", ",", '"', "\n", " ", "é"]), max_size=12),
+            st.sampled_from(["2025-01-02", "2025-13-01", ""]),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    batch_bytes=st.integers(1, 400),
+)
+def test_any_valid_csv_reads_the_same_in_any_batch_size(rows, batch_bytes) -> None:
+    """Quoted commas, quotes and newlines anywhere: cutting at record ends never changes
+    what is read, quarantined or counted."""
+    frame = pl.DataFrame(
+        rows, schema=["claim_id", "patient_name", "service_date"], orient="row"
+    ).with_columns(procedure_code=pl.lit("99213"))
+    data = frame.write_csv().encode()
+    whole_report, report = x12.ReadReport(), x12.ReadReport()
+    whole = flatfile.read_flat_claim_lines(data, whole_report)
+    batches = list(flatfile.iter_flat_claim_lines(data, report, batch_bytes=batch_bytes))
+    assert (pl.concat(batches) if batches else whole.clear()).equals(whole)
+    assert report.quarantined == whole_report.quarantined
+    assert (report.claims_seen, report.claims_read, report.lines_read) == (
+        whole_report.claims_seen,
+        whole_report.claims_read,
+        whole_report.lines_read,
+    )
+    # By hand: consecutive rows of one claim_id are a claim, lost whole with a bad date.
+    groups: list[list[tuple]] = []
+    for row in rows:
+        if groups and groups[-1][0][0] == row[0]:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    kept = [r for g in groups if all(r[2] != "2025-13-01" for r in g) for r in g]
+    assert whole["claim_id"].to_list() == [r[0] for r in kept]
+    assert whole_report.claims_seen == len(groups)
+
+
+def test_ingest_strict_leaves_a_lossy_file_out(synth, tmp_path) -> None:
+    root, _ = synth
+    st = tmp_path / "store"
+    result = _run(["ingest", "--strict", "--store", str(st), str(root / "bad.837")])
+    assert result.exit_code == 3
+    assert "1 of 40 claims could not be read" in result.stderr
+    assert store.read_manifest(st)["files"] == []
+    assert not [p for p in st.rglob("*") if p.name != ".lock"]  # no part, no temporary
+    assert _run(["ingest", "--strict", "--store", str(st), str(root / "good.837")]).exit_code == 0
+
+
+def test_ingest_in_batches_stores_what_one_frame_stores(synth, tmp_path) -> None:
+    """Ingest streams the file (memory of one batch); the store is the same."""
+    _, text = synth
+    frame = x12.read_claim_lines(text.encode())
+    whole = store.ingest_frame(tmp_path / "a", frame, sha256="a" * 64, source="s")
+    seqs = frame["claim_seq"].unique(maintain_order=True).to_list()
+    batches = [frame.filter(pl.col("claim_seq").is_in(seqs[i : i + 7])) for i in range(0, 40, 7)]
+    parts = store.ingest_batches(tmp_path / "b", batches, sha256="a" * 64, source="s")
+    assert (parts.claims, parts.lines, parts.parts) == (whole.claims, whole.lines, whole.parts)
+    assert store.read_store(tmp_path / "b").equals(store.read_store(tmp_path / "a"))
+    assert not list((tmp_path / "b").glob(".ingest-*"))

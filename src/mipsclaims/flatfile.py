@@ -22,11 +22,14 @@ Files are read in batches of whole claims, so memory follows the batch size, not
 file size: a CSV in blocks of about ``batch_bytes`` cut at a record end (a newline outside
 quotes), a Parquet file in slices of rows (polars' streaming scan). A file that is not a
 CSV (binary bytes, no header line in the first MB) or lacks a required column is refused
-before the rest is read. Errors name a row, a column and the file, never a value.
+before the rest is read. A row that is not valid CSV (a stray quote) quarantines its claim
+like any bad row (:func:`_salvage`). Errors name a row, a column and the file, never a
+value.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import re
@@ -53,6 +56,11 @@ LIST_SEPARATORS = ";|"
 PARQUET_MAGIC = b"PAR1"
 #: A CSV whose first record (the header) is longer than this is not a claim-line CSV.
 MAX_HEADER_BYTES = 1 << 20
+#: A CSV record (a row with its quoted newlines) longer than this is taken to be an
+#: unbalanced quote: the slice is cut at a line end and its bad row quarantined.
+MAX_RECORD_BYTES = 1 << 20
+#: Rows that are not valid CSV quarantined (with their claims) before a file is refused.
+MAX_UNREADABLE_ROWS = 100
 #: Bytes of CSV per batch: about the 837P reader's batch.
 BATCH_BYTES = 8 * 1024 * 1024
 #: Parquet is compressed: its batches are ``batch_bytes // ROW_BYTES`` rows (the size of a
@@ -89,7 +97,12 @@ def _polars_csv_error(exc: Exception, name: str, first_row: int, rows: int) -> F
         column = match.group(1)
         shown = f"'{column}' " if column in CLAIM_LINE_SCHEMA else ""
         where = f" in column {shown}(number {match.group(2)})"
-    what = "a field is not properly quoted" if "escaped" in text else "malformed CSV"
+    if "escaped" in text:
+        what = "a field is not properly quoted"
+    elif "more fields" in text:
+        what = "a row has more fields than the header"
+    else:
+        what = "malformed CSV"
     span = f"row {first_row}" if rows <= 1 else f"rows {first_row}-{first_row + rows - 1}"
     return FlatFileError(f"{name}: not a readable CSV claim-line file: {what}{where}, {span}")
 
@@ -145,6 +158,51 @@ def _csv_header(handle: BinaryIO, name: str) -> tuple[bytes, bytes]:
             )
 
 
+def _salvage(header: bytes, chunk: bytes, columns: list[str], error: FlatFileError) -> pl.DataFrame:
+    """The rows of a slice polars cannot parse as a whole, found by halving it line by line:
+    each line that fails alone becomes a row marked ``_unreadable`` that holds only the
+    claim key (``claim_id``, ``frequency``, ``tin``, read leniently), so that its claim is
+    quarantined and every other claim kept. More than :data:`MAX_UNREADABLE_ROWS` such
+    rows: ``error`` (the file is not a CSV worth salvaging)."""
+    lines = [line for line in chunk.split(b"\n") if line.strip()]
+    pieces: list[pl.DataFrame] = []
+    bad = 0
+
+    def parse(lo: int, hi: int) -> None:
+        nonlocal bad
+        data = b"\n".join(lines[lo:hi]) + b"\n"
+        try:
+            frame = pl.read_csv(
+                io.BytesIO(header + data), infer_schema=False, encoding="utf8-lossy"
+            )
+            if frame.columns != columns:
+                raise FlatFileError("header")
+            pieces.append(frame.with_columns(_unreadable=pl.lit(False), _quoted=pl.lit(False)))
+        except (pl.exceptions.PolarsError, FlatFileError):
+            if hi - lo > 1:
+                parse(lo, (lo + hi) // 2)
+                parse((lo + hi) // 2, hi)
+                return
+            bad += 1
+            if bad > MAX_UNREADABLE_ROWS:
+                raise error from None
+            pieces.append(_unreadable_row(lines[lo], columns))
+
+    parse(0, len(lines))
+    return pl.concat(pieces, how="vertical") if pieces else pl.DataFrame()
+
+
+def _unreadable_row(line: bytes, columns: list[str]) -> pl.DataFrame:
+    """A row for a line that is not valid CSV: its claim key (read leniently by Python's
+    csv module, which accepts stray quotes) and nothing else."""
+    cells = next(csv.reader([line.decode("utf-8", "replace").rstrip("\r")]), [])
+    keep = {"claim_id", "frequency", "tin"}
+    row = {c: (cells[i] if c in keep and i < len(cells) else None) for i, c in enumerate(columns)}
+    return pl.DataFrame([row], schema=dict.fromkeys(columns, pl.String)).with_columns(
+        _unreadable=pl.lit(True), _quoted=pl.lit(b'"' in line)
+    )
+
+
 def _csv_raw(
     handle: BinaryIO, name: str, batch_bytes: int, progress: Progress | None
 ) -> Iterator[tuple[pl.DataFrame, int]]:
@@ -163,6 +221,9 @@ def _csv_raw(
             end = len(buffer)
         else:
             end = _record_end(buffer[:batch_bytes]) or _first_record_end(buffer, batch_bytes)
+            if not end and len(buffer) > batch_bytes + MAX_RECORD_BYTES:
+                # an unbalanced quote: cut at a line end, the bad row is salvaged below
+                end = buffer.rfind(b"\n", 0, batch_bytes) + 1 or buffer.find(b"\n") + 1
             if not end and not eof:  # one record longer than what is read: read on
                 block = handle.read(batch_bytes)
                 eof, buffer = not block, buffer + block
@@ -171,9 +232,13 @@ def _csv_raw(
         chunk, buffer = buffer[:end], buffer[end:]
         if chunk.strip():
             estimate = chunk.count(b"\n") or 1
-            frame = _parse_csv(header + chunk, name, row, estimate)
-            if frame.columns != columns:
-                raise FlatFileError(f"{name}: not a readable CSV claim-line file: rows {row}-")
+            try:
+                frame = _parse_csv(header + chunk, name, row, estimate)
+            except FlatFileError as exc:  # one bad row must not cost the others
+                frame = _salvage(header, chunk, columns, exc)
+            else:
+                if frame.columns != columns:
+                    raise FlatFileError(f"{name}: not a readable CSV claim-line file: row {row}-")
             yield frame, row
             row += frame.height
         done += len(chunk)
@@ -314,7 +379,9 @@ def _parse(frame: pl.DataFrame, first_row: int, name: str) -> pl.DataFrame:
         service_date_end=pl.coalesce("service_date_end", "service_date"),
         source=pl.lit(name),  # the file the line was read from (schema.py)
     )
+    unreadable = pl.col("_unreadable") if "_unreadable" in frame.columns else pl.lit(False)
     checks = [
+        (unreadable, "row is not valid CSV (a stray or unbalanced quote)"),
         (pl.col("claim_id").is_null(), "claim_id is empty"),
         (pl.col("procedure_code").is_null(), "procedure_code is empty"),
         (pl.col("modifiers").list.len() > 4, "more than 4 modifiers"),
@@ -344,28 +411,44 @@ def _parse(frame: pl.DataFrame, first_row: int, name: str) -> pl.DataFrame:
         [pl.col("claim_id").fill_null(""), pl.col("frequency"), pl.col("tin").fill_null("")],
         separator="\x00",
     )
-    return parsed.with_columns(_error=error, _key=key)
+    # An unreadable row's key was read leniently: trusted when a neighbour has it or the
+    # row has no quote (cells split at commas exactly), else the row is glued to both
+    # neighbours' claims, so that no claim is kept with a line missing.
+    quoted = pl.col("_quoted") if "_quoted" in frame.columns else pl.lit(False)
+    alone = (key != key.shift(1)).fill_null(True) & (key != key.shift(-1)).fill_null(True)
+    glue = unreadable & quoted & alone
+    return parsed.with_columns(_error=error, _key=key, _glue=glue).drop(
+        "_unreadable", "_quoted", strict=False
+    )
 
 
 class _Claims:
     """Numbers claims across slices and hands out whole claims: without a ``claim_seq``
     column a new claim starts whenever ``claim_id``, ``frequency`` or ``tin`` changes from
-    the previous row, including the last row of the previous slice."""
+    the previous row, including the last row of the previous slice, except around a row
+    that is not valid CSV and whose key no neighbour shares (``_glue``): its neighbours'
+    claims and it make one claim, quarantined whole."""
 
     def __init__(self, name: str, report: ReadReport, claim_seq_start: int) -> None:
         self.name, self.report, self.start = name, report, claim_seq_start
         self.last_key: str | None = None
+        self.last_glue = False  # the last row was glued to the next one's claim
         self.last_group = -1
         self.held: pl.DataFrame | None = None
 
     def add(self, parsed: pl.DataFrame, *, last: bool) -> pl.DataFrame:
         """The canonical lines of every claim complete so far (``last``: all of them)."""
         if parsed.height:
-            changed = pl.col("_key") != pl.col("_key").shift(1, fill_value=self.last_key)
-            parsed = parsed.with_columns(
-                _group=changed.fill_null(True).cum_sum().cast(pl.Int64) + self.last_group
+            changed = (
+                pl.col("_key") != pl.col("_key").shift(1, fill_value=self.last_key)
+            ).fill_null(True) & ~(
+                pl.col("_glue") | pl.col("_glue").shift(1, fill_value=self.last_glue)
             )
+            if self.last_key is None:  # the very first row starts the first claim
+                changed = changed | (pl.int_range(pl.len()) == 0)
+            parsed = parsed.with_columns(_group=changed.cum_sum().cast(pl.Int64) + self.last_group)
             self.last_key = parsed["_key"][-1]
+            self.last_glue = bool(parsed["_glue"][-1])
             self.last_group = int(parsed["_group"][-1])
         frames = [f for f in (self.held, parsed) if f is not None and f.height]
         if not frames:

@@ -15,10 +15,14 @@ order + position in the file, so the engine's input-order rules (replacement and
 later wins) hold across files and months. A claim is filed under the month of its earliest
 line service date; claims without one go to ``year=0000/month=00``.
 
-Crash safety: every file is written to a temporary name in its final directory, fsynced and
-moved into place with ``os.replace``; the manifest is replaced last. Readers only read parts
+A file is read and stored batch by batch (memory of about one batch): each batch's months
+go to pieces in a private ``DIR/.ingest-*`` directory, merged per month when the file is
+read. Crash safety: every part is written to a temporary name in its final directory
+(:mod:`mipsclaims.atomicfile`), fsynced and moved into place with ``os.replace``; the
+manifest is replaced last. Readers only read parts
 the manifest lists, so a process killed mid-ingest leaves the store as it was before that
-file (orphaned parts are overwritten or cleaned up by the next ingest). One writer at a
+file (orphaned parts are overwritten, temporaries and batch pieces removed by the next
+ingest). One writer at a
 time: ingest holds an exclusive lock on ``DIR/.lock``.
 
 The store holds the canonical claim-line table, PHI included: protect it like the claim files.
@@ -31,6 +35,8 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -146,6 +152,8 @@ def _locked(store: Path) -> Iterator[None]:
 def _clean_temporaries(store: Path) -> None:
     for tmp in store.rglob(".*.tmp-*"):
         tmp.unlink(missing_ok=True)
+    for leftover in store.glob(".ingest-*"):  # batches of an ingest that was killed
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _sequenced(frame: pl.DataFrame, start: int) -> pl.DataFrame:
@@ -172,20 +180,33 @@ def _identities(lines: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     )
 
 
-def _without_stored(store: Path, manifest: dict, lines: pl.DataFrame) -> tuple[pl.DataFrame, list]:
-    """``lines`` without the claims the store already holds, and those claims' (position,
-    CLM01) in input order. Reads only the identity columns of the stored parts."""
+def _write_piece(frame: pl.DataFrame, path: Path) -> None:
+    try:
+        frame.write_parquet(path)
+    except pl.exceptions.PolarsError as exc:  # polars' word for a failed write (disk full)
+        raise OSError(f"writing {path.name} failed ({exc})") from None
+
+
+def _stored_identities(store: Path, manifest: dict) -> pl.DataFrame:
+    """The distinct :data:`CLAIM_IDENTITY` of every stored claim (identity columns only)."""
     parts = [store / rel for entry in manifest["files"] for rel in entry["parts"]]
-    if not parts or not lines.height:
-        return lines, []
+    if not parts:
+        return pl.DataFrame()
     stored = pl.scan_parquet(parts).select(
         "claim_seq", "claim_id", "frequency", "tin", "patient_id", "service_date",
         "service_date_end",
     )  # fmt: skip
-    known = _identities(stored).select(CLAIM_IDENTITY).unique()
+    return _identities(stored).select(CLAIM_IDENTITY).unique().collect()
+
+
+def _without_known(known: pl.DataFrame, lines: pl.DataFrame) -> tuple[pl.DataFrame, list]:
+    """``lines`` without the claims whose identity is ``known``, and those claims'
+    (position, CLM01) in input order."""
+    if not known.height or not lines.height:
+        return lines, []
     dup = (
         _identities(lines)
-        .join(known, on=list(CLAIM_IDENTITY), how="semi", nulls_equal=True)
+        .join(known.lazy(), on=list(CLAIM_IDENTITY), how="semi", nulls_equal=True)
         .select("claim_seq", "claim_id")
         .sort("claim_seq")
         .collect()
@@ -207,34 +228,67 @@ def _partition_keys(frame: pl.DataFrame) -> pl.DataFrame:
 def ingest_frame(store: Path, frame: pl.DataFrame, *, sha256: str, source: str) -> IngestResult:
     """Append one file's canonical lines to the store (no-op when ``sha256`` is known);
     claims the store holds already (:data:`CLAIM_IDENTITY`) are skipped and counted."""
+    return ingest_batches(store, [frame], sha256=sha256, source=source)
+
+
+def ingest_batches(
+    store: Path,
+    batches: Iterable[pl.DataFrame],
+    *,
+    sha256: str,
+    source: str,
+    before_commit: Callable[[], None] | None = None,
+) -> IngestResult:
+    """:func:`ingest_frame` for a file read in batches of whole claims (input order), in
+    memory of about one batch: each batch's months go to part files in a private
+    directory inside the store, merged per month by polars' streaming sink into the final
+    parts. ``before_commit`` runs after the last batch, before anything is put in place
+    (raise there to abandon the file)."""
     store = Path(store)
     with _locked(store):
         manifest = read_manifest(store)
         for entry in manifest["files"]:
             if entry["sha256"] == sha256:
                 return IngestResult(
-                    source, sha256, False, entry["claims"], entry["lines"], tuple(entry["parts"])
-                )
+                    source, sha256, False, entry["claims"], entry["lines"],
+                    tuple(entry["parts"]),
+                )  # fmt: skip
         _clean_temporaries(store)
-        lines, dup = _without_stored(store, manifest, conform(frame))
+        known = _stored_identities(store, manifest)
         start = int(manifest["next_seq"])
-        lines = _partition_keys(_sequenced(lines, start))
-        claims = lines["claim_seq"].n_unique()
-        parts: list[str] = []
-        for (year, month), part in lines.sort(["claim_seq"], maintain_order=True).group_by(
-            ["_year", "_month"], maintain_order=True
-        ):
-            rel = f"year={int(year):04d}/month={int(month):02d}/{sha256}.parquet"
-            body = part.drop("_year", "_month")
-            _atomic_write(store / rel, body.write_parquet, "part")
-            parts.append(rel)
+        seq, n_lines, dup = start, 0, []
+        months: dict[tuple[int, int], list[Path]] = {}
+        with tempfile.TemporaryDirectory(prefix=".ingest-", dir=store) as tmp:
+            for number, batch in enumerate(batches):
+                lines, skipped = _without_known(known, conform(batch))
+                dup.extend(skipped)
+                if not lines.height:
+                    continue
+                lines = _partition_keys(_sequenced(lines, seq))
+                seq += lines["claim_seq"].n_unique()
+                n_lines += lines.height
+                for (year, month), part in lines.sort("claim_seq", maintain_order=True).group_by(
+                    ["_year", "_month"], maintain_order=True
+                ):
+                    piece = Path(tmp) / f"{int(year):04d}-{int(month):02d}-{number:06d}.parquet"
+                    _write_piece(part.drop("_year", "_month"), piece)
+                    months.setdefault((int(year), int(month)), []).append(piece)
+            if before_commit is not None:
+                before_commit()
+            parts: list[str] = []
+            for (year, month), pieces in sorted(months.items()):
+                rel = f"year={year:04d}/month={month:02d}/{sha256}.parquet"
+                merged = pl.concat([pl.scan_parquet(p) for p in pieces], how="vertical")
+                _atomic_write(store / rel, merged.sink_parquet, "part")
+                parts.append(rel)
+        claims = seq - start
         _pause("before-manifest")
         manifest["files"].append(
             {
                 "sha256": sha256,
                 "source": source,
                 "claims": claims,
-                "lines": lines.height,
+                "lines": n_lines,
                 "seq_start": start,
                 "parts": sorted(parts),
                 "ingested_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -249,7 +303,7 @@ def ingest_frame(store: Path, frame: pl.DataFrame, *, sha256: str, source: str) 
             for seq, claim_id in dup[:DUPLICATES_LISTED]
         )
         return IngestResult(
-            source, sha256, True, claims, lines.height, tuple(sorted(parts)),
+            source, sha256, True, claims, n_lines, tuple(sorted(parts)),
             duplicates=len(dup), duplicate_refs=refs,
         )  # fmt: skip
 
@@ -266,7 +320,7 @@ def ingest_files(
     ``strict``: a file of which some claim or interchange could not be read is not
     ingested (:class:`LossError`; the files before it stay ingested).
     """
-    from . import inputs  # lazy: the readers are heavy and not needed to read a store
+    from . import inputs, x12  # lazy: the readers are heavy and not needed to read a store
 
     results = []
     for path in paths:
@@ -276,10 +330,16 @@ def ingest_files(
         if digest in known:
             result = ingest_frame(store, empty_claim_lines(), sha256=digest, source=path.name)
         else:
-            frame, report = inputs.load_claim_lines([path])
-            if strict and (not report.ok or report.claims_read < report.claims_seen):
-                raise LossError(f"{path.name}: not ingested, some claims could not be read", report)
-            result = ingest_frame(store, frame, sha256=digest, source=path.name)
+            report = x12.ReadReport()
+
+            def check(report: x12.ReadReport = report, name: str = path.name) -> None:
+                if strict and (not report.ok or report.claims_read < report.claims_seen):
+                    raise LossError(f"{name}: not ingested, some claims could not be read", report)
+
+            batches = inputs.iter_claim_lines([path], report)
+            result = ingest_batches(
+                store, batches, sha256=digest, source=path.name, before_commit=check
+            )
             problems = [*report.quarantined, *report.errors]
             result = replace(result, problems=tuple(str(p) for p in problems), report=report)
         results.append(result)
@@ -310,6 +370,7 @@ __all__ = [
     "LossError",
     "StoreError",
     "file_sha256",
+    "ingest_batches",
     "ingest_files",
     "ingest_frame",
     "read_manifest",
