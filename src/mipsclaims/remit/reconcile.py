@@ -77,6 +77,7 @@ RECONCILED_LINE_SCHEMA: dict[str, pl.DataType] = {
     "procedure_code": pl.String(),
     "modifiers": pl.List(pl.String()),
     "service_date": pl.Date(),
+    "measure_ids": pl.List(pl.String()),  # the measures the line serves on this claim
     "status": STATUS,
     "codes": pl.List(pl.String()),  # adjustments and remarks of a denied line or claim
     "remit_seq": pl.Int64(),  # the matched 835 claim (null: none)
@@ -94,8 +95,8 @@ def _mods_key(column: str) -> pl.Expr:
 
 
 def claims_of(lines: pl.DataFrame) -> pl.DataFrame:
-    """(claim_seq, claim_id) of every 837 claim that stands: not a void request, not
-    replaced or voided by a later claim (measure-logic.md sections 1 and 9)."""
+    """(claim_seq, claim_id, frequency) of every 837 claim that stands: not a void
+    request, not replaced or voided by a later claim (measure-logic.md sections 1 and 9)."""
     keys = lines.group_by("claim_seq").agg(
         pl.col("tin").first(),
         pl.col("claim_id").first(),
@@ -109,7 +110,11 @@ def claims_of(lines: pl.DataFrame) -> pl.DataFrame:
     return (
         keys.filter(pl.col("action").is_null() | (pl.col("action") != "8"))
         .join(gone, on="claim_seq", how="anti")
-        .select("claim_seq", "claim_id")
+        .select(
+            "claim_seq",
+            "claim_id",
+            pl.col("action").cast(pl.String).fill_null("1").alias("frequency"),
+        )
         .sort("claim_seq")
     )
 
@@ -120,7 +125,8 @@ def _history(remit: pl.DataFrame) -> pl.DataFrame:
     claims = (
         remit.group_by("remit_seq")
         .agg(
-            pl.col(c).first() for c in ("claim_id", "claim_status", "payer_claim_control", "source")
+            pl.col(c).first()
+            for c in ("claim_id", "claim_status", "payer_claim_control", "frequency", "source")
         )
         .sort("remit_seq")
     )
@@ -188,6 +194,55 @@ def _assign(
     return single.group_by("claim_seq").agg(pl.col("remit_seq").max())
 
 
+def _reversed(
+    standing: pl.DataFrame, lines: pl.DataFrame, history: pl.DataFrame, remit: pl.DataFrame
+) -> pl.DataFrame:
+    """claim_seq -> _reversal: the reversal that cancelled the latest adjudication *of this
+    claim*, for standing claims without a live one.
+
+    A cancelled adjudication is this claim's when its CLP09 (when given) is the claim's
+    frequency code and it shares a line (procedure and date) with the claim (or has no
+    lines): a replacement's predecessor is reversed when the replacement is processed,
+    which says nothing yet about the replacement itself.
+    """
+    cancelled = history.filter(pl.col("reversed_by").is_not_null()).select(
+        "remit_seq", "claim_id", "reversed_by", pl.col("frequency").alias("_clp09")
+    )
+    pairs = standing.join(cancelled, on="claim_id").filter(
+        pl.col("_clp09").is_null() | (pl.col("_clp09") == pl.col("frequency"))
+    )
+    if pairs.height == 0:
+        return pl.DataFrame(schema={"claim_seq": pl.Int64, "_reversal": pl.Int64})
+    sent = lines.join(pairs.select("claim_seq").unique(), on="claim_seq", how="semi").select(
+        "claim_seq",
+        pl.col("procedure_code").str.strip_chars().str.to_uppercase().alias("_code"),
+        pl.col("service_date").alias("_date"),
+    )
+    back = remit.join(pairs.select("remit_seq").unique(), on="remit_seq", how="semi").select(
+        "remit_seq",
+        pl.coalesce("original_procedure_code", "procedure_code").alias("_code"),
+        pl.coalesce("service_date", "statement_start").alias("_date"),
+    )
+    shared = (
+        pairs.select("claim_seq", "remit_seq")
+        .join(sent, on="claim_seq")
+        .join(back, on=["remit_seq", "_code", "_date"])
+        .select("claim_seq", "remit_seq")
+        .unique()
+    )
+    lineless = back.group_by("remit_seq").agg(pl.col("_code").is_not_null().any().alias("_has"))
+    ours = (
+        pairs.join(lineless, on="remit_seq", how="left")
+        .filter(~pl.col("_has").fill_null(False))
+        .select("claim_seq", "remit_seq")
+    )
+    return (
+        pairs.join(pl.concat([shared, ours]).unique(), on=["claim_seq", "remit_seq"], how="semi")
+        .group_by("claim_seq")
+        .agg(pl.col("reversed_by").sort_by("remit_seq").last().alias("_reversal"))
+    )
+
+
 def _match_lines(sent: pl.DataFrame, back: pl.DataFrame) -> pl.DataFrame:
     """(claim_seq, line_number) -> (remit_line_index, matched_by) inside matched pairs.
 
@@ -228,10 +283,20 @@ def reconcile_lines(lines: pl.DataFrame, remit: pl.DataFrame, year: int) -> pl.D
     """
     t = tables(year)
     result = evaluate_lines(lines, year, spill=False)
+    # (claim, NPI, code) -> the measures a QDC line of that code can serve on that claim.
+    measure_codes = (
+        t.performance_codes.filter(~pl.col("on_dx"))
+        .join(t.performance.select("pidx", "measure_id"), on="pidx")
+        .select("measure_id", pl.col("code").alias("procedure_code"))
+        .unique()
+    )
     eligible = (
-        result.instances.select(pl.col("claim_seqs").alias("claim_seq"), "npi")
+        result.instances.select(pl.col("claim_seqs").alias("claim_seq"), "npi", "measure_id")
         .explode("claim_seq")
         .unique()
+        .join(measure_codes, on="measure_id")
+        .group_by("claim_seq", "npi", "procedure_code")
+        .agg(pl.col("measure_id").unique().sort().alias("measure_ids"))
     )
     code = pl.col("procedure_code").str.strip_chars().str.to_uppercase()
     if "line_control" not in lines.columns:
@@ -263,15 +328,10 @@ def reconcile_lines(lines: pl.DataFrame, remit: pl.DataFrame, year: int) -> pl.D
         pl.col("claim_remarks").first(),
     )
     # The reversal that ended a claim id's last adjudication, for claims never re-adjudicated.
-    reversed_ = (
-        history.filter(pl.col("reversed_by").is_not_null())
-        .sort("remit_seq")
-        .group_by("claim_id")
-        .agg(pl.col("reversed_by").last().alias("_reversal"))
-    )
+    reversed_ = _reversed(standing, lines, history, remit)
     per_claim = (
         standing.join(assigned, on="claim_seq", how="left")
-        .join(reversed_, on="claim_id", how="left")
+        .join(reversed_, on="claim_seq", how="left")
         .with_columns(
             (pl.col("remit_seq").is_null() & pl.col("_reversal").is_not_null()).alias(
                 "_by_reversal"
@@ -336,7 +396,7 @@ def reconcile_lines(lines: pl.DataFrame, remit: pl.DataFrame, year: int) -> pl.D
         .otherwise(pl.lit([], dtype=pl.List(pl.String)))
     )
     out = (
-        qdc.join(eligible, on=["claim_seq", "npi"], how="semi")
+        qdc.join(eligible, on=["claim_seq", "npi", "procedure_code"], how="inner")
         .join(per_claim.drop("claim_id"), on="claim_seq", how="left")
         .join(
             matched.drop("remit_seq"),
