@@ -23,8 +23,8 @@ D = dt.date
 def era(*body: str, ele: str = "*", comp: str = ":", term: str = "~", nl: str = "\n") -> bytes:
     """An 835 interchange around ``body`` (segments written with * and :)."""
     head = [
-        "ISA*00*          *00*          *ZZ*MEDICARE       *ZZ*PRACTICE       *250401*1200*^*00501*000000007*0*P*"
-        + comp,
+        "ISA*00*          *00*          *ZZ*MEDICARE       *ZZ*PRACTICE       "
+        "*250401*1200*^*00501*000000007*0*P*" + comp,
         "GS*HP*MEDICARE*PRACTICE*20250401*1200*7*X*005010X221A1",
         "ST*835*0001",
         "BPR*I*10*C*ACH*CCP*01*999*DA*1*1512345678**01*999*DA*9*20250402",

@@ -46,6 +46,11 @@ LEVEL = typer.Option(Level.tin_npi, "--level", help="tin-npi (per clinician) or 
 OUT = typer.Option(None, "--output", "-o", help="Write to this file instead of the terminal.")
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar or notes.")
 MEASURES = typer.Option(None, "--measures", "-m", help="Only these measures, e.g. 128,134,181,226.")
+REMIT = typer.Option(
+    None,
+    "--remit",
+    help="835 remittance file or folder (repeatable): add what CMS confirmed (remark N365).",
+)
 
 
 def _note(message: str, quiet: bool) -> None:
@@ -155,8 +160,12 @@ def report(
         False, "--small-practice", help="Score as a small practice (15 or fewer clinicians)."
     ),
     quiet: bool = QUIET,
+    remit: list[Path] | None = REMIT,
 ) -> None:
     """Counts, data completeness and rates per clinician and measure; the HTML report.
+
+    With --remit, beside each row: completeness and rate counting only the QDCs an 835
+    confirmed, and the QDCs at risk (see `gaps --remit`).
 
     Exit codes: 0 ok, 2 usage error or unreadable input.
 
@@ -165,6 +174,10 @@ def report(
     """
     from ..report import export
 
+    if remit:
+        from .remit_cmd import report_remit
+
+        return report_remit(files, store, remit, year, level.value, fmt.value, output, quiet)
     result = _evaluate_files(files, store, year, level.value, quiet)
     if fmt is ReportFormat.json:
         _emit(export.to_json(result, year=year, level=level.value), output)
@@ -200,8 +213,11 @@ def gaps(
         False, "--show-phi", help="Show patient ids and raw claim ids (CLM01). Handle with care."
     ),
     quiet: bool = QUIET,
+    remit: list[Path] | None = REMIT,
 ) -> None:
     """Worklist for billing staff: eligible visits missing a QDC or with conflicting QDCs.
+
+    With --remit: instead, every QDC sent that no 835 confirmed, and what to do about it.
 
     Patients are masked and claims shown as claim #position (hash) unless --show-phi.
     Exit codes: 0 ok (with or without gaps), 2 usage error or unreadable input.
@@ -212,6 +228,12 @@ def gaps(
     from ..report.gaps import gap_frame
     from ..report.terminal import worklist_tables
 
+    if remit:
+        from .remit_cmd import gaps_remit
+
+        return gaps_remit(
+            files, store, remit, year, level.value, measures, fmt.value, output, show_phi, quiet
+        )
     result = _evaluate_files(files, store, year, level.value, quiet)
     worklist = gap_frame(result.instances, year, show_phi=show_phi, measures=_measures(measures))
     if fmt is ListFormat.csv:

@@ -75,6 +75,7 @@ REMIT_LINE_SCHEMA: dict[str, pl.DataType] = {
     "service_date": _D,  # DTM*472, else DTM*150
     "service_date_end": _D,  # DTM*151, else = service_date
     "line_control": _S,  # REF*6R: the 837's line item control number, when returned
+    "line_rendering_npi": _S,  # REF*HPI of 2110: the line's rendering NPI, when it differs
     "adjustments": _LS,  # line CAS as "GROUP-REASON", e.g. "CO-246"
     "remarks": _LS,  # LQ*HE remark codes, e.g. "N365"
 }
@@ -297,8 +298,9 @@ class _Reader:
                     cols["remarks"][-1].append(_el(el, 2).upper())
             elif tag == "DTM":
                 self._dtm(el)
-            elif tag == "REF" and self.in_line and _el(el, 1) == "6R":
-                cols["line_control"][-1] = cols["line_control"][-1] or _el(el, 2) or None
+            elif tag == "REF" and self.in_line and _el(el, 1) in ("6R", "HPI"):
+                key = "line_control" if _el(el, 1) == "6R" else "line_rendering_npi"
+                cols[key][-1] = cols[key][-1] or _el(el, 2) or None
             elif tag == "NM1" and not self.in_line and _el(el, 1) == "82":
                 if _el(el, 8) == "XX" and claim["rendering_npi"] is None:
                     claim["rendering_npi"] = _el(el, 9) or None
@@ -329,6 +331,7 @@ class _Reader:
             _amount(_el(el, 2), "SVC02"),
             _amount(_el(el, 3), "SVC03"),
             _amount(_el(el, 5), "SVC05", 1.0),
+            None,
             None,
             None,
             None,

@@ -246,12 +246,15 @@ def _reversed(
 def _match_lines(sent: pl.DataFrame, back: pl.DataFrame) -> pl.DataFrame:
     """(claim_seq, line_number) -> (remit_line_index, matched_by) inside matched pairs.
 
-    ``sent``: claim_seq, remit_seq, line_number, _code, _mods, _date, _ctl.
-    ``back``: remit_seq, remit_line_index, _code, _mods, _date, _ctl.
+    ``sent``: claim_seq, remit_seq, line_number, _code, _mods, _date, _npi, _ctl.
+    ``back``: remit_seq, remit_line_index, _code, _mods, _date, _npi, _ctl.
+    Procedure, modifiers and date are tried with the rendering NPI first (identical
+    lines of two clinicians on one claim), then without it.
     """
     matched: list[pl.DataFrame] = []
     steps = (
         ("line_control", ["_ctl"]),
+        ("code_date", ["_code", "_mods", "_date", "_npi"]),
         ("code_date", ["_code", "_mods", "_date"]),
         ("code", ["_code", "_mods"]),
     )
@@ -350,6 +353,7 @@ def reconcile_lines(lines: pl.DataFrame, remit: pl.DataFrame, year: int) -> pl.D
         .otherwise(_mods_key("modifiers"))
         .alias("_mods"),
         pl.coalesce("service_date", "statement_start").alias("_date"),
+        pl.coalesce("line_rendering_npi", "rendering_npi").alias("_npi"),
         pl.col("line_control").str.strip_chars().replace("", None).alias("_ctl"),
         "adjustments",
         "remarks",
@@ -364,6 +368,7 @@ def reconcile_lines(lines: pl.DataFrame, remit: pl.DataFrame, year: int) -> pl.D
         pl.col("procedure_code").alias("_code"),
         _mods_key("modifiers").alias("_mods"),
         pl.col("service_date").alias("_date"),
+        pl.col("npi").alias("_npi"),
         "_ctl",
     )
     back_in = back.join(processed.select("remit_seq").unique(), on="remit_seq", how="semi")

@@ -93,6 +93,8 @@ class _Era:
             self.seg("SVC", composite, f"{sign * amount:.2f}", f"{sign * line_paid:.2f}", "",
                      f"{line['units'] or 1:g}")  # fmt: skip
             self.seg("DTM", "472", line["service_date"].strftime("%Y%m%d"))
+            if line["rendering_npi"] != claim["rendering_npi"]:
+                self.seg("REF", "HPI", line["rendering_npi"])
             if status == "4":
                 self.seg("CAS", "CO", "16", f"{sign * amount:.2f}")
             elif fate == "confirmed":
