@@ -84,7 +84,7 @@ def report_remit(files, store, remit, year: int, level: str, fmt: str, output, q
     """``report --remit``: the rows with confirmed-only figures (every format)."""
     from ..report.csvsafe import frame_to_csv
     from ..report.export import ordered_rows
-    from ..report.remit import remit_table, with_remit_section
+    from ..report.remit import remit_tables, with_remit_section
 
     rr = _remit_report(files, store, remit, year, level, quiet)
     n_unmatched = rr.unmatched.height
@@ -117,7 +117,8 @@ def report_remit(files, store, remit, year: int, level: str, fmt: str, output, q
             _note(f"wrote {output}", quiet)
     else:
         with _console(output) as target:
-            target.print(remit_table(rr.rows, year))
+            for table in remit_tables(rr.rows, year):
+                target.print(table)
 
 
 def gaps_remit(files, store, remit, year, level, measures, fmt, output, show_phi, quiet):

@@ -25,7 +25,7 @@ __all__ = [
     "at_risk_frame",
     "at_risk_tables",
     "remit_report",
-    "remit_table",
+    "remit_tables",
     "with_remit_section",
 ]
 
@@ -155,36 +155,44 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f}%"
 
 
-def remit_table(rows: pl.DataFrame, year: int) -> Table:
-    """One terminal table: per entity and measure, as sent vs confirmed by an 835."""
-    table = Table(title=Text(f"What CMS confirmed (835 remark N365), {year}"), title_justify="left")
-    table.caption = "compl./rate: as sent → confirmed only · at risk: lost QDCs · pending: no 835"
-    for header in ("TIN/NPI", "measure", "elig.", "compl.", "rate", "QDCs", "ok", "risk", "wait"):
-        table.add_column(header, justify="left" if header in ("TIN/NPI", "measure") else "right")
-    for r in rows.iter_rows(named=True):
-        label = r["measure_id"] + (f"/{r['stratum']}" if r.get("stratum") else "")
-        ok = r["confirmed_meets_data_completeness"]
-        table.add_row(
-            Text(f"{r['tin']}/{r['npi']}" if r["npi"] else str(r["tin"])),
-            Text(label),
-            str(r["eligible_population"]),
-            Text(
-                f"{_pct(r['data_completeness'])} → {_pct(r['confirmed_data_completeness'])}",
-                style=None if ok else "red",
-            ),
-            f"{_pct(r['performance_rate'])} → {_pct(r['confirmed_performance_rate'])}",
-            str(r["qdc_sent"]),
-            str(r["qdc_confirmed"]),
-            Text(str(r["qdc_at_risk"]), style="red" if r["qdc_at_risk"] else None),
-            str(r["qdc_pending"]),
+def remit_tables(rows: pl.DataFrame, year: int) -> list[Table]:
+    """Terminal tables, one per entity: per measure, as sent beside confirmed by an 835."""
+    tables = []
+    for (tin, npi), group in rows.group_by(["tin", "npi"], maintain_order=True):
+        who = f"Clinician NPI {npi}, TIN {tin}" if npi else f"Group TIN {tin}"
+        table = Table(title=Text(f"{who}: what CMS confirmed, {year}"), title_justify="left")
+        table.caption = (
+            "sent = as sent · CMS = confirmed QDCs only (835 remark N365) · "
+            "risk = QDCs lost · wait = no 835 yet"
         )
-    return table
+        table.add_column("measure", no_wrap=True)
+        for header in ("elig.", "compl. sent", "CMS", "rate sent", "CMS", "QDCs", "ok"):
+            table.add_column(header, justify="right")
+        table.add_column("risk", justify="right")
+        table.add_column("wait", justify="right")
+        for r in group.iter_rows(named=True):
+            ok = r["confirmed_meets_data_completeness"]
+            table.add_row(
+                Text(r["measure_id"] + (f"/{r['stratum']}" if r.get("stratum") else "")),
+                str(r["eligible_population"]),
+                _pct(r["data_completeness"]),
+                Text(_pct(r["confirmed_data_completeness"]), style="green" if ok else "red"),
+                _pct(r["performance_rate"]),
+                _pct(r["confirmed_performance_rate"]),
+                str(r["qdc_sent"]),
+                str(r["qdc_confirmed"]),
+                Text(str(r["qdc_at_risk"]), style="red" if r["qdc_at_risk"] else ""),
+                str(r["qdc_pending"]),
+            )
+        tables.append(table)
+    return tables
 
 
 def at_risk_tables(worklist: pl.DataFrame, title: str) -> list[Table]:
-    """The :func:`at_risk_frame` worklist for the terminal: one table per clinician."""
+    """The :func:`at_risk_frame` worklist for the terminal: one table per clinician, what
+    to do listed once per status under it (CSV has it on every row)."""
     tables = []
-    columns = ("claim", "measures", "service_date", "qdc", "status", "codes", "action")
+    columns = ("claim", "measures", "service_date", "qdc", "status", "codes")
     for (tin, npi), group in worklist.group_by(["tin", "npi"], maintain_order=True):
         who = f"NPI {npi}, TIN {tin}" if npi else f"TIN {tin}"
         table = Table(title=Text(f"{title}: {who} ({group.height})"), title_justify="left")
@@ -192,6 +200,8 @@ def at_risk_tables(worklist: pl.DataFrame, title: str) -> list[Table]:
             table.add_column(c.replace("_", " "), overflow="fold")
         for row in group.select(columns).iter_rows():
             table.add_row(*(Text("" if v is None else str(v)) for v in row))
+        legend = group.select("status", "action").unique(maintain_order=True)
+        table.caption = Text("\n".join(f"{s}: {a}" for s, a in legend.iter_rows()), justify="left")
         tables.append(table)
     return tables
 
