@@ -172,3 +172,25 @@ def test_api_reconcile_from_paths_models_and_tables(files):
     ]
     assert by_models.drop("source", "remit_source").equals(by_path.drop("source", "remit_source"))
     assert by_path["measure_ids"].to_list() == [["181"]] * 4
+
+
+def test_synth_writes_matching_835s(tmp_path):
+    out = runner.invoke(
+        app,
+        [
+            "synth",
+            "-n",
+            "120",
+            "-s",
+            "3",
+            "-o",
+            str(tmp_path / "y.837"),
+            "--remit",
+            str(tmp_path / "era"),
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    first, later = tmp_path / "era-1.835", tmp_path / "era-2.835"
+    rec = reconcile(tmp_path / "y.837", [first, later], 2025)
+    assert rec.height > 0 and (rec["status"] == "confirmed").any()
+    assert (rec["status"] != "confirmed").any()

@@ -114,6 +114,10 @@ _CLAIM_COLS = (
 )
 _LINE_COLS = REMIT_LINE_COLUMNS[REMIT_LINE_COLUMNS.index("line_index") :]
 _DATE8 = re.compile(r"\d{8}")
+_SEP = "\x1f"  # joins a list cell on the way to polars (a control code, not X12 text)
+_LIST_COLS = tuple(c for c, t in REMIT_LINE_SCHEMA.items() if t == _LS)
+_DATE_COLS = tuple(c for c, t in REMIT_LINE_SCHEMA.items() if t == _D)
+_RAW_SCHEMA = {c: (_S if c in _LIST_COLS + _DATE_COLS else t) for c, t in REMIT_LINE_SCHEMA.items()}
 _WS = " \t\r\n"
 
 
@@ -125,15 +129,17 @@ def _el(el: list[str], i: int) -> str:
     return el[i].strip() if len(el) > i else ""
 
 
-def _date(value: str, what: str) -> dt.date | None:
+def _date(value: str, what: str) -> str | None:
+    """A valid CCYYMMDD date, kept as text (polars parses the column in one go)."""
     if not value:
         return None
     if not _DATE8.fullmatch(value):
         raise _ClaimError(f"{what} is not a CCYYMMDD date")
     try:
-        return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
+        dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
     except ValueError:
         raise _ClaimError(f"{what} is not a valid date") from None
+    return value
 
 
 def _amount(value: str, what: str, default: float | None = None) -> float | None:
@@ -423,11 +429,28 @@ class _Reader:
                 self.header_segment(tag, el, offset)
 
     def take(self, upto: int | None = None) -> pl.DataFrame:
-        """The finished rows (all, or those before row ``upto``) as a typed frame."""
+        """The finished rows (all, or those before row ``upto``) as a typed frame.
+
+        Lists travel as one joined string per row and dates as CCYYMMDD text: polars
+        builds those columns far faster than from Python lists and dates.
+        """
         cols = self.cols
         end = len(cols["line_index"]) if upto is None else upto
-        frame = pl.DataFrame(
-            {c: cols[c][:end] for c in REMIT_LINE_COLUMNS}, schema=REMIT_LINE_SCHEMA
+        raw = {}
+        for c in REMIT_LINE_COLUMNS:
+            values = cols[c][:end]
+            if c in _LIST_COLS:
+                values = [None if v is None else _SEP.join(v) for v in values]
+            raw[c] = values
+        frame = pl.DataFrame(raw, schema=_RAW_SCHEMA).with_columns(
+            *(
+                pl.when(pl.col(c) == "")
+                .then(pl.lit([], dtype=_LS))
+                .otherwise(pl.col(c).str.split(_SEP))
+                .alias(c)
+                for c in _LIST_COLS
+            ),
+            *(pl.col(c).str.to_date("%Y%m%d") for c in _DATE_COLS),
         )
         for column in cols.values():
             del column[:end]
