@@ -147,6 +147,9 @@ def test_claim_without_lines_has_one_row_with_null_line_columns():
         ("DTM*472*20250231", "DTM*472 is not a valid date"),
         ("SVC*HC*0*0", "SVC01 has no procedure code"),
         ("CAS**45*1", "CAS01"),
+        ("CAS*XX*45*1", "CAS01 'XX' is not a claim adjustment group code"),
+        ("CAS*CO*TOOLONG1*1", "a CAS reason is not a code"),
+        ("LQ*HE*N365 EXTRA", "LQ02 is not a code"),
         ("SVC*HC:G8733*abc*0", "SVC02 is not a number"),
     ],
 )

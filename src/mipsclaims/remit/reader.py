@@ -114,6 +114,8 @@ _CLAIM_COLS = (
 )
 _LINE_COLS = REMIT_LINE_COLUMNS[REMIT_LINE_COLUMNS.index("line_index") :]
 _DATE8 = re.compile(r"\d{8}")
+_CODE = re.compile(r"[A-Z0-9]{1,5}")
+_CAS_GROUPS = frozenset({"CO", "CR", "OA", "PI", "PR"})
 _SEP = "\x1f"  # joins a list cell on the way to polars (a control code, not X12 text)
 _LIST_COLS = tuple(c for c, t in REMIT_LINE_SCHEMA.items() if t == _LS)
 _DATE_COLS = tuple(c for c, t in REMIT_LINE_SCHEMA.items() if t == _D)
@@ -151,12 +153,23 @@ def _amount(value: str, what: str, default: float | None = None) -> float | None
         raise _ClaimError(f"{what} is not a number") from None
 
 
+def _code(value: str, what: str) -> str:
+    """An adjustment reason or remark code: 1-5 letters and digits (anything else is damage,
+    and must not be carried into the table)."""
+    code = value.upper()
+    if not _CODE.fullmatch(code):
+        raise _ClaimError(f"{what} is not a code")
+    return code
+
+
 def _cas(el: list[str]) -> list[str]:
     """``GROUP-REASON`` of each reason of a CAS segment (up to six triples)."""
     group = _el(el, 1).upper()
     if not group:
         raise _ClaimError("CAS01 (claim adjustment group code) is empty")
-    return [f"{group}-{r.upper()}" for i in range(2, 20, 3) if (r := _el(el, i))]
+    if group not in _CAS_GROUPS:
+        raise _ClaimError(f"CAS01 {shown(group)} is not a claim adjustment group code")
+    return [f"{group}-{_code(r, 'a CAS reason')}" for i in range(2, 20, 3) if (r := _el(el, i))]
 
 
 class _Reader:
@@ -301,7 +314,7 @@ class _Reader:
                 target.extend(codes)  # type: ignore[union-attr]
             elif tag == "LQ" and self.in_line:
                 if _el(el, 1) == "HE" and _el(el, 2):
-                    cols["remarks"][-1].append(_el(el, 2).upper())
+                    cols["remarks"][-1].append(_code(_el(el, 2), "LQ02"))
             elif tag == "DTM":
                 self._dtm(el)
             elif tag == "REF" and self.in_line and _el(el, 1) in ("6R", "HPI"):
@@ -312,7 +325,7 @@ class _Reader:
                     claim["rendering_npi"] = _el(el, 9) or None
             elif tag == "MOA" and not self.in_line:
                 claim["claim_remarks"].extend(  # type: ignore[union-attr]
-                    r.upper() for i in range(3, 8) if (r := _el(el, i))
+                    _code(r, "a MOA remark") for i in range(3, 8) if (r := _el(el, i))
                 )
         except _ClaimError as exc:
             self.claim_error = (self._where(offset, loop), str(exc))
