@@ -194,3 +194,14 @@ def test_synth_writes_matching_835s(tmp_path):
     rec = reconcile(tmp_path / "y.837", [first, later], 2025)
     assert rec.height > 0 and (rec["status"] == "confirmed").any()
     assert (rec["status"] != "confirmed").any()
+
+
+def test_report_remit_at_group_level(files):
+    claims, remit = files
+    out = runner.invoke(
+        app, ["report", "-q", "-f", "json", "--level", "tin", str(claims), "--remit", str(remit)]
+    )
+    assert out.exit_code == 0, out.output
+    r = _row181(json.loads(out.stdout)["rows"])
+    assert r["npi"] is None and r["confirmed_data_completeness"] == 0.25
+    assert (r["qdc_sent"], r["qdc_confirmed"], r["qdc_at_risk"], r["qdc_pending"]) == (4, 1, 2, 1)
