@@ -279,3 +279,10 @@ def test_reversal_of_a_replaced_claim_says_nothing_yet_about_its_replacement():
     out = run(claims, first, reversal, own, own_reversed)
     assert statuses(out) == [(1, 2, "claim_rejected")]
     assert out["payer_claim_control"].to_list() == ["ICN2"]
+
+
+def test_an_835_without_claims_leaves_every_qdc_waiting():
+    claims = frame(claim("A", ["99213", "G8733"]), claim("B", ["99213", "G8733"], patient="P2"))
+    out = run(claims, era())
+    assert statuses(out) == [(0, 2, "no_remittance_yet"), (1, 2, "no_remittance_yet")]
+    assert out["action"].str.contains("276/277").all()
