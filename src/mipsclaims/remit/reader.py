@@ -121,14 +121,12 @@ _LIST_COLS = tuple(c for c, t in REMIT_LINE_SCHEMA.items() if t == _LS)
 _DATE_COLS = tuple(c for c, t in REMIT_LINE_SCHEMA.items() if t == _D)
 _RAW_SCHEMA = {c: (_S if c in _LIST_COLS + _DATE_COLS else t) for c, t in REMIT_LINE_SCHEMA.items()}
 _WS = " \t\r\n"
+_WIDTH = 20  # elements read: up to CAS19
+_PAD = [""] * _WIDTH
 
 
 class _ClaimError(Exception):
     """A claim-level defect: the claim is quarantined."""
-
-
-def _el(el: list[str], i: int) -> str:
-    return el[i].strip() if len(el) > i else ""
 
 
 def _date(value: str, what: str) -> str | None:
@@ -164,12 +162,12 @@ def _code(value: str, what: str) -> str:
 
 def _cas(el: list[str]) -> list[str]:
     """``GROUP-REASON`` of each reason of a CAS segment (up to six triples)."""
-    group = _el(el, 1).upper()
+    group = el[1].strip().upper()
     if not group:
         raise _ClaimError("CAS01 (claim adjustment group code) is empty")
     if group not in _CAS_GROUPS:
         raise _ClaimError(f"CAS01 {shown(group)} is not a claim adjustment group code")
-    return [f"{group}-{_code(r, 'a CAS reason')}" for i in range(2, 20, 3) if (r := _el(el, i))]
+    return [f"{group}-{_code(r, 'a CAS reason')}" for i in range(2, 20, 3) if (r := el[i].strip())]
 
 
 class _Reader:
@@ -206,30 +204,30 @@ class _Reader:
     def envelope(self, tag: str, el: list[str], offset: int) -> None:
         if tag == "ISA":
             self.report.interchanges += 1
-            self.isa13 = _el(el, 13)
+            self.isa13 = el[13].strip()
         elif tag == "GS":
-            version = _el(el, 8)
-            if _el(el, 1) != "HP" or not version.startswith(SUPPORTED_VERSION_PREFIX):
+            version = el[8].strip()
+            if el[1].strip() != "HP" or not version.startswith(SUPPORTED_VERSION_PREFIX):
                 self._fail(
                     offset,
-                    f"functional group GS01={shown(_el(el, 1))} GS08={shown(version)} is not an "
+                    f"functional group GS01={shown(el[1].strip())} GS08={shown(version)} is not an "
                     f"835 {SUPPORTED_VERSION_PREFIX}A1 remittance group",
                 )
         elif tag == "ST":
             self.close_claim()
             self.report.transactions += 1
-            self.st02, self.st_segment = _el(el, 2), self.segment
+            self.st02, self.st_segment = el[2].strip(), self.segment
             self.head, self.party = {}, ""
-            if _el(el, 1) != "835":
-                self._fail(offset, f"transaction set ST01={shown(_el(el, 1))} is not an 835")
+            if el[1].strip() != "835":
+                self._fail(offset, f"transaction set ST01={shown(el[1].strip())} is not an 835")
         elif tag == "SE":
             self.close_claim()
             count = self.segment - self.st_segment + 1
-            if _el(el, 1) != str(count):
+            if el[1].strip() != str(count):
                 self.report.warnings.append(
                     Issue(
                         self._where(offset),
-                        f"SE01 says {shown(_el(el, 1))} segments, the transaction has {count}",
+                        f"SE01 says {shown(el[1].strip())} segments, the transaction has {count}",
                     )
                 )
         elif tag == "IEA":
@@ -239,7 +237,7 @@ class _Reader:
     def open_claim(self, el: list[str], offset: int) -> None:
         self.close_claim()
         self.report.claims_seen += 1
-        clp01 = _el(el, 1)
+        clp01 = el[1].strip()
         self.claim = {"remit_seq": self.seq, "claim_id": clp01, "_hash": short_hash(clp01)}
         self.seq += 1
         self.mark = len(self.cols["line_index"])
@@ -248,16 +246,16 @@ class _Reader:
         try:
             if not clp01:
                 raise _ClaimError("CLP01 (the claim's patient control number) is empty")
-            status = _el(el, 2)
+            status = el[2].strip()
             if status not in CLAIM_STATUS:
                 raise _ClaimError(f"CLP02 {shown(status)} is not a claim status code")
             self.claim.update(
                 claim_status=status,
-                claim_charge=_amount(_el(el, 3), "CLP03"),
-                claim_paid=_amount(_el(el, 4), "CLP04"),
-                filing_indicator=_el(el, 6).upper() or None,
-                payer_claim_control=_el(el, 7) or None,
-                frequency=_el(el, 9) or None,
+                claim_charge=_amount(el[3].strip(), "CLP03"),
+                claim_paid=_amount(el[4].strip(), "CLP04"),
+                filing_indicator=el[6].strip().upper() or None,
+                payer_claim_control=el[7].strip() or None,
+                frequency=el[9].strip() or None,
                 rendering_npi=None,
                 statement_start=None,
                 statement_end=None,
@@ -313,19 +311,19 @@ class _Reader:
                 target = cols["adjustments"][-1] if self.in_line else claim["claim_adjustments"]
                 target.extend(codes)  # type: ignore[union-attr]
             elif tag == "LQ" and self.in_line:
-                if _el(el, 1) == "HE" and _el(el, 2):
-                    cols["remarks"][-1].append(_code(_el(el, 2), "LQ02"))
+                if el[1].strip() == "HE" and el[2].strip():
+                    cols["remarks"][-1].append(_code(el[2].strip(), "LQ02"))
             elif tag == "DTM":
                 self._dtm(el)
-            elif tag == "REF" and self.in_line and _el(el, 1) in ("6R", "HPI"):
-                key = "line_control" if _el(el, 1) == "6R" else "line_rendering_npi"
-                cols[key][-1] = cols[key][-1] or _el(el, 2) or None
-            elif tag == "NM1" and not self.in_line and _el(el, 1) == "82":
-                if _el(el, 8) == "XX" and claim["rendering_npi"] is None:
-                    claim["rendering_npi"] = _el(el, 9) or None
+            elif tag == "REF" and self.in_line and el[1].strip() in ("6R", "HPI"):
+                key = "line_control" if el[1].strip() == "6R" else "line_rendering_npi"
+                cols[key][-1] = cols[key][-1] or el[2].strip() or None
+            elif tag == "NM1" and not self.in_line and el[1].strip() == "82":
+                if el[8].strip() == "XX" and claim["rendering_npi"] is None:
+                    claim["rendering_npi"] = el[9].strip() or None
             elif tag == "MOA" and not self.in_line:
                 claim["claim_remarks"].extend(  # type: ignore[union-attr]
-                    _code(r, "a MOA remark") for i in range(3, 8) if (r := _el(el, i))
+                    _code(r, "a MOA remark") for i in range(3, 8) if (r := el[i].strip())
                 )
         except _ClaimError as exc:
             self.claim_error = (self._where(offset, loop), str(exc))
@@ -337,9 +335,9 @@ class _Reader:
         return parts[1], [m for m in parts[2:6] if m]
 
     def _service(self, el: list[str]) -> None:
-        code, mods = self._composite(_el(el, 1), "SVC01")
+        code, mods = self._composite(el[1].strip(), "SVC01")
         cols = self.cols
-        original = _el(el, 6)
+        original = el[6].strip()
         ocode, omods = self._composite(original, "SVC06") if original else (None, None)
         values = (
             len(cols["line_index"]) - self.mark + 1,
@@ -347,9 +345,9 @@ class _Reader:
             mods,
             ocode,
             omods,
-            _amount(_el(el, 2), "SVC02"),
-            _amount(_el(el, 3), "SVC03"),
-            _amount(_el(el, 5), "SVC05", 1.0),
+            _amount(el[2].strip(), "SVC02"),
+            _amount(el[3].strip(), "SVC03"),
+            _amount(el[5].strip(), "SVC05", 1.0),
             None,
             None,
             None,
@@ -361,7 +359,7 @@ class _Reader:
             cols[c].append(v)
 
     def _dtm(self, el: list[str]) -> None:
-        qualifier, value = _el(el, 1), _el(el, 2)
+        qualifier, value = el[1].strip(), el[2].strip()
         if self.in_line:
             cols = self.cols
             if qualifier in ("472", "150"):
@@ -381,25 +379,25 @@ class _Reader:
         head = self.head
         if tag == "BPR":
             try:
-                head["payment_date"] = _date(_el(el, 16), "BPR16")
+                head["payment_date"] = _date(el[16].strip(), "BPR16")
             except _ClaimError as exc:
                 self.report.warnings.append(Issue(self._where(offset), f"{exc}; left empty"))
         elif tag == "TRN":
-            head["trace_number"] = _el(el, 2) or None
+            head["trace_number"] = el[2].strip() or None
         elif tag == "N1":
-            self.party = _el(el, 1)
+            self.party = el[1].strip()
             if self.party == "PR":
-                head["payer_name"] = _el(el, 2) or None
-                head.setdefault("payer_id", _el(el, 4) or None)
+                head["payer_name"] = el[2].strip() or None
+                head.setdefault("payer_id", el[4].strip() or None)
             elif self.party == "PE":
-                key = {"XX": "payee_npi", "FI": "payee_tin"}.get(_el(el, 3))
+                key = {"XX": "payee_npi", "FI": "payee_tin"}.get(el[3].strip())
                 if key:
-                    head[key] = _el(el, 4) or None
+                    head[key] = el[4].strip() or None
         elif tag == "REF":
-            if self.party == "PR" and _el(el, 1) == "2U":
-                head["payer_id"] = _el(el, 2) or None
-            elif self.party == "PE" and _el(el, 1) == "TJ" and not head.get("payee_tin"):
-                head["payee_tin"] = _el(el, 2) or None
+            if self.party == "PR" and el[1].strip() == "2U":
+                head["payer_id"] = el[2].strip() or None
+            elif self.party == "PE" and el[1].strip() == "TJ" and not head.get("payee_tin"):
+                head["payee_tin"] = el[2].strip() or None
 
     # -- segments -------------------------------------------------------------------------
     def feed(self, data: bytes, base: int, element: str, component: str, term: str) -> None:
@@ -416,6 +414,8 @@ class _Reader:
             self.segment += 1
             offset += len(raw) - len(raw.lstrip(_WS))
             el = seg.split(element)
+            if len(el) < _WIDTH:  # every element a segment handler reads exists (maybe "")
+                el += _PAD[len(el) :]
             tag = el[0].strip().upper()
             if tag in ("ISA", "GS", "ST", "SE", "GE", "IEA"):
                 if tag == "ISA":
