@@ -21,7 +21,7 @@ from typing import Final
 
 import polars as pl
 
-from ..engine import evaluate_lines
+from ..engine import EngineResult, evaluate_lines
 from ..engine.codes import tables
 from ..engine.scope import superseded
 
@@ -278,14 +278,19 @@ def _match_lines(sent: pl.DataFrame, back: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(matched)
 
 
-def reconcile_lines(lines: pl.DataFrame, remit: pl.DataFrame, year: int) -> pl.DataFrame:
+def reconcile_lines(
+    lines: pl.DataFrame, remit: pl.DataFrame, year: int, *, result: EngineResult | None = None
+) -> pl.DataFrame:
     """The status of every QDC line of an eligible claim (:data:`RECONCILED_LINE_SCHEMA`).
 
     ``lines`` is the canonical claim-line table (an optional ``line_control`` column holds
     the 837 REF*6R of a line); ``remit`` the remittance-line table of every 835 received.
+    ``result``: the engine's evaluation of ``lines`` for ``year`` at level tin-npi, when
+    the caller has it already (eligibility is read from its instances).
     """
     t = tables(year)
-    result = evaluate_lines(lines, year, spill=False)
+    if result is None:
+        result = evaluate_lines(lines, year, spill=False)
     # (claim, NPI, code) -> the measures a QDC line of that code can serve on that claim.
     measure_codes = (
         t.performance_codes.filter(~pl.col("on_dx"))

@@ -82,8 +82,8 @@ def remit_report(
     lines: pl.DataFrame, remit: pl.DataFrame, year: int, level: str = "tin-npi"
 ) -> RemitReport:
     """Evaluate ``lines`` as sent and as CMS will count them (confirmed QDCs only)."""
-    reconciled = reconcile_lines(lines, remit, year)
     result = evaluate_lines(lines, year, level=level, spill=False)  # type: ignore[arg-type]
+    reconciled = reconcile_lines(lines, remit, year, result=result if level == "tin-npi" else None)
     sent = result.rows
     confirmed = evaluate_lines(
         confirmed_only(lines, reconciled),
