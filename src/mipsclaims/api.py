@@ -3,6 +3,7 @@
 >>> result = evaluate("claims/2024/*.837", 2024)        # doctest: +SKIP
 >>> result.rows                                          # doctest: +SKIP
 >>> check_claim(claim, 2024).measures                    # doctest: +SKIP
+>>> reconcile("claims/2024/*.837", ["era1.835"], 2024)   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from .claims import Claim, claims_to_frame
 from .engine import EngineResult, QdcChoice, closing_codes, evaluate_lines
 from .engine.codes import MARKERS, Marker
 from .engine.single import claim_outcomes
+from .schema import empty_claim_lines
 
 Source = str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | pl.DataFrame | pl.LazyFrame
 
-__all__ = ["ClaimCheck", "MeasureCheck", "check_claim", "evaluate"]
+__all__ = ["ClaimCheck", "MeasureCheck", "check_claim", "evaluate", "reconcile"]
 
 
 def _year(year: object) -> int:
@@ -144,3 +146,41 @@ def check_claim(claim: Claim, year: int) -> ClaimCheck:
         out_of_scope=reason,
         measures=measures,
     )
+
+
+Remittances = (
+    str | os.PathLike[str] | bytes | Iterable[str | os.PathLike[str] | bytes] | pl.DataFrame
+)
+
+
+def reconcile(
+    claims: Source | Iterable[Claim], remittances: Remittances, year: int
+) -> pl.DataFrame:
+    """The status of every QDC line sent on an eligible claim, from the 835s received.
+
+    ``claims`` as for :func:`evaluate` (an optional ``line_control`` column of a claim-line
+    DataFrame holds the 837 REF*6R of each line); ``remittances`` are 835 files or bytes
+    (in the order received) or a remittance-line table
+    (:data:`mipsclaims.remit.REMIT_LINE_SCHEMA`). Returns one row per QDC line
+    (:data:`mipsclaims.remit.RECONCILED_LINE_SCHEMA`): ``status`` is ``confirmed``,
+    ``denied``, ``claim_rejected``, ``not_in_835`` or ``no_remittance_yet``, with the
+    835's codes and what to do. Call it again after every ERA posting: it is a pure
+    function of everything sent and received so far.
+    """
+    from .remit import read_remit_lines, reconcile_lines
+
+    source = _lines_of(claims)
+    if isinstance(source, pl.LazyFrame):
+        lines = source.collect()
+    elif isinstance(source, pl.DataFrame):
+        lines = source
+    else:
+        frames = list(source)
+        lines = pl.concat(frames) if frames else empty_claim_lines()
+    if isinstance(remittances, pl.DataFrame):
+        remit = remittances
+    elif isinstance(remittances, str | os.PathLike | bytes):
+        remit = read_remit_lines([remittances])
+    else:
+        remit = read_remit_lines(list(remittances))
+    return reconcile_lines(lines, remit, year)

@@ -14,7 +14,9 @@ console = SafeConsole()
 
 
 def ingest(
-    files: list[Path] = typer.Argument(..., help="Claim files (837P, or claim-line CSV/Parquet)."),
+    files: list[Path] = typer.Argument(
+        ..., help="Claim files (837P, or claim-line CSV/Parquet) and 835 remittances."
+    ),
     store: Path = typer.Option(..., "--store", help="Store folder (created when missing)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
     strict: bool = STRICT,
@@ -23,7 +25,8 @@ def ingest(
     store holds already (same CLM01, frequency, TIN, patient and dates) are skipped.
 
     Claims keep their order across files (store order, then position), so a replacement
-    or void in a later file applies to a claim ingested earlier.
+    or void in a later file applies to a claim ingested earlier. 835 remittance files
+    (found by content) are kept beside the claims for `report --remit` / `gaps --remit`.
     What could not be read is summarised on standard error; with --strict such a file is
     not ingested (exit 3). Exit codes: 0 ok, 2 usage error, unreadable input or a store
     that cannot be written (disk full: the store stays as it was before that file); 3
@@ -38,11 +41,19 @@ def ingest(
     missing = [str(p) for p in files if not p.exists()]
     if missing:
         raise fail(f"no such file: {', '.join(missing)}")
+    from ..remit.store import is_835
+
+    remits = [p for p in files if is_835(p)]
+    files = [p for p in files if p not in remits]
     try:
         for path in files:
             sniff(path)  # a file that is not a claims file fails before any is ingested
     except InputError as exc:
         raise fail(str(exc)) from None
+    if remits:
+        _ingest_remits(store, remits, quiet)
+    if not files:
+        return
     total = sum(p.stat().st_size for p in files)
     done: list[tuple[Path, store_mod.IngestResult]] = []
     with file_progress(total, quiet=quiet) as progress:
@@ -87,3 +98,23 @@ def _summarise(done: list, quiet: bool) -> None:
             )
         if result.report is not None:
             report_reading(result.report, quiet=True)
+
+
+def _ingest_remits(store: Path, remits: list[Path], quiet: bool) -> None:
+    from ..remit.store import ingest_remittance
+    from ..store import StoreError
+
+    for path in remits:
+        try:
+            result = ingest_remittance(store, path)
+        except (StoreError, OSError) as exc:
+            raise fail(str(exc)) from None
+        if not quiet:
+            state = "835 added" if result.added else "835 already in the store"
+            console.print(
+                f"{path.name}: {state} ({result.claims:,} claims, {result.lines:,} lines)",
+                highlight=False,
+                markup=False,
+            )
+        for problem in result.problems:
+            note(f"  left out: {problem}")

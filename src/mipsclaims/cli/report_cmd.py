@@ -51,6 +51,11 @@ LEVEL = typer.Option(Level.tin_npi, "--level", help="tin-npi (per clinician) or 
 OUT = typer.Option(None, "--output", "-o", help="Write to this file instead of the terminal.")
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bar or notes.")
 MEASURES = typer.Option(None, "--measures", "-m", help="Only these measures, e.g. 128,134,181,226.")
+REMIT = typer.Option(
+    None,
+    "--remit",
+    help="835 remittance file or folder (repeatable): add what CMS confirmed (remark N365).",
+)
 
 
 def _note(message: str, quiet: bool) -> None:
@@ -177,8 +182,12 @@ def report(
     ),
     quiet: bool = QUIET,
     strict: bool = STRICT,
+    remit: list[Path] | None = REMIT,
 ) -> None:
     """Counts, data completeness and rates per clinician and measure; the HTML report.
+
+    With --remit, beside each row: completeness and rate counting only the QDCs an 835
+    confirmed, and the QDCs at risk (see `gaps --remit`).
 
     Exit codes: 0 ok, 2 usage error, unreadable input or unwritable output, 3 --strict and
     some claim could not be read, 130 interrupted.
@@ -188,6 +197,10 @@ def report(
     """
     from ..report import export
 
+    if remit:
+        from .remit_cmd import report_remit
+
+        return report_remit(files, store, remit, year, level.value, fmt.value, output, quiet)
     result = _evaluate_files(files, store, year, level.value, quiet, strict=strict)
     if fmt is ReportFormat.json:
         _emit(export.to_json(result, year=year, level=level.value), output)
@@ -224,8 +237,11 @@ def gaps(
     ),
     quiet: bool = QUIET,
     strict: bool = STRICT,
+    remit: list[Path] | None = REMIT,
 ) -> None:
     """Worklist for billing staff: eligible visits missing a QDC or with conflicting QDCs.
+
+    With --remit: instead, every QDC sent that no 835 confirmed, and what to do about it.
 
     Patients are masked and claims shown as claim #position (hash) unless --show-phi.
     Exit codes: 0 ok (with or without gaps), 2 usage error, unreadable input or unwritable
@@ -238,6 +254,12 @@ def gaps(
     from ..report.gaps import gap_frame
     from ..report.terminal import print_provisional, worklist_tables
 
+    if remit:
+        from .remit_cmd import gaps_remit
+
+        return gaps_remit(
+            files, store, remit, year, level.value, measures, fmt.value, output, show_phi, quiet
+        )
     result = _evaluate_files(files, store, year, level.value, quiet, strict=strict)
     worklist = gap_frame(result.instances, year, show_phi=show_phi, measures=_measures(measures))
     if fmt is ListFormat.csv:

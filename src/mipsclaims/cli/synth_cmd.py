@@ -25,10 +25,16 @@ def synth(
     repetition: str = typer.Option("^", help="Repetition separator."),
     terminator: str = typer.Option("~", help="Segment terminator ('\\n' for newline)."),
     newline: bool = typer.Option(True, help="Write a newline after each terminator."),
+    remit: Path | None = typer.Option(
+        None,
+        "--remit",
+        help="Also write Medicare's answer with known losses: REMIT-1.835 and REMIT-2.835.",
+    ),
 ) -> None:
     """Write a deterministic synthetic 837P (005010X222A1) file.
 
     Example: mipsclaims synth --year 2025 --claims 1000 --seed 7 -o synthetic.837
+    Example: mipsclaims synth -n 500 -o year.837 --remit era   (writes era-1.835, era-2.835)
     """
     term = "\n" if terminator in ("\\n", "\n") else terminator
     try:
@@ -46,3 +52,17 @@ def synth(
     except (ValueError, specs.UnsupportedYearError) as exc:
         raise typer.BadParameter(str(exc)) from None
     typer.echo(f"wrote {claims} claims ({written} bytes) to {output}", err=True)
+    if remit is not None:
+        _write_remit(output, remit, year, seed)
+
+
+def _write_remit(claims: Path, prefix: Path, year: int, seed: int) -> None:
+    """The two 835s of :func:`mipsclaims.remit.synth.synthetic_835` for the file written."""
+    from ..remit.synth import RemitConfig, synthetic_835
+    from ..x12 import read_claim_lines
+
+    answer = synthetic_835(read_claim_lines(claims), year, RemitConfig(seed=seed))
+    for n, data in enumerate(answer.files, start=1):
+        target = prefix.with_name(f"{prefix.name}-{n}.835")
+        target.write_bytes(data)
+        typer.echo(f"wrote {target}", err=True)

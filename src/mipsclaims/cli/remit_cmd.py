@@ -1,0 +1,139 @@
+"""``report --remit`` and ``gaps --remit``: the as-sent counts beside what CMS confirmed.
+
+Reading 835s: each ``--remit`` path is an 835 file or a folder (every file in it, by
+name); a store's ingested 835s come first. Unreadable claims of an 835 are noted (by
+position and hash), never fatal; an input with no readable 835 at all is a usage error.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+
+from ..report import sources
+from .common import fail
+from .report_cmd import _console, _emit, _load, _measures, _note
+
+__all__ = ["gaps_remit", "read_remittances", "report_remit"]
+
+
+def _paths(remit: list[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in remit:
+        if p.is_dir():
+            out.extend(sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise fail(f"no such 835 file or folder: {p}")
+    return out
+
+
+def read_remittances(remit: list[Path], store: Path | None, quiet: bool) -> pl.DataFrame:
+    """Every 835 line of the store (if any), then of ``remit``, numbered in that order."""
+    from ..remit.reader import read_remit_lines
+    from ..remit.store import read_stored_remittances
+    from ..store import StoreError
+    from ..x12.report import ReadReport, X12Error
+
+    paths = _paths(remit)
+    try:
+        stored = read_stored_remittances(store) if store is not None else None
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    if not paths and (stored is None or stored.height == 0):
+        raise fail("give 835 files with --remit (or a store with ingested 835s)")
+    report = ReadReport()
+    try:
+        table = read_remit_lines(paths, report) if paths else None
+    except (OSError, X12Error) as exc:
+        raise fail(str(exc)) from None
+    problems = [str(q) for q in report.quarantined] + [str(e) for e in report.errors]
+    if problems:
+        _note(f"{len(problems)} 835 claim(s) or interchange(s) could not be read:", quiet)
+        for message in problems[:20]:
+            _note(f"  {message}", quiet)
+    if paths and report.claims_seen == 0 and report.errors:
+        raise fail("no 835 remittance could be read")
+    frames = [f for f in (stored, table) if f is not None]
+    if len(frames) == 2 and stored is not None and stored.height and table is not None:
+        offset = int(stored["remit_seq"].max()) + 1
+        frames[1] = table.with_columns(pl.col("remit_seq") + offset)
+    out = pl.concat(frames)
+    _note(f"835: {out['remit_seq'].n_unique():,} claims ({out.height:,} rows) read", quiet)
+    return out
+
+
+def _remit_report(files, store, remit, year, level, quiet):
+    from .. import specs
+    from ..report.progress import status
+    from ..report.remit import remit_report
+
+    loaded: sources.Loaded = _load(files, store, quiet)
+    remittances = read_remittances(remit, store, quiet)
+    try:
+        with status(f"reconciling {loaded.lines.height:,} claim lines with 835s", quiet=quiet):
+            return remit_report(loaded.lines, remittances, year, level)
+    except specs.UnsupportedYearError as exc:
+        raise fail(str(exc)) from None
+
+
+def report_remit(files, store, remit, year: int, level: str, fmt: str, output, quiet: bool):
+    """``report --remit``: the rows with confirmed-only figures (every format)."""
+    from ..report.csvsafe import frame_to_csv
+    from ..report.export import ordered_rows
+    from ..report.remit import remit_tables, with_remit_section
+
+    rr = _remit_report(files, store, remit, year, level, quiet)
+    n_unmatched = rr.unmatched.height
+    if n_unmatched:
+        _note(f"{n_unmatched} 835 claim(s) answer no claim given here (CLP01 unknown)", quiet)
+    if fmt == "json":
+        payload = {
+            "performance_year": year,
+            "level": level,
+            "rows": ordered_rows(rr.rows).to_dicts(),
+            "qdc_status": {
+                s: int(n)
+                for s, n in rr.reconciled["status"].cast(pl.String).value_counts().iter_rows()
+            },
+            "remittances_for_no_claim_sent": n_unmatched,
+        }
+        _emit(json.dumps(payload, indent=2, default=str) + "\n", output)
+    elif fmt == "csv":
+        _emit(frame_to_csv(ordered_rows(rr.rows)), output)
+    elif fmt == "html":
+        from .. import scoring
+        from ..report.html import render_html
+
+        scores = None
+        if year in scoring.THRESHOLDS and rr.sent.rows.height:
+            scores = scoring.score_result(rr.sent, year, scoring.ScoringOptions())
+        html = render_html(rr.sent, year=year, level=level, scores=scores)
+        _emit(with_remit_section(html, rr, year), output)
+        if output is not None:
+            _note(f"wrote {output}", quiet)
+    else:
+        with _console(output) as target:
+            for table in remit_tables(rr.rows, year):
+                target.print(table)
+
+
+def gaps_remit(files, store, remit, year, level, measures, fmt, output, show_phi, quiet):
+    """``gaps --remit``: every QDC not confirmed, with what to do about it."""
+    from ..report.csvsafe import frame_to_csv
+    from ..report.remit import at_risk_frame, at_risk_tables
+
+    rr = _remit_report(files, store, remit, year, level, quiet)
+    worklist = at_risk_frame(rr.reconciled, show_phi=show_phi, measures=_measures(measures))
+    if fmt == "csv":
+        _emit(frame_to_csv(worklist), output)
+        return
+    with _console(output) as target:
+        for table in at_risk_tables(worklist, f"QDCs CMS has not confirmed, {year}"):
+            target.print(table)
+        at_risk = worklist.filter(pl.col("status") != "no_remittance_yet").height
+        pending = worklist.height - at_risk
+        target.print(f"{at_risk} QDCs at risk, {pending} waiting for an 835.", highlight=False)
