@@ -66,12 +66,12 @@ def read_remittances(remit: list[Path], store: Path | None, quiet: bool) -> pl.D
     return out
 
 
-def _remit_report(files, store, remit, year, level, quiet):
+def _remit_report(files, store, remit, year, level, quiet, strict=False):
     from .. import specs
     from ..report.progress import status
     from ..report.remit import remit_report
 
-    loaded: sources.Loaded = _load(files, store, quiet)
+    loaded: sources.Loaded = _load(files, store, quiet, strict)
     remittances = read_remittances(remit, store, quiet)
     try:
         with status(f"reconciling {loaded.lines.height:,} claim lines with 835s", quiet=quiet):
@@ -80,13 +80,15 @@ def _remit_report(files, store, remit, year, level, quiet):
         raise fail(str(exc)) from None
 
 
-def report_remit(files, store, remit, year: int, level: str, fmt: str, output, quiet: bool):
+def report_remit(
+    files, store, remit, year: int, level: str, fmt: str, output, quiet: bool, strict: bool = False
+):
     """``report --remit``: the rows with confirmed-only figures (every format)."""
     from ..report.csvsafe import frame_to_csv
     from ..report.export import ordered_rows
     from ..report.remit import remit_tables, with_remit_section
 
-    rr = _remit_report(files, store, remit, year, level, quiet)
+    rr = _remit_report(files, store, remit, year, level, quiet, strict)
     n_unmatched = rr.unmatched.height
     if n_unmatched:
         _note(f"{n_unmatched} 835 claim(s) answer no claim given here (CLP01 unknown)", quiet)
@@ -121,12 +123,14 @@ def report_remit(files, store, remit, year: int, level: str, fmt: str, output, q
                 target.print(table)
 
 
-def gaps_remit(files, store, remit, year, level, measures, fmt, output, show_phi, quiet):
+def gaps_remit(
+    files, store, remit, year, level, measures, fmt, output, show_phi, quiet, strict=False
+):
     """``gaps --remit``: every QDC not confirmed, with what to do about it."""
     from ..report.csvsafe import frame_to_csv
     from ..report.remit import at_risk_frame, at_risk_tables
 
-    rr = _remit_report(files, store, remit, year, level, quiet)
+    rr = _remit_report(files, store, remit, year, level, quiet, strict)
     worklist = at_risk_frame(rr.reconciled, show_phi=show_phi, measures=_measures(measures))
     if fmt == "csv":
         _emit(frame_to_csv(worklist), output)

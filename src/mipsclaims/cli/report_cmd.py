@@ -200,7 +200,9 @@ def report(
     if remit:
         from .remit_cmd import report_remit
 
-        return report_remit(files, store, remit, year, level.value, fmt.value, output, quiet)
+        return report_remit(
+            files, store, remit, year, level.value, fmt.value, output, quiet, strict
+        )
     result = _evaluate_files(files, store, year, level.value, quiet, strict=strict)
     if fmt is ReportFormat.json:
         _emit(export.to_json(result, year=year, level=level.value), output)
@@ -258,7 +260,17 @@ def gaps(
         from .remit_cmd import gaps_remit
 
         return gaps_remit(
-            files, store, remit, year, level.value, measures, fmt.value, output, show_phi, quiet
+            files,
+            store,
+            remit,
+            year,
+            level.value,
+            measures,
+            fmt.value,
+            output,
+            show_phi,
+            quiet,
+            strict,
         )
     result = _evaluate_files(files, store, year, level.value, quiet, strict=strict)
     worklist = gap_frame(result.instances, year, show_phi=show_phi, measures=_measures(measures))
