@@ -294,9 +294,15 @@ class SparkResult:
         )
 
 
-def default_groups(spark: SparkSession) -> int:
-    """Groups of patients when not given: four per core of the cluster."""
-    return max(1, 4 * spark.sparkContext.defaultParallelism)
+#: Target service lines per patient group: the engine's working memory on one group is
+#: about 1 KB per line (docs/spark.md), so about 0.5 GB per running task.
+LINES_PER_GROUP = 500_000
+
+
+def default_groups(spark: SparkSession, lines: int) -> int:
+    """Patient groups when not given: about :data:`LINES_PER_GROUP` lines each, and at
+    least two per core so that every core has work."""
+    return max(2 * spark.sparkContext.defaultParallelism, -(-lines // LINES_PER_GROUP), 1)
 
 
 def evaluate(
@@ -311,16 +317,18 @@ def evaluate(
     ``lines`` has the canonical columns (:data:`mipsclaims.schema.CLAIM_LINE_SCHEMA`;
     missing ones are null, e.g. from a warehouse table) with ``claim_seq`` giving input
     order across files, as :func:`mipsclaims.spark.read_837` makes it. ``groups`` is the
-    number of patient groups the engine runs on (default: 4 per core); it changes the
-    work per task, never the result. The rows and scope are computed here (one pass over
-    the lines for replacement/void keys, one for the counts).
+    number of patient groups the engine runs on (default: :func:`default_groups`, which
+    counts the lines first); it changes the work per task, never the result. The rows and
+    scope are computed here (one pass over the lines for replacement/void keys, one for
+    the counts).
     """
     if level not in ("tin-npi", "tin"):
         raise ValueError(f"level must be 'tin-npi' or 'tin', not {level!r}")
     tables(year)  # unsupported years fail here, on the driver
     spark = lines.sparkSession
-    n_groups = groups or default_groups(spark)
-    lines = canonical(lines).withColumn(ROW, F.monotonically_increasing_id())
+    lines = canonical(lines)
+    n_groups = groups or default_groups(spark, lines.count())
+    lines = lines.withColumn(ROW, F.monotonically_increasing_id())
     gone = _gone(lines)
     if gone.height:
         drop = spark.createDataFrame(to_arrow(gone.select("claim_seq"), {"claim_seq": pl.Int64()}))
@@ -349,4 +357,4 @@ def evaluate(
     )
 
 
-__all__ += ["PARTIAL_SCHEMA", "ROW_SCHEMA", "canonical", "default_groups"]
+__all__ += ["LINES_PER_GROUP", "PARTIAL_SCHEMA", "ROW_SCHEMA", "canonical", "default_groups"]
