@@ -26,12 +26,19 @@ from ..engine import EngineResult, Level, evaluate_lines, tables
 from ..engine.counts import _COUNTS as MARKER_COLUMNS
 from ..engine.counts import count_rows
 from ..engine.findings import FINDING_ORDER, FINDING_SCHEMA
-from ..engine.result import INSTANCE_SCHEMA, ROW_SCHEMA
+from ..engine.result import INSTANCE_SCHEMA
 from ..engine.scope import SCOPE_SCHEMA, superseded
 from ..report.gaps import GAP_COLUMNS, gap_frame
 from .types import from_arrow, patient_hash_col, spark_schema, to_arrow
 
-__all__ = ["SparkResult", "evaluate"]
+__all__ = [
+    "LINES_PER_GROUP",
+    "PARTIAL_SCHEMA",
+    "SparkResult",
+    "canonical",
+    "default_groups",
+    "evaluate",
+]
 
 BUCKET = "_bucket"
 ROW = "_row"
@@ -355,6 +362,3 @@ def evaluate(
         _grouped=grouped,
         _spark=spark,
     )
-
-
-__all__ += ["LINES_PER_GROUP", "PARTIAL_SCHEMA", "ROW_SCHEMA", "canonical", "default_groups"]
