@@ -1,7 +1,7 @@
 """The engine on Spark equals the single-machine engine: rows, scope, instances, gaps and
 findings, read from files (replacements and voids of claims in an earlier file, patients
 under several TINs, a quarantined claim, an unreadable file) and from a user's DataFrame
-(one patient with a third of all claims, a missing column, rows out of order).
+(one patient with half of all claims, a missing column, rows out of order).
 
 One local[2] session for the module: starting the JVM is the cost, so the tests are few.
 """
@@ -158,15 +158,15 @@ def test_files_on_spark_equal_single_machine(spark, tmp_path):
 
 
 def test_user_dataframe_with_a_skewed_patient(spark):
-    """A warehouse table: one patient with a third of the claims, no ``payer_id`` column,
-    rows in reverse claim order; at TIN level."""
+    """A warehouse table: one patient with half of the claims (2,000), no ``payer_id``
+    column, rows in reverse claim order; at TIN level."""
     from mipsclaims import x12
 
-    data = synth.synthetic_837(synth.SynthConfig(year=2025, claims=1500, seed=3, tins=2))
+    data = synth.synthetic_837(synth.SynthConfig(year=2025, claims=4000, seed=3, tins=2))
     lines = x12.read_claim_lines(data)
-    skewed = pl.when(pl.col("claim_seq") % 3 == 0).then(pl.lit("SKEW-1")).otherwise("patient_id")
+    skewed = pl.when(pl.col("claim_seq") % 2 == 0).then(pl.lit("SKEW-1")).otherwise("patient_id")
     lines = lines.with_columns(skewed.alias("patient_id"))
-    assert lines.filter(pl.col("patient_id") == "SKEW-1")["claim_seq"].n_unique() == 500
+    assert lines.filter(pl.col("patient_id") == "SKEW-1")["claim_seq"].n_unique() == 2000
     user = (
         lines.with_row_index("r")
         .sort(pl.col("claim_seq"), pl.col("r"), descending=[True, False])
