@@ -193,3 +193,16 @@ def test_cli_engine_spark_gives_the_same_json(spark, tmp_path):
     junk.write_text("no 837 here\n")
     bad = runner.invoke(app, ["report", "--engine", "spark", str(junk)])
     assert bad.exit_code == 2
+
+
+def test_no_lines_gives_the_engine_empty_report(spark):
+    from mipsclaims import schema
+    from mipsclaims.spark.types import spark_schema
+
+    empty = spark.createDataFrame([], spark_schema(schema.CLAIM_LINE_SCHEMA))
+    result = evaluate(empty, 2025)
+    local = evaluate_lines(schema.empty_claim_lines(), 2025)
+    assert result.rows_local.height == 0
+    assert export.to_json(result.to_engine_result(), year=2025, level="tin-npi") == (
+        export.to_json(local, year=2025, level="tin-npi")
+    )
