@@ -24,6 +24,7 @@ from ..atomicfile import atomic_path
 from ..report import sources
 from ..report.termsafe import SafeConsole, printable
 from .common import STRICT, Level, errors, fail, report_reading
+from .spark_run import ENGINE, MASTER, Engine
 
 console = SafeConsole()
 
@@ -183,6 +184,8 @@ def report(
     quiet: bool = QUIET,
     strict: bool = STRICT,
     remit: list[Path] | None = REMIT,
+    engine: Engine = ENGINE,
+    master: str = MASTER,
 ) -> None:
     """Counts, data completeness and rates per clinician and measure; the HTML report.
 
@@ -190,7 +193,8 @@ def report(
     confirmed, and the QDCs at risk (see `gaps --remit`).
 
     Exit codes: 0 ok, 2 usage error, unreadable input or unwritable output, 3 --strict and
-    some claim could not be read, 130 interrupted.
+    some claim could not be read, 130 interrupted. --engine spark evaluates 837P files on a
+    Spark cluster (table, json and csv; same output as the local engine).
 
     Example: mipsclaims report --year 2025 --format html -o report.html examples/pt-clinic-2025.837
     Example: mipsclaims report --store claims-store --year 2025 --format csv -o rows.csv
@@ -203,7 +207,14 @@ def report(
         return report_remit(
             files, store, remit, year, level.value, fmt.value, output, quiet, strict
         )
-    result = _evaluate_files(files, store, year, level.value, quiet, strict=strict)
+    if engine is Engine.spark:
+        if fmt is ReportFormat.html:
+            raise fail("--engine spark writes table, json and csv (html needs the local engine)")
+        from .spark_run import evaluate_on_spark
+
+        result = evaluate_on_spark(files, store, year, level.value, master, quiet, strict)
+    else:
+        result = _evaluate_files(files, store, year, level.value, quiet, strict=strict)
     if fmt is ReportFormat.json:
         _emit(export.to_json(result, year=year, level=level.value), output)
     elif fmt is ReportFormat.csv:

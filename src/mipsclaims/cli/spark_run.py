@@ -1,0 +1,123 @@
+"""``mipsclaims report --engine spark``: the same report, evaluated on a Spark cluster.
+
+The files are read on the executors (:func:`mipsclaims.spark.read_837`) and counted there
+(:func:`mipsclaims.spark.evaluate`); the driver gets the report rows and the scope table
+and writes them with the same writers as the default engine, so the output is the same.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from .common import errors, fail
+
+
+class Engine(StrEnum):
+    local = "local"
+    spark = "spark"
+
+
+ENGINE = typer.Option(
+    Engine.local,
+    "--engine",
+    help="local (this machine) or spark (a Spark cluster; needs mipsclaims[spark]).",
+)
+MASTER = typer.Option(
+    "local[*]", "--master", help="Spark master URL for --engine spark (e.g. yarn, spark://h:7077)."
+)
+
+
+def _session(master: str, quiet: bool):
+    """The active Spark session, or a new one on ``master`` (and whether we made it)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise fail("--engine spark needs PySpark: pip install 'mipsclaims[spark]'") from None
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active, False
+    # Local workers run this interpreter, which has mipsclaims installed.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("mipsclaims report")
+        .config("spark.ui.showConsoleProgress", "false" if quiet else "true")
+    )
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # the JVM could not start (no Java, bad master URL)
+        raise fail(f"cannot start Spark on {master}: {type(exc).__name__}") from None
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark, True
+
+
+def evaluate_on_spark(
+    files: list[Path] | None,
+    store: Path | None,
+    year: int,
+    level: str,
+    master: str,
+    quiet: bool,
+    strict: bool = False,
+):
+    """An :class:`~mipsclaims.engine.EngineResult` (rows and scope) computed on Spark."""
+    from .. import specs
+
+    if store is not None:
+        raise fail("--engine spark reads 837P files; read a --store with the local engine")
+    if not files:
+        raise fail("give claim files")
+    names = [str(p) for p in files]
+    local = [p for p in names if "://" not in p]
+    missing = [p for p in local if not Path(p).is_file()]
+    if missing:
+        raise fail(f"no such file: {', '.join(missing)}")
+    from ..inputs import sniff
+
+    flat = [p for p in local if sniff(p) != "x12"]
+    if flat:
+        raise fail(f"--engine spark reads 837P files only, not: {', '.join(flat)}")
+    try:
+        specs.load(year)
+    except specs.UnsupportedYearError as exc:
+        raise fail(str(exc)) from None
+    spark, created = _session(master, quiet)
+    try:
+        from ..spark import evaluate, read_837
+
+        read = read_837(spark, names)
+        issues = (
+            read.issues.filter("kind in ('quarantined', 'error', 'unreadable')")
+            .orderBy("file_index", "position")
+            .select("kind", "message")
+            .collect()
+        )
+        unreadable = [r.message for r in issues if r.kind == "unreadable"]
+        if unreadable:
+            raise fail(unreadable[0])
+        try:
+            result = evaluate(read.lines, year, level=level).to_engine_result()  # type: ignore[arg-type]
+        except specs.UnsupportedYearError as exc:
+            raise fail(str(exc)) from None
+        read.unpersist()
+        if issues and (strict or not quiet):
+            errors.print(
+                f"{len(issues)} claim(s) or interchange(s) could not be read:",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+            for row in issues[:20]:
+                errors.print(f"  {row.message}", highlight=False, markup=False, soft_wrap=True)
+        if issues and strict:
+            errors.print("error: some claims could not be read (--strict)", markup=False)
+            raise typer.Exit(3)
+        return result
+    finally:
+        if created:
+            spark.stop()
