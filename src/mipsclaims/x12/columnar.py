@@ -809,7 +809,7 @@ class _Batcher:
             )
             .sort("segno", maintain_order=True)
             .unique("gc", keep="first", maintain_order=True)
-            .join(head.select("gc", "claim_id"), on="gc", how="left")
+            .join(head.select("gc", "claim_id", "n_lines"), on="gc", how="left")
         )
         return head, lx, errors
 
@@ -923,10 +923,8 @@ class _Batcher:
     ) -> pl.DataFrame:
         if "at" not in errors.columns:
             errors = errors.with_columns(at=pl.lit(None, pl.Int64))
-        n_lines = lx.group_by("gc").agg(n=pl.len())
-        errors = errors.join(n_lines, on="gc", how="left", maintain_order="left")
         for gc, segno, raw_i, at, loop, reason, claim_id, lines in errors.select(
-            "gc", "segno", "raw", "at", "loop", "reason", "claim_id", "n"
+            "gc", "segno", "raw", "at", "loop", "reason", "claim_id", "n_lines"
         ).iter_rows():
             self.report.quarantined.append(
                 QuarantinedClaim(
