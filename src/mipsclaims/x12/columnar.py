@@ -793,23 +793,21 @@ class _Batcher:
             .then(pl.lit(rules.TOO_MANY_DX))
         )
         head = head.with_columns(clm_error=clm_error)
-        errors = (
-            pl.concat(
-                [
-                    *([] if damage is None else [damage]),  # first: wins a tie on segno
-                    head.filter(pl.col("clm_error").is_not_null()).select(
-                        *where, loop=pl.lit("2300"), reason="clm_error"
-                    ),
-                    sv1_2300,
-                    sv1_err,
-                    dtp_err,
-                    lx_err,
-                ],
-                how="diagonal_relaxed",
-            )
-            .sort("segno", maintain_order=True)
-            .unique("gc", keep="first", maintain_order=True)
-            .join(head.select("gc", "claim_id", "n_lines"), on="gc", how="left")
+        errors = pl.concat(
+            [
+                head.filter(pl.col("clm_error").is_not_null()).select(
+                    *where, loop=pl.lit("2300"), reason="clm_error"
+                ),
+                sv1_2300,
+                sv1_err,
+                dtp_err,
+                lx_err,
+            ]
+        ).sort("segno")
+        if damage is not None:  # damage first: it explains any other error of its claim
+            errors = pl.concat([damage.sort("segno"), errors], how="diagonal_relaxed")
+        errors = errors.unique("gc", keep="first", maintain_order=True).join(
+            head.select("gc", "claim_id", "n_lines"), on="gc", how="left"
         )
         return head, lx, errors
 

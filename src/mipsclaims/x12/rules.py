@@ -3,7 +3,9 @@
 The streaming path applies them per value in Python, the columnar path as polars
 expressions built from the same regular expressions, so the two cannot drift apart.
 A claim is quarantined for the first failing check in segment order; checks on one
-segment run in the order listed here.
+segment run in the order listed here. Damaged structure (DAMAGED_SEGMENT, BAD_HL_LEVEL,
+LONG_SEGMENT) comes before any other check: it explains them (a skipped LX leaves a
+claim without lines).
 """
 
 from __future__ import annotations

@@ -71,6 +71,7 @@ class _ClaimState:
     diagnoses: list[str] = field(default_factory=list)
     lines: list[_Line] = field(default_factory=list)
     error: tuple[int, int, str, str] | None = None  # segment, offset, loop, reason
+    damage: tuple[int, int, str, str] | None = None  # the first damage: wins over any error
 
     def fail(self, segment: int, offset: int, loop: str, reason: str) -> None:
         if self.error is None:
@@ -184,7 +185,7 @@ class _Reader:
                 self.seq, n, offset, el, self.billing, self.subscriber, self.dependent
             )
             if self.doubt:
-                self.claim.error = min(self.doubt.values())
+                self.claim.damage = min(self.doubt.values())
             self.seq += 1
             return
         if tag == "LX":
@@ -275,7 +276,7 @@ class _Reader:
         a claim, every claim of the HL loop it is in (it may have been an NM1, a DMG, ...)."""
         reason = rules.damage_reason(tag)
         if self.claim is not None:
-            self.claim.fail(n, offset, self.major, reason)
+            self.claim.damage = self.claim.damage or (n, offset, self.major, reason)
         else:
             depth = _DEPTH.get(self.major[2:], 1) if self.major.startswith("HL") else 1
             self.doubt.setdefault(depth, (n, offset, _LOOP_OF_MAJOR.get(self.major, ""), reason))
@@ -294,7 +295,7 @@ class _Reader:
             self.seq, n, offset, [tag, clm01], self.billing, self.subscriber, self.dependent
         )
         self.seq += 1
-        self.claim.error = min(self.doubt.values())
+        self.claim.damage = min(self.doubt.values())
 
     def _orphan(self, offset: int, message: str) -> None:
         self.report.warnings.append(Issue(Location(self.name, self.segment, offset), message))
@@ -304,8 +305,8 @@ class _Reader:
         if claim is None:
             return
         reason = _claim_row_error(claim)
-        if claim.error is not None and claim.error[0] <= claim.segment:
-            pass  # structure in doubt since before the CLM: that comes first
+        if claim.damage is not None:  # damage explains any other error of the claim
+            claim.error = claim.damage
         elif reason:  # the CLM segment comes first, so its error wins
             claim.error = (claim.segment, claim.offset, "2300", reason)
         else:
