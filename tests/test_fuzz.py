@@ -32,8 +32,10 @@ from polars.testing import assert_frame_equal
 
 from mipsclaims import x12
 from mipsclaims.claims import Claim, Patient, ServiceLine, claims_to_frame
+from mipsclaims.schema import short_hash
 from mipsclaims.synth import render_claims
 from mipsclaims.testing import claims, delimiter_sets, newlines
+from mipsclaims.x12 import rules
 from mipsclaims.x12.envelope import MAX_SEGMENT_BYTES, Delimiters
 from mipsclaims.x12.report import MAX_ISSUES
 from x12_support import assert_same_reports
@@ -436,9 +438,10 @@ def test_unusable_isa_delimiter_is_an_envelope_error(base, byte):
 
 @settings(FUZZ, max_examples=max(EXAMPLES // 3, 3))  # each example reads ~200 KB twice
 @given(base_files(), st.data())
-def test_segment_over_the_limit_fails_its_interchange_only(base, data):
-    """A segment longer than MAX_SEGMENT_BYTES ends its interchange with a clear error;
-    claims before it and every other interchange are read exactly."""
+def test_segment_over_the_limit_quarantines_only_its_loop(base, data):
+    """A segment longer than MAX_SEGMENT_BYTES is skipped: the claims of its loop are
+    quarantined at its byte offset; every other claim, and the next interchange, is read
+    exactly."""
     j = data.draw(st.sampled_from([i for i, s in enumerate(base.loop_start) if not s]))
     size = data.draw(st.integers(MAX_SEGMENT_BYTES + 1, 2 * MAX_SEGMENT_BYTES))
     filler = data.draw(st.sampled_from([b"X", b"9", b" "]))
@@ -448,21 +451,75 @@ def test_segment_over_the_limit_fails_its_interchange_only(base, data):
     second = base.render(control=2)
     offset = len(b"".join(s + base.end for s in segs[:j]))
     out = read_both(damaged + second, base.batch, base.phi())
-    assert out.error is None
-    (error,) = out.report.errors
-    assert f"no segment terminator within {MAX_SEGMENT_BYTES} bytes" in error.message
-    assert error.location.byte_offset == offset
+    assert out.error is None and not out.report.errors
+    owners = base.owners[j]
+    assert {q.claim_seq for q in out.report.quarantined} == set(owners)
+    assert {(q.reason, q.location.byte_offset) for q in out.report.quarantined} <= {
+        (rules.LONG_SEGMENT, offset)
+    }
     n = len(base.claims)
-    before = [k for k, end in enumerate(base.claim_ends()) if end <= offset]
-    first_read = out.frame.filter(pl.col("claim_seq").is_in(before))
-    assert_frame_equal(first_read, base.clean.filter(pl.col("claim_seq").is_in(before)))
+    assert out.report.claims_seen == 2 * n
+    first = out.frame.filter(pl.col("claim_seq") < n)
+    assert_frame_equal(first, base.clean.filter(~pl.col("claim_seq").is_in(sorted(owners))))
     # The second interchange: the clean claims, numbered after the first one's.
-    seen_first = out.report.claims_seen - n
-    again = out.frame.filter(pl.col("claim_seq") >= seen_first).with_columns(
-        claim_seq=pl.col("claim_seq") - seen_first,
+    again = out.frame.filter(pl.col("claim_seq") >= n).with_columns(
+        claim_seq=pl.col("claim_seq") - n,
         interchange_control=pl.lit("000000001"),
     )
     assert_frame_equal(again, base.clean)
+
+
+_JUNK_TAGS = [b"CLX", b"HX", b"SBX", b"DMX", b"NX1", b"LY", b"SV9", b"ZZ", b"", b"Q", b"\x01"]
+
+
+@FUZZ
+@given(base_files(), st.data())
+def test_damaged_tags_never_attach_a_claim_to_another_patient(base, data):
+    """One segment's tag damaged (any segment but the envelope), NUL padding after some
+    terminators: every claim read is its clean self (same patient, billing provider, lines),
+    and every claim not read is reported: quarantined under its CLM01 hash, or located at
+    its damaged CLM (a CLM whose tag is gone leaves the claim before it without an end)."""
+    j = data.draw(
+        st.sampled_from([i for i, s in enumerate(base.segs) if base.tag(s) not in ENVELOPE])
+    )
+    seg, ele = base.segs[j], base.d.element.encode()
+    tag = seg.split(ele)[0]
+    how = data.draw(st.sampled_from(["replace", "prefix", "cut"]))
+    if how == "replace":
+        new = data.draw(st.sampled_from(_JUNK_TAGS))
+    elif how == "prefix":
+        new = data.draw(st.sampled_from([b"\x01", b"?", b"X", b"\x7f"])) + tag
+    else:
+        new = tag[:-1]
+    assume(new.decode("latin-1").strip() not in rules.KNOWN_TAGS)
+    segs = list(base.segs)
+    segs[j] = new + seg[len(tag) :]
+    text = b"".join(s + base.end for s in segs)
+    pad = data.draw(st.integers(0, 5))
+    if pad:
+        text = text.replace(base.end, base.end + b"\x00", pad)
+    out = read_both(text, base.batch, base.phi())
+    assert out.error is None, out.error
+    key = ["claim_id", "patient_id", "birth_date", "patient_name", "tin", "billing_npi"]
+    clean = base.clean.drop("claim_seq")
+    read = out.frame.drop("claim_seq")
+    kept = set(read["claim_id"].unique())
+    # Each claim read has the patient and provider of a clean claim with its id (drawn ids
+    # may repeat in a file, so any of them).
+    for cid in kept:
+        got = read.filter(pl.col("claim_id") == cid)
+        want = clean.filter(pl.col("claim_id") == cid)
+        wrong = got.select(key).join(want.select(key), on=key, how="anti", nulls_equal=True)
+        assert wrong.height == 0, wrong
+    located = {q.location.segment for q in out.report.quarantined}
+    hashes = {q.claim_hash for q in out.report.quarantined}
+    clm_segment = [i + 1 for i, s in enumerate(base.segs) if base.tag(s) == "CLM"]
+    for k, c in enumerate(base.claims):
+        if c.claim_id in kept:
+            continue
+        assert short_hash(c.claim_id) in hashes or clm_segment[k] in located, (k, j, new)
+    q = out.report
+    assert sum(n for _, _, n in q.quarantine_counts()) >= base.clean.height - out.frame.height - 1
 
 
 def _chunks(prefix: bytes, megabytes: int) -> Iterator[bytes]:

@@ -29,6 +29,12 @@ Rules where the implementation guide is silent (docs for users):
   SE/GE/IEA count or control-number mismatches are warnings.
 - A malformed claim (see :mod:`.rules` for the checks, in order) is quarantined as a
   whole with the first failing segment's position; an LX outside any claim is a warning.
+- Damaged structure (a tag that is no 837P segment id, an HL of unknown level, a segment
+  over the length limit, which the chunker skips) is never read around: the claim it is
+  in, or every claim of the HL loop whose header holds it, is quarantined at that
+  segment (docs/security.md has the rules), with that reason before any other. NUL
+  bytes before a tag are padding.
+- ``ReadReport.quarantine_counts()``: ``(reason, claims, lines)`` per reason.
 - Messages never contain element values: a claim is ``claim #<claim_seq> (<hash of CLM01>)``.
 """
 

@@ -44,9 +44,13 @@ from .report import Issue, Location, QuarantinedClaim, ReadReport
 from .stream import _raise_if_nothing_read
 
 _WS = " \t\r\n"
+_PADDING = rules.PADDING.encode()
 # Segment tag codes (UInt8). Envelope tags are the codes from ISA on; EMPTY segments
 # (nothing but whitespace and separators, as the streaming path skips them) are dropped.
-OTHER, HL, NM1, REF, DMG, SBR, CLM, HI, LX, SV1, DTP, ISA, GS, ST, SE, GE, IEA, EMPTY = range(18)
+# DAMAGED: a tag that is no 837P segment id; LONG: the chunker's stand-in for a skipped
+# over-long segment (rules.LONG_TAG).
+(OTHER, HL, NM1, REF, DMG, SBR, CLM, HI, LX, SV1, DTP, DAMAGED, LONG,
+ ISA, GS, ST, SE, GE, IEA, EMPTY) = range(20)  # fmt: skip
 _TAGS = {
     "HL": HL,
     "NM1": NM1,
@@ -66,6 +70,8 @@ _TAGS = {
     "IEA": IEA,
 }
 _TAG_NAMES = {v: k for k, v in _TAGS.items()}
+# Every tag the general rule may meet: 837P ids the reader does not use are OTHER.
+_ALL_TAGS = {**dict.fromkeys(rules.KNOWN_TAGS, OTHER), **_TAGS, rules.LONG_TAG: LONG}
 # Loop codes of the forward-filled ``major`` column.
 ENV, HL20, HL22, HL23, HL_OTHER, L2300, L2400, L2320 = range(8)
 _HL_CODES = {"20": HL20, "22": HL22, "23": HL23}
@@ -88,6 +94,8 @@ _USED: dict[int, tuple[int, ...] | None] = {
     LX: (1,),
     SV1: (1, 2, 4, 5, 7),
     DTP: (1, 2, 3),
+    DAMAGED: (1, 3),
+    LONG: (1,),
 }
 # Bytes that may serve as the CSV separator of the one-column read (must be absent).
 _SPARE = [chr(c) for c in (*range(1, 9), 11, 12, *range(14, 32), 127)]
@@ -128,7 +136,7 @@ def _segments(piece: Piece) -> pl.Series:
             infer_schema=False,
             encoding="utf8" if data.isascii() else "utf8-lossy",
         )["s"]
-    return s.fill_null("").str.strip_chars_start(_WS)
+    return s.fill_null("").str.strip_chars_start(rules.PADDING)
 
 
 def _tag_codes(s: pl.Series, ele: str) -> pl.Series:
@@ -165,7 +173,7 @@ def _tag_codes(s: pl.Series, ele: str) -> pl.Series:
                 & pl.col("s").str.strip_chars_end(_WS).str.contains(f"^(?:{e}*$|{e}{{14}})")
             )
             .then(pl.lit(EMPTY, _U8))
-            .otherwise(pl.col("tag").replace_strict(_TAGS, default=OTHER, return_dtype=_U8))
+            .otherwise(pl.col("tag").replace_strict(_ALL_TAGS, default=DAMAGED, return_dtype=_U8))
         )
         .to_series()
     )
@@ -309,7 +317,7 @@ class _Offsets:
             self._ends = list(itertools.accumulate(lengths))
         data = self.piece.data
         start = 0 if raw_index == 0 else self._ends[raw_index - 1]
-        while start < len(data) and data[start] in b" \t\r\n":
+        while start < len(data) and data[start] in _PADDING:
             start += 1
         return self.piece.byte_offset + start
 
@@ -382,6 +390,8 @@ class _Carry:
     attrs: dict[str, pl.DataFrame] = field(default_factory=dict)
     tail: pl.DataFrame | None = None
     tail_parts: dict[int, pl.DataFrame] = field(default_factory=dict)
+    # Per HL depth (1-3): the segment number where the open doubt began, or None.
+    doubt: dict[int, int | None] = field(default_factory=dict)
 
 
 class _Batcher:
@@ -396,6 +406,7 @@ class _Batcher:
         self.skip = -1
         self.pieces: dict[int, _Offsets] = {}
         self.strip = False  # sticky: set once a piece has padded elements
+        self.doubt_at: dict[int, tuple[int, str, str]] = {}  # segno -> offset, loop, reason
 
     def run(self, batch_bytes: int) -> Iterator[pl.DataFrame]:
         cuts = _scanned_ahead(self.source, self.report, batch_bytes)
@@ -488,6 +499,18 @@ class _Batcher:
             .fill_null("")
             .replace_strict(_HL_CODES, default=HL_OTHER, return_dtype=pl.Int8),
         )
+        # Damage (see rules.damaged_hl_level): damaged segments shaped like an HL are HLs.
+        kind = _damage_kinds(parts, hl, n)
+        damaged = kind.null_count() < n or any(v is not None for v in carry.doubt.values())
+        if damaged:
+            shaped = _shaped_hls(parts)
+            hl_code = hl_code.scatter(shaped["i"], shaped["hl"])
+            pseudo = _pseudo_claims(rows["code"], hl_code, kind)
+            if pseudo.any():
+                rows = rows.with_columns(
+                    code=pl.when(pseudo).then(pl.lit(CLM, _U8)).otherwise(code)
+                )
+                parts = {**parts, CLM: _with_pseudo_clms(parts, pseudo)}
         nm1 = parts[NM1]
         nm1_code = pl.Series("nm1", [], pl.Int8).extend_constant(None, n)
         nm1_code = nm1_code.scatter(
@@ -513,7 +536,8 @@ class _Batcher:
                     "service line (LX) outside a claim ignored",
                 )
             )
-        claims, lines, errors = self._claims(nm1, levels, comp, with_ctx, subset)
+        damage = self._damage(ctx.with_columns(kind=kind)) if damaged else None
+        claims, lines, errors = self._claims(nm1, levels, comp, with_ctx, subset, damage)
         claim_base = carry.claim_seq
 
         counts = ctx.select(clm=code.eq(CLM).sum(), lx=code.eq(LX).sum()).row(0)
@@ -594,6 +618,7 @@ class _Batcher:
         comp: str,
         with_ctx: _WithCtx,
         subset: _Subset,
+        damage: pl.DataFrame | None,
     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         """Claim headers, service lines and the first error of each bad claim."""
         strip = self.strip
@@ -768,23 +793,103 @@ class _Batcher:
             .then(pl.lit(rules.TOO_MANY_DX))
         )
         head = head.with_columns(clm_error=clm_error)
-        errors = (
-            pl.concat(
-                [
-                    head.filter(pl.col("clm_error").is_not_null()).select(
-                        *where, loop=pl.lit("2300"), reason="clm_error"
-                    ),
-                    sv1_2300,
-                    sv1_err,
-                    dtp_err,
-                    lx_err,
-                ]
-            )
-            .sort("segno")
-            .unique("gc", keep="first", maintain_order=True)
-            .join(head.select("gc", "claim_id"), on="gc", how="left")
+        errors = pl.concat(
+            [
+                head.filter(pl.col("clm_error").is_not_null()).select(
+                    *where, loop=pl.lit("2300"), reason="clm_error"
+                ),
+                sv1_2300,
+                sv1_err,
+                dtp_err,
+                lx_err,
+            ]
+        ).sort("segno")
+        if damage is not None:  # damage first: it explains any other error of its claim
+            errors = pl.concat([damage.sort("segno"), errors], how="diagonal_relaxed")
+        errors = errors.unique("gc", keep="first", maintain_order=True).join(
+            head.select("gc", "claim_id", "n_lines"), on="gc", how="left"
         )
         return head, lx, errors
+
+    def _damage(self, ctx: pl.DataFrame) -> pl.DataFrame:
+        """Errors of the claims damage puts in doubt (the streaming path's ``doubt``).
+
+        A damaged segment inside a claim fails that claim. Outside one, it (and an HL of
+        unknown level, or a damaged segment shaped like an HL) puts the structure of its HL
+        loop in doubt at that loop's depth, until an HL of that depth or higher or an
+        envelope segment; every claim opened meanwhile fails with the earliest doubt.
+        """
+        code, hl, kind = pl.col("code"), pl.col("hl"), pl.col("kind")
+        in_claim, major = pl.col("in_claim"), pl.col("major")
+        pseudo = (code == CLM) & kind.is_not_null()
+        outer = major.shift(1).fill_null(ENV)  # a pseudo CLM's own loop is 2300 already
+        starts_hl = hl.is_not_null() & kind.is_not_null()
+        starts_out = kind.is_not_null() & hl.is_null() & (~in_claim | pseudo)
+        f = ctx.with_columns(
+            hl_depth=hl.replace_strict(_HL_DEPTH, default=None, return_dtype=pl.Int8),
+            depth=pl.when(starts_hl)
+            .then(hl.replace_strict(_HL_DEPTH, default=1, return_dtype=pl.Int8))
+            .when(starts_out)
+            .then(outer.replace_strict(_MAJOR_DEPTH, default=1, return_dtype=pl.Int8)),
+            loop=pl.when(starts_hl)
+            .then(hl.replace_strict(_HL_LOOP, default="", return_dtype=pl.String))
+            .when(starts_out)
+            .then(outer.replace_strict(_HL_LOOP, default="", return_dtype=pl.String))
+            .when(kind.is_not_null() & in_claim)
+            .then(major.replace_strict(_CLAIM_LOOP, default="", return_dtype=pl.String)),
+            reason=kind.replace_strict(_KIND_REASON, default=None, return_dtype=pl.String),
+        )
+        # Where each doubt began: located now (offsets of old pieces are forgotten).
+        begun = f.filter(pl.col("depth").is_not_null())
+        for segno, raw_i, loop, reason in begun.select(
+            "segno", "raw", "loop", "reason"
+        ).iter_rows():
+            self.doubt_at[segno] = (self.offset(raw_i), loop, reason)
+        big = 1 << 62
+        env = code >= ISA
+        cols = []
+        for k in (1, 2, 3):
+            ender = env | (pl.col("hl_depth") <= k).fill_null(False)
+            carried = self.carry.doubt.get(k)
+            value = (
+                pl.when(pl.col("depth") == k)
+                .then(pl.col("segno"))
+                .otherwise(pl.lit(big if carried is None else carried, pl.Int64))
+            )
+            first = (
+                pl.when(ender.cum_sum() == 0)
+                .then(value.cum_min())
+                .otherwise(
+                    pl.when(pl.col("depth") == k)
+                    .then(pl.col("segno"))
+                    .otherwise(big)
+                    .cum_min()
+                    .over(ender.cum_sum())
+                )
+            )
+            cols.append(pl.when(first < big).then(first).alias(f"d{k}"))
+        f = f.with_columns(cols)
+        last = f.tail(1)
+        for k in (1, 2, 3):
+            self.carry.doubt[k] = last[f"d{k}"].item() if last.height else self.carry.doubt.get(k)
+        live = {v for v in self.carry.doubt.values() if v is not None}
+        in_doubt = f.filter(code == CLM).select(
+            "gc", "segno", at_seg=pl.min_horizontal("d1", "d2", "d3")
+        )
+        in_doubt = in_doubt.filter(pl.col("at_seg").is_not_null())
+        rows = [(gc, seg, *self.doubt_at[seg]) for gc, _, seg in in_doubt.iter_rows()]
+        for old in [seg for seg in self.doubt_at if seg not in live]:
+            del self.doubt_at[old]
+        doubt = pl.DataFrame(
+            rows,
+            schema={"gc": pl.Int64, "segno": pl.Int64, "at": pl.Int64, "loop": pl.String,
+                    "reason": pl.String},
+            orient="row",
+        )  # fmt: skip
+        inside = f.filter(kind.is_not_null() & in_claim & hl.is_null() & ~pseudo).select(
+            "gc", "segno", "raw", "loop", "reason"
+        )
+        return pl.concat([doubt, inside], how="diagonal_relaxed")
 
     def _diagnoses(self, hi: pl.DataFrame, comp: str) -> pl.DataFrame:
         """Diagnosis codes (HI01-HI12 with a diagnosis qualifier) and their count per claim."""
@@ -814,15 +919,18 @@ class _Batcher:
         piece: Piece,
         claim_base: int,
     ) -> pl.DataFrame:
-        for gc, segno, raw_i, loop, reason, claim_id in errors.select(
-            "gc", "segno", "raw", "loop", "reason", "claim_id"
+        if "at" not in errors.columns:
+            errors = errors.with_columns(at=pl.lit(None, pl.Int64))
+        for gc, segno, raw_i, at, loop, reason, claim_id, lines in errors.select(
+            "gc", "segno", "raw", "at", "loop", "reason", "claim_id", "n_lines"
         ).iter_rows():
             self.report.quarantined.append(
                 QuarantinedClaim(
                     gc,
                     short_hash(claim_id or ""),
-                    Location(self.name, segno, self.offset(raw_i), loop),
+                    Location(self.name, segno, self.offset(raw_i) if at is None else at, loop),
                     reason,
+                    lines or 0,
                 )
             )
         if errors.height:
@@ -886,6 +994,69 @@ class _Batcher:
         )
         self.report.lines_read += table.height
         return table.cast(CLAIM_LINE_SCHEMA)
+
+
+_HL_DEPTH = {HL20: 1, HL22: 2, HL23: 3, HL_OTHER: 1}  # an unknown level may be an HL20
+_MAJOR_DEPTH = {HL20: 1, HL22: 2, HL23: 3}
+_HL_LOOP = {HL20: "2000A", HL22: "2000B", HL23: "2000C"}
+_CLAIM_LOOP = {L2300: "2300", L2320: "2320", L2400: "2400"}
+_KIND_REASON = {
+    DAMAGED: rules.DAMAGED_SEGMENT,
+    LONG: rules.LONG_SEGMENT,
+    HL: rules.BAD_HL_LEVEL,
+}
+
+
+def _damage_kinds(parts: dict[int, pl.DataFrame], hl: pl.DataFrame, n: int) -> pl.Series:
+    """Per row: the tag code of damage (DAMAGED, LONG, or HL for an HL of unknown level)."""
+    kind = pl.Series("kind", [], _U8).extend_constant(None, n)
+    bad_hl = hl.filter(~hl["e3"].fill_null("").is_in(rules.HL_LEVELS))["i"]
+    for code, rows in ((DAMAGED, parts[DAMAGED]["i"]), (LONG, parts[LONG]["i"]), (HL, bad_hl)):
+        if len(rows):
+            kind = kind.scatter(rows, pl.Series([code] * len(rows), dtype=_U8))
+    return kind
+
+
+def _shaped_hls(parts: dict[int, pl.DataFrame]) -> pl.DataFrame:
+    """Rows ``i`` of damaged segments that stand for an HL, and its level code."""
+    d, long = parts[DAMAGED], parts[LONG]
+    e1, e3 = pl.col("e1").fill_null("").str.strip_chars(_WS), pl.col("e3").fill_null("")
+    e3 = e3.str.strip_chars(_WS)
+    shaped = d.filter(e3.is_in(rules.HL_LEVELS) & e1.str.contains(rules.HL_ID_RE)).select(
+        "i", hl=e3.replace_strict(_HL_CODES, return_dtype=pl.Int8)
+    )
+    long_hl = long.filter(e1 == "HL").select("i", hl=pl.lit(HL_OTHER, pl.Int8))
+    return pl.concat([shaped, long_hl]).cast({"i": pl.UInt32})
+
+
+def _pseudo_claims(code: pl.Series, hl: pl.Series, kind: pl.Series) -> pl.Series:
+    """Damaged segments outside any claim that a service line follows (before any CLM, HL,
+    envelope or other such segment): each is taken for a damaged CLM (the streaming path's
+    ``_pseudo_claim``); only the first of a loop, as the claim it opens holds the rest."""
+    c, h, k = pl.col("code"), pl.col("hl"), pl.col("kind")
+    f = pl.DataFrame([code, hl.alias("hl"), kind.alias("kind")])
+    boundary = (c == CLM) | h.is_not_null() | (c >= ISA)
+    in_claim = pl.when(c == CLM).then(True).when(h.is_not_null() | (c >= ISA)).then(False)
+    f = f.with_columns(
+        in_claim=in_claim.forward_fill().fill_null(False), boundary=boundary
+    ).with_columns(cand=k.is_not_null() & h.is_null() & ~pl.col("in_claim"))
+    f = f.with_row_index("row")
+    ev = f.filter(pl.col("cand") | (c == LX) | pl.col("boundary"))
+    ev = ev.with_columns(p0=pl.col("cand") & (c == LX).shift(-1).fill_null(False))
+    seen = pl.when(pl.col("p0")).then(True).when(pl.col("boundary")).then(False).forward_fill()
+    ev = ev.filter(pl.col("p0") & ~seen.shift(1).fill_null(False))
+    out = pl.Series("pseudo", [False] * len(code))
+    return out.scatter(ev["row"], True) if ev.height else out
+
+
+def _with_pseudo_clms(parts: dict[int, pl.DataFrame], pseudo: pl.Series) -> pl.DataFrame:
+    """The CLM elements with the pseudo CLMs added (element 1 of a damaged segment)."""
+    rows = pseudo.arg_true().cast(pl.UInt32)
+    d = parts[DAMAGED].filter(pl.col("i").is_in(rows.implode())).select("i", "e1")
+    long = parts[LONG].filter(pl.col("i").is_in(rows.implode())).select("i", e1=pl.lit(""))
+    clm = parts[CLM]
+    added = pl.concat([d, long]).with_columns(e5=pl.lit(None, pl.String))
+    return pl.concat([clm, added.cast(clm.schema)]).sort("i")
 
 
 def _context(

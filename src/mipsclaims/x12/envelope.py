@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from . import rules
 from .report import EnvelopeError, Issue, Location, ReadReport, X12Error
 
 #: What the reader accepts: 837P 5010. X222 without the A1 errata is read too.
@@ -27,7 +28,7 @@ DEFAULT_BLOCK = 8 * 1024 * 1024  # batch size: ~120k lines and ~0.5 GB peak RSS 
 #: terminators would otherwise be buffered whole). It fails its interchange from there.
 MAX_SEGMENT_BYTES = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
-_WS = b" \t\r\n"
+_WS = rules.PADDING.encode()  # whitespace and NUL padding between segments
 _SHOWABLE = re.compile(r"[A-Za-z0-9]{0,15}")
 
 
@@ -271,6 +272,33 @@ def iter_pieces(
         pos = 0
         bad: int | None = None
         while True:
+            if bad is not None:
+                head = buf[bad : bad + 16]
+                bad += len(head) - len(head.lstrip(_WS))  # name the segment, not the newline
+                tag = _tag_at(buf, bad, ele)
+                if tag in ENVELOPE_TAGS:
+                    break  # an envelope segment: the interchange fails (below)
+                # Any other segment: skipped (up to its terminator, holding one block at a
+                # time) and replaced by a stand-in the readers quarantine its loop for.
+                if bad > pos:
+                    yield Piece(buf[pos:bad], delims, base + pos, interchange, control, False)
+                at, start = base + bad, bad
+                while (t := buf.find(term, start)) < 0 and not eof:
+                    base, buf, start = base + len(buf), b"", 0
+                    more()
+                marker = (rules.LONG_TAG + delims.element + tag + delims.segment).encode()
+                if t < 0:  # no terminator until the end of the input
+                    yield Piece(marker, delims, at, interchange, control, True)
+                    report.errors.append(
+                        Issue(
+                            Location(name, -1, at),
+                            f"interchange {shown(control)} failed: {_too_long()}",
+                        )
+                    )
+                    return
+                yield Piece(marker, delims, at, interchange, control, False)
+                pos, bad = t + 1, None
+                continue
             limit = max(pos + block_size, buf.find(term, pos) + 1)  # at least one segment
             end = _interchange_end(buf, pos, term, trailer_or_header, limit)
             if end is None and len(buf) > limit:
@@ -279,14 +307,16 @@ def iter_pieces(
                 if cut >= pos:
                     bad = long_segment(buf, pos, cut + 1, term)
                     if bad is not None:
-                        break
+                        continue
                     yield Piece(buf[pos : cut + 1], delims, base + pos, interchange, control, False)
                     pos = cut + 1
                     continue
             if end is None and not eof:
                 if len(buf) - (buf.rfind(term, pos) + 1 or pos) > MAX_SEGMENT_BYTES:
                     bad = long_segment(buf, pos, len(buf), term)
-                    break  # an unterminated run longer than the limit: do not buffer more
+                    if bad is not None:
+                        continue  # an unterminated run longer than the limit: skip it
+                    break
                 base += pos
                 buf = buf[pos:]
                 pos = 0
@@ -304,14 +334,12 @@ def iter_pieces(
                 )
             bad = long_segment(buf, pos, end, term)
             if bad is not None:
-                break
+                continue
             yield Piece(buf[pos:end], delims, base + pos, interchange, control, True)
             base += end
             buf = buf[end:]
             break
-        if bad is not None:
-            head = buf[bad : bad + 16]
-            bad += len(head) - len(head.lstrip(_WS))  # name the segment, not the newline
+        if bad is not None:  # an over-long envelope segment
             if bad > pos:
                 yield Piece(buf[pos:bad], delims, base + pos, interchange, control, True)
             where = Location(name, -1, base + bad)
@@ -320,6 +348,13 @@ def iter_pieces(
             )
             if not skip_to_isa(bad + 1, term):
                 return
+
+
+def _tag_at(buf: bytes, start: int, ele: bytes) -> str:
+    """The tag of the segment at ``buf[start]`` when it is a known 837P tag, else ""."""
+    first = buf[start : start + 4]
+    tag = first.split(ele, 1)[0].strip(_WS).decode("latin-1") if ele in first else ""
+    return tag if tag in rules.KNOWN_TAGS else ""
 
 
 def _find_next_isa(buf: bytes, start: int) -> int:

@@ -64,6 +64,7 @@ class QuarantinedClaim:
     claim_hash: str
     location: Location
     reason: str
+    lines: int = 0  # service lines (LX) of the claim left out with it
 
     @property
     def reference(self) -> str:
@@ -106,6 +107,38 @@ class CappedList(list):
         return len(self) + self.dropped
 
 
+class QuarantineList(CappedList):
+    """The quarantined claims: capped like the others, but claims and lines are counted per
+    reason for every entry, kept or dropped (:meth:`ReadReport.quarantine_counts`)."""
+
+    counts: dict[str, list[int]]
+
+    def __init__(self, items: Iterable[Any] = (), cap: int = MAX_ISSUES) -> None:
+        self.counts = {}
+        super().__init__(items, cap)
+
+    def append(self, item: Any) -> None:
+        self._count(item.reason, 1, getattr(item, "lines", 0))
+        super().append(item)
+
+    def extend(self, items: Iterable[Any]) -> None:
+        counts = getattr(items, "counts", None)
+        if counts is None:  # a plain iterable: count each entry
+            for item in items:
+                self.append(item)
+            return
+        for item in items:  # kept entries of another QuarantineList: counted below
+            CappedList.append(self, item)
+        self.dropped += getattr(items, "dropped", 0)
+        for reason, (claims, lines) in counts.items():
+            self._count(reason, claims, lines)
+
+    def _count(self, reason: str, claims: int, lines: int) -> None:
+        entry = self.counts.setdefault(reason, [0, 0])
+        entry[0] += claims
+        entry[1] += lines
+
+
 def total(items: list) -> int:
     """How many entries ``items`` saw (a plain list, or a :class:`CappedList` that dropped some)."""
     return len(items) + getattr(items, "dropped", 0)
@@ -121,12 +154,14 @@ class ReadReport:
     claims_seen: int = 0
     claims_read: int = 0
     lines_read: int = 0
-    quarantined: list[QuarantinedClaim] = field(default_factory=CappedList)
+    quarantined: list[QuarantinedClaim] = field(default_factory=QuarantineList)
     warnings: list[Issue] = field(default_factory=CappedList)
     errors: list[Issue] = field(default_factory=CappedList)
 
     def __post_init__(self) -> None:
-        for name in ("quarantined", "warnings", "errors"):
+        if not isinstance(self.quarantined, QuarantineList):
+            self.quarantined = QuarantineList(self.quarantined)
+        for name in ("warnings", "errors"):
             value = getattr(self, name)
             if not isinstance(value, CappedList):
                 setattr(self, name, CappedList(value))
@@ -167,6 +202,16 @@ class ReadReport:
         if self.truncated:
             text += f" (only the first {MAX_ISSUES} of each are listed)"
         return text
+
+    def quarantine_counts(self) -> list[tuple[str, int, int]]:
+        """``(reason, claims, service lines)`` quarantined, most claims first, counting every
+        quarantined claim (also those past :data:`MAX_ISSUES` that are not listed). Reasons
+        are fixed texts (no PHI); this is what a summary line per reason prints."""
+        counts = getattr(self.quarantined, "counts", None)
+        if counts is None:
+            counts = QuarantineList(self.quarantined).counts
+        rows = [(reason, c, n) for reason, (c, n) in counts.items()]
+        return sorted(rows, key=lambda row: (-row[1], -row[2], row[0]))
 
     @property
     def truncated(self) -> bool:

@@ -3,7 +3,9 @@
 The streaming path applies them per value in Python, the columnar path as polars
 expressions built from the same regular expressions, so the two cannot drift apart.
 A claim is quarantined for the first failing check in segment order; checks on one
-segment run in the order listed here.
+segment run in the order listed here. Damaged structure (DAMAGED_SEGMENT, BAD_HL_LEVEL,
+LONG_SEGMENT) comes before any other check: it explains them (a skipped LX leaves a
+claim without lines).
 """
 
 from __future__ import annotations
@@ -12,6 +14,24 @@ import datetime as dt
 import re
 
 DIAGNOSIS_QUALIFIERS = ("ABK", "ABF", "BK", "BF")
+
+#: Every segment id of the 837P 005010X222A1 guide (with its envelope, and TA1). A tag not
+#: in this set is damage: the reader cannot know which segment it was (a CLM, an HL, ...),
+#: so it does not trust the loop structure around it (see :func:`damage_scope`).
+_GUIDE_TAGS = (
+    "ISA IEA TA1 GS GE ST SE BHT NM1 PER HL PRV CUR N3 N4 REF SBR PAT DMG CLM DTP PWK CN1 "
+    "AMT K3 NTE CR1 CR2 CR3 CRC HI HCP LX SV1 SV5 QTY MEA PS1 LIN CTP LQ FRM SVD CAS OI MOA"
+)
+KNOWN_TAGS = frozenset(_GUIDE_TAGS.split())
+#: The stand-in segment the chunker puts where it skipped a segment over the length limit
+#: (a control byte cannot start a real tag); its element 1 is the skipped segment's tag when
+#: that looks like one.
+LONG_TAG = "\x01LONG"
+HL_LEVELS = ("20", "22", "23")
+#: Bytes skipped between a segment terminator and the next tag: whitespace, and NUL bytes
+#: (padding some transfers add; a NUL cannot be part of a tag, so nothing is lost).
+PADDING = " \t\r\n\x00"
+HL_ID_RE = r"^[0-9]+$"
 
 DATE_RE = r"^[0-9]{8}$"
 RANGE_RE = r"^[0-9]{8}-[0-9]{8}$"
@@ -26,6 +46,11 @@ NO_MEMBER_ID = "subscriber member id (2010BA NM109) is missing"
 BAD_BIRTH_DATE = "patient birth date (DMG02) is not a valid date"
 NO_LINES = "claim has no service lines (LX/SV1)"
 TOO_MANY_DX = "more than 12 diagnosis codes (HI)"
+# Structure that cannot be trusted: every claim of the loop it may have changed (see
+# damage_scope), located at the damaged segment, which comes before any other check.
+DAMAGED_SEGMENT = "a segment with an unknown tag (damaged) in its loop: structure not trusted"
+BAD_HL_LEVEL = "an HL whose level (HL03) is not 20, 22 or 23: structure not trusted"
+LONG_SEGMENT = "a segment over the length limit was skipped in its loop: structure not trusted"
 # Checks on later segments of the claim.
 BAD_CLAIM_DATE = "claim date (DTP*434) is not a valid date"
 SV1_OUTSIDE_LINE = "SV1 outside a 2400 service line loop (no LX)"
@@ -38,6 +63,7 @@ BAD_POINTER = "diagnosis pointer (SV107) is not 1-12"
 BAD_SERVICE_DATE = "service date (DTP*472) is not a valid date"
 
 _date = re.compile(DATE_RE)
+_hl_id = re.compile(HL_ID_RE)
 _range = re.compile(RANGE_RE)
 _number = re.compile(NUMBER_RE)
 _line_number = re.compile(LINE_NUMBER_RE)
@@ -83,3 +109,23 @@ def is_pointer(text: str) -> bool:
 
 def normalise_code(code: str) -> str:
     return code.replace(".", "").replace(" ", "").upper()
+
+
+def damaged_hl_level(tag: str, el1: str, el3: str) -> str | None:
+    """The HL level a damaged segment stands for: "20"/"22"/"23" when it has an HL's shape
+    (numeric HL01, a known level in HL03: e.g. ``HX*38*37*22*0``, or the tag preceded by a
+    NUL), "" when it was an HL of unknown level (a real HL tag with a bad HL03, or a skipped
+    over-long HL), None when it does not look like an HL. Only called for damaged segments
+    and HLs (tag HL)."""
+    if tag == "HL":
+        return el3 if el3 in HL_LEVELS else ""
+    if tag == LONG_TAG:
+        return "" if el1 == "HL" else None
+    return el3 if el3 in HL_LEVELS and _hl_id.match(el1) else None
+
+
+def damage_reason(tag: str) -> str:
+    """Quarantine reason for the claims a damaged segment (or bad HL) puts in doubt."""
+    if tag == LONG_TAG:
+        return LONG_SEGMENT
+    return BAD_HL_LEVEL if tag == "HL" else DAMAGED_SEGMENT

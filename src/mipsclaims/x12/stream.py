@@ -30,6 +30,7 @@ from .report import EnvelopeError, Issue, Location, QuarantinedClaim, ReadReport
 
 _WS = " \t\r\n"
 _WSB = b" \t\r\n"
+_LEAD = rules.PADDING.encode()  # what may come between a terminator and the next tag
 
 
 @dataclass
@@ -70,10 +71,16 @@ class _ClaimState:
     diagnoses: list[str] = field(default_factory=list)
     lines: list[_Line] = field(default_factory=list)
     error: tuple[int, int, str, str] | None = None  # segment, offset, loop, reason
+    damage: tuple[int, int, str, str] | None = None  # the first damage: wins over any error
 
     def fail(self, segment: int, offset: int, loop: str, reason: str) -> None:
         if self.error is None:
             self.error = (segment, offset, loop, reason)
+
+
+# HL level -> depth of its loop, and loop names for locations.
+_DEPTH = {"20": 1, "22": 2, "23": 3}
+_LOOP_OF_MAJOR = {"HL20": "2000A", "HL22": "2000B", "HL23": "2000C"}
 
 
 def _el(el: list[str], i: int) -> str:
@@ -97,6 +104,13 @@ class _Reader:
         self.line: _Line | None = None
         self.control = ""
         self._comp = ":"
+        # Structure in doubt (after a damaged segment), per HL depth (1 = 2000A, 2 = 2000B,
+        # 3 = 2000C): where the doubt began, as a claim error; every claim opened while any
+        # is active is quarantined with the earliest of them.
+        self.doubt: dict[int, tuple[int, int, str, str]] = {}
+        # The last damaged segment outside a claim since the last CLM, HL or envelope
+        # segment: when a service line follows, it was probably the CLM (see _pseudo_claim).
+        self.pending: tuple[int, int, list[str], str] | None = None
 
     def run(self, block_size: int) -> Iterator[Claim]:
         skip_interchange = -1
@@ -109,7 +123,7 @@ class _Reader:
             for raw in piece.data.split(term):
                 start = offset
                 offset += len(raw) + len(term)
-                stripped = raw.strip(_WSB)
+                stripped = raw.lstrip(_LEAD).rstrip(_WSB)
                 if not stripped:
                     continue
                 el = stripped.decode("utf-8", "replace").split(d.element)
@@ -119,10 +133,12 @@ class _Reader:
                 self.segment += 1
                 if piece.interchange == skip_interchange:
                     continue
-                seg_offset = start + len(raw) - len(raw.lstrip(_WSB))
+                seg_offset = start + len(raw) - len(raw.lstrip(_LEAD))
                 if tag in ENVELOPE_TAGS:
                     yield from self._close()
                     self.major, self.entity = "ENV", ""
+                    self.doubt.clear()
+                    self.pending = None
                     if tag == "ST":
                         self.billing = self.subscriber = self.dependent = None
                     problem = self.tracker.feed(tag, el, self.segment, seg_offset)
@@ -136,9 +152,22 @@ class _Reader:
 
     def _segment(self, tag: str, el: list[str], offset: int, comp: str) -> Iterator[Claim]:
         n = self.segment
-        if tag == "HL":
+        hl_level = None
+        if tag == "HL" or tag not in rules.KNOWN_TAGS:
+            hl_level = rules.damaged_hl_level(tag, _el(el, 1), _el(el, 3))
+            if hl_level is None:  # damage that is not an HL: in doubt from here
+                self._damaged(tag, el, n, offset)
+                return
+        if hl_level is not None:
             yield from self._close()
-            level = _el(el, 3)
+            self.pending = None
+            level = hl_level
+            depth = _DEPTH.get(level, 1)  # an HL of unknown level may have been an HL20
+            for d in [d for d in self.doubt if d >= depth]:
+                del self.doubt[d]
+            if tag != "HL" or level == "":
+                loop = _LOOP_OF_MAJOR.get("HL" + level, "")
+                self.doubt[depth] = (n, offset, loop, rules.damage_reason(tag))
             self.major, self.entity = "HL" + level, ""
             if level == "20":
                 self.billing, self.subscriber, self.dependent = _Level(), None, None
@@ -149,14 +178,19 @@ class _Reader:
             return
         if tag == "CLM":
             yield from self._close()
+            self.pending = None
             self.major, self.entity = "2300", ""
             self.report.claims_seen += 1
             self.claim = _ClaimState(
                 self.seq, n, offset, el, self.billing, self.subscriber, self.dependent
             )
+            if self.doubt:
+                self.claim.damage = min(self.doubt.values())
             self.seq += 1
             return
         if tag == "LX":
+            if self.claim is None and self.pending is not None:
+                self._pseudo_claim()
             if self.claim is None:  # an orphan LX opens no loop
                 self._orphan(offset, "service line (LX) outside a claim ignored")
                 return
@@ -237,6 +271,32 @@ class _Reader:
         elif not all(rules.is_pointer(p) for p in pointers if p):
             claim.fail(n, offset, "2400", rules.BAD_POINTER)
 
+    def _damaged(self, tag: str, el: list[str], n: int, offset: int) -> None:
+        """A damaged segment that is not an HL: the claim it is in is quarantined; outside
+        a claim, every claim of the HL loop it is in (it may have been an NM1, a DMG, ...)."""
+        reason = rules.damage_reason(tag)
+        if self.claim is not None:
+            self.claim.damage = self.claim.damage or (n, offset, self.major, reason)
+        else:
+            depth = _DEPTH.get(self.major[2:], 1) if self.major.startswith("HL") else 1
+            self.doubt.setdefault(depth, (n, offset, _LOOP_OF_MAJOR.get(self.major, ""), reason))
+            self.pending = (n, offset, el, tag)
+
+    def _pseudo_claim(self) -> None:
+        """A service line after a damaged segment outside any claim: that segment is taken
+        for the claim's (damaged) CLM, so that the lost claim is counted and quarantined
+        (with its lines, under the hash of its element 1, the CLM01 if it was a CLM)."""
+        assert self.pending is not None
+        n, offset, el, tag = self.pending
+        self.pending = None
+        self.report.claims_seen += 1
+        clm01 = _el(el, 1) if tag != rules.LONG_TAG else ""
+        self.claim = _ClaimState(
+            self.seq, n, offset, [tag, clm01], self.billing, self.subscriber, self.dependent
+        )
+        self.seq += 1
+        self.claim.damage = min(self.doubt.values())
+
     def _orphan(self, offset: int, message: str) -> None:
         self.report.warnings.append(Issue(Location(self.name, self.segment, offset), message))
 
@@ -245,7 +305,9 @@ class _Reader:
         if claim is None:
             return
         reason = _claim_row_error(claim)
-        if reason:  # the CLM segment comes first, so its error wins
+        if claim.damage is not None:  # damage explains any other error of the claim
+            claim.error = claim.damage
+        elif reason:  # the CLM segment comes first, so its error wins
             claim.error = (claim.segment, claim.offset, "2300", reason)
         else:
             line_error = _line_error(claim)
@@ -270,6 +332,7 @@ class _Reader:
                 short_hash(_el(claim.clm, 1)),
                 Location(self.name, segment, offset, loop),
                 reason,
+                len(claim.lines),
             )
         )
 
