@@ -72,6 +72,7 @@ def test_every_command_says_what_was_quarantined_even_quiet(synth, command) -> N
     result = _run([*command, str(root / "bad.837")])
     assert result.exit_code in (0, 1), result.output
     assert "1 of 40 claims could not be read" in result.stderr
+    assert re.search(r"could not be read \([1-9]\d* service lines?\)", result.stderr)
     assert "service date" in result.stderr or "DTP" in result.stderr  # the reason
     assert "ZQ25" not in result.stderr  # the value is never echoed
     good = _run([*command, str(root / "good.837")])

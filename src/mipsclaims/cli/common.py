@@ -49,19 +49,18 @@ def read_losses(report: ReadReport) -> list[str]:
     if not quarantined and not failed and report.claims_seen <= report.claims_read:
         return []
     lost = max(report.claims_seen - report.claims_read, quarantined)
-    lines_lost = getattr(report, "lines_quarantined", None)
+    by_reason = report.quarantine_counts()  # every quarantined claim, listed or not
+    lines_lost = sum(lines for _, _, lines in by_reason)
     text = f"{lost:,} of {report.claims_seen:,} claims could not be read"
     if lines_lost:
         text += f" ({lines_lost:,} service lines)"
     if failed:
         text += f"; {failed:,} interchange(s) failed (their claims are not counted above)"
     out = [f"warning: {text}; they are left out of every count:"]
-    reasons = Counter(q.reason for q in report.quarantined)
+    reasons: Counter[str] = Counter({reason: claims for reason, claims, _ in by_reason})
     reasons.update(e.message for e in report.errors)
     for reason, count in reasons.most_common():
         out.append(f"  {count:>6,} × {reason}")
-    if report.truncated:
-        out.append(f"  (reasons of the first {len(report.quarantined):,} claims only)")
     for item in [*report.errors, *report.quarantined][:LISTED]:
         out.append(f"  {item}")
     if quarantined + failed > LISTED:
