@@ -311,12 +311,10 @@ class _Offsets:
         self._ends: list[int] | None = None
 
     def __call__(self, raw_index: int) -> int:
-        if self._ends is None:
-            step = len(self.term)
-            lengths = (len(part) + step for part in self.piece.data.split(self.term))
-            self._ends = list(itertools.accumulate(lengths))
+        if self._ends is None:  # cumulative part lengths, terminators not counted (C speed)
+            self._ends = list(itertools.accumulate(map(len, self.piece.data.split(self.term))))
         data = self.piece.data
-        start = 0 if raw_index == 0 else self._ends[raw_index - 1]
+        start = 0 if raw_index == 0 else self._ends[raw_index - 1] + raw_index * len(self.term)
         while start < len(data) and data[start] in _PADDING:
             start += 1
         return self.piece.byte_offset + start
@@ -817,7 +815,8 @@ class _Batcher:
         A damaged segment inside a claim fails that claim. Outside one, it (and an HL of
         unknown level, or a damaged segment shaped like an HL) puts the structure of its HL
         loop in doubt at that loop's depth, until an HL of that depth or higher or an
-        envelope segment; every claim opened meanwhile fails with the earliest doubt.
+        envelope segment (the latest damage of a depth is where its doubt began); every
+        claim opened meanwhile fails with the earliest doubt of any depth.
         """
         code, hl, kind = pl.col("code"), pl.col("hl"), pl.col("kind")
         in_claim, major = pl.col("in_claim"), pl.col("major")
@@ -845,29 +844,20 @@ class _Batcher:
             "segno", "raw", "loop", "reason"
         ).iter_rows():
             self.doubt_at[segno] = (self.offset(raw_i), loop, reason)
-        big = 1 << 62
         env = code >= ISA
         cols = []
-        for k in (1, 2, 3):
+        for k in (1, 2, 3):  # the latest start since the last ender, -1 for none
             ender = env | (pl.col("hl_depth") <= k).fill_null(False)
             carried = self.carry.doubt.get(k)
-            value = (
+            mark = (
                 pl.when(pl.col("depth") == k)
                 .then(pl.col("segno"))
-                .otherwise(pl.lit(big if carried is None else carried, pl.Int64))
+                .when(ender)
+                .then(pl.lit(-1, pl.Int64))
+                .forward_fill()
+                .fill_null(-1 if carried is None else carried)
             )
-            first = (
-                pl.when(ender.cum_sum() == 0)
-                .then(value.cum_min())
-                .otherwise(
-                    pl.when(pl.col("depth") == k)
-                    .then(pl.col("segno"))
-                    .otherwise(big)
-                    .cum_min()
-                    .over(ender.cum_sum())
-                )
-            )
-            cols.append(pl.when(first < big).then(first).alias(f"d{k}"))
+            cols.append(pl.when(mark >= 0).then(mark).alias(f"d{k}"))
         f = f.with_columns(cols)
         last = f.tail(1)
         for k in (1, 2, 3):

@@ -105,8 +105,8 @@ class _Reader:
         self.control = ""
         self._comp = ":"
         # Structure in doubt (after a damaged segment), per HL depth (1 = 2000A, 2 = 2000B,
-        # 3 = 2000C): where the doubt began, as a claim error; every claim opened while any
-        # is active is quarantined with the earliest of them.
+        # 3 = 2000C): the latest damage of that depth, as a claim error; every claim opened
+        # while any is active is quarantined with the earliest of them.
         self.doubt: dict[int, tuple[int, int, str, str]] = {}
         # The last damaged segment outside a claim since the last CLM, HL or envelope
         # segment: when a service line follows, it was probably the CLM (see _pseudo_claim).
@@ -279,7 +279,7 @@ class _Reader:
             self.claim.damage = self.claim.damage or (n, offset, self.major, reason)
         else:
             depth = _DEPTH.get(self.major[2:], 1) if self.major.startswith("HL") else 1
-            self.doubt.setdefault(depth, (n, offset, _LOOP_OF_MAJOR.get(self.major, ""), reason))
+            self.doubt[depth] = (n, offset, _LOOP_OF_MAJOR.get(self.major, ""), reason)
             self.pending = (n, offset, el, tag)
 
     def _pseudo_claim(self) -> None:
