@@ -205,3 +205,25 @@ def test_report_remit_at_group_level(files):
     r = _row181(json.loads(out.stdout)["rows"])
     assert r["npi"] is None and r["confirmed_data_completeness"] == 0.25
     assert (r["qdc_sent"], r["qdc_confirmed"], r["qdc_at_risk"], r["qdc_pending"]) == (4, 1, 2, 1)
+
+
+def test_remit_outputs_say_a_year_is_provisional(tmp_path: Path):
+    """2026 counted with 2025 codes: --remit outputs carry the same marker as plain ones."""
+    claims, prefix = tmp_path / "y.837", tmp_path / "era"
+    made = runner.invoke(
+        app, ["synth", "--year", "2026", "-n", "60", "-o", str(claims), "--remit", str(prefix)]
+    )
+    assert made.exit_code == 0, made.output
+    era_file = sorted(tmp_path.glob("era*.835"))[0]
+    args = ["-q", "--year", "2026", str(claims), "--remit", str(era_file)]
+    as_json = runner.invoke(app, ["report", "-f", "json", *args])
+    assert as_json.exit_code == 0, as_json.output
+    spec = json.loads(as_json.stdout)["spec"]
+    assert spec["provisional"] is True and spec["coding_year"] == 2025
+    for command in ("report", "gaps"):
+        as_csv = runner.invoke(app, [command, "-f", "csv", *args])
+        assert as_csv.exit_code == 0, as_csv.output
+        header = next(csv.reader(io.StringIO(as_csv.stdout)))
+        assert header[-2:] == ["spec_coding_year", "spec_provisional"]
+        table = runner.invoke(app, [command, *args])
+        assert table.stdout.startswith("Provisional 2026"), table.stdout[:200]

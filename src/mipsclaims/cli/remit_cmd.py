@@ -85,8 +85,9 @@ def report_remit(
 ):
     """``report --remit``: the rows with confirmed-only figures (every format)."""
     from ..report.csvsafe import frame_to_csv
-    from ..report.export import ordered_rows
+    from ..report.export import ordered_rows, spec_info, with_spec_columns
     from ..report.remit import remit_tables, with_remit_section
+    from ..report.terminal import print_provisional
 
     rr = _remit_report(files, store, remit, year, level, quiet, strict)
     n_unmatched = rr.unmatched.height
@@ -96,6 +97,7 @@ def report_remit(
         payload = {
             "performance_year": year,
             "level": level,
+            "spec": spec_info(year),
             "rows": ordered_rows(rr.rows).to_dicts(),
             "qdc_status": {
                 s: int(n)
@@ -105,7 +107,7 @@ def report_remit(
         }
         _emit(json.dumps(payload, indent=2, default=str) + "\n", output)
     elif fmt == "csv":
-        _emit(frame_to_csv(ordered_rows(rr.rows)), output)
+        _emit(frame_to_csv(with_spec_columns(ordered_rows(rr.rows), year)), output)
     elif fmt == "html":
         from .. import scoring
         from ..report.html import render_html
@@ -119,6 +121,7 @@ def report_remit(
             _note(f"wrote {output}", quiet)
     else:
         with _console(output) as target:
+            print_provisional(year, target)
             for table in remit_tables(rr.rows, year):
                 target.print(table)
 
@@ -128,14 +131,17 @@ def gaps_remit(
 ):
     """``gaps --remit``: every QDC not confirmed, with what to do about it."""
     from ..report.csvsafe import frame_to_csv
+    from ..report.export import with_spec_columns
     from ..report.remit import at_risk_frame, at_risk_tables
+    from ..report.terminal import print_provisional
 
     rr = _remit_report(files, store, remit, year, level, quiet, strict)
     worklist = at_risk_frame(rr.reconciled, show_phi=show_phi, measures=_measures(measures))
     if fmt == "csv":
-        _emit(frame_to_csv(worklist), output)
+        _emit(frame_to_csv(with_spec_columns(worklist, year)), output)
         return
     with _console(output) as target:
+        print_provisional(year, target)
         for table in at_risk_tables(worklist, f"QDCs CMS has not confirmed, {year}"):
             target.print(table)
         at_risk = worklist.filter(pl.col("status") != "no_remittance_yet").height
