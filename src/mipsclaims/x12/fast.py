@@ -38,7 +38,8 @@ from .vector import read_block
 
 #: Environment variable that selects the reader: ``fast`` (default) or ``columnar``.
 READER_ENV = "MIPSCLAIMS_X12_READER"
-#: A transaction longer than this many batches is not carried: columnar reader instead.
+#: A transaction longer than this many batches is not carried from piece to piece: its
+#: interchange goes to the columnar reader, which bounds memory by the batch size.
 MAX_CARRY_BATCHES = 4
 
 

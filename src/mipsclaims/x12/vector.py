@@ -564,7 +564,8 @@ def read_block(
     claim_bad |= (n_lines == 0) | (n_dx > 12)
     badmask[clm_rows[claim_bad]] = True
 
-    bad_idx = np.flatnonzero(badmask)
+    # Segments from the cut on are carried and checked again with the next buffer.
+    bad_idx = np.flatnonzero(badmask if final else badmask[:cut])
     bad = int(bad_idx[0]) if len(bad_idx) else None
 
     envelope = []
@@ -696,9 +697,16 @@ def _assemble(
                 "_member": [r[0] for r in dep_ids],
                 "_last": [r[1] for r in dep_ids],
                 "_first": [r[2] for r in dep_ids],
-                "birth_date": pl.Series([r[3] for r in dep_ids], dtype=pl.Date),
+                "birth_date": [r[3] for r in dep_ids],
                 "_dep_id": list(dep_ids.values()),
-            }
+            },
+            schema={
+                "_member": pl.String,
+                "_last": pl.String,
+                "_first": pl.String,
+                "birth_date": pl.Date,
+                "_dep_id": pl.String,
+            },
         )
         claims = claims.join(
             ids, on=["_member", "_last", "_first", "birth_date"], how="left",
