@@ -164,6 +164,8 @@ class _FastReader:
             return firsts[local - offset].interchange
 
         bad = block.bad
+        if len(block.isa) != len(firsts) or (firsts and block.isa[0] != 0 and starts_with_isa):
+            bad = 0  # the kernel's segments do not match the chunker's interchanges
         limit = block.cut if bad is None else min(bad, block.cut)
         counts: dict[int, list[int]] = {}
         local = -1 if starts_with_isa else 0

@@ -119,7 +119,7 @@ class Tokens:
         s[:1] = 0
         s[1:] = t[:-1] + 1
         # Whitespace between segments (newlines after terminators) is not part of a segment.
-        nl = ((a == 10) | (a == 13)) & (a != self.term)
+        nl = ((a == 10) | (a == 13)) & (a != self.term) & (a != self.ele) & (a != self.comp)
         self.nl = nl
         if len(s):
             while True:
@@ -303,6 +303,12 @@ def read_block(
     a, s, t = tok.a, tok.s, tok.t
     n = len(t)
     badmask = np.zeros(n + 1, bool)  # per segment; the extra slot: trailing bytes
+    # Whitespace as a separator (other than a newline terminator) is left to the columnar
+    # reader, which strips whitespace around elements.
+    if (delimiters.segment in " \t") or any(
+        c in " \t\r\n" for c in (delimiters.element, delimiters.component, delimiters.repetition) if c
+    ):
+        badmask[0] = True
 
     # -- bytes: printable ASCII, separators, and newlines only right after a terminator.
     seps = np.zeros(256, bool)
