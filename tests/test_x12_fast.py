@@ -66,7 +66,19 @@ def test_clean_synthetic_file_is_read_by_the_kernel_alone(spy):
     assert table["claim_seq"].to_list() == sorted(table["claim_seq"].to_list())
 
 
-def test_a_large_interchange_is_read_piece_by_piece_with_a_carry(spy):
+def test_a_large_interchange_goes_to_the_columnar_reader(spy):
+    data = synth(400, seed=3, claims_per_transaction=40)
+    small = interchange(3, 1, 7)
+    both(small + data + small, batch=16 * 1024)
+    assert spy["columnar"] == 2 and spy["kernel"] == 1
+
+
+@pytest.fixture
+def kernel_for_large(monkeypatch):
+    monkeypatch.setattr(fast, "KERNEL_LARGE_INTERCHANGES", True)
+
+
+def test_a_large_interchange_is_read_piece_by_piece_with_a_carry(spy, kernel_for_large):
     data = synth(400, seed=3, claims_per_transaction=40)
     table, _ = both(data, batch=16 * 1024)
     assert spy["columnar"] == 1  # only the reference read
@@ -104,7 +116,7 @@ def test_a_damaged_interchange_between_clean_ones_gives_the_columnar_result(spy,
     assert report.interchanges == 3
 
 
-def test_damage_in_a_later_piece_of_a_large_interchange(spy):
+def test_damage_in_a_later_piece_of_a_large_interchange(spy, kernel_for_large):
     data = synth(300, seed=9, claims_per_transaction=30)
     at = data.rindex(b"DTP*472*D8*2025")
     data = data[:at] + b"DTP*472*D8*2X25" + data[at + 15 :]

@@ -38,6 +38,14 @@ from .vector import read_block
 
 #: Environment variable that selects the reader: ``fast`` (default) or ``columnar``.
 READER_ENV = "MIPSCLAIMS_X12_READER"
+#: Block size of the chunker under the fast path: its buffer is sliced once per
+#: interchange, so a small block keeps many small interchanges linear, not quadratic.
+CHUNK_BYTES = 256 * 1024
+#: Whether interchanges larger than a batch are read by the kernel (piece by piece, with a
+#: carry) or by the columnar reader. Measured (benchmarks/results.md): on large
+#: interchanges the columnar reader, which overlaps two threads, is faster, so the kernel
+#: serves batches of small interchanges; the carry path stays tested for when it is not.
+KERNEL_LARGE_INTERCHANGES = False
 #: A transaction longer than this many batches is not carried from piece to piece: its
 #: interchange goes to the columnar reader, which bounds memory by the batch size.
 MAX_CARRY_BATCHES = 4
@@ -82,7 +90,7 @@ class _FastReader:
     # ------------------------------------------------------------------ driver
     def run(self) -> Iterator[pl.DataFrame]:
         scratch = ReadReport()
-        pieces = iter_pieces(self.source, scratch, self.batch_bytes)
+        pieces = iter_pieces(self.source, scratch, min(CHUNK_BYTES, self.batch_bytes))
         pending: list[Piece] = []
         size = 0
         prev: Piece | None = None
@@ -122,7 +130,24 @@ class _FastReader:
             pending.append(piece)
             size += len(piece.data)
             prev = piece
-            if size >= self.batch_bytes or not piece.final:
+            if size >= self.batch_bytes and not piece.final and not KERNEL_LARGE_INTERCHANGES:
+                big = piece.interchange
+                if self.carry or all(p.interchange == big for p in pending):
+                    before = []
+                else:
+                    before = [p for p in pending if p.interchange != big]
+                if not before:  # one interchange larger than a batch
+                    yield from self._columnar(big, [])
+                    return
+                out, failed = self._flush(before)
+                yield from out
+                if failed is not None:
+                    yield from self._columnar(failed, [])
+                    return
+                pending = [p for p in pending if p.interchange == big]
+                size = sum(len(p.data) for p in pending)
+                continue
+            if size >= self.batch_bytes:
                 out, failed = self._flush(pending)
                 yield from out
                 pending, size = [], 0

@@ -119,7 +119,10 @@ class Tokens:
         s[:1] = 0
         s[1:] = t[:-1] + 1
         # Whitespace between segments (newlines after terminators) is not part of a segment.
-        nl = ((a == 10) | (a == 13)) & (a != self.term) & (a != self.ele) & (a != self.comp)
+        lut = np.zeros(256, bool)
+        lut[[10, 13]] = True
+        lut[[self.term, self.ele, self.comp]] = False
+        nl = lut[a]
         self.nl = nl
         if len(s):
             while True:
@@ -159,16 +162,17 @@ class Tokens:
 
     def window(self, st: np.ndarray, en: np.ndarray, width: int) -> np.ndarray:
         """Bytes of ``[st, en)`` left-aligned in ``width`` columns, zero-padded (n x width)."""
-        j = np.arange(width)
-        idx = st[:, None] + j
-        w = self.a[np.minimum(idx, len(self.a) - 1)] if len(self.a) else np.zeros_like(idx)
-        return np.where(j < (en - st)[:, None], w, 0).astype(np.uint8)
+        j = np.arange(width, dtype=np.int64)
+        if not len(self.a):
+            return np.zeros((len(st), width), np.uint8)
+        w = np.take(self.a, st[:, None] + j, mode="clip")
+        w *= j < (en - st)[:, None]
+        return w
 
     def pack(self, st: np.ndarray, en: np.ndarray) -> np.ndarray:
         """Values of up to 8 bytes packed big-endian into uint64 (longer: 2**64-1)."""
-        w = self.window(st, en, 8).astype(np.uint64)
-        shifts = np.arange(56, -8, -8, dtype=np.uint64)
-        packed = (w << shifts).sum(axis=1, dtype=np.uint64)
+        w = np.ascontiguousarray(self.window(st, en, 8))
+        packed = w.view(">u8").ravel().astype(np.uint64)
         return np.where(en - st > 8, np.uint64(2**64 - 1), packed)
 
     def strings(self, st: np.ndarray, en: np.ndarray, upper: bool = False) -> pl.Series:
@@ -264,8 +268,8 @@ def _numbers(tok: Tokens, st: np.ndarray, en: np.ndarray) -> tuple[np.ndarray, n
     value = mantissa / 10**decimals: both exact, so the division is correctly rounded and
     equals parsing the text. More than 15 digits is not proven (left to the columnar path).
     """
-    width = 18
     n = en - st
+    width = int(min(max(n.max(), 1), 18)) if len(n) else 1
     w = tok.window(st, en, width).astype(np.int64)
     j = np.arange(width)
     inside = j < n[:, None]
@@ -274,7 +278,7 @@ def _numbers(tok: Tokens, st: np.ndarray, en: np.ndarray) -> tuple[np.ndarray, n
     digit = body & (w >= 48) & (w <= 57)
     dot = body & (w == ord("."))
     ndig = digit.sum(axis=1)
-    ok = (n <= width) & (ndig >= 1) & (ndig <= 15) & (dot.sum(axis=1) <= 1)
+    ok = (n <= 18) & (ndig >= 1) & (ndig <= 15) & (dot.sum(axis=1) <= 1)
     ok &= (digit | dot).sum(axis=1) == body.sum(axis=1)
     mant = np.zeros(len(st), dtype=np.int64)
     for i in range(width):
@@ -316,27 +320,23 @@ def read_block(
     seps[[tok.term, tok.ele, tok.comp]] = True
     if delimiters.repetition:
         seps[ord(delimiters.repetition)] = True
-    bad_byte = ~seps[a] & ~tok.nl
+    seps[[10, 13]] = True  # newlines: checked by position below
+    pos = [np.flatnonzero(~seps[a])]
     if len(a):
-        prev = np.empty_like(a)
-        prev[0] = tok.term
-        prev[1:] = a[:-1]
-        after_term = (prev == tok.term) | tok.nl[np.maximum(np.arange(len(a)) - 1, 0)]
-        bad_byte |= tok.nl & ~after_term
+        # A newline only right after a terminator (or another such newline).
+        nl = np.flatnonzero(tok.nl)
+        before = a[np.maximum(nl - 1, 0)]
+        pos.append(nl[(nl == 0) | ((before != tok.term) & ~tok.nl[np.maximum(nl - 1, 0)])])
         # A space next to a separator or terminator would be stripped by the columnar path.
-        sp = a == 32
-        nxt = np.empty_like(a)
-        nxt[-1] = tok.term
-        nxt[:-1] = a[1:]
-        is_sep_next = (nxt == tok.ele) | (nxt == tok.comp) | (nxt == tok.term)
-        is_sep_prev = (prev == tok.ele) | (prev == tok.comp)
-        spaced = sp & (is_sep_next | is_sep_prev)
-    else:
-        spaced = bad_byte
-    pos = np.flatnonzero(bad_byte | spaced)
-    if len(pos):
-        seg = np.minimum(np.searchsorted(t, pos), n)
-        badmask[seg] = True
+        sp = np.flatnonzero(a == 32)
+        nxt = a[np.minimum(sp + 1, len(a) - 1)]
+        prv = a[np.maximum(sp - 1, 0)]
+        near = (nxt == tok.ele) | (nxt == tok.comp) | (nxt == tok.term)
+        near |= (prv == tok.ele) | (prv == tok.comp)
+        pos.append(sp[near])
+    where = np.concatenate(pos)
+    if len(where):
+        badmask[np.minimum(np.searchsorted(t, where), n)] = True
     if not len(a) or a[-1] != tok.term:
         badmask[n] = True
 
