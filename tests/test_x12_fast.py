@@ -120,7 +120,7 @@ def test_damage_in_a_later_piece_of_a_large_interchange(spy, kernel_for_large):
     data = synth(300, seed=9, claims_per_transaction=30)
     at = data.rindex(b"DTP*472*D8*2025")
     data = data[:at] + b"DTP*472*D8*2X25" + data[at + 15 :]
-    table, report = both(data, batch=8 * 1024)
+    _table, report = both(data, batch=8 * 1024)
     assert spy["columnar"] == 2 and spy["kernel"] > 2
     assert len(report.quarantined) == 1
 
@@ -162,9 +162,7 @@ def test_generated_claims_agree(originals, delimiters, newline, batch):
 @settings(max_examples=10, deadline=None)
 @given(st.integers(0, 10_000), delimiter_sets(), newlines, st.sampled_from([4096, 1 << 20]))
 def test_synthetic_files_agree_and_take_the_fast_path(seed, delimiters, newline, batch):
-    data = synthetic_837(
-        SynthConfig(claims=40, seed=seed, delimiters=delimiters, newline=newline)
-    )
+    data = synthetic_837(SynthConfig(claims=40, seed=seed, delimiters=delimiters, newline=newline))
     calls = []
     real = columnar.iter_claim_line_batches
     fast.columnar.iter_claim_line_batches = lambda *a, **k: calls.append(1) or real(*a, **k)

@@ -34,10 +34,11 @@ Rules where the implementation guide is silent (docs for users):
 
 from __future__ import annotations
 
+from .envelope import Delimiters
+
 # The fast path (numpy kernel, columnar fallback); MIPSCLAIMS_X12_READER=columnar selects
 # the columnar reader alone (A/B).
 from .fast import iter_claim_line_batches, read_claim_lines
-from .envelope import Delimiters
 from .report import (
     EnvelopeError,
     Issue,

@@ -33,7 +33,7 @@ import polars as pl
 from ..schema import empty_claim_lines
 from . import columnar
 from .envelope import DEFAULT_BLOCK, EnvelopeTracker, Piece, Source, iter_pieces, source_name
-from .report import EnvelopeError, Issue, Location, QuarantinedClaim, ReadReport
+from .report import EnvelopeError, Issue, Location, ReadReport
 from .vector import read_block
 
 #: Environment variable that selects the reader: ``fast`` (default) or ``columnar``.
@@ -213,10 +213,12 @@ class _FastReader:
         if bad is not None:
             bad_local = int((block.isa <= bad).sum()) - (1 if starts_with_isa else 0)
             table = table.filter(pl.col("_ix") < bad_local)
-        elif not pending[-1].final:
-            if len(data) - block.cut_byte > MAX_CARRY_BATCHES * self.batch_bytes:
-                bad_local = int(len(block.isa)) - (1 if starts_with_isa else 0)
-                table = table.filter(pl.col("_ix") < bad_local)
+        elif (
+            not pending[-1].final
+            and len(data) - block.cut_byte > MAX_CARRY_BATCHES * self.batch_bytes
+        ):
+            bad_local = len(block.isa) - (1 if starts_with_isa else 0)
+            table = table.filter(pl.col("_ix") < bad_local)
         last_local = bad_local if bad_local is not None else len(block.isa) - (1 - offset)
         # Counts of interchanges before ``last_local`` are final; the last one's are kept
         # in ``cur`` (taken back if it is handed to the columnar reader).

@@ -60,10 +60,36 @@ _CODED = {
 ENVELOPE_NAMES = {v: k for k, v in _CODED.items() if v >= ISA}
 # Other segments of 837P 5010 the fast path accepts (read as OTHER). Any tag not listed
 # here (a typo, a damaged tag) sends the interchange to the columnar reader.
-_KNOWN = (
-    "BHT PER N3 N4 PRV PAT CUR PWK CN1 AMT K3 NTE CR1 CR2 CRC HCP CAS OI MOA SV5 QTY MEA "
-    "PS1 LIN CTP SVD LQ FRM N2 PS ABK"
-).split()
+_KNOWN = [
+    "BHT",
+    "PER",
+    "N3",
+    "N4",
+    "PRV",
+    "PAT",
+    "CUR",
+    "PWK",
+    "CN1",
+    "AMT",
+    "K3",
+    "NTE",
+    "CR1",
+    "CR2",
+    "CRC",
+    "HCP",
+    "CAS",
+    "OI",
+    "MOA",
+    "SV5",
+    "QTY",
+    "MEA",
+    "PS1",
+    "LIN",
+    "CTP",
+    "SVD",
+    "LQ",
+    "FRM",
+]
 # Loop codes (the ``major`` column).
 ENV, HL20, HL22, HL23, L2300, L2400, L2320 = range(7)
 # NM101 entity codes the reader uses.
@@ -245,9 +271,7 @@ def _dates(tok: Tokens, st: np.ndarray, en: np.ndarray) -> tuple[np.ndarray, np.
     return ok, np.where(ok, days, 0).astype(np.int32)
 
 
-def _period(
-    tok: Tokens, rows: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _period(tok: Tokens, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """DTP02/DTP03 D8 or RD8 of segments ``rows`` -> (valid, start days, end days)."""
     qst, qen = tok.element(rows, 2)
     q = tok.pack(qst, qen)
@@ -309,10 +333,11 @@ def read_block(
     badmask = np.zeros(n + 1, bool)  # per segment; the extra slot: trailing bytes
     # Whitespace as a separator (other than a newline terminator) is left to the columnar
     # reader, which strips whitespace around elements.
-    if (delimiters.segment in " \t") or any(
-        c in " \t\r\n" for c in (delimiters.element, delimiters.component, delimiters.repetition) if c
-    ):
-        badmask[0] = True
+    spaced_delimiters = (delimiters.segment in " \t") or any(
+        c in " \t\r\n"
+        for c in (delimiters.element, delimiters.component, delimiters.repetition)
+        if c
+    )
 
     # -- bytes: printable ASCII, separators, and newlines only right after a terminator.
     seps = np.zeros(256, bool)
@@ -573,6 +598,8 @@ def read_block(
     # Segments from the cut on are carried and checked again with the next buffer.
     bad_idx = np.flatnonzero(badmask if final else badmask[:cut])
     bad = int(bad_idx[0]) if len(bad_idx) else None
+    if spaced_delimiters:
+        bad = 0
 
     envelope = []
     for i in np.flatnonzero(is_env[:cut]):
@@ -684,9 +711,13 @@ def _assemble(
         }
     )
     ssns = claims["_sy"].drop_nulls().unique().to_list()
-    ssn_tin = pl.col("_sy").replace_strict(
-        ssns, [pseudonymise_ssn(x) for x in ssns], default=None, return_dtype=pl.String
-    ) if ssns else pl.lit(None, pl.String)
+    ssn_tin = (
+        pl.col("_sy").replace_strict(
+            ssns, [pseudonymise_ssn(x) for x in ssns], default=None, return_dtype=pl.String
+        )
+        if ssns
+        else pl.lit(None, pl.String)
+    )
     deps = claims.filter(pl.col("_dep")).select("_member", "_last", "_first", "birth_date")
     dep_ids = {
         row: dependent_patient_id(row[0], row[1] or "", row[2] or "", row[3])
@@ -715,8 +746,11 @@ def _assemble(
             },
         )
         claims = claims.join(
-            ids, on=["_member", "_last", "_first", "birth_date"], how="left",
-            maintain_order="left", nulls_equal=True,
+            ids,
+            on=["_member", "_last", "_first", "birth_date"],
+            how="left",
+            maintain_order="left",
+            nulls_equal=True,
         )
     else:
         claims = claims.with_columns(_dep_id=pl.lit(None, pl.String))
@@ -733,7 +767,12 @@ def _assemble(
     claims = (
         claims.with_row_index("c")
         .with_columns(pl.col("c").cast(pl.Int64))
-        .join(lists.with_columns(pl.col("c").cast(pl.Int64)), on="c", how="left", maintain_order="left")
+        .join(
+            lists.with_columns(pl.col("c").cast(pl.Int64)),
+            on="c",
+            how="left",
+            maintain_order="left",
+        )
         .with_columns(pl.col("diagnosis_codes").fill_null(pl.lit([], pl.List(pl.String))))
         .drop("c")
     )
@@ -790,9 +829,7 @@ def _assemble(
         _ix=pl.Series(claim_ix[:nkeep], dtype=pl.Int64),
         claim_seq=pl.Series(np.arange(nkeep, dtype=np.int64) + claim_seq0),
     )
-    joined = pl.concat(
-        [frame, claims.select(pl.all().gather(frame["_c"]))], how="horizontal"
-    )
+    joined = pl.concat([frame, claims.select(pl.all().gather(frame["_c"]))], how="horizontal")
     has_line = pl.col("_lstart").is_not_null()
     table = joined.select(
         source=pl.lit(source, pl.String),
