@@ -176,3 +176,23 @@ def test_synthetic_files_agree_and_take_the_fast_path(seed, delimiters, newline,
     empty_segments = delimiters.segment == "\n" and newline != ""
     assert bool(calls) == (whitespace or empty_segments or delimiters.segment in " \t")
     both(data, batch)
+
+
+def test_a_failed_only_interchange_raises_the_columnar_error():
+    """The only interchange fails in its second transaction: the columnar reader raises
+    (nothing of the input was read in full), so must the fast path."""
+    data = synth(6, seed=1, claims_per_transaction=2)
+    data = data.replace(b"ST*837*0002*005010X222A1", b"ST*837*0002*005010X999A1")
+    errors = []
+    for read in (columnar.read_claim_lines, fast.read_claim_lines):
+        with pytest.raises(x12.EnvelopeError) as caught:
+            read(data)
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
+
+
+def test_the_same_failure_after_a_clean_interchange_is_an_error_entry(spy):
+    bad = synth(6, seed=1, claims_per_transaction=2)
+    bad = bad.replace(b"ST*837*0002*005010X222A1", b"ST*837*0002*005010X999A1")
+    _, report = both(interchange(4, 2, 9) + bad)
+    assert len(report.errors) == 1 and spy["kernel"] == 1

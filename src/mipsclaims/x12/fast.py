@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,7 +33,7 @@ import polars as pl
 from ..schema import empty_claim_lines
 from . import columnar
 from .envelope import DEFAULT_BLOCK, EnvelopeTracker, Piece, Source, iter_pieces, source_name
-from .report import EnvelopeError, Issue, Location, ReadReport
+from .report import CappedList, EnvelopeError, Issue, Location, ReadReport
 from .vector import read_block
 
 #: Environment variable that selects the reader: ``fast`` (default) or ``columnar``.
@@ -285,40 +285,57 @@ class _FastReader:
             start = self.starts.get(number, 0) if number is not None else 0
             skip_below = first_seq
         if whole:
-            first_seq, segments_before, start = self.first_seq, 0, 0
-            sub: Source = self.source
-        elif isinstance(self.source, bytes | bytearray | memoryview):
-            sub = _Named(io.BytesIO(bytes(self.source)[start:]), self.name)
+            # From the first interchange: the columnar reader reads the input itself, into
+            # the caller's report (its own "nothing could be read" check included).
+            if report.sources and report.sources[-1] == self.name:
+                report.sources.pop()
+            batches = columnar.iter_claim_line_batches(
+                self.source, report, batch_bytes=self.batch_bytes, claim_seq_start=self.first_seq
+            )
+            for batch in batches:
+                batch = batch.filter(pl.col("claim_seq") >= skip_below)
+                if batch.height:
+                    yield batch
+            return
+        if isinstance(self.source, bytes | bytearray | memoryview):
+            sub: Source = _Named(io.BytesIO(bytes(self.source)[start:]), self.name)
         else:
             handle = open(Path(self.source), "rb")  # noqa: SIM115 - closed below
             handle.seek(start)
             sub = _Named(handle, self.name)
+        # A scratch report, merged (locations moved) once the tail is read: the columnar
+        # reader's own end-of-input check must see all of the tail's counts.
         scratch = ReadReport()
         batches = columnar.iter_claim_line_batches(
             sub, scratch, batch_bytes=self.batch_bytes, claim_seq_start=first_seq
         )
-        shift = _Shift(segments_before, start)
         try:
             for batch in batches:
-                self._merge(scratch, shift)
                 batch = batch.filter(pl.col("claim_seq") >= skip_below)
                 if batch.height:
                     yield batch
         except EnvelopeError:
-            if whole:
-                raise  # nothing of the input could be read: the columnar reader's error
+            pass  # every interchange of the tail failed; earlier ones were read
         finally:
-            self._merge(scratch, shift)
-            if isinstance(sub, _Named):
-                sub.raw.close()
+            self._merge(scratch, _Shift(segments_before, start))
+            sub.raw.close()
 
     def _merge(self, scratch: ReadReport, shift: _Shift) -> None:
         taken = scratch.take()
         taken.sources = []
-        taken.quarantined = [replace(q, location=shift(q.location)) for q in taken.quarantined]
-        taken.warnings = [Issue(shift(w.location), w.message) for w in taken.warnings]
-        taken.errors = [Issue(shift(e.location), e.message) for e in taken.errors]
+        taken.quarantined = _moved(
+            taken.quarantined, lambda q: replace(q, location=shift(q.location))
+        )
+        taken.warnings = _moved(taken.warnings, lambda w: Issue(shift(w.location), w.message))
+        taken.errors = _moved(taken.errors, lambda e: Issue(shift(e.location), e.message))
         self.report.merge(taken)
+
+
+def _moved(items: list, move: Callable) -> CappedList:
+    """``items`` with ``move`` applied, keeping the count of entries a cap dropped."""
+    out = CappedList([move(x) for x in items])
+    out.dropped += getattr(items, "dropped", 0)
+    return out
 
 
 @dataclass(frozen=True)
