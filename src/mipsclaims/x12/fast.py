@@ -96,9 +96,7 @@ class _FastReader:
         prev: Piece | None = None
         while True:
             piece = next(pieces, None)
-            noted = scratch.warnings or scratch.errors or scratch.interchanges
-            scratch.take()
-            if noted:
+            if scratch.warnings or scratch.errors or scratch.interchanges:
                 # The chunker noted something after ``prev``: that interchange (with a gap or
                 # damage after it) and the rest go to the columnar reader.
                 if prev is None:
