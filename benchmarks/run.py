@@ -9,8 +9,10 @@ subprocess so that its peak RSS (``ru_maxrss`` of that child, from ``wait4``) is
   (the console script; wall clock includes interpreter start-up), on the 1M-line file and
   on the 5M-line file (peak RSS must stay flat: the reader streams in batches);
 - the same through the API ``mipsclaims.evaluate`` (timed inside the child, after imports);
-- parse only: the columnar reader (``x12.iter_claim_line_batches``) with 1 polars thread
-  and with all threads;
+- parse only: the reader (``x12.iter_claim_line_batches``) with 1 polars thread and with
+  all threads, and with the columnar reader alone (``MIPSCLAIMS_X12_READER=columnar``,
+  "before" of issue 17); a file of 10,000 one-claim interchanges against one interchange
+  of the same lines (the columnar reader on ``--many-columnar`` of them: it is slow there);
 - ``check_claim`` latency p50/p95 after warm-up (claims from ``bench_check_claim.py``);
 - baselines: a naive pure-Python split of the file into segments keeping SV1 procedure
   codes and charges (no loops, no matching), and pyx12 (optional) iterating the 2400 loops
