@@ -9,8 +9,10 @@ subprocess so that its peak RSS (``ru_maxrss`` of that child, from ``wait4``) is
   (the console script; wall clock includes interpreter start-up), on the 1M-line file and
   on the 5M-line file (peak RSS must stay flat: the reader streams in batches);
 - the same through the API ``mipsclaims.evaluate`` (timed inside the child, after imports);
-- parse only: the columnar reader (``x12.iter_claim_line_batches``) with 1 polars thread
-  and with all threads;
+- parse only: the reader (``x12.iter_claim_line_batches``) with 1 polars thread and with
+  all threads, and with the columnar reader alone (``MIPSCLAIMS_X12_READER=columnar``,
+  "before" of issue 17); a file of 10,000 one-claim interchanges against one interchange
+  of the same lines (the columnar reader on ``--many-columnar`` of them: it is slow there);
 - ``check_claim`` latency p50/p95 after warm-up (claims from ``bench_check_claim.py``);
 - baselines: a naive pure-Python split of the file into segments keeping SV1 procedure
   codes and charges (no loops, no matching), and pyx12 (optional) iterating the 2400 loops
@@ -100,6 +102,29 @@ def synthetic_file(lines: int, seed: int, cache_dir: Path) -> Path:
         f"{time.perf_counter() - start:.0f} s",
         flush=True,
     )
+    return path
+
+
+def many_interchange_file(interchanges: int, seed: int, cache_dir: Path) -> Path:
+    """``interchanges`` interchanges of one claim each (issue 17), cached like the others.
+
+    50 distinct one-claim interchanges (seeds ``seed``..``seed+49``) repeated with their own
+    ISA13/IEA02 control numbers: what a clearinghouse archive of single-claim batches holds.
+    """
+    from mipsclaims.synth import SynthConfig, synthetic_837
+
+    path = cache_dir / f"mipsclaims-bench-many-{interchanges}-{seed}.837"
+    if path.exists():
+        return path
+    base = [synthetic_837(SynthConfig(year=YEAR, claims=1, seed=seed + i)) for i in range(50)]
+    part = path.with_suffix(".part")
+    with part.open("wb") as fh:
+        for i in range(interchanges):
+            number = f"{i + 1:09d}".encode()
+            one = base[i % len(base)]
+            one = one.replace(b"*000000001*", b"*" + number + b"*")
+            fh.write(one.replace(b"*000000001~", b"*" + number + b"~"))
+    part.rename(path)
     return path
 
 
@@ -326,9 +351,14 @@ def describe(rev: str) -> str:
     return f"{head} (src/ last changed by {code})" if code else head
 
 
-def run_child(name: str, arg: str, threads: int | None = None, repeat: int = 1) -> Run:
-    """Best (fastest) of ``repeat`` fresh runs of a child measurement; RSS is the max."""
+def run_child(
+    name: str, arg: str, threads: int | None = None, repeat: int = 1, reader: str = "fast"
+) -> Run:
+    """Best (fastest) of ``repeat`` fresh runs of a child measurement; RSS is the max.
+
+    ``reader``: ``fast`` (the default reader) or ``columnar`` (MIPSCLAIMS_X12_READER)."""
     env = child_env(threads)
+    env["MIPSCLAIMS_X12_READER"] = reader
     runs = [
         run_process([sys.executable, str(Path(__file__).resolve()), "--child", name, arg], env)
         for _ in range(repeat)
@@ -346,14 +376,16 @@ def report_command() -> list[str]:
     return [sys.executable, "-c", "from mipsclaims.cli import main; main()"]
 
 
-def run_report(path: Path, out_dir: Path, repeat: int = 1) -> Run:
+def run_report(path: Path, out_dir: Path, repeat: int = 1, reader: str = "fast") -> Run:
     """``mipsclaims report --format json`` end to end; checks the JSON it wrote."""
     out = out_dir / f"report-{path.stem}.json"
     cmd = [*report_command(), "report", "--year", str(YEAR), "--format", "json", "--quiet"]
     runs = []
     for _ in range(repeat):
         out.unlink(missing_ok=True)
-        runs.append(run_process([*cmd, str(path), "-o", str(out)], child_env()))
+        env = child_env()
+        env["MIPSCLAIMS_X12_READER"] = reader
+        runs.append(run_process([*cmd, str(path), "-o", str(out)], env))
         payload = json.loads(out.read_text(encoding="utf-8"))
         if not payload.get("rows"):
             raise RuntimeError(f"report on {path.name} produced no rows")
@@ -489,6 +521,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--check-n", type=int, help="check_claim calls (default 2000)")
     parser.add_argument("--repeat", type=int, help="runs per 1M-line throughput (default 2)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--many", type=int, default=10_000, help="interchanges of the many-interchange file"
+    )
+    parser.add_argument(
+        "--many-columnar", type=int, default=500, help="the same for the columnar reader"
+    )
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--output", type=Path, default=HERE / "results.md")
     parser.add_argument(
@@ -565,8 +603,34 @@ def measure(args: argparse.Namespace, argv: list[str], commit: str | None) -> in
             plarge = run_child("parse", str(large_file))
             step(f"report {large} (CLI, end to end)")
             e2e_large = run_report(large_file, Path(tmp))
+    step(f"parse-only {small}, all threads, columnar reader (before)")
+    pall_before = run_child("parse", str(main_file), repeat=args.repeat, reader="columnar")
+    step(f"report {small} (CLI, end to end), columnar reader (before)")
+    with tempfile.TemporaryDirectory() as tmp:
+        e2e_before = run_report(main_file, Path(tmp), repeat=args.repeat, reader="columnar")
+    many_file = many_interchange_file(args.many, args.seed, args.cache_dir)
+    one_file = synthetic_file(3 * args.many, args.seed, args.cache_dir)
+    many_runs = {}
+    # The columnar reader pays a batch per interchange (minutes on 10,000 interchanges):
+    # it reads a file of --many-columnar interchanges, compared per line.
+    few = min(args.many, args.many_columnar)
+    few_files = (
+        many_interchange_file(few, args.seed, args.cache_dir),
+        synthetic_file(3 * few, args.seed, args.cache_dir),
+    )
+    for reader, (many_path, one_path), count in (
+        ("fast", (many_file, one_file), args.many),
+        ("columnar", few_files, few),
+    ):
+        step(f"parse-only, {count:,} interchanges vs one interchange, {reader} reader")
+        many_runs[reader] = (
+            count,
+            run_child("parse", str(many_path), reader=reader),
+            run_child("parse", str(one_path), reader=reader),
+        )
     step(f"naive split baseline {small}")
     naive = run_child("naive", str(main_file), repeat=args.repeat)
+    naive_many = run_child("naive", str(many_file))
     step(f"minimal polars pipeline {small}, 1 thread")
     floor = run_child("floor", str(main_file), threads=1, repeat=args.repeat)
     step(f"check_claim x {args.check_n}")
@@ -620,6 +684,39 @@ def measure(args: argparse.Namespace, argv: list[str], commit: str | None) -> in
             e2e.rss < RSS_TARGET,
         ),
     ]
+    before_rate = rate(n, e2e_before.wall)
+    rows += [
+        Row(
+            f"parse-only, {small}, all threads, columnar reader (before)",
+            f"{fmt_rate(rate(n, pall_before.wall))} ({pall_before.wall:.2f} s); "
+            f"fast path / before {pall_before.wall / pall.wall:.2f}x",
+        ),
+        Row(
+            f"parse-only / naive split, {small}, all threads (issue 17: >= 2.5x)",
+            f"fast path {rate(n, pall.wall) / naive_rate:.2f}x, "
+            f"columnar {rate(n, pall_before.wall) / naive_rate:.2f}x",
+        ),
+        Row(
+            f"report end to end, {small}, columnar reader (before)",
+            f"{fmt_rate(before_rate)} ({e2e_before.wall:.2f} s); / naive split "
+            f"{before_rate / naive_rate:.2f}x (fast path {e2e_rate / naive_rate:.2f}x)",
+        ),
+    ]
+    for reader, (count, many, one) in many_runs.items():
+        per_many = many.wall / max(many.data["lines"], 1)
+        per_one = one.wall / max(one.data["lines"], 1)
+        naive_many_rate = rate(naive_many.data["lines"], naive_many.wall)
+        rows.append(
+            Row(
+                f"{count:,} one-claim interchanges, parse-only, {reader} reader",
+                f"{fmt_rate(rate(many.data['lines'], many.wall))} ({many.wall:.2f} s); "
+                f"one interchange of {one.data['lines']:,} lines {one.wall:.2f} s; per-line "
+                f"time {per_many / per_one:.2f}x; / naive split "
+                f"{rate(many.data['lines'], many.wall) / naive_many_rate:.2f}x",
+                "<= 2x" if reader == "fast" else "",
+                per_many <= 2 * per_one if reader == "fast" else None,
+            )
+        )
     if e2e_large is not None and plarge is not None:
         n_large = plarge.data["lines"]
         rows += [

@@ -12,12 +12,12 @@ REPO = Path(__file__).resolve().parents[1]
 def test_run_py_writes_results_with_every_row(tmp_path: Path) -> None:
     out = tmp_path / "results.md"
     args = ["--lines", "1500", "--large-lines", "3000", "--no-pyx12"]  # pyx12: slow import
-    args += ["--check-n", "30", "--repeat", "1", "--cache-dir", str(tmp_path)]
+    args += ["--check-n", "30", "--repeat", "1", "--cache-dir", str(tmp_path), "--many", "20"]
     done = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "run.py"), *args, "--output", str(out)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     text = out.read_text(encoding="utf-8")
@@ -34,6 +34,10 @@ def test_run_py_writes_results_with_every_row(tmp_path: Path) -> None:
         "| reference: minimal polars pipeline, 1500, 1 thread |",
         "| baseline: naive split, 1500 |",
         "| baseline: pyx12 | skipped (--no-pyx12) |",
+        "| parse-only, 1500, all threads, columnar reader (before) |",
+        "| report end to end, 1500, columnar reader (before) |",
+        "| 20 one-claim interchanges, parse-only, fast reader |",
+        "| 20 one-claim interchanges, parse-only, columnar reader |",
     ):
         assert row in text, row
     assert "- CPU:" in text and "- polars:" in text and "- git:" in text

@@ -3,8 +3,9 @@
 Two outputs that always agree (a property test compares them): :func:`iter_claims`
 streams typed :class:`~mipsclaims.claims.Claim` models one claim at a time;
 :func:`read_claim_lines` and :func:`iter_claim_line_batches` build the canonical
-claim-line table (:data:`mipsclaims.schema.CLAIM_LINE_SCHEMA`) column-wise with polars,
-in batches whose size bounds memory.
+claim-line table (:data:`mipsclaims.schema.CLAIM_LINE_SCHEMA`) in batches whose size bounds
+memory: clean interchanges through a numpy kernel (:mod:`.fast`, :mod:`.vector`), anything
+else through the columnar polars reader (:mod:`.columnar`), with the same table and report.
 
 Input: a path, bytes, a binary file object or an iterable of byte chunks. Delimiters come
 from each ISA (element = byte 4, component = ISA16, terminator = the byte after ISA16,
@@ -40,8 +41,11 @@ Rules where the implementation guide is silent (docs for users):
 
 from __future__ import annotations
 
-from .columnar import iter_claim_line_batches, read_claim_lines
 from .envelope import Delimiters
+
+# The fast path (numpy kernel, columnar fallback); MIPSCLAIMS_X12_READER=columnar selects
+# the columnar reader alone (A/B).
+from .fast import iter_claim_line_batches, read_claim_lines
 from .report import (
     EnvelopeError,
     Issue,

@@ -1,0 +1,398 @@
+"""Fast path of the 837P reader: clean interchanges through the numpy kernel, the rest
+through the columnar reader, unchanged.
+
+The input is cut by the shared chunker (:func:`.envelope.iter_pieces`), so interchange
+boundaries are exactly the columnar reader's. Small interchanges are gathered into one
+buffer of about ``batch_bytes`` (a file of 10,000 one-claim interchanges is a few kernel
+calls, not 10,000); a large interchange is read piece by piece, each buffer cut at its
+last ST and the rest carried into the next one.
+
+Fallback: the first interchange the kernel cannot prove clean (:mod:`.vector`), or that
+the chunker or the envelope checks say anything about, is handed with everything after it
+to :func:`.columnar.iter_claim_line_batches`, read from that interchange's first byte
+with the claim numbering continued; segment numbers and byte offsets of what it reports
+are moved to the whole input's. Rows of that interchange already produced (a large
+interchange whose damage shows in a later piece) are dropped from the columnar output, and
+the counts made for them taken back, so every row and every report entry is the columnar
+reader's own. Inputs that cannot be re-read from an offset (file objects, iterables of
+chunks) go to the columnar reader whole.
+
+``MIPSCLAIMS_X12_READER=columnar`` selects the columnar reader for every input (A/B).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import polars as pl
+
+from ..schema import empty_claim_lines
+from . import columnar
+from .envelope import DEFAULT_BLOCK, EnvelopeTracker, Piece, Source, iter_pieces, source_name
+from .report import CappedList, EnvelopeError, Issue, Location, ReadReport
+from .vector import read_block
+
+#: Environment variable that selects the reader: ``fast`` (default) or ``columnar``.
+READER_ENV = "MIPSCLAIMS_X12_READER"
+#: Block size of the chunker under the fast path: its buffer is sliced once per
+#: interchange, so a small block keeps many small interchanges linear, not quadratic.
+CHUNK_BYTES = 256 * 1024
+#: Whether interchanges larger than a batch are read by the kernel (piece by piece, with a
+#: carry) or by the columnar reader. Measured (benchmarks/results.md): on large
+#: interchanges the columnar reader, which overlaps two threads, is faster, so the kernel
+#: serves batches of small interchanges; the carry path stays tested for when it is not.
+KERNEL_LARGE_INTERCHANGES = False
+#: A transaction longer than this many batches is not carried from piece to piece: its
+#: interchange goes to the columnar reader, which bounds memory by the batch size.
+MAX_CARRY_BATCHES = 4
+
+
+def _rereadable(source: Source) -> bool:
+    return isinstance(source, str | os.PathLike | bytes | bytearray | memoryview)
+
+
+@dataclass
+class _Current:
+    """The interchange the next buffer starts in, and what was produced of it so far."""
+
+    number: int  # the chunker's interchange number
+    start: int  # byte offset of its ISA in the input
+    segments_before: int  # segments of the input before its ISA
+    first_seq: int  # claim_seq of its first claim
+    claims: int = 0  # claims produced (and counted) by the fast path
+    lines: int = 0
+    interchanges: int = 0  # envelope counts added to the report by the fast path
+    transactions: int = 0
+
+
+class _FastReader:
+    def __init__(
+        self, source: Source, report: ReadReport, batch_bytes: int, claim_seq_start: int
+    ) -> None:
+        self.source = source
+        self.name = source_name(source)
+        self.report = report
+        self.batch_bytes = batch_bytes
+        self.seq = claim_seq_start
+        self.first_seq = claim_seq_start
+        self.segments = 0  # segments produced (the carry's are not counted yet)
+        self.tracker_report = ReadReport()
+        self.tracker = EnvelopeTracker(self.name, self.tracker_report)
+        self.carry = b""
+        self.cur: _Current | None = None
+        self.starts: dict[int, int] = {}
+        self.first_number: int | None = None
+
+    # ------------------------------------------------------------------ driver
+    def run(self) -> Iterator[pl.DataFrame]:
+        scratch = ReadReport()
+        pieces = iter_pieces(self.source, scratch, min(CHUNK_BYTES, self.batch_bytes))
+        pending: list[Piece] = []
+        size = 0
+        prev: Piece | None = None
+        while True:
+            piece = next(pieces, None)
+            if scratch.warnings or scratch.errors or scratch.interchanges:
+                # The chunker noted something after ``prev``: that interchange (with a gap or
+                # damage after it) and the rest go to the columnar reader.
+                if prev is None:
+                    yield from self._columnar(None, [])
+                    return
+                before = [p for p in pending if p.interchange != prev.interchange]
+                rest = [p for p in pending if p.interchange == prev.interchange]
+                if before:
+                    out, failed = self._flush(before)
+                    yield from out
+                    if failed is not None:
+                        yield from self._columnar(failed, [])
+                        return
+                yield from self._columnar(prev.interchange, rest)
+                return
+            if piece is None:
+                break
+            if piece.interchange not in self.starts:
+                self.starts[piece.interchange] = piece.byte_offset
+                if self.first_number is None:
+                    self.first_number = piece.interchange
+            if pending and piece.delimiters != pending[0].delimiters:
+                out, failed = self._flush(pending)
+                yield from out
+                pending, size = [], 0
+                if failed is not None:
+                    yield from self._columnar(failed, [])
+                    return
+            pending.append(piece)
+            size += len(piece.data)
+            prev = piece
+            if size >= self.batch_bytes and not piece.final and not KERNEL_LARGE_INTERCHANGES:
+                big = piece.interchange
+                if self.carry or all(p.interchange == big for p in pending):
+                    before = []
+                else:
+                    before = [p for p in pending if p.interchange != big]
+                if not before:  # one interchange larger than a batch
+                    yield from self._columnar(big, [])
+                    return
+                out, failed = self._flush(before)
+                yield from out
+                if failed is not None:
+                    yield from self._columnar(failed, [])
+                    return
+                pending = [p for p in pending if p.interchange == big]
+                size = sum(len(p.data) for p in pending)
+                continue
+            if size >= self.batch_bytes:
+                out, failed = self._flush(pending)
+                yield from out
+                pending, size = [], 0
+                if failed is not None:
+                    yield from self._columnar(failed, [])
+                    return
+        if pending:
+            out, failed = self._flush(pending)
+            yield from out
+            if failed is not None:
+                yield from self._columnar(failed, [])
+                return
+        if self.carry:  # an interchange whose last piece never came: cannot be clean
+            yield from self._columnar(self.cur.number if self.cur else None, [])
+
+    def _flush(self, pending: list[Piece]) -> tuple[list[pl.DataFrame], int | None]:
+        """Kernel over carry + ``pending``: the tables of its clean interchanges, and the
+        chunker number of the first one that is not (None: all clean)."""
+        data = self.carry + b"".join(p.data for p in pending)
+        firsts = [p for p in pending if self.starts.get(p.interchange) == p.byte_offset]
+        starts_with_isa = not self.carry
+        block = read_block(
+            data,
+            pending[0].delimiters,
+            final=pending[-1].final,
+            claim_seq0=self.seq,
+            source=self.name,
+            controls=[p.control for p in firsts],
+            control0=pending[0].control,
+        )
+        # Local interchange j: the carried one (0 when the buffer starts with a carry),
+        # then one per ISA of the buffer.
+        offset = 0 if starts_with_isa else 1
+
+        def number(local: int) -> int:
+            if local < offset:
+                assert self.cur is not None
+                return self.cur.number
+            return firsts[local - offset].interchange
+
+        bad = block.bad
+        if len(block.isa) != len(firsts) or (firsts and block.isa[0] != 0 and starts_with_isa):
+            bad = 0  # the kernel's segments do not match the chunker's interchanges
+        limit = block.cut if bad is None else min(bad, block.cut)
+        counts: dict[int, list[int]] = {}
+        local = -1 if starts_with_isa else 0
+        for i, tag, el in block.envelope:
+            if i >= limit:
+                break
+            if tag == "ISA":
+                local += 1
+            before = len(self.tracker_report.warnings), len(self.tracker_report.errors)
+            problem = self.tracker.feed(tag, el, self.segments + i + 1, 0)
+            after = len(self.tracker_report.warnings), len(self.tracker_report.errors)
+            if problem or after != before:
+                bad = i
+                break
+            c = counts.setdefault(local, [0, 0])
+            c[0] += tag == "ISA"
+            c[1] += tag == "ST"
+        table = block.table
+        bad_local: int | None = None
+        if bad is not None:
+            bad_local = int((block.isa <= bad).sum()) - (1 if starts_with_isa else 0)
+            table = table.filter(pl.col("_ix") < bad_local)
+        elif (
+            not pending[-1].final
+            and len(data) - block.cut_byte > MAX_CARRY_BATCHES * self.batch_bytes
+        ):
+            bad_local = len(block.isa) - (1 if starts_with_isa else 0)
+            table = table.filter(pl.col("_ix") < bad_local)
+        last_local = bad_local if bad_local is not None else len(block.isa) - (1 - offset)
+        # Counts of interchanges before ``last_local`` are final; the last one's are kept
+        # in ``cur`` (taken back if it is handed to the columnar reader).
+        for j in range(last_local + 1):
+            if j not in counts:
+                continue
+            self.report.interchanges += counts[j][0]
+            self.report.transactions += counts[j][1]
+        per = (
+            table.group_by("_ix").agg(pl.col("claim_seq").n_unique(), pl.len())
+            if table.height
+            else None
+        )
+        claims = int(per["claim_seq"].sum()) if per is not None else 0
+        lines = table.height
+        self.report.claims_seen += claims
+        self.report.claims_read += claims
+        self.report.lines_read += lines
+        seq0 = self.seq
+        self.seq += claims
+        # The interchange the next buffer starts in (or that fails).
+        if last_local >= offset:
+            isa_i = last_local - offset
+            self.cur = _Current(
+                number=number(last_local),
+                start=self.starts[number(last_local)],
+                segments_before=self.segments + int(block.isa[isa_i]),
+                first_seq=seq0 + int(block.claims_before_isa[isa_i]),
+            )
+        assert self.cur is not None
+        if per is not None:
+            mine = per.filter(pl.col("_ix") == last_local)
+            if mine.height:
+                self.cur.claims += int(mine["claim_seq"][0])
+                self.cur.lines += int(mine["len"][0])
+        if last_local in counts:
+            self.cur.interchanges += counts[last_local][0]
+            self.cur.transactions += counts[last_local][1]
+        out = [table.drop("_ix")] if table.height else []
+        if bad_local is not None:
+            return out, number(bad_local)
+        self.segments += block.cut
+        self.carry = data[block.cut_byte :] if not pending[-1].final else b""
+        return out, None
+
+    # ------------------------------------------------------------------ fallback
+    def _columnar(self, number: int | None, rest: list[Piece]) -> Iterator[pl.DataFrame]:
+        """The columnar reader from interchange ``number`` (None: the whole input) on."""
+        del rest
+        report = self.report
+        cur = self.cur if self.cur is not None and self.cur.number == number else None
+        whole = number is None or number == self.first_number
+        if cur is not None:
+            # Take back what the fast path counted of this interchange.
+            report.claims_seen -= cur.claims
+            report.claims_read -= cur.claims
+            report.lines_read -= cur.lines
+            report.interchanges -= cur.interchanges
+            report.transactions -= cur.transactions
+            first_seq, segments_before, start = cur.first_seq, cur.segments_before, cur.start
+            skip_below = cur.first_seq + cur.claims
+        else:
+            first_seq, segments_before = self.seq, self.segments
+            start = self.starts.get(number, 0) if number is not None else 0
+            skip_below = first_seq
+        if whole:
+            # From the first interchange: the columnar reader reads the input itself, into
+            # the caller's report (its own "nothing could be read" check included).
+            if report.sources and report.sources[-1] == self.name:
+                report.sources.pop()
+            batches = columnar.iter_claim_line_batches(
+                self.source, report, batch_bytes=self.batch_bytes, claim_seq_start=self.first_seq
+            )
+            for batch in batches:
+                batch = batch.filter(pl.col("claim_seq") >= skip_below)
+                if batch.height:
+                    yield batch
+            return
+        if isinstance(self.source, bytes | bytearray | memoryview):
+            sub: Source = _Named(io.BytesIO(bytes(self.source)[start:]), self.name)
+        else:
+            handle = open(Path(self.source), "rb")  # noqa: SIM115 - closed below
+            handle.seek(start)
+            sub = _Named(handle, self.name)
+        # A scratch report, merged (locations moved) once the tail is read: the columnar
+        # reader's own end-of-input check must see all of the tail's counts.
+        scratch = ReadReport()
+        batches = columnar.iter_claim_line_batches(
+            sub, scratch, batch_bytes=self.batch_bytes, claim_seq_start=first_seq
+        )
+        try:
+            for batch in batches:
+                batch = batch.filter(pl.col("claim_seq") >= skip_below)
+                if batch.height:
+                    yield batch
+        except EnvelopeError:
+            pass  # every interchange of the tail failed; earlier ones were read
+        finally:
+            self._merge(scratch, _Shift(segments_before, start))
+            sub.raw.close()
+
+    def _merge(self, scratch: ReadReport, shift: _Shift) -> None:
+        taken = scratch.take()
+        taken.sources = []
+        taken.quarantined = _moved(
+            taken.quarantined, lambda q: replace(q, location=shift(q.location))
+        )
+        taken.warnings = _moved(taken.warnings, lambda w: Issue(shift(w.location), w.message))
+        taken.errors = _moved(taken.errors, lambda e: Issue(shift(e.location), e.message))
+        self.report.merge(taken)
+
+
+def _moved(items: list, move: Callable) -> CappedList:
+    """``items`` with ``move`` applied, keeping the count of entries a cap dropped."""
+    out = CappedList([move(x) for x in items])
+    out.dropped += getattr(items, "dropped", 0)
+    return out
+
+
+@dataclass(frozen=True)
+class _Shift:
+    """Moves a location of a re-read tail to the whole input's segment numbers and bytes."""
+
+    segments: int
+    offset: int
+
+    def __call__(self, where: Location) -> Location:
+        segment = where.segment + self.segments if where.segment >= 0 else where.segment
+        return replace(where, segment=segment, byte_offset=where.byte_offset + self.offset)
+
+
+class _Named(io.BufferedIOBase):
+    """A binary stream that reports the original input's name (for messages)."""
+
+    def __init__(self, raw: io.IOBase, name: str) -> None:
+        super().__init__()
+        self.raw = raw
+        self.name = name
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self.raw.read(size)
+
+    def readable(self) -> bool:
+        return True
+
+
+def iter_claim_line_batches(
+    source: Source,
+    report: ReadReport | None = None,
+    *,
+    batch_bytes: int = DEFAULT_BLOCK,
+    claim_seq_start: int = 0,
+) -> Iterator[pl.DataFrame]:
+    """Canonical claim-line tables of an 837P input in batches (fast path, see module doc)."""
+    report = report if report is not None else ReadReport()
+    if os.environ.get(READER_ENV, "fast") == "columnar" or not _rereadable(source):
+        yield from columnar.iter_claim_line_batches(
+            source, report, batch_bytes=batch_bytes, claim_seq_start=claim_seq_start
+        )
+        return
+    reader = _FastReader(source, report, batch_bytes, claim_seq_start)
+    report.sources.append(reader.name)
+    yield from reader.run()
+
+
+def read_claim_lines(
+    source: Source,
+    report: ReadReport | None = None,
+    *,
+    batch_bytes: int = DEFAULT_BLOCK,
+    claim_seq_start: int = 0,
+) -> pl.DataFrame:
+    """The whole canonical claim-line table of an 837P input (bad claims go to ``report``)."""
+    frames = list(
+        iter_claim_line_batches(
+            source, report, batch_bytes=batch_bytes, claim_seq_start=claim_seq_start
+        )
+    )
+    return pl.concat(frames) if frames else empty_claim_lines()

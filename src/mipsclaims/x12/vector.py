@@ -1,0 +1,873 @@
+"""Byte-level kernel of the fast 837P path: clean bytes -> the canonical claim-line table.
+
+The input is one buffer of whole segments (one or more interchanges, or a carried tail and
+one piece of a large interchange), read as a numpy ``uint8`` array. No Python object is
+made per segment or line. Four named steps:
+
+1. **tokenize** (:class:`Tokens`): segment terminators and element/component separators
+   found by vectorized comparison (``flatnonzero``); element ``k`` of a segment is located
+   by its index into the separator positions (``searchsorted`` once per segment).
+2. **tag**: each segment's tag becomes a small integer code from its first three bytes.
+3. **loop structure** (:func:`_loops`): the streaming reader's state machine as integer
+   columns: forward fills of loop markers and cumulative sums over tag masks give each
+   segment its claim, service line and HL-level group.
+4. **fields**: values are located per wanted segment kind, codes compared as packed
+   integers, dates and amounts computed arithmetically from digit bytes, and strings
+   materialized only for the kept fields, as fixed-width windows gathered in one go.
+
+The kernel does not quarantine or warn. It only *proves* input clean: any condition under
+which the columnar reader could warn, quarantine, strip whitespace or apply a limit (and a
+few more, to be safe) marks the segment where it was seen in ``Block.bad``. The driver
+(:mod:`.fast`) then hands that interchange to the columnar reader, so quarantine rules,
+limits and messages stay the columnar reader's own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from ..claims import dependent_patient_id
+from ..schema import CLAIM_LINE_SCHEMA, pseudonymise_ssn
+from .envelope import Delimiters
+
+#: Longest segment the fast path reads (conservative: far below the reader's limit).
+MAX_FAST_SEGMENT = 2048
+
+# Tag codes. Envelope codes are the ones from ISA on.
+OTHER, HL, NM1, REF, DMG, SBR, CLM, HI, LX, SV1, DTP, ISA, GS, ST, SE, GE, IEA = range(17)
+_CODED = {
+    "HL": HL,
+    "NM1": NM1,
+    "REF": REF,
+    "DMG": DMG,
+    "SBR": SBR,
+    "CLM": CLM,
+    "HI": HI,
+    "LX": LX,
+    "SV1": SV1,
+    "DTP": DTP,
+    "ISA": ISA,
+    "GS": GS,
+    "ST": ST,
+    "SE": SE,
+    "GE": GE,
+    "IEA": IEA,
+}
+ENVELOPE_NAMES = {v: k for k, v in _CODED.items() if v >= ISA}
+# Other segments of 837P 5010 the fast path accepts (read as OTHER). Any tag not listed
+# here (a typo, a damaged tag) sends the interchange to the columnar reader.
+_KNOWN = [
+    "BHT",
+    "PER",
+    "N3",
+    "N4",
+    "PRV",
+    "PAT",
+    "CUR",
+    "PWK",
+    "CN1",
+    "AMT",
+    "K3",
+    "NTE",
+    "CR1",
+    "CR2",
+    "CRC",
+    "HCP",
+    "CAS",
+    "OI",
+    "MOA",
+    "SV5",
+    "QTY",
+    "MEA",
+    "PS1",
+    "LIN",
+    "CTP",
+    "SVD",
+    "LQ",
+    "FRM",
+]
+# Loop codes (the ``major`` column).
+ENV, HL20, HL22, HL23, L2300, L2400, L2320 = range(7)
+# NM101 entity codes the reader uses.
+E85, EIL, EPR, EQC, E82, EOTHER = 1, 2, 3, 4, 5, 9
+
+
+def _key(text: str) -> int:
+    """A short ASCII value packed big-endian into an integer (what :meth:`Tokens.pack` gives)."""
+    raw = text.encode("ascii")
+    return int.from_bytes(raw.ljust(8, b"\0"), "big")
+
+
+_TAG_KEYS = np.array(sorted(_key(t) for t in [*_CODED, *_KNOWN]), dtype=np.uint64)
+_TAG_CODES = np.array(
+    [_CODED.get(t, OTHER) for t in sorted([*_CODED, *_KNOWN], key=_key)], dtype=np.uint8
+)
+_POW10 = 10.0 ** np.arange(19)
+
+
+@dataclass
+class Block:
+    """What the kernel made of a buffer.
+
+    ``table``: the canonical rows of every claim (extra column ``_ix``: the local number of
+    the claim's interchange) before ``cut``; ``bad``: the first segment index not proven
+    clean (None: all clean); ``cut``: segments from here on are carried to the next buffer;
+    ``isa``: segment index of each ISA; ``claims_before_isa``: CLMs before each ISA;
+    ``envelope``: (segment index, tag, elements) of envelope segments before ``cut``.
+    """
+
+    table: pl.DataFrame
+    bad: int | None
+    cut: int
+    isa: np.ndarray
+    claims_before_isa: np.ndarray
+    claims: int
+    envelope: list[tuple[int, str, list[str]]]
+    cut_byte: int  # byte position of segment ``cut`` in the buffer (len(data) if none)
+
+
+class Tokens:
+    """Step 1: segments and separators of a buffer, and element/component lookup."""
+
+    def __init__(self, data: bytes, d: Delimiters) -> None:
+        a = np.frombuffer(data, dtype=np.uint8)
+        self.a = a
+        self.term = ord(d.segment)
+        self.ele = ord(d.element)
+        self.comp = ord(d.component)
+        t = np.flatnonzero(a == self.term)
+        self.t = t  # terminator of each segment
+        s = np.empty_like(t)
+        s[:1] = 0
+        s[1:] = t[:-1] + 1
+        # Whitespace between segments (newlines after terminators) is not part of a segment.
+        lut = np.zeros(256, bool)
+        lut[[10, 13]] = True
+        lut[[self.term, self.ele, self.comp]] = False
+        nl = lut[a]
+        self.nl = nl
+        if len(s):
+            while True:
+                m = (s < t) & nl[np.minimum(s, len(a) - 1)]
+                if not m.any():
+                    break
+                s[m] += 1
+        self.s = s
+        self.e = np.flatnonzero(a == self.ele)
+        self.c = np.flatnonzero(a == self.comp)
+        self.fe = np.searchsorted(self.e, s)
+        self.ne = np.searchsorted(self.e, t) - self.fe
+
+    def element(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(start, end) of element ``k`` of segments ``rows``; empty (start = end) if absent."""
+        fe, ne, t, e = self.fe[rows], self.ne[rows], self.t[rows], self.e
+        top = max(len(e) - 1, 0)
+        present = ne >= k
+        st = np.where(present, e[np.minimum(fe + k - 1, top)] + 1, t) if len(e) else t.copy()
+        en = np.where(ne > k, e[np.minimum(fe + k, top)], t) if len(e) else t.copy()
+        return st, np.where(present, en, st)
+
+    def component(
+        self, st: np.ndarray, en: np.ndarray, j: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(start, end, present) of component ``j`` (0-based) of the values ``[st, en)``."""
+        c = self.c
+        fc = np.searchsorted(c, st)
+        nc = np.searchsorted(c, en) - fc
+        if not len(c):
+            return (st, en, np.ones(len(st), bool)) if j == 0 else (en, en, np.zeros(len(st), bool))
+        top = len(c) - 1
+        present = nc >= j
+        cst = st if j == 0 else np.where(present, c[np.minimum(fc + j - 1, top)] + 1, en)
+        cen = np.where(nc > j, c[np.minimum(fc + j, top)], en)
+        return cst, np.where(present, cen, cst), present
+
+    def window(self, st: np.ndarray, en: np.ndarray, width: int) -> np.ndarray:
+        """Bytes of ``[st, en)`` left-aligned in ``width`` columns, zero-padded (n x width)."""
+        j = np.arange(width, dtype=np.int64)
+        if not len(self.a):
+            return np.zeros((len(st), width), np.uint8)
+        w = np.take(self.a, st[:, None] + j, mode="clip")
+        w *= j < (en - st)[:, None]
+        return w
+
+    def pack(self, st: np.ndarray, en: np.ndarray) -> np.ndarray:
+        """Values of up to 8 bytes packed big-endian into uint64 (longer: 2**64-1)."""
+        w = np.ascontiguousarray(self.window(st, en, 8))
+        packed = w.view(">u8").ravel().astype(np.uint64)
+        return np.where(en - st > 8, np.uint64(2**64 - 1), packed)
+
+    def strings(self, st: np.ndarray, en: np.ndarray, upper: bool = False) -> pl.Series:
+        """The values ``[st, en)`` as a String column, null where empty (one gather)."""
+        n = len(st)
+        width = int((en - st).max()) if n else 0
+        if width == 0:
+            return pl.Series([None] * n, dtype=pl.String)
+        w = self.window(st, en, width)
+        if upper:
+            w = np.where((w >= 97) & (w <= 122), w - 32, w).astype(np.uint8)
+        out = pl.Series(np.ascontiguousarray(w).view(f"S{width}").ravel()).cast(pl.String)
+        return out.set(pl.Series(en == st), None) if (en == st).any() else out
+
+
+def _ffill(events: np.ndarray, values: np.ndarray, default: int) -> np.ndarray:
+    """Value of the last event at or before each row (``default`` before the first)."""
+    idx = np.where(events, np.arange(len(events)), -1)
+    np.maximum.accumulate(idx, out=idx)
+    out = values[np.maximum(idx, 0)]
+    return np.where(idx >= 0, out, default)
+
+
+def _at(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``values[idx]``, 0 where ``idx`` is -1 (or ``values`` is empty)."""
+    if not len(values):
+        return np.zeros(len(idx), dtype=np.int64)
+    return np.where(idx >= 0, values[np.maximum(idx, 0)], 0)
+
+
+def _first_per_group(groups: np.ndarray, ok: np.ndarray, size: int) -> np.ndarray:
+    """Row index of the first ``ok`` row of each group id (0..size-1), -1 where none.
+
+    ``groups`` is non-decreasing (rows are in segment order)."""
+    out = np.full(size, -1, dtype=np.int64)
+    rows = np.flatnonzero(ok)
+    g = groups[rows]
+    first = np.ones(len(rows), bool)
+    first[1:] = g[1:] != g[:-1]
+    out[g[first]] = rows[first]
+    return out
+
+
+def _digits(tok: Tokens, st: np.ndarray, en: np.ndarray, width: int) -> tuple[np.ndarray, ...]:
+    w = tok.window(st, en, width).astype(np.int64) - 48
+    return tuple(w[:, i] for i in range(width))
+
+
+def _dates(tok: Tokens, st: np.ndarray, en: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CCYYMMDD at ``[st, st+8)`` -> (valid, days since 1970-01-01). Valid means a calendar
+    date in 1900-2099 (anything else is left to the columnar reader)."""
+    d = _digits(tok, st, en, 8)
+    all_digits = np.logical_and.reduce([(x >= 0) & (x <= 9) for x in d])
+    y = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3]
+    m = d[4] * 10 + d[5]
+    day = d[6] * 10 + d[7]
+    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    mdays = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[np.clip(m, 0, 12)]
+    mdays = mdays + ((m == 2) & leap)
+    ok = all_digits & (y >= 1900) & (y <= 2099) & (m >= 1) & (m <= 12) & (day >= 1)
+    ok &= day <= mdays
+    # days_from_civil (proleptic Gregorian), vectorized.
+    yy = y - (m <= 2)
+    era = yy // 400
+    yoe = yy - era * 400
+    mp = (m + 9) % 12
+    doy = (153 * mp + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = era * 146097 + doe - 719468
+    return ok, np.where(ok, days, 0).astype(np.int32)
+
+
+def _period(tok: Tokens, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DTP02/DTP03 D8 or RD8 of segments ``rows`` -> (valid, start days, end days)."""
+    qst, qen = tok.element(rows, 2)
+    q = tok.pack(qst, qen)
+    vst, ven = tok.element(rows, 3)
+    n = ven - vst
+    d8 = (q == _key("D8")) & (n == 8)
+    rd8 = (q == _key("RD8")) & (n == 17)
+    ok1, day1 = _dates(tok, vst, ven)
+    ok2, day2 = _dates(tok, vst + 9, ven)
+    dash = tok.a[np.minimum(vst + 8, len(tok.a) - 1)] == ord("-")
+    valid = (d8 & ok1) | (rd8 & ok1 & ok2 & dash)
+    return valid, day1, np.where(rd8, day2, day1)
+
+
+def _numbers(tok: Tokens, st: np.ndarray, en: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Decimal numbers ``-?digits[.digits]`` -> (valid or empty, value; NaN when empty).
+
+    value = mantissa / 10**decimals: both exact, so the division is correctly rounded and
+    equals parsing the text. More than 15 digits is not proven (left to the columnar path).
+    """
+    n = en - st
+    width = int(min(max(n.max(), 1), 18)) if len(n) else 1
+    w = tok.window(st, en, width).astype(np.int64)
+    j = np.arange(width)
+    inside = j < n[:, None]
+    neg = w[:, 0] == ord("-")
+    body = inside & ~((j == 0) & neg[:, None])
+    digit = body & (w >= 48) & (w <= 57)
+    dot = body & (w == ord("."))
+    ndig = digit.sum(axis=1)
+    ok = (n <= 18) & (ndig >= 1) & (ndig <= 15) & (dot.sum(axis=1) <= 1)
+    ok &= (digit | dot).sum(axis=1) == body.sum(axis=1)
+    mant = np.zeros(len(st), dtype=np.int64)
+    for i in range(width):
+        mant = np.where(digit[:, i], mant * 10 + (w[:, i] - 48), mant)
+    after = np.cumsum(dot, axis=1) > 0
+    decimals = (digit & after).sum(axis=1)
+    value = mant / _POW10[np.minimum(decimals, 18)]
+    value = np.where(neg, -value, value)
+    empty = n == 0
+    return ok | empty, np.where(empty | ~ok, np.nan, value)
+
+
+def read_block(
+    data: bytes,
+    delimiters: Delimiters,
+    *,
+    final: bool,
+    claim_seq0: int,
+    source: str,
+    controls: list[str],
+    control0: str,
+) -> Block:
+    """Steps 1-4 over one buffer. ``controls``: ISA13 of each ISA in the buffer, in order;
+    ``control0``: ISA13 of the interchange the buffer starts in (a carried tail)."""
+    tok = Tokens(data, delimiters)
+    a, s, t = tok.a, tok.s, tok.t
+    n = len(t)
+    badmask = np.zeros(n + 1, bool)  # per segment; the extra slot: trailing bytes
+    # Whitespace as a separator (other than a newline terminator) is left to the columnar
+    # reader, which strips whitespace around elements.
+    spaced_delimiters = (delimiters.segment in " \t") or any(
+        c in " \t\r\n"
+        for c in (delimiters.element, delimiters.component, delimiters.repetition)
+        if c
+    )
+
+    # -- bytes: printable ASCII, separators, and newlines only right after a terminator.
+    seps = np.zeros(256, bool)
+    seps[32:127] = True
+    seps[[tok.term, tok.ele, tok.comp]] = True
+    if delimiters.repetition:
+        seps[ord(delimiters.repetition)] = True
+    seps[[10, 13]] = True  # newlines: checked by position below
+    pos = [np.flatnonzero(~seps[a])]
+    if len(a):
+        # A newline only right after a terminator (or another such newline).
+        nl = np.flatnonzero(tok.nl)
+        before = a[np.maximum(nl - 1, 0)]
+        pos.append(nl[(nl == 0) | ((before != tok.term) & ~tok.nl[np.maximum(nl - 1, 0)])])
+        # A space next to a separator or terminator would be stripped by the columnar path.
+        sp = np.flatnonzero(a == 32)
+        nxt = a[np.minimum(sp + 1, len(a) - 1)]
+        prv = a[np.maximum(sp - 1, 0)]
+        near = (nxt == tok.ele) | (nxt == tok.comp) | (nxt == tok.term)
+        near |= (prv == tok.ele) | (prv == tok.comp)
+        pos.append(sp[near])
+    where = np.concatenate(pos)
+    if len(where):
+        badmask[np.minimum(np.searchsorted(t, where), n)] = True
+    if not len(a) or a[-1] != tok.term:
+        badmask[n] = True
+
+    # -- step 2, tag: two or three letters/digits, then the element separator.
+    length = t - s
+    badmask[:n] |= (length <= 3) | (length > MAX_FAST_SEGMENT)
+    b = tok.window(s, np.minimum(s + 4, t), 4).astype(np.uint64)
+    three = b[:, 3] == tok.ele
+    two = b[:, 2] == tok.ele
+    key = (b[:, 0] << np.uint64(56)) | (b[:, 1] << np.uint64(48))
+    key = np.where(three, key | (b[:, 2] << np.uint64(40)), key)
+    alnum = np.zeros(256, bool)
+    alnum[48:58] = alnum[65:91] = True
+    tagok = (three | two) & alnum[b[:, 0].astype(np.uint8)] & alnum[b[:, 1].astype(np.uint8)]
+    tagok &= ~three | alnum[b[:, 2].astype(np.uint8)]
+    at = np.minimum(np.searchsorted(_TAG_KEYS, key), len(_TAG_KEYS) - 1)
+    tagok &= _TAG_KEYS[at] == key
+    code = np.where(tagok, _TAG_CODES[at], OTHER)
+    badmask[:n] |= ~tagok
+
+    # The ISA's fixed-width fields are padded by design: no byte rule inside an ISA.
+    is_isa = code == ISA
+    badmask[:n] &= ~is_isa | ~tagok | (length > MAX_FAST_SEGMENT)
+    badmask[:n] |= is_isa & ~tagok
+
+    # Interchange structure: IEA is followed by ISA (or ends a final buffer), ISA preceded
+    # by IEA (or starts the buffer).
+    is_iea = code == IEA
+    if n:
+        nxt_code = np.append(code[1:], ISA if final else OTHER)
+        badmask[:n] |= is_iea & (nxt_code != ISA)
+        prv_code = np.insert(code[:-1], 0, IEA)
+        badmask[:n] |= is_isa & (prv_code != IEA)
+        if final:
+            badmask[n - 1] |= not is_iea[n - 1]
+
+    # -- step 3, loop structure.
+    hl_rows = np.flatnonzero(code == HL)
+    hl_level = np.full(n, -1, np.int8)
+    lv = tok.pack(*tok.element(hl_rows, 3))
+    lvcode = np.select(
+        [lv == _key("20"), lv == _key("22"), lv == _key("23")], [HL20, HL22, HL23], -1
+    )
+    badmask[hl_rows[lvcode < 0]] = True
+    hl_level[hl_rows] = lvcode
+    nm1_rows = np.flatnonzero(code == NM1)
+    ent = tok.pack(*tok.element(nm1_rows, 1))
+    nm1_ent = np.select(
+        [ent == _key(k) for k in ("85", "IL", "PR", "QC", "82")],
+        [E85, EIL, EPR, EQC, E82],
+        EOTHER,
+    )
+    entity_of = np.zeros(n, np.int8)
+    entity_of[nm1_rows] = nm1_ent
+
+    is_env = code >= ISA
+    is_hl = code == HL
+    is_clm = code == CLM
+    in_claim = _ffill(is_clm | is_hl | is_env, is_clm, 0).astype(bool)
+    marker = np.full(n, -1, np.int8)
+    is_lx = code == LX
+    marker[is_lx & in_claim] = L2400
+    marker[is_clm] = L2300
+    marker[is_hl] = hl_level[is_hl]
+    marker[is_env] = ENV
+    has1 = marker >= 0
+    last1 = _ffill(has1, marker, -1)
+    is_2320 = (code == SBR) & ~has1 & (last1 == L2300)
+    marker[is_2320] = L2320
+    has2 = marker >= 0
+    major = _ffill(has2, marker, ENV)
+    entity = _ffill(has2 | (code == NM1), np.where(has2, 0, entity_of), 0)
+    badmask[:n] |= is_lx & ~in_claim  # an orphan LX: a warning in the columnar reader
+    badmask[:n] |= is_hl & (hl_level < 0)
+
+    gc = np.cumsum(is_clm) - 1
+    gl = np.cumsum(is_lx) - 1
+    is_st = code == ST
+    start20 = (hl_level == HL20) | is_st
+    start22 = start20 | (hl_level == HL22)
+    start23 = start22 | (hl_level == HL23)
+    g20, g22, g23 = (np.cumsum(x) - 1 for x in (start20, start22, start23))
+
+    # -- cut: a non-final buffer stops at its last ST (the rest is carried).
+    if final:
+        cut = n
+    else:
+        st_rows = np.flatnonzero(is_st)
+        cut = int(st_rows[-1]) if len(st_rows) else 0
+    # The first segment must open a transaction or interchange (a carry starts at ST).
+    if n and code[0] not in (ISA, ST):
+        badmask[0] = True
+
+    # -- step 4, fields. Level attributes: first non-empty value per HL group.
+    def first_value(rows: np.ndarray, k: int, groups: np.ndarray, size: int):
+        st, en = tok.element(rows, k)
+        idx = _first_per_group(groups[rows], en > st, size)
+        return _at(st, idx), _at(en, idx)
+
+    n20, n22, n23 = (int(g[-1]) + 1 if n else 0 for g in (g20, g22, g23))
+    nm_major = major[nm1_rows]
+    sel = nm1_rows[(nm_major == HL20) & (nm1_ent == E85)]
+    b_npi = first_value(sel, 9, g20, n20)
+    ref_rows = np.flatnonzero((code == REF) & (major == HL20) & (entity == E85))
+    r1 = tok.pack(*tok.element(ref_rows, 1))
+    b_ei = first_value(ref_rows[r1 == _key("EI")], 2, g20, n20)
+    b_sy = first_value(ref_rows[r1 == _key("SY")], 2, g20, n20)
+    sbr_rows = np.flatnonzero((code == SBR) & (major == HL22))
+    s_filing = first_value(sbr_rows, 9, g22, n22)
+    il = nm1_rows[(nm_major == HL22) & (nm1_ent == EIL)]
+    s_last, s_first, s_member = (first_value(il, k, g22, n22) for k in (3, 4, 9))
+    s_payer = first_value(nm1_rows[(nm_major == HL22) & (nm1_ent == EPR)], 9, g22, n22)
+    qc = nm1_rows[(nm_major == HL23) & (nm1_ent == EQC)]
+    d_last, d_first = (first_value(qc, k, g23, n23) for k in (3, 4))
+    dmg_s = np.flatnonzero((code == DMG) & (major == HL22) & (entity == EIL))
+    dmg_d = np.flatnonzero((code == DMG) & (major == HL23) & (entity == EQC))
+    s_dob, s_sex = (first_value(dmg_s, k, g22, n22) for k in (2, 3))
+    d_dob, d_sex = (first_value(dmg_d, k, g23, n23) for k in (2, 3))
+    has22 = np.zeros(n22, bool)
+    has22[g22[hl_level == HL22]] = True
+    has23 = np.zeros(n23, bool)
+    has23[g23[hl_level == HL23]] = True
+
+    # Claims.
+    clm_rows = np.flatnonzero(is_clm)
+    nc = len(clm_rows)
+    c20, c22, c23 = g20[clm_rows], g22[clm_rows], g23[clm_rows]
+    cid = tok.element(clm_rows, 1)
+    c5 = tok.element(clm_rows, 5)
+    cpos = tok.component(*c5, 0)
+    cfreq = tok.component(*c5, 2)
+    dependent = has23[c23] if nc else np.zeros(0, bool)
+
+    def pick(dep: tuple, sub: tuple) -> tuple[np.ndarray, np.ndarray]:
+        return (
+            np.where(dependent, dep[0][c23], sub[0][c22]),
+            np.where(dependent, dep[1][c23], sub[1][c22]),
+        )
+
+    p_last, p_first = pick(d_last, s_last), pick(d_first, s_first)
+    p_dob, p_sex = pick(d_dob, s_dob), pick(d_sex, s_sex)
+    dob_ok, dob_days = _dates(tok, *p_dob)
+    dob_present = p_dob[1] > p_dob[0]
+    dob_ok &= (p_dob[1] - p_dob[0]) == 8
+    in2300 = in_claim & (major == L2300)
+    in2400 = in_claim & (major == L2400)
+    rend_rows = nm1_rows[in2300[nm1_rows] & (nm1_ent == E82)]
+    c_rend = first_value(rend_rows, 9, gc, nc)
+    dtp_rows = np.flatnonzero(code == DTP)
+    dq = tok.pack(*tok.element(dtp_rows, 1))
+    d434 = dtp_rows[in2300[dtp_rows] & (dq == _key("434"))]
+    d472 = dtp_rows[in2400[dtp_rows] & (dq == _key("472"))]
+    ok434, s434, e434 = _period(tok, d434)
+    badmask[d434[~ok434]] = True
+    first434 = _first_per_group(gc[d434], ok434, nc)
+    c_start, c_end = _at(s434, first434), _at(e434, first434)
+    has434 = first434 >= 0
+
+    # Diagnoses (HI in 2300): qualifier:code composites, at most 12 elements per segment.
+    hi_rows = np.flatnonzero((code == HI) & in2300)
+    badmask[hi_rows[tok.ne[hi_rows] > 12]] = True
+    dx_claim, dx_st, dx_en, dx_order = [], [], [], []
+    for k in range(1, 13):
+        rows = hi_rows[tok.ne[hi_rows] >= k]
+        st, en = tok.element(rows, k)
+        q0, q1, _ = tok.component(st, en, 0)
+        c0, c1, cp = tok.component(st, en, 1)
+        qk = tok.pack(q0, q1)
+        badmask[rows[~cp | (c1 - c0 > 8)]] = True
+        isdx = np.isin(qk, [_key(x) for x in ("ABK", "ABF", "BK", "BF")]) & (c1 > c0)
+        dx_claim.append(gc[rows[isdx]])
+        dx_st.append(c0[isdx])
+        dx_en.append(c1[isdx])
+        dx_order.append(rows[isdx] * 16 + k)
+    dx_claim_a = np.concatenate(dx_claim) if dx_claim else np.zeros(0, np.int64)
+    order = np.argsort(np.concatenate(dx_order), kind="stable") if dx_order else np.zeros(0, int)
+    dx_claim_a = dx_claim_a[order]
+    dx_st_a = np.concatenate(dx_st)[order]
+    dx_en_a = np.concatenate(dx_en)[order]
+    dxw = tok.window(dx_st_a, dx_en_a, 8)
+    bad_dx = ((dxw == ord(".")) | (dxw == 32)).any(axis=1)
+    badmask[clm_rows[dx_claim_a[bad_dx]]] = True
+    n_dx = np.bincount(dx_claim_a, minlength=nc)[:nc] if nc else np.zeros(0, int)
+
+    # Service lines.
+    lx_rows = np.flatnonzero(is_lx & in_claim)
+    lx_gl = gl[lx_rows]
+    nl_ = int(gl[-1]) + 1 if n else 0
+    lnum = tok.element(lx_rows, 1)
+    lw = lnum[1] - lnum[0]
+    ld = _digits(tok, *lnum, 6)
+    lnum_ok = (lw >= 1) & (lw <= 6)
+    line_number = np.zeros(len(lx_rows), np.int64)
+    for i, x in enumerate(ld):
+        inside = i < lw
+        lnum_ok &= ~inside | ((x >= 0) & (x <= 9))
+        line_number = np.where(inside, line_number * 10 + x, line_number)
+    badmask[lx_rows[~lnum_ok]] = True
+    sv1_all = np.flatnonzero(code == SV1)
+    badmask[sv1_all[~in2400[sv1_all]]] = True
+    sv1_rows = sv1_all[in2400[sv1_all]]
+    sv1_count = np.bincount(gl[sv1_rows], minlength=nl_)
+    sv1_of = np.full(nl_, -1, np.int64)
+    sv1_of[gl[sv1_rows]] = sv1_rows
+    bad_lines = sv1_count[lx_gl] != 1
+    badmask[lx_rows[bad_lines]] = True
+    sv = sv1_of[lx_gl]
+    sv = np.where(sv >= 0, sv, lx_rows)  # placeholder rows of bad lines (never emitted)
+    e1 = tok.element(sv, 1)
+    proc = tok.component(*e1, 1)
+    badmask[lx_rows[proc[1] <= proc[0]]] = True
+    charge_ok, charge = _numbers(tok, *tok.element(sv, 2))
+    units_ok, units = _numbers(tok, *tok.element(sv, 4))
+    badmask[lx_rows[~charge_ok | ~units_ok]] = True
+    pos_st, pos_en = tok.element(sv, 5)
+    p7 = tok.element(sv, 7)
+    ok472, s472, e472 = _period(tok, d472)
+    badmask[d472[~ok472]] = True
+    f472 = _first_per_group(gl[d472], ok472, nl_)[lx_gl] if nl_ else np.zeros(0, np.int64)
+    has472 = f472 >= 0
+    l_start, l_end = _at(s472, f472), _at(e472, f472)
+    lrend_rows = nm1_rows[in2400[nm1_rows] & (nm1_ent == E82)]
+    l_rend = first_value(lrend_rows, 9, gl, nl_)
+    lr_st, lr_en = l_rend[0][lx_gl], l_rend[1][lx_gl]
+    line_claim = gc[lx_rows]
+    n_lines = np.bincount(line_claim, minlength=nc)[:nc] if nc else np.zeros(0, int)
+
+    # Claim checks (the columnar reader would quarantine these claims).
+    claim_bad = (cid[1] <= cid[0]) | ~has22[c22] | (s_member[1][c22] <= s_member[0][c22])
+    claim_bad |= dob_present & ~dob_ok
+    claim_bad |= (n_lines == 0) | (n_dx > 12)
+    badmask[clm_rows[claim_bad]] = True
+
+    # Segments from the cut on are carried and checked again with the next buffer.
+    bad_idx = np.flatnonzero(badmask if final else badmask[:cut])
+    bad = int(bad_idx[0]) if len(bad_idx) else None
+    if spaced_delimiters:
+        bad = 0
+
+    envelope = []
+    for i in np.flatnonzero(is_env[:cut]):
+        text = bytes(a[s[i] : t[i]]).decode("latin-1")
+        envelope.append((int(i), ENVELOPE_NAMES[int(code[i])], text.split(delimiters.element)))
+    isa_rows = np.flatnonzero(is_isa)
+    claims_before_isa = np.cumsum(is_clm)[isa_rows] - is_clm[isa_rows]
+    ix = np.cumsum(is_isa) - (1 if n and is_isa[0] else 0)
+
+    # Keep the lines of claims before the cut.
+    keep = clm_rows < cut
+    nkeep = int(keep.sum())
+    lkeep = lx_rows < cut
+    table = _assemble(
+        tok,
+        nkeep=nkeep,
+        lines=np.flatnonzero(lkeep),
+        line_claim=line_claim,
+        claim_seq0=claim_seq0,
+        source=source,
+        control=[control0, *controls],
+        claim_ix=ix[clm_rows],
+        cols={
+            "cid": cid,
+            "cpos": cpos[:2],
+            "cfreq": cfreq[:2],
+            "filing": (s_filing[0][c22], s_filing[1][c22]),
+            "payer": (s_payer[0][c22], s_payer[1][c22]),
+            "ei": (b_ei[0][c20], b_ei[1][c20]),
+            "sy": (b_sy[0][c20], b_sy[1][c20]),
+            "npi": (b_npi[0][c20], b_npi[1][c20]),
+            "member": (s_member[0][c22], s_member[1][c22]),
+            "last": p_last,
+            "first": p_first,
+            "sex": p_sex,
+        },
+        rend=(lr_st, lr_en, c_rend, b_npi, c20),
+        dependent=dependent,
+        dob=(dob_present, dob_days),
+        claim_dates=(has434, c_start, c_end),
+        dx=(dx_claim_a, dx_st_a, dx_en_a),
+        line_cols={
+            "number": line_number,
+            "e1": e1,
+            "pos": (pos_st, pos_en),
+            "p7": p7,
+            "charge": charge,
+            "units": units,
+            "dates": (has472, l_start, l_end),
+        },
+        starts_with_isa=bool(n and is_isa[0]),
+    )
+    ptr_bad = table.filter(~pl.col("_ptr_ok"))["claim_seq"]
+    if len(ptr_bad):  # SV107 is not a list of pointers 1-12
+        at = int(clm_rows[int(ptr_bad[0]) - claim_seq0])
+        bad = at if bad is None else min(bad, at)
+    table = table.drop("_ptr_ok")
+    cut_byte = int(s[cut]) if cut < n else len(data)
+    return Block(table, bad, cut, isa_rows, claims_before_isa, nkeep, envelope, cut_byte)
+
+
+def _dates_col(has: np.ndarray, days: np.ndarray) -> pl.Series:
+    return pl.Series(days.astype(np.int32)).cast(pl.Date).set(pl.Series(~has), None)
+
+
+def _assemble(
+    tok: Tokens,
+    *,
+    nkeep: int,
+    lines: np.ndarray,
+    line_claim: np.ndarray,
+    claim_seq0: int,
+    source: str,
+    control: list[str],
+    claim_ix: np.ndarray,
+    cols: dict,
+    rend: tuple,
+    dependent: np.ndarray,
+    dob: tuple,
+    claim_dates: tuple,
+    dx: tuple,
+    line_cols: dict,
+    starts_with_isa: bool,
+) -> pl.DataFrame:
+    """The canonical table of the first ``nkeep`` claims (their ``lines``), strings made
+    once per claim (or once per distinct value) and gathered onto lines."""
+    k = slice(0, nkeep)
+    strs = {name: tok.strings(st[k], en[k]) for name, (st, en) in cols.items()}
+    dep = dependent[k]
+    birth = _dates_col(dob[0][k], dob[1][k])
+    claims = pl.DataFrame(
+        {
+            "claim_id": strs["cid"],
+            "frequency": strs["cfreq"].fill_null("1"),
+            "filing_indicator": strs["filing"],
+            "payer_id": strs["payer"],
+            "billing_npi": strs["npi"],
+            "sex": strs["sex"],
+            "claim_pos": strs["cpos"],
+            "birth_date": birth,
+            "_ei": strs["ei"],
+            "_sy": strs["sy"],
+            "_member": strs["member"],
+            "_last": strs["last"],
+            "_first": strs["first"],
+            "_dep": pl.Series(dep, dtype=pl.Boolean),
+            "_cstart": _dates_col(claim_dates[0][k], claim_dates[1][k]),
+            "_cend": _dates_col(claim_dates[0][k], claim_dates[2][k]),
+        }
+    )
+    ssns = claims["_sy"].drop_nulls().unique().to_list()
+    ssn_tin = (
+        pl.col("_sy").replace_strict(
+            ssns, [pseudonymise_ssn(x) for x in ssns], default=None, return_dtype=pl.String
+        )
+        if ssns
+        else pl.lit(None, pl.String)
+    )
+    deps = claims.filter(pl.col("_dep")).select("_member", "_last", "_first", "birth_date")
+    dep_ids = {
+        row: dependent_patient_id(row[0], row[1] or "", row[2] or "", row[3])
+        for row in deps.unique().iter_rows()
+    }
+    name = pl.concat_str(pl.col("_last"), pl.col("_first"), separator=", ", ignore_nulls=True)
+    claims = claims.with_columns(
+        tin=pl.coalesce(pl.col("_ei"), ssn_tin),
+        patient_name=pl.when(name != "").then(name),
+    )
+    if dep_ids:
+        ids = pl.DataFrame(
+            {
+                "_member": [r[0] for r in dep_ids],
+                "_last": [r[1] for r in dep_ids],
+                "_first": [r[2] for r in dep_ids],
+                "birth_date": [r[3] for r in dep_ids],
+                "_dep_id": list(dep_ids.values()),
+            },
+            schema={
+                "_member": pl.String,
+                "_last": pl.String,
+                "_first": pl.String,
+                "birth_date": pl.Date,
+                "_dep_id": pl.String,
+            },
+        )
+        claims = claims.join(
+            ids,
+            on=["_member", "_last", "_first", "birth_date"],
+            how="left",
+            maintain_order="left",
+            nulls_equal=True,
+        )
+    else:
+        claims = claims.with_columns(_dep_id=pl.lit(None, pl.String))
+    claims = claims.with_columns(
+        patient_id=pl.when(pl.col("_dep")).then(pl.col("_dep_id")).otherwise(pl.col("_member"))
+    )
+    # Diagnoses: one list per claim, in segment order.
+    dx_claim, dx_st, dx_en = dx
+    dsel = dx_claim < nkeep
+    codes = pl.DataFrame(
+        {"c": dx_claim[dsel], "code": tok.strings(dx_st[dsel], dx_en[dsel], upper=True)}
+    )
+    lists = codes.group_by("c", maintain_order=True).agg(diagnosis_codes=pl.col("code"))
+    claims = (
+        claims.with_row_index("c")
+        .with_columns(pl.col("c").cast(pl.Int64))
+        .join(
+            lists.with_columns(pl.col("c").cast(pl.Int64)),
+            on="c",
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(pl.col("diagnosis_codes").fill_null(pl.lit([], pl.List(pl.String))))
+        .drop("c")
+    )
+
+    # Lines.
+    lc = line_claim[lines]
+    lcols = {k2: v for k2, v in line_cols.items()}
+    e1st, e1en = lcols["e1"][0][lines], lcols["e1"][1][lines]
+    p7st, p7en = lcols["p7"][0][lines], lcols["p7"][1][lines]
+    has472, l_start, l_end = (x[lines] for x in lcols["dates"])
+    lr_st, lr_en, c_rend, b_npi, c20 = rend
+    cr_st, cr_en = c_rend[0][lc], c_rend[1][lc]
+    bn_st, bn_en = b_npi[0][c20[lc]], b_npi[1][c20[lc]]
+    lr_st, lr_en = lr_st[lines], lr_en[lines]
+    use_line = lr_en > lr_st
+    use_claim = ~use_line & (cr_en > cr_st)
+    r_st = np.where(use_line, lr_st, np.where(use_claim, cr_st, bn_st))
+    r_en = np.where(use_line, lr_en, np.where(use_claim, cr_en, bn_en))
+    frame = pl.DataFrame(
+        {
+            "_c": pl.Series(lc, dtype=pl.Int64),
+            "line_number": pl.Series(lcols["number"][lines], dtype=pl.Int32),
+            "_e1": tok.strings(e1st, e1en).fill_null(""),
+            "line_pos": tok.strings(*(x[lines] for x in lcols["pos"])),
+            "charge": pl.Series(lcols["charge"][lines], dtype=pl.Float64).fill_nan(None),
+            "units": pl.Series(lcols["units"][lines], dtype=pl.Float64).fill_nan(None),
+            "rendering_npi": tok.strings(r_st, r_en),
+            "_e7": tok.strings(p7st, p7en).fill_null(""),
+            "_lstart": _dates_col(has472, l_start),
+            "_lend": _dates_col(has472, l_end),
+        }
+    )
+    comp = chr(tok.comp)
+    sv101 = pl.col("_e1").str.to_uppercase().str.split(comp, literal=True)
+    frame = _by_value(
+        frame,
+        "_e1",
+        procedure_code=sv101.list.get(1, null_on_oob=True),
+        modifiers=sv101.list.slice(2, 4).list.eval(pl.element().filter(pl.element() != "")),
+    )
+    frame = _by_value(
+        frame,
+        "_e7",
+        diagnosis_pointers=pl.col("_e7")
+        .str.split(comp, literal=True)
+        .cast(pl.List(pl.Int8), strict=False)
+        .list.drop_nulls(),
+        _ptr_ok=pl.col("_e7").str.contains(_POINTERS.replace("C", re.escape(comp))),
+    )
+    ctl = pl.Series(control, dtype=pl.String)
+    cix = claim_ix[:nkeep] + (1 if starts_with_isa else 0)
+    claims = claims.with_columns(
+        interchange_control=ctl.gather(pl.Series(np.minimum(cix, len(control) - 1))),
+        _ix=pl.Series(claim_ix[:nkeep], dtype=pl.Int64),
+        claim_seq=pl.Series(np.arange(nkeep, dtype=np.int64) + claim_seq0),
+    )
+    joined = pl.concat([frame, claims.select(pl.all().gather(frame["_c"]))], how="horizontal")
+    has_line = pl.col("_lstart").is_not_null()
+    table = joined.select(
+        source=pl.lit(source, pl.String),
+        interchange_control="interchange_control",
+        claim_seq="claim_seq",
+        claim_id="claim_id",
+        frequency="frequency",
+        filing_indicator="filing_indicator",
+        payer_id="payer_id",
+        tin="tin",
+        billing_npi="billing_npi",
+        rendering_npi="rendering_npi",
+        patient_id="patient_id",
+        patient_name="patient_name",
+        birth_date="birth_date",
+        sex="sex",
+        claim_pos="claim_pos",
+        diagnosis_codes="diagnosis_codes",
+        line_number="line_number",
+        procedure_code="procedure_code",
+        modifiers="modifiers",
+        line_pos="line_pos",
+        charge="charge",
+        units="units",
+        service_date=pl.when(has_line).then(pl.col("_lstart")).otherwise(pl.col("_cstart")),
+        service_date_end=pl.when(has_line).then(pl.col("_lend")).otherwise(pl.col("_cend")),
+        diagnosis_pointers="diagnosis_pointers",
+        _ix="_ix",
+        _ptr_ok="_ptr_ok",
+    )
+    return table.cast({k2: v for k2, v in CLAIM_LINE_SCHEMA.items()})
+
+
+# Every non-empty component of SV107 is a pointer 1-12 (rules.POINTER_RE); C = component.
+_POINTERS = r"^(?:(?:0?[1-9]|1[0-2])?(?:C(?:0?[1-9]|1[0-2])?)*)$"
+
+
+def _by_value(frame: pl.DataFrame, column: str, **exprs: pl.Expr) -> pl.DataFrame:
+    """``frame`` plus ``exprs`` of ``column``, computed once per distinct value."""
+    distinct = frame.select(pl.col(column).unique()).with_columns(**exprs)
+    return frame.join(distinct, on=column, how="left", maintain_order="left", nulls_equal=True)

@@ -1,0 +1,198 @@
+"""The numpy fast path (x12.fast / x12.vector) against the columnar reader it stands in for.
+
+Every test compares the whole table and the whole read report with the columnar reader's,
+and checks which path did the work (a spy on the columnar reader), so that a fallback
+cannot pass for the fast path or the other way round.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from mipsclaims import x12
+from mipsclaims.synth import SynthConfig, render_claims, synthetic_837
+from mipsclaims.testing import claims, delimiter_sets, newlines
+from mipsclaims.x12 import columnar, fast, vector
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Counts columnar-reader runs and kernel calls made by the fast path."""
+    calls = {"columnar": 0, "kernel": 0}
+    real_columnar, real_kernel = columnar.iter_claim_line_batches, vector.read_block
+
+    def columnar_spy(*args, **kwargs):
+        calls["columnar"] += 1
+        return real_columnar(*args, **kwargs)
+
+    def kernel_spy(*args, **kwargs):
+        calls["kernel"] += 1
+        return real_kernel(*args, **kwargs)
+
+    monkeypatch.setattr(columnar, "iter_claim_line_batches", columnar_spy)
+    monkeypatch.setattr(fast, "read_block", kernel_spy)
+    return calls
+
+
+def both(data: bytes, batch: int = 1 << 20):
+    """(fast table, fast report), after asserting both equal the columnar reader's."""
+    expected_report, report = x12.ReadReport(), x12.ReadReport()
+    expected = columnar.read_claim_lines(data, expected_report, batch_bytes=batch)
+    table = fast.read_claim_lines(data, report, batch_bytes=batch)
+    assert_frame_equal(table, expected)
+    assert report == expected_report
+    return table, report
+
+
+def synth(claims: int = 30, seed: int = 1, **kw) -> bytes:
+    return synthetic_837(SynthConfig(claims=claims, seed=seed, **kw))
+
+
+def interchange(claims: int, seed: int, control: int) -> bytes:
+    data, number = synth(claims, seed), f"{control:09d}".encode()
+    return data.replace(b"*000000001*", b"*" + number + b"*").replace(
+        b"*000000001~", b"*" + number + b"~"
+    )
+
+
+def test_clean_synthetic_file_is_read_by_the_kernel_alone(spy):
+    table, report = both(synth(200, seed=7))
+    spy["columnar"] = spy["columnar"] - 1  # the reference read in ``both``
+    assert spy == {"columnar": 0, "kernel": 1}
+    assert report.claims_read == 200 and table["claim_seq"].n_unique() == 200
+    assert table["claim_seq"].to_list() == sorted(table["claim_seq"].to_list())
+
+
+def test_a_large_interchange_goes_to_the_columnar_reader(spy):
+    data = synth(400, seed=3, claims_per_transaction=40)
+    small = interchange(3, 1, 7)
+    both(small + data + small, batch=16 * 1024)
+    assert spy["columnar"] == 2 and spy["kernel"] == 1
+
+
+@pytest.fixture
+def kernel_for_large(monkeypatch):
+    monkeypatch.setattr(fast, "KERNEL_LARGE_INTERCHANGES", True)
+
+
+def test_a_large_interchange_is_read_piece_by_piece_with_a_carry(spy, kernel_for_large):
+    data = synth(400, seed=3, claims_per_transaction=40)
+    table, _ = both(data, batch=16 * 1024)
+    assert spy["columnar"] == 1  # only the reference read
+    assert spy["kernel"] > 3
+    assert table.height > 400
+
+
+def test_many_small_interchanges_are_one_kernel_call(spy):
+    data = b"".join(interchange(1, seed, seed + 1) for seed in range(150))
+    table, report = both(data)
+    assert spy == {"columnar": 1, "kernel": 1}
+    assert report.interchanges == 150
+    assert table["interchange_control"].n_unique() == 150
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b"DTP*472*D8*2025", b"DTP*472*D8*2X25"),  # quarantined claim
+        (b"CLM*", b"CLM**"),  # claim id missing
+        (b"LX*1~", b"LX*A~"),  # bad line number
+        (b"HL*", b"HX*"),  # damaged tag
+        (b"SE*", b"SE*9"),  # SE count warning
+        (b"NM1*IL*1*", b"NM1*IL*1* "),  # padded element (stripped by the columnar reader)
+        (b"HI*ABK:", b"HI*ABK*"),  # diagnosis code written as its own element
+    ],
+)
+def test_a_damaged_interchange_between_clean_ones_gives_the_columnar_result(spy, old, new):
+    middle = interchange(20, 5, 2)
+    assert old in middle
+    middle = middle.replace(old, new, 1)
+    data = interchange(20, 4, 1) + b"\n" + middle + interchange(20, 6, 3)
+    _, report = both(data, batch=4096)
+    assert spy["columnar"] == 2  # the reference read and the fallback from the middle on
+    assert report.interchanges == 3
+
+
+def test_damage_in_a_later_piece_of_a_large_interchange(spy, kernel_for_large):
+    data = synth(300, seed=9, claims_per_transaction=30)
+    at = data.rindex(b"DTP*472*D8*2025")
+    data = data[:at] + b"DTP*472*D8*2X25" + data[at + 15 :]
+    _table, report = both(data, batch=8 * 1024)
+    assert spy["columnar"] == 2 and spy["kernel"] > 2
+    assert len(report.quarantined) == 1
+
+
+def test_a_failed_interchange_between_clean_ones(spy):
+    data = interchange(5, 1, 1) + b"ISA*garbage~" + interchange(5, 2, 2)
+    _, report = both(data)
+    assert len(report.errors) == 1 and report.claims_read == 10
+
+
+def test_the_environment_selects_the_columnar_reader(spy, monkeypatch):
+    monkeypatch.setenv(fast.READER_ENV, "columnar")
+    x12.read_claim_lines(synth(10))
+    assert spy == {"columnar": 1, "kernel": 0}
+
+
+def test_streams_go_to_the_columnar_reader(spy):
+    import io
+
+    x12.read_claim_lines(io.BytesIO(synth(10)))
+    assert spy == {"columnar": 1, "kernel": 0}
+
+
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(
+    st.lists(claims(), min_size=1, max_size=8),
+    delimiter_sets(),
+    newlines,
+    st.sampled_from([300, 2048, 1 << 20]),
+)
+def test_generated_claims_agree(originals, delimiters, newline, batch):
+    data = render_claims(originals, delimiters, newline, claims_per_transaction=2)
+    both(data, batch)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 10_000), delimiter_sets(), newlines, st.sampled_from([4096, 1 << 20]))
+def test_synthetic_files_agree_and_take_the_fast_path(seed, delimiters, newline, batch):
+    data = synthetic_837(SynthConfig(claims=40, seed=seed, delimiters=delimiters, newline=newline))
+    calls = []
+    real = columnar.iter_claim_line_batches
+    fast.columnar.iter_claim_line_batches = lambda *a, **k: calls.append(1) or real(*a, **k)
+    try:
+        table = fast.read_claim_lines(data, batch_bytes=1 << 20)
+    finally:
+        fast.columnar.iter_claim_line_batches = real
+    assert_frame_equal(table, columnar.read_claim_lines(data, batch_bytes=1 << 20))
+    whitespace = any(c in " \t\r\n" for c in (delimiters.element, delimiters.component))
+    # A newline after a newline terminator is an empty segment: left to the columnar reader.
+    empty_segments = delimiters.segment == "\n" and newline != ""
+    assert bool(calls) == (whitespace or empty_segments or delimiters.segment in " \t")
+    both(data, batch)
+
+
+def test_a_failed_only_interchange_raises_the_columnar_error():
+    """The only interchange fails in its second transaction: the columnar reader raises
+    (nothing of the input was read in full), so must the fast path."""
+    data = synth(6, seed=1, claims_per_transaction=2)
+    data = data.replace(b"ST*837*0002*005010X222A1", b"ST*837*0002*005010X999A1")
+    errors = []
+    for read in (columnar.read_claim_lines, fast.read_claim_lines):
+        with pytest.raises(x12.EnvelopeError) as caught:
+            read(data)
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
+
+
+def test_the_same_failure_after_a_clean_interchange_is_an_error_entry(spy):
+    bad = synth(6, seed=1, claims_per_transaction=2)
+    bad = bad.replace(b"ST*837*0002*005010X222A1", b"ST*837*0002*005010X999A1")
+    _, report = both(interchange(4, 2, 9) + bad)
+    assert len(report.errors) == 1 and spy["kernel"] == 1
