@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 import mipsclaims
 from mipsclaims.engine import closing_codes, evaluate_lines
 from mipsclaims.specs import UnsupportedYearError
+from support_engine import D, claim, counts, frame
 from test_engine_properties import claims
-from test_engine_support import D, claim, counts, frame
 
 
 def outcomes_of_check(check):

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mipsclaims.engine import evaluate_lines
-from test_engine_support import D, claim, frame
+from support_engine import D, claim, frame
 
 YEAR = 2025
 PROCEDURES = ["99213", "90791", "92012", "22526", "70486", "97802", "88305", "78300"]

@@ -12,7 +12,7 @@ import pytest
 
 from mipsclaims.engine import evaluate_lines
 from mipsclaims.schema import short_hash
-from test_engine_support import D, claim, counts, frame, row
+from support_engine import D, claim, counts, frame, row
 
 
 def ev(*claims, year=2025, level="tin-npi"):

@@ -6,7 +6,7 @@ import datetime as dt
 
 from mipsclaims.report.gaps import GAP_COLUMNS, MASKED, format_choices, gap_frame
 from mipsclaims.schema import short_hash
-from test_report_data import NPI_A, TIN, fake_closing, make_instances
+from support_report import NPI_A, TIN, fake_closing, make_instances
 
 
 def test_gaps_are_missing_and_conflicting_instances_masked_by_default() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from mipsclaims.report import gaps as gaps_mod
 from mipsclaims.report import html
-from test_report_data import NPI_A, fake_closing, make_result
+from support_report import NPI_A, fake_closing, make_result
 
 HOSTILE = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
 REPO = Path(__file__).resolve().parents[1]

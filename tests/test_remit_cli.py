@@ -22,7 +22,7 @@ from mipsclaims.api import reconcile
 from mipsclaims.cli import app
 from mipsclaims.schema import short_hash
 from mipsclaims.synth import render_claims
-from test_engine_support import claim
+from support_engine import claim
 from test_remit_reader import era
 from test_remit_reconcile import CONFIRMED, svc
 

@@ -15,7 +15,7 @@ from mipsclaims.remit.reconcile import (
     reconcile_lines,
     unmatched_remittances,
 )
-from test_engine_support import D, claim, frame
+from support_engine import D, claim, frame
 from test_remit_reader import era
 
 

@@ -9,7 +9,7 @@ import json
 from rich.console import Console
 
 from mipsclaims.report import export, terminal
-from test_report_data import NPI_A, NPI_B, make_result
+from support_report import NPI_A, NPI_B, make_result
 
 
 def test_json_rows_keep_contract_keys_in_order() -> None:

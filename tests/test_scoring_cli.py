@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from mipsclaims.cli import app
 from mipsclaims.scoring import read_rows
-from test_scoring_support import TIN, frame, row
+from support_scoring import TIN, frame, row
 
 runner = CliRunner()
 

@@ -18,7 +18,7 @@ from mipsclaims.cli import app
 from mipsclaims.scoring import ScoringOptions, UnknownMvpError, score
 from mipsclaims.specs import builder, specs_dir
 from mipsclaims.specs.mvp import load_mvps
-from test_scoring_support import NPI, TIN, frame, perfect, row
+from support_scoring import NPI, TIN, frame, perfect, row
 
 runner = CliRunner()
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from mipsclaims import specs
 from mipsclaims.scoring import ScoringInputError, decile_points, next_decile_rate, score_rows
 from mipsclaims.scoring.points import instances_to_rate
-from test_scoring_support import NPI, TIN, frame, row
+from support_scoring import NPI, TIN, frame, row
 
 # Decile 8 starts at 73.08 and decile 9 at 82.71 (CMS submissions API example).
 API_EXAMPLE = {

@@ -15,7 +15,7 @@ from mipsclaims.scoring import (
     score_result,
     zone,
 )
-from test_scoring_support import NPI, TIN, frame, perfect, row
+from support_scoring import NPI, TIN, frame, perfect, row
 
 
 @pytest.mark.parametrize(
