@@ -32,6 +32,7 @@ import polars as pl
 
 from ..claims import dependent_patient_id
 from ..schema import CLAIM_LINE_SCHEMA, pseudonymise_ssn
+from . import rules
 from .envelope import Delimiters
 
 #: Longest segment the fast path reads (conservative: far below the reader's limit).
@@ -58,38 +59,10 @@ _CODED = {
     "IEA": IEA,
 }
 ENVELOPE_NAMES = {v: k for k, v in _CODED.items() if v >= ISA}
-# Other segments of 837P 5010 the fast path accepts (read as OTHER). Any tag not listed
-# here (a typo, a damaged tag) sends the interchange to the columnar reader.
-_KNOWN = [
-    "BHT",
-    "PER",
-    "N3",
-    "N4",
-    "PRV",
-    "PAT",
-    "CUR",
-    "PWK",
-    "CN1",
-    "AMT",
-    "K3",
-    "NTE",
-    "CR1",
-    "CR2",
-    "CRC",
-    "HCP",
-    "CAS",
-    "OI",
-    "MOA",
-    "SV5",
-    "QTY",
-    "MEA",
-    "PS1",
-    "LIN",
-    "CTP",
-    "SVD",
-    "LQ",
-    "FRM",
-]
+# Other segments of 837P 5010 the fast path accepts (read as OTHER): the reader's one list
+# of 837P tags (rules.KNOWN_TAGS), less TA1 and CR3, which it leaves to the columnar reader.
+# Any tag not listed (a typo, a damaged tag) sends the interchange to the columnar reader.
+_KNOWN = sorted(rules.KNOWN_TAGS - _CODED.keys() - {"TA1", "CR3"})
 # Loop codes (the ``major`` column).
 ENV, HL20, HL22, HL23, L2300, L2400, L2320 = range(7)
 # NM101 entity codes the reader uses.
