@@ -79,13 +79,13 @@ def _load(
 
 def _evaluate(lines: pl.DataFrame, year: int, level: str, quiet: bool):
     from .. import specs
-    from ..engine import evaluate_lines  # lazy: keeps `--help` fast
+    from ..engine import as_level, evaluate_lines  # lazy: keeps `--help` fast
     from ..engine.facts import SpillError
     from ..report.progress import status
 
     try:
         with status(f"evaluating {lines.height:,} claim lines for {year}", quiet=quiet):
-            return evaluate_lines(lines, year, level=level)
+            return evaluate_lines(lines, year, level=as_level(level))
     except (specs.UnsupportedYearError, specs.SpecFileError, SpillError) as exc:
         raise fail(str(exc)) from None
 
@@ -108,7 +108,7 @@ def _evaluate_files(
     receives the counts of what was read.
     """
     from .. import specs
-    from ..engine import evaluate_lines
+    from ..engine import as_level, evaluate_lines
     from ..engine.facts import SpillError
 
     if not files and store is None:
@@ -119,7 +119,7 @@ def _evaluate_files(
     if transform is not None:
         batches = map(transform, batches)
     try:
-        result = evaluate_lines(batches, year, level=level)
+        result = evaluate_lines(batches, year, level=as_level(level))
     except (sources.InputError, specs.UnsupportedYearError, specs.SpecFileError, SpillError) as exc:
         raise fail(str(exc)) from None
     report_reading(loaded.report, quiet=quiet, strict=strict)

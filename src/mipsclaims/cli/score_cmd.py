@@ -182,13 +182,18 @@ def print_report(report: ScoreReport) -> None:
 
 def _evaluate(files: list[Path], year: int, level: str, strict: bool, *, summarise: bool = True):
     """Evaluate claim files, saying on standard error (once) what could not be read."""
-    from ..engine import evaluate_lines  # lazy: scoring from --rows must not need the engine
+    from ..engine import (
+        as_level,
+        evaluate_lines,
+    )  # lazy: scoring from --rows must not need the engine
     from ..report import sources as sources_mod
 
     loaded = sources_mod.Loaded(lines=pl.DataFrame(), files=len(files))
     try:
         result = evaluate_lines(
-            sources_mod.iter_batches(files, None, quiet=True, loaded=loaded), year, level=level
+            sources_mod.iter_batches(files, None, quiet=True, loaded=loaded),
+            year,
+            level=as_level(level),
         )
     except sources_mod.InputError as exc:
         raise fail(str(exc)) from None

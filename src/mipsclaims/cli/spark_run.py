@@ -67,6 +67,7 @@ def evaluate_on_spark(
 ):
     """An :class:`~mipsclaims.engine.EngineResult` (rows and scope) computed on Spark."""
     from .. import specs
+    from ..engine import as_level
 
     if store is not None:
         raise fail("--engine spark reads 837P files; read a --store with the local engine")
@@ -101,7 +102,7 @@ def evaluate_on_spark(
         if unreadable:
             raise fail(unreadable[0])
         try:
-            result = evaluate(read.lines, year, level=level).to_engine_result()  # type: ignore[arg-type]
+            result = evaluate(read.lines, year, level=as_level(level)).to_engine_result()
         except specs.UnsupportedYearError as exc:
             raise fail(str(exc)) from None
         read.unpersist()
