@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
@@ -59,7 +60,8 @@ def read_remittances(remit: list[Path], store: Path | None, quiet: bool) -> pl.D
         raise fail("no 835 remittance could be read")
     frames = [f for f in (stored, table) if f is not None]
     if len(frames) == 2 and stored is not None and stored.height and table is not None:
-        offset = int(stored["remit_seq"].max()) + 1
+        # polars types max() as any scalar; remit_seq is Int64, so an int
+        offset = cast(int, stored["remit_seq"].max()) + 1
         frames[1] = table.with_columns(pl.col("remit_seq") + offset)
     out = pl.concat(frames)
     _note(f"835: {out['remit_seq'].n_unique():,} claims ({out.height:,} rows) read", quiet)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
@@ -100,8 +101,9 @@ def read_stored_remittances(store: Path) -> pl.DataFrame:
             raise StoreError(f"{store / FOLDER / entry['part']}: unreadable ({exc})") from None
         if frame.height:
             frame = frame.with_columns(pl.col("remit_seq").rank("dense").cast(pl.Int64) - 1 + seq)
-            seq = int(frame["remit_seq"].max()) + 1
+            # polars types max() as any scalar; remit_seq is Int64, so an int
+            seq = cast(int, frame["remit_seq"].max()) + 1
         frames.append(frame)
     if not frames:
         return pl.DataFrame(schema=REMIT_LINE_SCHEMA)
-    return pl.concat(frames).cast(REMIT_LINE_SCHEMA)  # type: ignore[arg-type]
+    return pl.concat(frames).cast(pl.Schema(REMIT_LINE_SCHEMA))
