@@ -42,12 +42,16 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from .atomicfile import atomic_path
 from .errors import MipsClaimsError
 from .schema import CLAIM_LINE_SCHEMA, conform, empty_claim_lines, short_hash
+
+if TYPE_CHECKING:
+    from .x12.report import ReadReport
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -62,7 +66,7 @@ class LossError(StoreError):
     """``ingest_files(strict=True)``: a file had claims that could not be read (not
     ingested); ``report`` says which."""
 
-    def __init__(self, message: str, report: object) -> None:
+    def __init__(self, message: str, report: ReadReport) -> None:
         super().__init__(message)
         self.report = report
 
@@ -105,7 +109,7 @@ def _pause(stage: str) -> None:
         time.sleep(float(seconds or 60))
 
 
-def _atomic_write(target: Path, write: Callable[[Path], None], stage: str) -> None:
+def _atomic_write(target: Path, write: Callable[[Path], object], stage: str) -> None:
     """Write via ``write(tmp)`` to a temp file beside ``target``, fsync, then replace."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target, durable=True, before_replace=lambda: _pause(stage)) as tmp:

@@ -180,7 +180,7 @@ class _Writer:
         p = c.patient
         ssn = getattr(c, "billing_ssn", None)
         billing = (c.billing_npi, c.tin, ssn)
-        subscriber = (billing, p.member_id, c.filing_indicator, c.payer_id)
+        subscriber: tuple[Any, ...] = (billing, p.member_id, c.filing_indicator, c.payer_id)
         if not p.is_dependent:
             subscriber += (p.last_name, p.first_name, p.birth_date, p.sex)
         if billing != self.keys[0]:
@@ -329,7 +329,9 @@ class _Generator:
         self.rng = random.Random(cfg.seed)
         self.targets = _targets(cfg.year)
         rng = self.rng
-        self.tins = [(f"{rng.randrange(10**8, 10**9)}", None) for _ in range(max(cfg.tins, 1))]
+        self.tins: list[tuple[str | None, str | None]] = [  # (tin, ssn)
+            (f"{rng.randrange(10**8, 10**9)}", None) for _ in range(max(cfg.tins, 1))
+        ]
         self.tins[-1] = (None, f"{rng.randrange(10**8, 10**9)}")  # one SSN-billed provider
         self.npis = [f"1{rng.randrange(10**8, 10**9)}" for _ in range(max(cfg.clinicians, 1))]
         n = cfg.patients or max(cfg.claims // 3, 1)

@@ -93,13 +93,13 @@ def year_index(year: int) -> YearIndex:
                         frozenset(p.place_of_service_exclusions),
                     )
                 )
-        for p in m.performance_options:
-            index.performance[(m.measure_id, p.option_group)].append(
+        for perf in m.performance_options:
+            index.performance[(m.measure_id, perf.option_group)].append(
                 _Perf(
-                    marker=MARKER_OF_OPTION_TYPE[p.option_type],
+                    marker=MARKER_OF_OPTION_TYPE[perf.option_type],
                     codes=tuple(
                         (qdc_code_key(q.code), frozenset(q.modifiers), is_diagnosis_qdc(q.code))
-                        for q in p.quality_codes
+                        for q in perf.quality_codes
                     ),
                 )
             )
