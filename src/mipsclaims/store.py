@@ -129,7 +129,7 @@ def read_manifest(store: Path) -> dict:
     if not path.exists():
         return _empty_manifest()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data: dict = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise StoreError(f"{path}: unreadable manifest ({exc})") from None
     if data.get("format") != FORMAT_VERSION:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import polars as pl
 
 from ..report import sources
 from .common import fail
+
+if TYPE_CHECKING:
+    from ..report.remit import RemitReport
 from .report_cmd import _console, _emit, _load, _measures, _note
 
 __all__ = ["gaps_remit", "read_remittances", "report_remit"]
@@ -68,7 +71,15 @@ def read_remittances(remit: list[Path], store: Path | None, quiet: bool) -> pl.D
     return out
 
 
-def _remit_report(files, store, remit, year, level, quiet, strict=False):
+def _remit_report(
+    files: list[Path] | None,
+    store: Path | None,
+    remit: list[Path],
+    year: int,
+    level: str,
+    quiet: bool,
+    strict: bool = False,
+) -> RemitReport:
     from .. import specs
     from ..report.progress import status
     from ..report.remit import remit_report
@@ -83,8 +94,16 @@ def _remit_report(files, store, remit, year, level, quiet, strict=False):
 
 
 def report_remit(
-    files, store, remit, year: int, level: str, fmt: str, output, quiet: bool, strict: bool = False
-):
+    files: list[Path] | None,
+    store: Path | None,
+    remit: list[Path],
+    year: int,
+    level: str,
+    fmt: str,
+    output: Path | None,
+    quiet: bool,
+    strict: bool = False,
+) -> None:
     """``report --remit``: the rows with confirmed-only figures (every format)."""
     from ..report.csvsafe import frame_to_csv
     from ..report.export import ordered_rows
@@ -126,8 +145,18 @@ def report_remit(
 
 
 def gaps_remit(
-    files, store, remit, year, level, measures, fmt, output, show_phi, quiet, strict=False
-):
+    files: list[Path] | None,
+    store: Path | None,
+    remit: list[Path],
+    year: int,
+    level: str,
+    measures: str | None,
+    fmt: str,
+    output: Path | None,
+    show_phi: bool,
+    quiet: bool,
+    strict: bool = False,
+) -> None:
     """``gaps --remit``: every QDC not confirmed, with what to do about it."""
     from ..report.csvsafe import frame_to_csv
     from ..report.remit import at_risk_frame, at_risk_tables

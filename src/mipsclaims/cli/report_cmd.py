@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import typer
@@ -25,6 +26,9 @@ from ..report import sources
 from ..report.termsafe import SafeConsole, printable
 from .common import STRICT, Level, errors, fail, report_reading
 from .spark_run import ENGINE, MASTER, Engine
+
+if TYPE_CHECKING:
+    from ..engine import EngineResult
 
 console = SafeConsole()
 
@@ -77,7 +81,7 @@ def _load(
     return loaded
 
 
-def _evaluate(lines: pl.DataFrame, year: int, level: str, quiet: bool):
+def _evaluate(lines: pl.DataFrame, year: int, level: str, quiet: bool) -> EngineResult:
     from .. import specs
     from ..engine import as_level, evaluate_lines  # lazy: keeps `--help` fast
     from ..engine.facts import SpillError
@@ -100,7 +104,7 @@ def _evaluate_files(
     transform: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
     loaded: sources.Loaded | None = None,
     strict: bool = False,
-):
+) -> EngineResult:
     """Read and evaluate in one streaming pass (report, gaps, check with a year): same
     result as ``_evaluate(_load(...).lines, ...)`` at a fraction of the memory.
 

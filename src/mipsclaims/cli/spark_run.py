@@ -11,10 +11,16 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from .common import errors, fail
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from ..engine import EngineResult
 
 
 class Engine(StrEnum):
@@ -32,7 +38,7 @@ MASTER = typer.Option(
 )
 
 
-def _session(master: str, quiet: bool):
+def _session(master: str, quiet: bool) -> tuple[SparkSession, bool]:
     """The active Spark session, or a new one on ``master`` (and whether we made it)."""
     try:
         from pyspark.sql import SparkSession
@@ -64,7 +70,7 @@ def evaluate_on_spark(
     master: str,
     quiet: bool,
     strict: bool = False,
-):
+) -> EngineResult:
     """An :class:`~mipsclaims.engine.EngineResult` (rows and scope) computed on Spark."""
     from .. import specs
     from ..engine import as_level

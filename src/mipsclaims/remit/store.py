@@ -58,9 +58,10 @@ def _manifest(store: Path) -> dict:
     if not path.exists():
         return {"format": 1, "files": []}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data: dict = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise StoreError(f"{path}: unreadable 835 manifest ({exc})") from None
+    return data
 
 
 def ingest_remittance(store: Path, path: Path) -> RemitIngest:

@@ -250,7 +250,14 @@ def build_context(
     }
 
 
-def render_html(result: Any, *, year: int, level: str, scores: Any = None, generated=None) -> str:
+def render_html(
+    result: Any,
+    *,
+    year: int,
+    level: str,
+    scores: Any = None,
+    generated: dt.datetime | None = None,
+) -> str:
     """The report as one self-contained HTML document."""
     context = build_context(result, year=year, level=level, scores=scores, generated=generated)
     return _ENV.get_template("report.html.j2").render(**context)

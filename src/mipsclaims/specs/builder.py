@@ -371,7 +371,8 @@ def render(spec: YearSpec) -> str:
 def load_calculation_types(specs_dir: Path) -> dict[str, dict[str, CalculationType]]:
     """{year: {measure id: calculation type}} (checked when a Measure is built from it)."""
     raw = _read_json(specs_dir / CALCULATION_TYPES_FILE)
-    return raw["years"]
+    years: dict[str, dict[str, CalculationType]] = raw["years"]
+    return years
 
 
 def build_all(cms_dir: Path, specs_dir: Path, *, write: bool = True) -> dict[str, str]:
