@@ -25,7 +25,7 @@ from .x12.envelope import DEFAULT_BLOCK
 
 __all__ = ["InputError", "iter_claim_lines", "iter_file_batches", "load_claim_lines", "sniff"]
 
-PathLike = str | os.PathLike
+PathLike = str | os.PathLike[str]
 Progress = Callable[[int], None]  # called with the bytes of the file read so far
 SNIFF_BYTES = 4096
 

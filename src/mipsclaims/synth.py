@@ -306,7 +306,7 @@ def _targets(year: int) -> list[_Target]:
             procs = procs or tuple(p.code for p in opt.procedure_codes)
             if not procs:
                 continue
-            outcomes: dict[str, list] = {}
+            outcomes: dict[str, list[Any]] = {}
             for perf in measure.performance_options:
                 if perf.option_group == opt.option_group:
                     codes = tuple((q.code, q.modifiers) for q in perf.quality_codes)
@@ -459,7 +459,7 @@ def synthetic_837(config: SynthConfig) -> bytes:
     return "".join(iter_synthetic_837(config)).encode("utf-8")
 
 
-def write_synthetic_837(target: str | os.PathLike | IO[bytes], config: SynthConfig) -> int:
+def write_synthetic_837(target: str | os.PathLike[str] | IO[bytes], config: SynthConfig) -> int:
     """Stream the synthetic file to a path or binary file; return the bytes written."""
     written = 0
     if isinstance(target, str | os.PathLike):

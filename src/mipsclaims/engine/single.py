@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from dateutil.relativedelta import relativedelta
 
 from .. import specs
-from ..claims import Claim
+from ..claims import Claim, ServiceLine
 from ..schema import PERFORMANCE_MODIFIERS
 from .codes import (
     FLU_SEASON_MONTHS,
@@ -214,7 +214,7 @@ def claim_outcomes(claim: Claim, year: int) -> tuple[str | None, list[SplitOutco
     filing = (claim.filing_indicator or "MB").strip().upper()
     if filing != "MB":
         return "not_part_b", []
-    splits: dict[str | None, list] = defaultdict(list)
+    splits: dict[str | None, list[ServiceLine]] = defaultdict(list)
     for line in claim.lines:
         splits[line.rendering_npi or claim.rendering_npi or claim.billing_npi].append(line)
     dx = frozenset(claim.diagnosis_codes)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import polars as pl
 
@@ -53,12 +53,12 @@ def is_835(path: Path) -> bool:
     return gs.startswith(f"GS{delims.element}HP{delims.element}".encode("latin-1"))
 
 
-def _manifest(store: Path) -> dict:
+def _manifest(store: Path) -> dict[str, Any]:
     path = store / FOLDER / MANIFEST
     if not path.exists():
         return {"format": 1, "files": []}
     try:
-        data: dict = json.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise StoreError(f"{path}: unreadable 835 manifest ({exc})") from None
     return data

@@ -141,7 +141,7 @@ class QuarantineList(CappedList):
         entry[1] += lines
 
 
-def total(items: list) -> int:
+def total(items: list[Any]) -> int:
     """How many entries ``items`` saw (a plain list, or a :class:`CappedList` that dropped some)."""
     return len(items) + getattr(items, "dropped", 0)
 
