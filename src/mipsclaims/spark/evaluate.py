@@ -310,7 +310,8 @@ LINES_PER_GROUP = 500_000
 def default_groups(spark: SparkSession, lines: int) -> int:
     """Patient groups when not given: about :data:`LINES_PER_GROUP` lines each, and at
     least two per core so that every core has work."""
-    return max(2 * spark.sparkContext.defaultParallelism, -(-lines // LINES_PER_GROUP), 1)
+    cores: int = spark.sparkContext.defaultParallelism
+    return max(2 * cores, -(-lines // LINES_PER_GROUP), 1)
 
 
 def evaluate(
