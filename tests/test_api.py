@@ -121,7 +121,7 @@ def test_evaluate_accepts_frames_lazy_frames_and_claims():
     assert counts(group, "181", npi=None) == expected
     with pytest.raises(TypeError):
         mipsclaims.evaluate([1, 2], 2025)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="level must be 'tin-npi' or 'tin', not 'npi'"):
         mipsclaims.evaluate(cs, 2025, level="npi")  # type: ignore[arg-type]
     with pytest.raises(UnsupportedYearError, match="specs import"):
         mipsclaims.evaluate(cs, 2027)  # no spec until CMS publishes it and the user imports it

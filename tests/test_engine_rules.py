@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from mipsclaims.engine import evaluate_lines
+from mipsclaims.engine import as_level, evaluate_lines
 from mipsclaims.schema import short_hash
 from support_engine import D, claim, counts, frame, row
 
@@ -456,3 +456,12 @@ def test_option_masks_refuse_more_options_than_an_int64_holds(monkeypatch):
     monkeypatch.setattr(eligibility, "tables", lambda year: too_many)
     with pytest.raises(ValueError, match="do not fit a mask"):
         eligibility.option_masks.__wrapped__(1999)
+
+
+def test_as_level_checks_the_two_levels_once_for_every_entry_point():
+    assert as_level("tin-npi") == "tin-npi" and as_level("tin") == "tin"
+    for bad in ("npi", "TIN", "", None):
+        with pytest.raises(ValueError, match="level must be 'tin-npi' or 'tin'"):
+            as_level(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="not 'group'"):
+        evaluate_lines(frame(), 2025, level="group")  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from mipsclaims.remit.reader import (
     REMIT_LINE_SCHEMA,
@@ -224,6 +225,22 @@ def test_several_files_number_claims_in_order():
     t = read_remit_lines([era(*CLAIM_A), era(*CLAIM_A)], report)
     assert t["remit_seq"].unique(maintain_order=True).to_list() == [0, 1]
     assert report.claims_read == 2 and len(report.sources) == 2
+
+
+def test_a_list_or_tuple_is_several_inputs_anything_else_one(tmp_path):
+    """Paths in a list or tuple are files in order; bytes and an iterable of chunks are one."""
+    first, second = tmp_path / "a.835", tmp_path / "b.835"
+    first.write_bytes(era(*CLAIM_A))
+    second.write_bytes(era(*CLAIM_A))
+    from_list = read_remit_lines([first, second])
+    assert from_list["remit_seq"].unique(maintain_order=True).to_list() == [0, 1]
+    assert_frame_equal(read_remit_lines((first, second)), from_list)
+    one = era(*CLAIM_A)
+    assert read_remit_lines(one)["remit_seq"].unique().to_list() == [0]
+    chunks = iter([one[:50], one[50:]])  # one input in two chunks, not two inputs
+    assert_frame_equal(
+        read_remit_lines(chunks).drop("source"), read_remit_lines(one).drop("source")
+    )
 
 
 # --- public samples (LinuxForHealth/x12, Apache-2.0: tests/data/remit835/SOURCES.md) -------

@@ -129,6 +129,25 @@ def test_any_input_object(tmp_path, chunk):
     assert len(list(x12.iter_claims(io.BytesIO(BASE)))) == 4
 
 
+def test_anything_with_read_is_a_binary_input_and_text_mode_is_refused(tmp_path):
+    """A source is read as a file when it has ``read(size)`` (envelope.Readable), whatever
+    its class; a file opened in text mode is refused, not read as chunks."""
+
+    class Reader:  # no file class, no __iter__: only read
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+        def read(self, size: int = -1) -> bytes:
+            block, self.data = self.data[:size], self.data[size:]
+            return block
+
+    assert_frame_equal(x12.read_claim_lines(Reader(BASE)).drop("source"), EXPECTED.drop("source"))
+    path = tmp_path / "claims.837"
+    path.write_bytes(BASE)
+    with open(path, encoding="latin-1") as text, pytest.raises(x12.X12Error, match="'rb'"):
+        x12.read_claim_lines(text)  # type: ignore[arg-type]
+
+
 def test_small_batches_bound_memory_and_agree():
     frames = list(x12.iter_claim_line_batches(BASE, batch_bytes=200))
     assert len(frames) > 2

@@ -41,7 +41,7 @@ def _lines_of(
     if isinstance(source, pl.DataFrame | pl.LazyFrame):
         return source
     if isinstance(source, str | os.PathLike):
-        paths: list = [Path(source)]
+        paths = [Path(source)]
     elif isinstance(source, bytes) or not isinstance(source, Iterable):
         raise TypeError(
             "source must be a path, a list of paths, a claim-line DataFrame or Claim models, "
@@ -49,16 +49,17 @@ def _lines_of(
         )
     else:
         items = list(source)
-        if items and all(isinstance(i, Claim) for i in items):
+        claims = [i for i in items if isinstance(i, Claim)]
+        if items and len(claims) == len(items):
             # Position in the iterable is the input order replacement and voids act in.
             return claims_to_frame(
-                c.model_copy(update={"claim_seq": n}) for n, c in enumerate(items)
+                c.model_copy(update={"claim_seq": n}) for n, c in enumerate(claims)
             )
-        if not all(isinstance(i, str | os.PathLike) for i in items):
+        paths = [Path(i) for i in items if isinstance(i, str | os.PathLike)]
+        if len(paths) != len(items):
             raise TypeError(
                 "source must be a path, a list of paths, a claim-line DataFrame or Claim models"
             )
-        paths = [Path(i) for i in items]
     from . import inputs  # lazily: the readers are only needed for files
 
     # Batches, not one table: the engine reduces each as it is read (flat memory).
@@ -134,7 +135,7 @@ def check_claim(claim: Claim, year: int) -> ClaimCheck:
                 measure_id=o.measure_id,
                 stratum=stratum,
                 npi=o.npi,
-                outcome=o.marker,  # type: ignore[arg-type]
+                outcome=o.marker,
                 qdcs_found=list(o.qdcs_found),
                 missing=missing,
                 choices=closing_codes(year, o.measure_id, stratum) if missing else [],
@@ -180,7 +181,7 @@ def reconcile(
     if isinstance(remittances, pl.DataFrame):
         remit = remittances
     elif isinstance(remittances, str | os.PathLike | bytes):
-        remit = read_remit_lines([remittances])
+        remit = read_remit_lines(remittances)
     else:
-        remit = read_remit_lines(list(remittances))
+        remit = read_remit_lines(tuple(remittances))
     return reconcile_lines(lines, remit, year)

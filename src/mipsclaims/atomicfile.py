@@ -43,7 +43,7 @@ def _fsync_dir(directory: Path) -> None:
 
 @contextmanager
 def atomic_path(
-    target: str | os.PathLike,
+    target: str | os.PathLike[str],
     *,
     durable: bool = False,
     before_replace: Callable[[], None] | None = None,
@@ -77,12 +77,12 @@ def atomic_path(
         tmp.unlink(missing_ok=True)
 
 
-def write_bytes(target: str | os.PathLike, data: bytes) -> None:
+def write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
     """``data`` to ``target``, atomically."""
     with atomic_path(target) as path:
         path.write_bytes(data)
 
 
-def write_text(target: str | os.PathLike, text: str) -> None:
+def write_text(target: str | os.PathLike[str], text: str) -> None:
     """``text`` (UTF-8) to ``target``, atomically."""
     write_bytes(target, text.encode("utf-8"))

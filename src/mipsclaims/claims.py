@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable
+from typing import Any
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -129,7 +130,7 @@ class Claim(_Model):
 
 def claims_to_frame(claims: Iterable[Claim]) -> pl.DataFrame:
     """Canonical claim-line table of typed claims (rendering NPI: line, claim, billing)."""
-    columns: dict[str, list] = {name: [] for name in CLAIM_LINE_SCHEMA}
+    columns: dict[str, list[Any]] = {name: [] for name in CLAIM_LINE_SCHEMA}
     for claim in claims:
         p = claim.patient
         for line in claim.lines:

@@ -35,7 +35,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import polars as pl
 
@@ -68,7 +68,7 @@ BATCH_BYTES = 8 * 1024 * 1024
 ROW_BYTES = 200
 LIST_COLUMNS = ("diagnosis_codes", "modifiers", "diagnosis_pointers")
 
-FlatSource = str | os.PathLike | bytes | BinaryIO
+FlatSource = str | os.PathLike[str] | bytes | BinaryIO
 Progress = Callable[[int], None]  # called with the bytes read so far
 
 
@@ -282,7 +282,7 @@ def _check_columns(columns: list[str], name: str) -> None:
         raise FlatFileError(f"{name}: required column(s) missing: {', '.join(missing)}")
 
 
-def _check_types(schema: pl.Schema | dict, name: str) -> None:
+def _check_types(schema: pl.Schema | dict[str, Any], name: str) -> None:
     """Refuse a Parquet column whose type cannot hold what the canonical column holds
     (a list of names where a name is expected), naming the column and type only."""
     for col, dtype in schema.items():
@@ -525,7 +525,9 @@ def _raw_slices(
     return name, fmt, _csv_raw(io.BytesIO(data), name, batch_bytes, progress)
 
 
-def _closing(handle: BinaryIO, slices: Iterator) -> Iterator:
+def _closing(
+    handle: BinaryIO, slices: Iterator[tuple[pl.DataFrame, int]]
+) -> Iterator[tuple[pl.DataFrame, int]]:
     with handle:
         yield from slices
 
@@ -589,7 +591,7 @@ def to_flat_csv_frame(table: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def write_flat_csv(table: pl.DataFrame, target: str | os.PathLike | BinaryIO) -> None:
+def write_flat_csv(table: pl.DataFrame, target: str | os.PathLike[str] | BinaryIO) -> None:
     """Write the canonical table as a claim-line CSV that :func:`read_flat_claim_lines` reads
     (a path atomically: :mod:`mipsclaims.atomicfile`)."""
     frame = to_flat_csv_frame(table)

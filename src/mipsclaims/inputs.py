@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import polars as pl
 
@@ -24,7 +25,7 @@ from .x12.envelope import DEFAULT_BLOCK
 
 __all__ = ["InputError", "iter_claim_lines", "iter_file_batches", "load_claim_lines", "sniff"]
 
-PathLike = str | os.PathLike
+PathLike = str | os.PathLike[str]
 Progress = Callable[[int], None]  # called with the bytes of the file read so far
 SNIFF_BYTES = 4096
 
@@ -60,7 +61,7 @@ def sniff(path: PathLike) -> str:
 class _CountingReader:
     """A binary file that reports the bytes read so far (progress of the 837P reader)."""
 
-    def __init__(self, handle, progress: Progress) -> None:
+    def __init__(self, handle: BinaryIO, progress: Progress) -> None:
         self._handle, self._progress, self._done = handle, progress, 0
         self.name = handle.name
 
@@ -91,7 +92,7 @@ def iter_file_batches(
             yield from x12.iter_claim_line_batches(
                 Path(path), report, batch_bytes=batch_bytes, claim_seq_start=claim_seq_start
             )
-        elif kind == "x12":
+        elif kind == "x12" and progress is not None:
             try:
                 handle = open(path, "rb")  # noqa: SIM115 - closed below
             except OSError as exc:
@@ -135,7 +136,8 @@ def iter_claim_lines(
             path, part, claim_seq_start=next_seq, batch_bytes=batch_bytes, kind=kind
         ):
             if table.height:
-                top = max(top, int(table["claim_seq"].max()))
+                # polars types max() as any scalar; claim_seq is Int64, so an int
+                top = max(top, cast(int, table["claim_seq"].max()))
             yield table
         if kind == "x12":
             next_seq += part.claims_seen

@@ -42,12 +42,16 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from .atomicfile import atomic_path
 from .errors import MipsClaimsError
 from .schema import CLAIM_LINE_SCHEMA, conform, empty_claim_lines, short_hash
+
+if TYPE_CHECKING:
+    from .x12.report import ReadReport
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -62,7 +66,7 @@ class LossError(StoreError):
     """``ingest_files(strict=True)``: a file had claims that could not be read (not
     ingested); ``report`` says which."""
 
-    def __init__(self, message: str, report: object) -> None:
+    def __init__(self, message: str, report: ReadReport) -> None:
         super().__init__(message)
         self.report = report
 
@@ -86,7 +90,7 @@ class IngestResult:
     problems: tuple[str, ...] = ()  # PHI-free messages of claims the reader left out
     duplicates: int = 0  # claims skipped: already in the store (CLAIM_IDENTITY)
     duplicate_refs: tuple[str, ...] = ()  # "claim #<position in file> (<hash>)", the first few
-    report: object = None  # the reader's ReadReport of the file (None when not read)
+    report: ReadReport | None = None  # the reader's report of the file (None when not read)
 
 
 def file_sha256(path: Path) -> str:
@@ -105,7 +109,7 @@ def _pause(stage: str) -> None:
         time.sleep(float(seconds or 60))
 
 
-def _atomic_write(target: Path, write: Callable[[Path], None], stage: str) -> None:
+def _atomic_write(target: Path, write: Callable[[Path], object], stage: str) -> None:
     """Write via ``write(tmp)`` to a temp file beside ``target``, fsync, then replace."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target, durable=True, before_replace=lambda: _pause(stage)) as tmp:
@@ -115,17 +119,17 @@ def _atomic_write(target: Path, write: Callable[[Path], None], stage: str) -> No
             raise OSError(f"writing {target.name} failed ({exc})") from None
 
 
-def _empty_manifest() -> dict:
+def _empty_manifest() -> dict[str, Any]:
     return {"format": FORMAT_VERSION, "next_seq": 0, "files": []}
 
 
-def read_manifest(store: Path) -> dict:
+def read_manifest(store: Path) -> dict[str, Any]:
     """The manifest, or an empty one when the store does not exist yet."""
     path = Path(store) / MANIFEST
     if not path.exists():
         return _empty_manifest()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise StoreError(f"{path}: unreadable manifest ({exc})") from None
     if data.get("format") != FORMAT_VERSION:
@@ -133,7 +137,7 @@ def read_manifest(store: Path) -> dict:
     return data
 
 
-def _write_manifest(store: Path, data: dict) -> None:
+def _write_manifest(store: Path, data: dict[str, Any]) -> None:
     text = json.dumps(data, indent=1, sort_keys=True)
     _atomic_write(store / MANIFEST, lambda tmp: tmp.write_text(text, encoding="utf-8"), "manifest")
 
@@ -187,7 +191,7 @@ def _write_piece(frame: pl.DataFrame, path: Path) -> None:
         raise OSError(f"writing {path.name} failed ({exc})") from None
 
 
-def _stored_identities(store: Path, manifest: dict) -> pl.DataFrame:
+def _stored_identities(store: Path, manifest: dict[str, Any]) -> pl.DataFrame:
     """The distinct :data:`CLAIM_IDENTITY` of every stored claim (identity columns only)."""
     parts = [store / rel for entry in manifest["files"] for rel in entry["parts"]]
     if not parts:
@@ -199,7 +203,9 @@ def _stored_identities(store: Path, manifest: dict) -> pl.DataFrame:
     return _identities(stored).select(CLAIM_IDENTITY).unique().collect()
 
 
-def _without_known(known: pl.DataFrame, lines: pl.DataFrame) -> tuple[pl.DataFrame, list]:
+def _without_known(
+    known: pl.DataFrame, lines: pl.DataFrame
+) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
     """``lines`` without the claims whose identity is ``known``, and those claims'
     (position, CLM01) in input order."""
     if not known.height or not lines.height:

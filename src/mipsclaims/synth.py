@@ -180,7 +180,7 @@ class _Writer:
         p = c.patient
         ssn = getattr(c, "billing_ssn", None)
         billing = (c.billing_npi, c.tin, ssn)
-        subscriber = (billing, p.member_id, c.filing_indicator, c.payer_id)
+        subscriber: tuple[Any, ...] = (billing, p.member_id, c.filing_indicator, c.payer_id)
         if not p.is_dependent:
             subscriber += (p.last_name, p.first_name, p.birth_date, p.sex)
         if billing != self.keys[0]:
@@ -306,7 +306,7 @@ def _targets(year: int) -> list[_Target]:
             procs = procs or tuple(p.code for p in opt.procedure_codes)
             if not procs:
                 continue
-            outcomes: dict[str, list] = {}
+            outcomes: dict[str, list[Any]] = {}
             for perf in measure.performance_options:
                 if perf.option_group == opt.option_group:
                     codes = tuple((q.code, q.modifiers) for q in perf.quality_codes)
@@ -329,7 +329,9 @@ class _Generator:
         self.rng = random.Random(cfg.seed)
         self.targets = _targets(cfg.year)
         rng = self.rng
-        self.tins = [(f"{rng.randrange(10**8, 10**9)}", None) for _ in range(max(cfg.tins, 1))]
+        self.tins: list[tuple[str | None, str | None]] = [  # (tin, ssn)
+            (f"{rng.randrange(10**8, 10**9)}", None) for _ in range(max(cfg.tins, 1))
+        ]
         self.tins[-1] = (None, f"{rng.randrange(10**8, 10**9)}")  # one SSN-billed provider
         self.npis = [f"1{rng.randrange(10**8, 10**9)}" for _ in range(max(cfg.clinicians, 1))]
         n = cfg.patients or max(cfg.claims // 3, 1)
@@ -457,7 +459,7 @@ def synthetic_837(config: SynthConfig) -> bytes:
     return "".join(iter_synthetic_837(config)).encode("utf-8")
 
 
-def write_synthetic_837(target: str | os.PathLike | IO[bytes], config: SynthConfig) -> int:
+def write_synthetic_837(target: str | os.PathLike[str] | IO[bytes], config: SynthConfig) -> int:
     """Stream the synthetic file to a path or binary file; return the bytes written."""
     written = 0
     if isinstance(target, str | os.PathLike):

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ..report.progress import file_progress
 from ..report.termsafe import SafeConsole
 from .common import STRICT, fail, note, report_reading
+
+if TYPE_CHECKING:
+    from ..store import IngestResult
 
 console = SafeConsole()
 
@@ -78,7 +82,7 @@ def ingest(
     _summarise(done, quiet)
 
 
-def _summarise(done: list, quiet: bool) -> None:
+def _summarise(done: list[tuple[Path, IngestResult]], quiet: bool) -> None:
     """Per file: added or not, claims and lines, duplicates skipped, what was left out."""
     for path, result in done:
         if not quiet:

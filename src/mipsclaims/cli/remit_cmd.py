@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import polars as pl
 
 from ..report import sources
 from .common import fail
+
+if TYPE_CHECKING:
+    from ..report.remit import RemitReport
 from .report_cmd import _console, _emit, _load, _measures, _note
 
 __all__ = ["gaps_remit", "read_remittances", "report_remit"]
@@ -59,14 +63,23 @@ def read_remittances(remit: list[Path], store: Path | None, quiet: bool) -> pl.D
         raise fail("no 835 remittance could be read")
     frames = [f for f in (stored, table) if f is not None]
     if len(frames) == 2 and stored is not None and stored.height and table is not None:
-        offset = int(stored["remit_seq"].max()) + 1
+        # polars types max() as any scalar; remit_seq is Int64, so an int
+        offset = cast(int, stored["remit_seq"].max()) + 1
         frames[1] = table.with_columns(pl.col("remit_seq") + offset)
     out = pl.concat(frames)
     _note(f"835: {out['remit_seq'].n_unique():,} claims ({out.height:,} rows) read", quiet)
     return out
 
 
-def _remit_report(files, store, remit, year, level, quiet, strict=False):
+def _remit_report(
+    files: list[Path] | None,
+    store: Path | None,
+    remit: list[Path],
+    year: int,
+    level: str,
+    quiet: bool,
+    strict: bool = False,
+) -> RemitReport:
     from .. import specs
     from ..report.progress import status
     from ..report.remit import remit_report
@@ -81,8 +94,16 @@ def _remit_report(files, store, remit, year, level, quiet, strict=False):
 
 
 def report_remit(
-    files, store, remit, year: int, level: str, fmt: str, output, quiet: bool, strict: bool = False
-):
+    files: list[Path] | None,
+    store: Path | None,
+    remit: list[Path],
+    year: int,
+    level: str,
+    fmt: str,
+    output: Path | None,
+    quiet: bool,
+    strict: bool = False,
+) -> None:
     """``report --remit``: the rows with confirmed-only figures (every format)."""
     from ..report.csvsafe import frame_to_csv
     from ..report.export import ordered_rows, spec_info, with_spec_columns
@@ -127,8 +148,18 @@ def report_remit(
 
 
 def gaps_remit(
-    files, store, remit, year, level, measures, fmt, output, show_phi, quiet, strict=False
-):
+    files: list[Path] | None,
+    store: Path | None,
+    remit: list[Path],
+    year: int,
+    level: str,
+    measures: str | None,
+    fmt: str,
+    output: Path | None,
+    show_phi: bool,
+    quiet: bool,
+    strict: bool = False,
+) -> None:
     """``gaps --remit``: every QDC not confirmed, with what to do about it."""
     from ..report.csvsafe import frame_to_csv
     from ..report.export import with_spec_columns

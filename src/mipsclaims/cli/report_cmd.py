@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import typer
@@ -25,6 +26,9 @@ from ..report import sources
 from ..report.termsafe import SafeConsole, printable
 from .common import STRICT, Level, errors, fail, report_reading
 from .spark_run import ENGINE, MASTER, Engine
+
+if TYPE_CHECKING:
+    from ..engine import EngineResult
 
 console = SafeConsole()
 
@@ -77,15 +81,15 @@ def _load(
     return loaded
 
 
-def _evaluate(lines: pl.DataFrame, year: int, level: str, quiet: bool):
+def _evaluate(lines: pl.DataFrame, year: int, level: str, quiet: bool) -> EngineResult:
     from .. import specs
-    from ..engine import evaluate_lines  # lazy: keeps `--help` fast
+    from ..engine import as_level, evaluate_lines  # lazy: keeps `--help` fast
     from ..engine.facts import SpillError
     from ..report.progress import status
 
     try:
         with status(f"evaluating {lines.height:,} claim lines for {year}", quiet=quiet):
-            return evaluate_lines(lines, year, level=level)
+            return evaluate_lines(lines, year, level=as_level(level))
     except (specs.UnsupportedYearError, specs.SpecFileError, SpillError) as exc:
         raise fail(str(exc)) from None
 
@@ -100,7 +104,7 @@ def _evaluate_files(
     transform: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
     loaded: sources.Loaded | None = None,
     strict: bool = False,
-):
+) -> EngineResult:
     """Read and evaluate in one streaming pass (report, gaps, check with a year): same
     result as ``_evaluate(_load(...).lines, ...)`` at a fraction of the memory.
 
@@ -108,7 +112,7 @@ def _evaluate_files(
     receives the counts of what was read.
     """
     from .. import specs
-    from ..engine import evaluate_lines
+    from ..engine import as_level, evaluate_lines
     from ..engine.facts import SpillError
 
     if not files and store is None:
@@ -119,7 +123,7 @@ def _evaluate_files(
     if transform is not None:
         batches = map(transform, batches)
     try:
-        result = evaluate_lines(batches, year, level=level)
+        result = evaluate_lines(batches, year, level=as_level(level))
     except (sources.InputError, specs.UnsupportedYearError, specs.SpecFileError, SpillError) as exc:
         raise fail(str(exc)) from None
     report_reading(loaded.report, quiet=quiet, strict=strict)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import typer
@@ -16,6 +17,9 @@ from ..report.termsafe import SafeConsole
 from ..scoring import Projection, ScoreReport, ScoringOptions
 from ..scoring.projection import last_month
 from .common import STRICT, fail, report_reading
+
+if TYPE_CHECKING:
+    from ..engine import EngineResult
 
 console = SafeConsole()
 
@@ -180,15 +184,22 @@ def print_report(report: ScoreReport) -> None:
         _print_projection(projection)
 
 
-def _evaluate(files: list[Path], year: int, level: str, strict: bool, *, summarise: bool = True):
+def _evaluate(
+    files: list[Path], year: int, level: str, strict: bool, *, summarise: bool = True
+) -> EngineResult:
     """Evaluate claim files, saying on standard error (once) what could not be read."""
-    from ..engine import evaluate_lines  # lazy: scoring from --rows must not need the engine
+    from ..engine import (
+        as_level,
+        evaluate_lines,
+    )  # lazy: scoring from --rows must not need the engine
     from ..report import sources as sources_mod
 
     loaded = sources_mod.Loaded(lines=pl.DataFrame(), files=len(files))
     try:
         result = evaluate_lines(
-            sources_mod.iter_batches(files, None, quiet=True, loaded=loaded), year, level=level
+            sources_mod.iter_batches(files, None, quiet=True, loaded=loaded),
+            year,
+            level=as_level(level),
         )
     except sources_mod.InputError as exc:
         raise fail(str(exc)) from None

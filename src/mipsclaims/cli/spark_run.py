@@ -11,10 +11,16 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from .common import errors, fail
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from ..engine import EngineResult
 
 
 class Engine(StrEnum):
@@ -32,7 +38,7 @@ MASTER = typer.Option(
 )
 
 
-def _session(master: str, quiet: bool):
+def _session(master: str, quiet: bool) -> tuple[SparkSession, bool]:
     """The active Spark session, or a new one on ``master`` (and whether we made it)."""
     try:
         from pyspark.sql import SparkSession
@@ -64,9 +70,10 @@ def evaluate_on_spark(
     master: str,
     quiet: bool,
     strict: bool = False,
-):
+) -> EngineResult:
     """An :class:`~mipsclaims.engine.EngineResult` (rows and scope) computed on Spark."""
     from .. import specs
+    from ..engine import as_level
 
     if store is not None:
         raise fail("--engine spark reads 837P files; read a --store with the local engine")
@@ -101,7 +108,7 @@ def evaluate_on_spark(
         if unreadable:
             raise fail(unreadable[0])
         try:
-            result = evaluate(read.lines, year, level=level).to_engine_result()  # type: ignore[arg-type]
+            result = evaluate(read.lines, year, level=as_level(level)).to_engine_result()
         except specs.UnsupportedYearError as exc:
             raise fail(str(exc)) from None
         read.unpersist()

@@ -45,7 +45,25 @@ from .scope import kept, scope_counts, split_batch, superseded
 
 Level = Literal["tin-npi", "tin"]
 
-__all__ = ["EngineResult", "Level", "QdcChoice", "closing_codes", "evaluate_lines", "tables"]
+__all__ = [
+    "EngineResult",
+    "Level",
+    "QdcChoice",
+    "as_level",
+    "closing_codes",
+    "evaluate_lines",
+    "tables",
+]
+
+
+def as_level(value: str) -> Level:
+    """``value`` as a :data:`Level`, checked (a CLI option or caller's string), so that the
+    type holds past this point; a ValueError names the two levels."""
+    if value == "tin-npi":
+        return "tin-npi"
+    if value == "tin":
+        return "tin"
+    raise ValueError(f"level must be 'tin-npi' or 'tin', not {value!r}")
 
 
 def _year_tables(year: int) -> CodeTables:
@@ -229,8 +247,7 @@ def evaluate_lines(
     ``spill=False`` keeps the facts in memory: nothing (member ids among it) is written
     to disk, and memory grows with the number of claims.
     """
-    if level not in ("tin-npi", "tin"):
-        raise ValueError(f"level must be 'tin-npi' or 'tin', not {level!r}")
+    level = as_level(level)
     t = _year_tables(year)
     store = FactStore(spill=spill)
     _reduce_all(_batches_of(lines), year, t, store)

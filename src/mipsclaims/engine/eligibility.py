@@ -126,7 +126,7 @@ def option_masks(year: int) -> OptionMasks:
             option_bit().alias("bit"),
             "mkey",
         ),
-        demographics=tuple((*k, m) for k, m in criteria.items()),  # type: ignore[misc]
+        demographics=tuple((*k, m) for k, m in criteria.items()),
         needs_dx=sum(1 << o["opt"] for o in options if o["needs_dx"]),
         needs_additional=sum(1 << o["opt"] for o in options if o["needs_additional"]),
         per_line=sum(1 << o["opt"] for o in options if o["per_line"]),

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
@@ -206,7 +207,7 @@ def localised(r: Reduced) -> Reduced:
     ordered = uid if in_order else claims.sort("claim_seq", pl.col("npi").cast(pl.String))["uid"]
     # New numbers by position in that order, scattered into an array indexed by old uid.
     positions = pl.int_range(uid.len(), dtype=pl.Int64, eager=True)
-    size = int(uid.max()) + 1  # type: ignore[arg-type]  # uid is a non-empty Int64 column
+    size = cast(int, uid.max()) + 1  # polars types max() as any scalar; uid: non-empty Int64
     new = pl.select(pl.repeat(None, size, dtype=pl.Int64)).to_series().scatter(ordered, positions)
     renumbered = {
         n: getattr(r, n).with_columns(new.gather(getattr(r, n)["uid"]).alias("uid"))

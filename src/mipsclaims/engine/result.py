@@ -46,7 +46,7 @@ class _Deferred:
     def __get__(self, obj: object, owner: type | None = None) -> pl.DataFrame:
         if obj is None:
             raise AttributeError(self.slot)  # no default value for the dataclass field
-        value = obj.__dict__[self.slot]
+        value: pl.DataFrame | Callable[[], pl.DataFrame] = obj.__dict__[self.slot]
         if callable(value):
             value = value()
             obj.__dict__[self.slot] = value

@@ -192,7 +192,7 @@ def _counted(frame: pl.LazyFrame) -> pl.LazyFrame:
         .group_by("reason")
         .agg(pl.len().cast(pl.Int64).alias("claims"), pl.col("n_lines").sum().cast(pl.Int64))
         .rename({"n_lines": "lines"})
-        .cast(SCOPE_SCHEMA)  # type: ignore[arg-type]
+        .cast(pl.Schema(SCOPE_SCHEMA))
     )
 
 

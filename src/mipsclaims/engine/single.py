@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from dateutil.relativedelta import relativedelta
 
 from .. import specs
-from ..claims import Claim
+from ..claims import Claim, ServiceLine
 from ..schema import PERFORMANCE_MODIFIERS
 from .codes import (
     FLU_SEASON_MONTHS,
@@ -93,13 +93,13 @@ def year_index(year: int) -> YearIndex:
                         frozenset(p.place_of_service_exclusions),
                     )
                 )
-        for p in m.performance_options:
-            index.performance[(m.measure_id, p.option_group)].append(
+        for perf in m.performance_options:
+            index.performance[(m.measure_id, perf.option_group)].append(
                 _Perf(
-                    marker=MARKER_OF_OPTION_TYPE[p.option_type],
+                    marker=MARKER_OF_OPTION_TYPE[perf.option_type],
                     codes=tuple(
                         (qdc_code_key(q.code), frozenset(q.modifiers), is_diagnosis_qdc(q.code))
-                        for q in p.quality_codes
+                        for q in perf.quality_codes
                     ),
                 )
             )
@@ -214,7 +214,7 @@ def claim_outcomes(claim: Claim, year: int) -> tuple[str | None, list[SplitOutco
     filing = (claim.filing_indicator or "MB").strip().upper()
     if filing != "MB":
         return "not_part_b", []
-    splits: dict[str | None, list] = defaultdict(list)
+    splits: dict[str | None, list[ServiceLine]] = defaultdict(list)
     for line in claim.lines:
         splits[line.rendering_npi or claim.rendering_npi or claim.billing_npi].append(line)
     dx = frozenset(claim.diagnosis_codes)

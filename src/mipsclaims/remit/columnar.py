@@ -371,7 +371,9 @@ def _codes(frame: pl.DataFrame, by: str, expr: pl.Expr, name: str) -> pl.DataFra
     )
 
 
-def _first(frame: pl.DataFrame, by: str, keep: pl.Expr, value: pl.Expr, name: str, last=False):
+def _first(
+    frame: pl.DataFrame, by: str, keep: pl.Expr, value: pl.Expr, name: str, last: bool = False
+) -> pl.DataFrame:
     picked = frame.filter(keep).select(by, value.alias(name))
     return picked.group_by(by, maintain_order=True).agg(
         pl.col(name).last() if last else pl.col(name).first()

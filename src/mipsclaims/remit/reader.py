@@ -17,8 +17,8 @@ never read, and messages name a claim by position and a hash of CLP01.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
+from typing import cast
 
 import polars as pl
 
@@ -118,13 +118,18 @@ def iter_remit_line_batches(
 
 
 def read_remit_lines(
-    sources: Source | Iterable[str | os.PathLike],
+    sources: Source | Sequence[Source],
     report: ReadReport | None = None,
 ) -> pl.DataFrame:
     """Every remittance line of one 835 input, or of several files in the order given
-    (``remit_seq`` continues across files, so later files come later)."""
+    (``remit_seq`` continues across files, so later files come later). A list or tuple
+    is several inputs; any other iterable is one input given as chunks of bytes."""
     report = report if report is not None else ReadReport()
-    paths = list(sources) if isinstance(sources, list | tuple) else [sources]
+    # The type says Sequence (a list[Path] is no list[Source]); only lists and tuples are
+    # several inputs at run time, so anything else is the one Source it must then be.
+    paths: list[Source] = (
+        list(sources) if isinstance(sources, list | tuple) else [cast(Source, sources)]
+    )
     frames: list[pl.DataFrame] = []
     seq = 0
     for path in paths:

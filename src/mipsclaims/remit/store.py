@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import polars as pl
 
@@ -52,14 +53,15 @@ def is_835(path: Path) -> bool:
     return gs.startswith(f"GS{delims.element}HP{delims.element}".encode("latin-1"))
 
 
-def _manifest(store: Path) -> dict:
+def _manifest(store: Path) -> dict[str, Any]:
     path = store / FOLDER / MANIFEST
     if not path.exists():
         return {"format": 1, "files": []}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise StoreError(f"{path}: unreadable 835 manifest ({exc})") from None
+    return data
 
 
 def ingest_remittance(store: Path, path: Path) -> RemitIngest:
@@ -100,8 +102,9 @@ def read_stored_remittances(store: Path) -> pl.DataFrame:
             raise StoreError(f"{store / FOLDER / entry['part']}: unreadable ({exc})") from None
         if frame.height:
             frame = frame.with_columns(pl.col("remit_seq").rank("dense").cast(pl.Int64) - 1 + seq)
-            seq = int(frame["remit_seq"].max()) + 1
+            # polars types max() as any scalar; remit_seq is Int64, so an int
+            seq = cast(int, frame["remit_seq"].max()) + 1
         frames.append(frame)
     if not frames:
         return pl.DataFrame(schema=REMIT_LINE_SCHEMA)
-    return pl.concat(frames).cast(REMIT_LINE_SCHEMA)  # type: ignore[arg-type]
+    return pl.concat(frames).cast(pl.Schema(REMIT_LINE_SCHEMA))

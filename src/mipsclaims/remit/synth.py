@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -61,8 +62,8 @@ class _Era:
 
     def claim(
         self,
-        claim: dict,
-        lines: list[dict],
+        claim: dict[str, Any],
+        lines: list[dict[str, Any]],
         status: str,
         icn: str,
         fates: dict[int, str],
@@ -170,7 +171,8 @@ def synthetic_835(
                 if r["claim_seq"] in standing:
                     truth += _all(by_claim, r["claim_seq"], qdc, "no_remittance_yet")
             continue
-        live: tuple[dict, list[dict], str, str, dict] | None = None  # what a reversal cancels
+        # what a reversal cancels: claim, its lines, status, ICN, line fates
+        live: tuple[dict[str, Any], list[dict[str, Any]], str, str, dict[int, str]] | None = None
         for i, r in enumerate(rows):
             seq = r["claim_seq"]
             claim_lines = by_claim[(seq,)].to_dicts()
@@ -231,7 +233,9 @@ def _line_fates(
     return fates
 
 
-def _all(by_claim: dict, seq: int, qdc: frozenset[str], status: str) -> list[tuple[int, int, str]]:
+def _all(
+    by_claim: dict[tuple[Any, ...], pl.DataFrame], seq: int, qdc: frozenset[str], status: str
+) -> list[tuple[int, int, str]]:
     return [
         (seq, n, status)
         for n, code in by_claim[(seq,)].select("line_number", "procedure_code").iter_rows()

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from .gaps import ClosingCodes
+
 CHECK_COLUMNS = ("claim", "tin", "npi", "measure_id", "stratum", "instance_date", "closing_qdcs")
 
 
@@ -25,7 +27,10 @@ def per_claim_lines(lines: pl.DataFrame) -> pl.DataFrame:
 
 
 def missing_qdcs(
-    instances: pl.DataFrame, year: int, measures: Sequence[str] | None = None, closing=None
+    instances: pl.DataFrame,
+    year: int,
+    measures: Sequence[str] | None = None,
+    closing: ClosingCodes | None = None,
 ) -> pl.DataFrame:
     """One row per eligible claim and measure (stratum) that carries no QDC."""
     from .gaps import claim_refs, with_closing_codes

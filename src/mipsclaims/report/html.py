@@ -61,7 +61,7 @@ def _y(value: float) -> float:
     return _PAD + (1 - value) * _H
 
 
-def trends(monthly: pl.DataFrame) -> dict[tuple, Trend]:
+def trends(monthly: pl.DataFrame) -> dict[tuple[Any, ...], Trend]:
     """A :class:`Trend` per entity, measure and stratum, in one columnar pass.
 
     Month 1..12 maps to x, a fraction 0..1 to y (top = 1); months without a value
@@ -127,7 +127,7 @@ def benchmark_bar(measure: specs.Measure | None, rate: float | None) -> Benchmar
     )
 
 
-def gap_groups(open_: pl.DataFrame, year: int) -> dict[tuple, list[dict]]:
+def gap_groups(open_: pl.DataFrame, year: int) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
     """Gaps per entity, then per measure, stratum and problem: the closing QDCs said once,
     then the first ``GAPS_SHOWN`` instances (date, claims, QDCs found) and how many there are.
 
@@ -144,7 +144,7 @@ def gap_groups(open_: pl.DataFrame, year: int) -> dict[tuple, list[dict]]:
         .join(totals, on=by, how="left", nulls_equal=True, maintain_order="left")
         .select(*by, "closing_qdcs", "total", "items")
     )
-    out: dict[tuple, list[dict]] = {}
+    out: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for g in grouped.to_dicts():
         out.setdefault((g["tin"], g["npi"]), []).append(g)
     return out
@@ -156,7 +156,7 @@ def _with_threshold(t: Trend | None, threshold: float | None) -> Trend:
     return t
 
 
-def _entity_key(row: dict) -> tuple[str, str | None]:
+def _entity_key(row: dict[str, Any]) -> tuple[str, str | None]:
     return (row["tin"], row["npi"])
 
 
@@ -167,7 +167,7 @@ def build_context(
     level: str,
     scores: Any = None,
     generated: dt.datetime | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Everything the template shows, grouped per clinician (or TIN).
 
     ``scores`` is a ``scoring.ScoreReport`` (or None): its projection per entity and its
@@ -196,7 +196,7 @@ def build_context(
     open_of = {}
     if open_ is not None:
         open_of = {tuple(r[:4]): r[4] for r in open_.group_by(keys).len().iter_rows()}
-    entities: dict[tuple, dict] = {}
+    entities: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows.iter_rows(named=True):
         key = _entity_key(row)
         entity = entities.setdefault(
@@ -250,7 +250,14 @@ def build_context(
     }
 
 
-def render_html(result: Any, *, year: int, level: str, scores: Any = None, generated=None) -> str:
+def render_html(
+    result: Any,
+    *,
+    year: int,
+    level: str,
+    scores: Any = None,
+    generated: dt.datetime | None = None,
+) -> str:
     """The report as one self-contained HTML document."""
     context = build_context(result, year=year, level=level, scores=scores, generated=generated)
     return _ENV.get_template("report.html.j2").render(**context)

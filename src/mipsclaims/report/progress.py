@@ -18,7 +18,7 @@ from rich.progress import (
 from .termsafe import SafeConsole
 
 
-def wanted(quiet: bool, stream=None) -> bool:
+def wanted(quiet: bool, stream: object = None) -> bool:
     """Show progress only to a person: not when asked to be quiet, not into a pipe or file."""
     stream = stream if stream is not None else sys.stderr
     return not quiet and bool(getattr(stream, "isatty", lambda: False)())

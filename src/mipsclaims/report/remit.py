@@ -14,7 +14,7 @@ import polars as pl
 from rich.table import Table
 from rich.text import Text
 
-from ..engine import EngineResult, evaluate_lines
+from ..engine import EngineResult, as_level, evaluate_lines
 from ..remit.reconcile import confirmed_only, reconcile_lines, unmatched_remittances
 from ..schema import short_hash
 
@@ -82,13 +82,14 @@ def remit_report(
     lines: pl.DataFrame, remit: pl.DataFrame, year: int, level: str = "tin-npi"
 ) -> RemitReport:
     """Evaluate ``lines`` as sent and as CMS will count them (confirmed QDCs only)."""
-    result = evaluate_lines(lines, year, level=level, spill=False)  # type: ignore[arg-type]
+    entity = as_level(level)
+    result = evaluate_lines(lines, year, level=entity, spill=False)
     reconciled = reconcile_lines(lines, remit, year, result=result if level == "tin-npi" else None)
     sent = result.rows
     confirmed = evaluate_lines(
         confirmed_only(lines, reconciled),
         year,
-        level=level,  # type: ignore[arg-type]
+        level=entity,
         spill=False,
     ).rows
     mine = confirmed.select(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
@@ -77,7 +78,8 @@ def iter_batches(
                     batch = conform(batch)
                     if batch.height:  # an 837P batch holds whole claims
                         batch = batch.with_columns(pl.col("claim_seq") + offset)
-                        next_seq = max(next_seq, int(batch["claim_seq"].max()) + 1)
+                        # polars types max() as any scalar; claim_seq is Int64, so an int
+                        next_seq = max(next_seq, cast(int, batch["claim_seq"].max()) + 1)
                         claims += batch["claim_seq"].n_unique()
                     yield batch
             except (OSError, ValueError, X12Error) as exc:

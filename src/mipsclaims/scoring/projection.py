@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, cast
 
 import polars as pl
 
@@ -407,6 +407,7 @@ def _option(
     entity_ids: set[str],
 ) -> ReportingOption:
     specialties: list[str] = []
+    kind: Literal["traditional", "mvp"]
     if quality.program == rules.TRADITIONAL:
         kind, title = "traditional", "traditional MIPS"
         offered = None
@@ -527,7 +528,7 @@ def last_month(monthly: pl.DataFrame) -> int | None:
     if monthly.is_empty() or "month" not in monthly.columns:
         return None
     value = monthly["month"].max()
-    return None if value is None else int(value)  # type: ignore[arg-type]
+    return None if value is None else cast(int, value)  # polars: any scalar; month is Int8
 
 
 def score_result(

@@ -18,11 +18,11 @@ from typing import Any, Literal
 
 import polars as pl
 import pyarrow as pa
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, GroupedData, SparkSession, Window
 from pyspark.sql import functions as F
 
 from .. import schema
-from ..engine import EngineResult, Level, evaluate_lines, tables
+from ..engine import EngineResult, Level, as_level, evaluate_lines, tables
 from ..engine.counts import _COUNTS as MARKER_COLUMNS
 from ..engine.counts import count_rows
 from ..engine.findings import FINDING_ORDER, FINDING_SCHEMA
@@ -218,7 +218,8 @@ def _scope(summed: pl.DataFrame, gone: pl.DataFrame) -> pl.DataFrame:
     if evaluated.height == 0:
         evaluated = pl.DataFrame({"reason": ["evaluated"], "claims": [0], "lines": [0]})
     others = total.filter(pl.col("reason") != "evaluated").sort("reason")
-    return pl.concat([others.cast(SCOPE_SCHEMA), evaluated.cast(SCOPE_SCHEMA)])  # type: ignore[arg-type]
+    scope = pl.Schema(SCOPE_SCHEMA)
+    return pl.concat([others.cast(scope), evaluated.cast(scope)])
 
 
 def _spark_frame(spark: SparkSession, frame: pl.DataFrame) -> DataFrame:
@@ -235,7 +236,7 @@ class SparkResult:
     level: Level
     rows_local: pl.DataFrame
     scope_local: pl.DataFrame
-    _grouped: DataFrame = field(repr=False)
+    _grouped: GroupedData = field(repr=False)
     _spark: SparkSession = field(repr=False)
 
     @property
@@ -309,7 +310,8 @@ LINES_PER_GROUP = 500_000
 def default_groups(spark: SparkSession, lines: int) -> int:
     """Patient groups when not given: about :data:`LINES_PER_GROUP` lines each, and at
     least two per core so that every core has work."""
-    return max(2 * spark.sparkContext.defaultParallelism, -(-lines // LINES_PER_GROUP), 1)
+    cores: int = spark.sparkContext.defaultParallelism
+    return max(2 * cores, -(-lines // LINES_PER_GROUP), 1)
 
 
 def evaluate(
@@ -329,8 +331,7 @@ def evaluate(
     scope are computed here (one pass over the lines for replacement/void keys, one for
     the counts).
     """
-    if level not in ("tin-npi", "tin"):
-        raise ValueError(f"level must be 'tin-npi' or 'tin', not {level!r}")
+    level = as_level(level)
     tables(year)  # unsupported years fail here, on the driver
     spark = lines.sparkSession
     lines = canonical(lines)
@@ -349,14 +350,12 @@ def evaluate(
     summed_frame = partial.groupBy("kind", *_ENTITY_MEASURE, "reason").agg(
         *[F.sum(c).alias(c) for c in [*_COUNT_COLUMNS, "claims", "lines"]]
     )
-    summed = from_arrow(summed_frame.toArrow()).cast(
-        {c: d for c, d in PARTIAL_SCHEMA.items()}  # type: ignore[arg-type]
-    )
+    summed = from_arrow(summed_frame.toArrow()).cast(pl.Schema(PARTIAL_SCHEMA))
     rows = _rows(summed.filter(pl.col("kind") == "row"), year)
     scope = _scope(summed.filter(pl.col("kind") == "scope"), gone)
     return SparkResult(
         year=year,
-        level=level,  # type: ignore[arg-type]
+        level=level,
         rows_local=rows,
         scope_local=scope,
         _grouped=grouped,

@@ -113,7 +113,9 @@ def _parse_file(content: bytes, file_index: int, name: str) -> Iterator[pa.Table
     yield to_arrow(_issue_rows(report, file_index, name), _PARSED_SCHEMA)
 
 
-def _parse(batches: Iterator[pa.RecordBatch], files: dict[str, tuple[int, str]]) -> Iterator:
+def _parse(
+    batches: Iterator[pa.RecordBatch], files: dict[str, tuple[int, str]]
+) -> Iterator[pa.RecordBatch]:
     for batch in batches:
         frame = from_arrow(batch)
         for path, content in zip(frame["path"], frame["content"], strict=True):

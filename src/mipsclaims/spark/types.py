@@ -38,10 +38,16 @@ def patient_hash_col(column: str = "patient_id") -> Column:
     return F.coalesce(F.conv(hexed, 16, 10).cast("long"), F.lit(0).cast("long"))
 
 
+def _inner(dtype: pl.List) -> pl.DataType:
+    """The item dtype of a list, as an instance: ``pl.List(pl.String)`` keeps the class."""
+    inner = dtype.inner
+    return inner() if isinstance(inner, type) else inner
+
+
 def spark_type(dtype: pl.DataType) -> T.DataType:
     """The Spark type of a polars dtype of the canonical tables."""
     if isinstance(dtype, pl.List):
-        return T.ArrayType(spark_type(dtype.inner), containsNull=True)
+        return T.ArrayType(spark_type(_inner(dtype)), containsNull=True)
     simple: dict[type[pl.DataType], T.DataType] = {
         pl.String: T.StringType(),
         pl.Int64: T.LongType(),
@@ -64,7 +70,7 @@ def spark_schema(schema: dict[str, pl.DataType]) -> T.StructType:
 
 def _arrow_type(dtype: pl.DataType) -> pa.DataType:
     if isinstance(dtype, pl.List):
-        return pa.list_(_arrow_type(dtype.inner))
+        return pa.list_(_arrow_type(_inner(dtype)))
     simple: dict[type[pl.DataType], pa.DataType] = {
         pl.String: pa.string(),
         pl.Int64: pa.int64(),

@@ -18,6 +18,8 @@ from typing import Any
 from . import mvp
 from .models import (
     Benchmark,
+    BenchmarkKind,
+    CalculationType,
     EligibilityOption,
     Measure,
     PerformanceOption,
@@ -180,7 +182,7 @@ def csv_stratum_denominator_codes(
 
 def _benchmark(raw: dict[str, Any]) -> Benchmark:
     percentiles = {k: float(v) for k, v in raw["percentiles"].items()}
-    kind = "fixed-step" if percentiles == FIXED_STEP_PERCENTILES else "decile"
+    kind: BenchmarkKind = "fixed-step" if percentiles == FIXED_STEP_PERCENTILES else "decile"
     return Benchmark(
         benchmark_year=raw["benchmarkYear"],
         performance_year=raw["performanceYear"],
@@ -206,7 +208,7 @@ def claims_benchmarks(raw: list[dict[str, Any]]) -> dict[str, Benchmark]:
     return {b["measureId"]: _benchmark(b) for b in raw if b["submissionMethod"] == "claims"}
 
 
-def build_year(cms_dir: Path, year: int, calculation_types: dict[str, str]) -> YearSpec:
+def build_year(cms_dir: Path, year: int, calculation_types: dict[str, CalculationType]) -> YearSpec:
     """Normalise one performance year from the CMS files in ``cms_dir``.
 
     A provisional year (``PROVISIONAL_CODING``) takes its own year's metadata, benchmarks
@@ -294,7 +296,7 @@ def measure_from(
     meta: dict[str, Any],
     logic: dict[str, Any],
     benchmark: Benchmark | None,
-    calculation_type: str | None,
+    calculation_type: CalculationType | None,
     csv_rows: list[dict[str, str]],
     *,
     structure: dict[str, Any] | None = None,
@@ -366,9 +368,11 @@ def render(spec: YearSpec) -> str:
     return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
 
-def load_calculation_types(specs_dir: Path) -> dict[str, dict[str, str]]:
+def load_calculation_types(specs_dir: Path) -> dict[str, dict[str, CalculationType]]:
+    """{year: {measure id: calculation type}} (checked when a Measure is built from it)."""
     raw = _read_json(specs_dir / CALCULATION_TYPES_FILE)
-    return raw["years"]
+    years: dict[str, dict[str, CalculationType]] = raw["years"]
+    return years
 
 
 def build_all(cms_dir: Path, specs_dir: Path, *, write: bool = True) -> dict[str, str]:

@@ -134,7 +134,8 @@ def _parse(line: int, raw: dict[str, str]) -> _Row:
         code = code.replace(".", "")
     if not code or not code.isalnum():
         raise ValueError(f"CODE {raw['CODE']!r} is not a code")
-    modifier, modifier_exclusions = "", ()
+    modifier = ""
+    modifier_exclusions: tuple[str, ...] = ()
     if is_quality:
         if raw["MODIFIER"].startswith("≠") or raw["PLACE OF SERVICE"]:
             raise ValueError(f"quality code {code} carries an exclusion list")

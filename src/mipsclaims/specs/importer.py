@@ -26,8 +26,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from . import builder, csv_source
 from .errors import SpecImportError
 from .models import (
+    CalculationType,
     EligibilityOption,
     ImportedFile,
+    ImportedRole,
     ImportInfo,
     Measure,
     OptionType,
@@ -224,7 +226,7 @@ def _logic(
     return tuple(eligibility), performance
 
 
-def _calculation_type(measure_id: str, year: int) -> str | None:
+def _calculation_type(measure_id: str, year: int) -> CalculationType | None:
     """The contract's calculation type (measure-logic.md section 5): the year's entry, else
     the latest earlier year that lists the measure."""
     from . import specs_dir
@@ -345,7 +347,7 @@ def build_imported(
             }
         )
 
-    given = [
+    given: list[tuple[Path | None, ImportedRole]] = [
         (single_source, "single-source"),
         (measures_data, "measures-data"),
         (benchmarks, "benchmarks"),

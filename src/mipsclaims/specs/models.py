@@ -28,6 +28,8 @@ CalculationType = Literal[
 ]
 
 BenchmarkKind = Literal["decile", "fixed-step"]
+#: What a user-imported CMS file is (``mipsclaims specs import``).
+ImportedRole = Literal["single-source", "measures-data", "benchmarks", "mvp"]
 
 
 class _Frozen(BaseModel):
@@ -149,7 +151,7 @@ class ImportedFile(_Frozen):
     """One CMS file a user imported (``mipsclaims specs import``)."""
 
     name: str
-    role: Literal["single-source", "measures-data", "benchmarks", "mvp"]
+    role: ImportedRole
     sha256: str
 
 

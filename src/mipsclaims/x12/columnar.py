@@ -32,6 +32,8 @@ import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, cast
 
 import polars as pl
 
@@ -42,6 +44,9 @@ from .envelope import DEFAULT_BLOCK, EnvelopeTracker, Piece, Source, iter_pieces
 from .envelope import source_name as _source_name
 from .report import Issue, Location, QuarantinedClaim, ReadReport
 from .stream import _raise_if_nothing_read
+
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then
 
 _WS = " \t\r\n"
 _PADDING = rules.PADDING.encode()
@@ -123,7 +128,8 @@ def _segments(piece: Piece) -> pl.Series:
     data, term = piece.data, piece.delimiters.segment
     spare = next((c for c in _SPARE if c != term and c.encode() not in data), None)
     if spare is None or not data:
-        parts = pl.Series("s", [data.decode("utf-8", "replace")]).str.split(term, literal=True)
+        # Series.str.split always splits on the literal string
+        parts = pl.Series("s", [data.decode("utf-8", "replace")]).str.split(term)
         s = parts.explode()
     else:
         s = pl.read_csv(
@@ -149,14 +155,15 @@ def _tag_codes(s: pl.Series, ele: str) -> pl.Series:
     """
     # Null when the segment is shorter than 4 bytes (or not ASCII): the general rule then.
     word = s.str.head(4).cast(pl.Binary).bin.reinterpret(dtype=pl.UInt32)
-    expr: pl.Expr | pl.When | pl.Then = pl
+    chain: Then | ChainedThen | None = None
     for tag, code in _TAGS.items():
         key = int.from_bytes((tag + ele).encode("latin-1"), "little")
         cond = pl.col("w3") == key if len(tag) == 2 else pl.col("w") == key
-        expr = expr.when(cond).then(pl.lit(code, _U8))  # type: ignore[union-attr]
+        when = pl.when(cond) if chain is None else chain.when(cond)
+        chain = when.then(pl.lit(code, _U8))
+    assert chain is not None  # _TAGS is a non-empty constant
     words = pl.DataFrame({"w": word}).with_columns(w3=pl.col("w") & 0xFFFFFF)
-    codes = words.select(expr.otherwise(pl.lit(None, _U8)))  # type: ignore[union-attr]
-    codes = codes.to_series()
+    codes = words.select(chain.otherwise(pl.lit(None, _U8))).to_series()
     if not codes.null_count():
         return codes
     other = codes.is_null()
@@ -240,9 +247,10 @@ def _aligned(keys: pl.Series, source: pl.DataFrame, key: str, base: int) -> pl.D
     ``key``) goes to slot ``key - base`` and is read back at ``keys - base``.
     """
     ids = [s for s in (keys, source[key]) if len(s)]
-    if any(int(s.min()) < base for s in ids):  # type: ignore[arg-type]
+    # polars types min()/max() as any scalar; group ids are integer columns, so ints
+    if any(cast(int, s.min()) < base for s in ids):
         raise AssertionError("group id below the batch's first id")  # a reader bug, never data
-    top = max((int(s.max()) for s in ids), default=base)  # type: ignore[arg-type]
+    top = max((cast(int, s.max()) for s in ids), default=base)
     slot = pl.Series("slot", [], pl.UInt32).extend_constant(None, top - base + 1)
     if source.height:
         rows = pl.int_range(source.height, dtype=pl.UInt32, eager=True)
@@ -472,7 +480,7 @@ class _Batcher:
         for code, segno, raw_i, parts in envelope.iter_rows():
             tag = _TAG_NAMES[code]
             el = [tag, *parts[1:]]
-            problem = self.tracker.feed(tag, el, segno, lambda r=raw_i: self.offset(r))
+            problem = self.tracker.feed(tag, el, segno, partial(self.offset, raw_i))
             if problem:
                 self.tracker.fail(segno, self.offset(raw_i), problem)
                 self.skip = piece.interchange
@@ -762,7 +770,7 @@ class _Batcher:
         ]
         for lv, prefix in (("20", "b"), ("22", "s"), ("23", "d")):
             level = _aligned(head[f"g{lv}"], levels[lv], "g", self.carry.group[lv])
-            parts.append(level.rename(lambda n, p=prefix: f"{p}_{n}"))
+            parts.append(level.rename({n: f"{prefix}_{n}" for n in level.columns}))
         head = pl.concat(parts, how="horizontal")
         dependent = pl.col("d_has").fill_null(False)
 
@@ -983,7 +991,7 @@ class _Batcher:
             diagnosis_pointers=pl.col("diagnosis_pointers"),
         )
         self.report.lines_read += table.height
-        return table.cast(CLAIM_LINE_SCHEMA)
+        return table.cast(pl.Schema(CLAIM_LINE_SCHEMA))
 
 
 _HL_DEPTH = {HL20: 1, HL22: 2, HL23: 3, HL_OTHER: 1}  # an unknown level may be an HL20

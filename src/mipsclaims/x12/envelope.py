@@ -8,13 +8,12 @@ delimiters of its ISA), and :class:`EnvelopeTracker` checks ISA/GS/ST/SE/GE/IEA 
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol, runtime_checkable
 
 from . import rules
 from .report import EnvelopeError, Issue, Location, ReadReport, X12Error
@@ -41,7 +40,15 @@ def shown(value: str) -> str:
     return f"<a value of {len(value)} characters>"
 
 
-Source = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO | Iterable[bytes]
+@runtime_checkable
+class Readable(Protocol):
+    """A binary file-like input: anything with ``read(size) -> bytes`` (an open file, a
+    socket's file, the CLI's progress-counting wrapper)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+Source = str | os.PathLike[str] | bytes | bytearray | memoryview | Readable | Iterable[bytes]
 
 
 @dataclass(frozen=True)
@@ -86,8 +93,8 @@ def iter_blocks(source: Source, block_size: int = DEFAULT_BLOCK) -> Iterator[byt
             yield from _read_blocks(handle, block_size)
     elif isinstance(source, bytes | bytearray | memoryview):
         yield bytes(source)
-    elif hasattr(source, "read"):
-        yield from _read_blocks(source, block_size)  # type: ignore[arg-type]
+    elif isinstance(source, Readable):
+        yield from _read_blocks(source, block_size)
     else:
         for chunk in source:
             if not isinstance(chunk, bytes | bytearray | memoryview):
@@ -95,7 +102,7 @@ def iter_blocks(source: Source, block_size: int = DEFAULT_BLOCK) -> Iterator[byt
             yield bytes(chunk)
 
 
-def _read_blocks(handle: BinaryIO | io.BufferedIOBase, block_size: int) -> Iterator[bytes]:
+def _read_blocks(handle: Readable, block_size: int) -> Iterator[bytes]:
     while block := handle.read(block_size):
         if isinstance(block, str):
             raise X12Error("open the file in binary mode ('rb')")

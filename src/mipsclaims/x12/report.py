@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from ..errors import MipsClaimsError
 
@@ -74,7 +74,7 @@ class QuarantinedClaim:
         return f"{self.reference} quarantined at {self.location}: {self.reason}"
 
 
-class CappedList(list):
+class CappedList(list[Any]):
     """A list that keeps its first ``cap`` items and only counts the ones after (``dropped``)."""
 
     cap: int = MAX_ISSUES  # class defaults: copy and pickle append before __dict__ is set
@@ -97,7 +97,9 @@ class CappedList(list):
             self.append(item)
         self.dropped += getattr(items, "dropped", 0)
 
-    def __iadd__(self, items: Iterable[Any]) -> CappedList:  # type: ignore[override]
+    # ignore: mypy checks a list subclass's __iadd__ against list.__add__, whose result is
+    # generic over the other list's items; += must still cap, so list's C __iadd__ won't do.
+    def __iadd__(self, items: Iterable[Any]) -> Self:  # type: ignore[misc]
         self.extend(items)
         return self
 
@@ -139,7 +141,7 @@ class QuarantineList(CappedList):
         entry[1] += lines
 
 
-def total(items: list) -> int:
+def total(items: list[Any]) -> int:
     """How many entries ``items`` saw (a plain list, or a :class:`CappedList` that dropped some)."""
     return len(items) + getattr(items, "dropped", 0)
 
