@@ -196,3 +196,24 @@ def test_the_same_failure_after_a_clean_interchange_is_an_error_entry(spy):
     bad = bad.replace(b"ST*837*0002*005010X222A1", b"ST*837*0002*005010X999A1")
     _, report = both(interchange(4, 2, 9) + bad)
     assert len(report.errors) == 1 and spy["kernel"] == 1
+
+
+def test_a_moved_tail_keeps_every_quarantine_count() -> None:
+    """The tail the columnar reader read is moved to whole-file locations; the per-reason
+    counts of quarantined claims past the listing cap must survive the move."""
+    from dataclasses import replace
+
+    from mipsclaims.x12.fast import _moved, _Shift
+    from mipsclaims.x12.report import Location, QuarantinedClaim, QuarantineList, ReadReport
+
+    tail = QuarantineList(cap=2)
+    for n in range(5):
+        where = Location("t.837", segment=10 + n, byte_offset=100 * n)
+        tail.append(QuarantinedClaim(n, "abcd1234", where, "damaged", lines=3))
+    shift = _Shift(segments=7, offset=1000)
+    moved = _moved(tail, lambda q: replace(q, location=shift(q.location)))
+    assert [q.location.segment for q in moved] == [17, 18]
+    assert moved.dropped == 3
+    report = ReadReport()
+    report.quarantined.extend(moved)
+    assert report.quarantine_counts() == [("damaged", 5, 15)]

@@ -27,13 +27,14 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import IO, TypeVar
 
 import polars as pl
 
 from ..schema import empty_claim_lines
 from . import columnar
 from .envelope import DEFAULT_BLOCK, EnvelopeTracker, Piece, Source, iter_pieces, source_name
-from .report import CappedList, EnvelopeError, Issue, Location, ReadReport
+from .report import CappedList, EnvelopeError, Issue, Location, QuarantineList, ReadReport
 from .vector import read_block
 
 #: Environment variable that selects the reader: ``fast`` (default) or ``columnar``.
@@ -296,11 +297,13 @@ class _FastReader:
                     yield batch
             return
         if isinstance(self.source, bytes | bytearray | memoryview):
-            sub: Source = _Named(io.BytesIO(bytes(self.source)[start:]), self.name)
-        else:
+            sub = _Named(io.BytesIO(bytes(self.source)[start:]), self.name)
+        elif isinstance(self.source, str | os.PathLike):
             handle = open(Path(self.source), "rb")  # noqa: SIM115 - closed below
             handle.seek(start)
             sub = _Named(handle, self.name)
+        else:  # only re-readable inputs reach the fast path (see _rereadable)
+            raise TypeError(f"{self.name}: cannot re-read this input from an offset")
         # A scratch report, merged (locations moved) once the tail is read: the columnar
         # reader's own end-of-input check must see all of the tail's counts.
         scratch = ReadReport()
@@ -329,9 +332,20 @@ class _FastReader:
         self.report.merge(taken)
 
 
-def _moved(items: list, move: Callable) -> CappedList:
-    """``items`` with ``move`` applied, keeping the count of entries a cap dropped."""
-    out = CappedList([move(x) for x in items])
+T = TypeVar("T")
+
+
+def _moved(items: list[T], move: Callable[[T], T]) -> CappedList:
+    """``items`` with ``move`` applied, keeping the count of entries a cap dropped (and, for
+    quarantined claims, the per-reason counts of every claim, listed or not)."""
+    out: CappedList
+    if isinstance(items, QuarantineList):
+        out = QuarantineList()
+        for item in items:
+            CappedList.append(out, move(item))  # counted below, with the dropped ones
+        out.counts = {reason: list(n) for reason, n in items.counts.items()}
+    else:
+        out = CappedList([move(x) for x in items])
     out.dropped += getattr(items, "dropped", 0)
     return out
 
@@ -351,13 +365,13 @@ class _Shift:
 class _Named(io.BufferedIOBase):
     """A binary stream that reports the original input's name (for messages)."""
 
-    def __init__(self, raw: io.IOBase, name: str) -> None:
+    def __init__(self, raw: IO[bytes], name: str) -> None:
         super().__init__()
         self.raw = raw
         self.name = name
 
     def read(self, size: int | None = -1) -> bytes:
-        return self.raw.read(size)
+        return self.raw.read(-1 if size is None else size)
 
     def readable(self) -> bool:
         return True

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -34,6 +35,9 @@ from ..claims import dependent_patient_id
 from ..schema import CLAIM_LINE_SCHEMA, pseudonymise_ssn
 from . import rules
 from .envelope import Delimiters
+
+#: A field's byte spans: (starts, ends), one entry per row.
+Span = tuple[np.ndarray, np.ndarray]
 
 #: Longest segment the fast path reads (conservative: far below the reader's limit).
 MAX_FAST_SEGMENT = 2048
@@ -429,7 +433,9 @@ def read_block(
         badmask[0] = True
 
     # -- step 4, fields. Level attributes: first non-empty value per HL group.
-    def first_value(rows: np.ndarray, k: int, groups: np.ndarray, size: int):
+    def first_value(
+        rows: np.ndarray, k: int, groups: np.ndarray, size: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         st, en = tok.element(rows, k)
         idx = _first_per_group(groups[rows], en > st, size)
         return _at(st, idx), _at(en, idx)
@@ -468,7 +474,7 @@ def read_block(
     cfreq = tok.component(*c5, 2)
     dependent = has23[c23] if nc else np.zeros(0, bool)
 
-    def pick(dep: tuple, sub: tuple) -> tuple[np.ndarray, np.ndarray]:
+    def pick(dep: Span, sub: Span) -> Span:
         return (
             np.where(dependent, dep[0][c23], sub[0][c22]),
             np.where(dependent, dep[1][c23], sub[1][c22]),
@@ -575,9 +581,9 @@ def read_block(
         bad = 0
 
     envelope = []
-    for i in np.flatnonzero(is_env[:cut]):
-        text = bytes(a[s[i] : t[i]]).decode("latin-1")
-        envelope.append((int(i), ENVELOPE_NAMES[int(code[i])], text.split(delimiters.element)))
+    for row in np.flatnonzero(is_env[:cut]):
+        text = bytes(a[s[row] : t[row]]).decode("latin-1")
+        envelope.append((int(row), ENVELOPE_NAMES[int(code[row])], text.split(delimiters.element)))
     isa_rows = np.flatnonzero(is_isa)
     claims_before_isa = np.cumsum(is_clm)[isa_rows] - is_clm[isa_rows]
     ix = np.cumsum(is_isa) - (1 if n and is_isa[0] else 0)
@@ -627,8 +633,8 @@ def read_block(
     )
     ptr_bad = table.filter(~pl.col("_ptr_ok"))["claim_seq"]
     if len(ptr_bad):  # SV107 is not a list of pointers 1-12
-        at = int(clm_rows[int(ptr_bad[0]) - claim_seq0])
-        bad = at if bad is None else min(bad, at)
+        ptr_at = int(clm_rows[int(ptr_bad[0]) - claim_seq0])
+        bad = ptr_at if bad is None else min(bad, ptr_at)
     table = table.drop("_ptr_ok")
     cut_byte = int(s[cut]) if cut < n else len(data)
     return Block(table, bad, cut, isa_rows, claims_before_isa, nkeep, envelope, cut_byte)
@@ -648,13 +654,13 @@ def _assemble(
     source: str,
     control: list[str],
     claim_ix: np.ndarray,
-    cols: dict,
-    rend: tuple,
+    cols: dict[str, Any],
+    rend: tuple[Any, ...],  # line spans, claim Span, billing-NPI Span, claim -> 2010AA
     dependent: np.ndarray,
-    dob: tuple,
-    claim_dates: tuple,
-    dx: tuple,
-    line_cols: dict,
+    dob: tuple[np.ndarray, ...],
+    claim_dates: tuple[np.ndarray, ...],
+    dx: tuple[Any, ...],
+    line_cols: dict[str, Any],
     starts_with_isa: bool,
 ) -> pl.DataFrame:
     """The canonical table of the first ``nkeep`` claims (their ``lines``), strings made
