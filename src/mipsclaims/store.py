@@ -109,7 +109,7 @@ def _pause(stage: str) -> None:
         time.sleep(float(seconds or 60))
 
 
-def _atomic_write(target: Path, write: Callable[[Path], object], stage: str) -> None:
+def write_atomically(target: Path, write: Callable[[Path], object], stage: str) -> None:
     """Write via ``write(tmp)`` to a temp file beside ``target``, fsync, then replace."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target, durable=True, before_replace=lambda: _pause(stage)) as tmp:
@@ -139,11 +139,14 @@ def read_manifest(store: Path) -> dict[str, Any]:
 
 def _write_manifest(store: Path, data: dict[str, Any]) -> None:
     text = json.dumps(data, indent=1, sort_keys=True)
-    _atomic_write(store / MANIFEST, lambda tmp: tmp.write_text(text, encoding="utf-8"), "manifest")
+    write_atomically(
+        store / MANIFEST, lambda tmp: tmp.write_text(text, encoding="utf-8"), "manifest"
+    )
 
 
 @contextmanager
-def _locked(store: Path) -> Iterator[None]:
+def locked(store: Path) -> Iterator[None]:
+    """Hold the store's exclusive lock (one writer at a time: claims and 835s alike)."""
     store.mkdir(parents=True, exist_ok=True)
     with (store / ".lock").open("a") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
@@ -251,7 +254,7 @@ def ingest_batches(
     parts. ``before_commit`` runs after the last batch, before anything is put in place
     (raise there to abandon the file)."""
     store = Path(store)
-    with _locked(store):
+    with locked(store):
         manifest = read_manifest(store)
         for entry in manifest["files"]:
             if entry["sha256"] == sha256:
@@ -285,7 +288,7 @@ def ingest_batches(
             for (year, month), pieces in sorted(months.items()):
                 rel = f"year={year:04d}/month={month:02d}/{sha256}.parquet"
                 merged = pl.concat([pl.scan_parquet(p) for p in pieces], how="vertical")
-                _atomic_write(store / rel, merged.sink_parquet, "part")
+                write_atomically(store / rel, merged.sink_parquet, "part")
                 parts.append(rel)
         claims = seq - start
         _pause("before-manifest")

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import polars as pl
 
-from ..store import StoreError, _atomic_write, _locked, file_sha256
+from ..store import StoreError, file_sha256, locked, write_atomically
 from ..x12.envelope import parse_isa
 from ..x12.report import ReadReport
 from .reader import REMIT_LINE_SCHEMA, read_remit_lines
@@ -68,7 +68,7 @@ def ingest_remittance(store: Path, path: Path) -> RemitIngest:
     """Add one 835 file to ``store`` (idempotent by content)."""
     store = Path(store)
     sha = file_sha256(path)
-    with _locked(store):
+    with locked(store):
         manifest = _manifest(store)
         if any(f["sha256"] == sha for f in manifest["files"]):
             return RemitIngest(path.name, sha, False, 0, 0)
@@ -78,12 +78,12 @@ def ingest_remittance(store: Path, path: Path) -> RemitIngest:
         if report.claims_seen == 0 and report.errors:
             raise StoreError(f"{path}: no 835 remittance could be read ({problems[0]})")
         part = f"{len(manifest['files']):06d}-{sha[:16]}.parquet"
-        _atomic_write(store / FOLDER / part, lambda tmp: table.write_parquet(tmp), "remit")
+        write_atomically(store / FOLDER / part, lambda tmp: table.write_parquet(tmp), "remit")
         manifest["files"].append(
             {"sha256": sha, "source": path.name, "part": part, "claims": report.claims_read}
         )
         text = json.dumps(manifest, indent=1, sort_keys=True)
-        _atomic_write(
+        write_atomically(
             store / FOLDER / MANIFEST,
             lambda tmp: tmp.write_text(text, encoding="utf-8"),
             "remit-manifest",
