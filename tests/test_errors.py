@@ -38,3 +38,21 @@ def test_every_library_error_derives_from_the_one_base() -> None:
 
 def test_the_base_is_exported_at_the_top() -> None:
     assert mipsclaims.MipsClaimsError is MipsClaimsError
+
+
+def test_one_input_error_for_every_reading_path(tmp_path) -> None:
+    """Files, stores and tables fail with the same InputError (there used to be two)."""
+    import polars as pl
+    import pytest
+
+    from mipsclaims import inputs
+    from mipsclaims.errors import InputError
+    from mipsclaims.report import sources
+
+    missing = tmp_path / "nope.837"
+    loaded = sources.Loaded(lines=pl.DataFrame())
+    with pytest.raises(InputError):
+        list(sources.iter_batches([missing], None, quiet=True, loaded=loaded))
+    with pytest.raises(InputError):
+        inputs.sniff(missing)
+    assert issubclass(InputError, ValueError) and issubclass(InputError, MipsClaimsError)

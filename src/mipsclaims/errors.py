@@ -13,4 +13,10 @@ class MipsClaimsError(Exception):
     """Base of every error raised by mipsclaims for bad input, settings or environment."""
 
 
-__all__ = ["MipsClaimsError"]
+class InputError(MipsClaimsError, ValueError):
+    """An input that is not a readable claims file (missing, unreadable, wrong format).
+
+    One class for every path that opens inputs (``inputs``, ``report.sources``)."""
+
+
+__all__ = ["InputError", "MipsClaimsError"]

@@ -19,7 +19,7 @@ from typing import BinaryIO, cast
 import polars as pl
 
 from . import flatfile, x12
-from .errors import MipsClaimsError
+from .errors import InputError
 from .schema import empty_claim_lines
 from .x12.envelope import DEFAULT_BLOCK
 
@@ -28,10 +28,6 @@ __all__ = ["InputError", "iter_claim_lines", "iter_file_batches", "load_claim_li
 PathLike = str | os.PathLike[str]
 Progress = Callable[[int], None]  # called with the bytes of the file read so far
 SNIFF_BYTES = 4096
-
-
-class InputError(MipsClaimsError, ValueError):
-    """An input that is not a readable claims file (missing, unreadable, wrong format)."""
 
 
 def sniff(path: PathLike) -> str:

@@ -22,6 +22,7 @@ from rich.console import Console
 
 from .. import atomicfile, interrupt
 from ..atomicfile import atomic_path
+from ..errors import InputError
 from ..report import sources
 from ..report.termsafe import SafeConsole, printable
 from .common import STRICT, Level, errors, fail, report_reading
@@ -75,7 +76,7 @@ def _load(
         raise fail("give claim files, --store DIR, or both")
     try:
         loaded = sources.load(files or [], store, quiet=quiet)
-    except sources.InputError as exc:
+    except InputError as exc:
         raise fail(str(exc)) from None
     report_reading(loaded.report, quiet=quiet, strict=strict)
     return loaded
@@ -124,7 +125,7 @@ def _evaluate_files(
         batches = map(transform, batches)
     try:
         result = evaluate_lines(batches, year, level=as_level(level))
-    except (sources.InputError, specs.UnsupportedYearError, specs.SpecFileError, SpillError) as exc:
+    except (InputError, specs.UnsupportedYearError, specs.SpecFileError, SpillError) as exc:
         raise fail(str(exc)) from None
     report_reading(loaded.report, quiet=quiet, strict=strict)
     return result

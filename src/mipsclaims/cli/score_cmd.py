@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import scoring
+from ..errors import InputError
 from ..report.termsafe import SafeConsole
 from ..scoring import Projection, ScoreReport, ScoringOptions
 from ..scoring.projection import last_month
@@ -201,7 +202,7 @@ def _evaluate(
             year,
             level=as_level(level),
         )
-    except sources_mod.InputError as exc:
+    except InputError as exc:
         raise fail(str(exc)) from None
     if summarise:
         report_reading(loaded.report, strict=strict)

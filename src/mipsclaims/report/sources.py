@@ -15,14 +15,10 @@ from typing import cast
 import polars as pl
 
 from .. import interrupt
-from ..errors import MipsClaimsError
+from ..errors import InputError
 from ..schema import conform, empty_claim_lines
 from ..x12.report import ReadReport
 from .progress import file_progress
-
-
-class InputError(MipsClaimsError):
-    """An input that cannot be read at all (missing file, not a claim file, bad store)."""
 
 
 @dataclass
@@ -61,10 +57,8 @@ def iter_batches(
     from .. import inputs  # lazy: the readers are only needed for files
     from ..x12.report import X12Error
 
-    try:  # every file is sniffed before any is read: a wrong one fails at once
-        kinds = [inputs.sniff(p) for p in files]
-    except inputs.InputError as exc:
-        raise InputError(str(exc)) from None
+    # Every file is sniffed before any is read: a wrong one fails at once (InputError).
+    kinds = [inputs.sniff(p) for p in files]
     total = sum(Path(p).stat().st_size for p in files)
     with file_progress(total, quiet=quiet) as progress:
         for path, kind in zip(files, kinds, strict=True):
