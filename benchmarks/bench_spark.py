@@ -24,11 +24,12 @@ from pathlib import Path
 
 CHILD = r"""
 import json, sys, time, urllib.request
-master, groups, out, *files = sys.argv[1:]
+master, groups, driver_memory, out, *files = sys.argv[1:]
 start = time.perf_counter()
 from pyspark.sql import SparkSession
 spark = (SparkSession.builder.master(master).appName("bench_spark")
-         .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+         .config("spark.ui.showConsoleProgress", "false")
+         .config("spark.driver.memory", driver_memory).getOrCreate())
 spark.sparkContext.setLogLevel("ERROR")
 jvm = time.perf_counter() - start
 from mipsclaims.report import export
@@ -102,6 +103,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--groups", type=int, default=0, help="0: the default (4 per core)")
+    parser.add_argument(
+        "--driver-memory", default="4g", help="JVM heap of the local driver (spark.driver.memory)"
+    )
     args = parser.parse_args()
 
     paths = synthetic_files(args.lines, args.files, args.seed)
@@ -126,14 +130,16 @@ def main() -> None:
                 CHILD,
                 args.master,
                 str(args.groups),
+                args.driver_memory,
                 str(spark_out),
                 *map(str, paths),
             ],
-            check=True,
             env=env,
             capture_output=True,
             text=True,
         )
+        if child.returncode != 0:  # say why (the JVM's error is in its standard error)
+            sys.exit("spark run failed:\n" + "\n".join(child.stderr.splitlines()[-40:]))
         spark = json.loads(child.stdout.strip().splitlines()[-1])
         same = local_out.read_bytes() == spark_out.read_bytes()
     print(f"local engine (CLI, JSON):     {local_s:7.1f} s  {n_lines / local_s:10,.0f} lines/s")
