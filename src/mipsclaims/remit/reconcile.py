@@ -168,16 +168,7 @@ def _assign(
     shared = pairs.filter(pl.col("_n") > 1).select("claim_seq", "remit_seq")
     if shared.height:
         # Several 837 claims with this CLM01: score by lines in common (code and date).
-        sent = lines.join(shared.select("claim_seq").unique(), on="claim_seq", how="semi").select(
-            "claim_seq",
-            pl.col("procedure_code").str.strip_chars().str.to_uppercase().alias("_code"),
-            pl.col("service_date").alias("_date"),
-        )
-        back = remit.join(shared.select("remit_seq").unique(), on="remit_seq", how="semi").select(
-            "remit_seq",
-            pl.coalesce("original_procedure_code", "procedure_code").alias("_code"),
-            pl.coalesce("service_date", "statement_start").alias("_date"),
-        )
+        sent, back = _sent_keys(lines, shared), _back_keys(remit, shared)
         score = (
             shared.join(sent, on="claim_seq")
             .join(back, on=["remit_seq", "_code", "_date"])
@@ -192,6 +183,26 @@ def _assign(
         )
         single = pl.concat([single, best])
     return single.group_by("claim_seq").agg(pl.col("remit_seq").max())
+
+
+def _sent_keys(lines: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    """(claim_seq, _code, _date) of the 837 lines of the claims in ``pairs``: the procedure
+    and date a claim shares with an 835 claim (compared with :func:`_back_keys`)."""
+    return lines.join(pairs.select("claim_seq").unique(), on="claim_seq", how="semi").select(
+        "claim_seq",
+        pl.col("procedure_code").str.strip_chars().str.to_uppercase().alias("_code"),
+        pl.col("service_date").alias("_date"),
+    )
+
+
+def _back_keys(remit: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    """(remit_seq, _code, _date) of the 835 lines of the 835 claims in ``pairs`` (the code
+    as sent, SVC06, when the payer changed it)."""
+    return remit.join(pairs.select("remit_seq").unique(), on="remit_seq", how="semi").select(
+        "remit_seq",
+        pl.coalesce("original_procedure_code", "procedure_code").alias("_code"),
+        pl.coalesce("service_date", "statement_start").alias("_date"),
+    )
 
 
 def _reversed(
@@ -213,16 +224,7 @@ def _reversed(
     )
     if pairs.height == 0:
         return pl.DataFrame(schema={"claim_seq": pl.Int64, "_reversal": pl.Int64})
-    sent = lines.join(pairs.select("claim_seq").unique(), on="claim_seq", how="semi").select(
-        "claim_seq",
-        pl.col("procedure_code").str.strip_chars().str.to_uppercase().alias("_code"),
-        pl.col("service_date").alias("_date"),
-    )
-    back = remit.join(pairs.select("remit_seq").unique(), on="remit_seq", how="semi").select(
-        "remit_seq",
-        pl.coalesce("original_procedure_code", "procedure_code").alias("_code"),
-        pl.coalesce("service_date", "statement_start").alias("_date"),
-    )
+    sent, back = _sent_keys(lines, pairs), _back_keys(remit, pairs)
     shared = (
         pairs.select("claim_seq", "remit_seq")
         .join(sent, on="claim_seq")
