@@ -44,20 +44,24 @@ def _inner(dtype: pl.List) -> pl.DataType:
     return inner() if isinstance(inner, type) else inner
 
 
+#: The scalar dtypes of the canonical tables: polars, Spark and Arrow (no large or view
+#: types: Spark reads none of them back from an Arrow UDF).
+_SCALARS: tuple[tuple[type[pl.DataType], T.DataType, pa.DataType], ...] = (
+    (pl.String, T.StringType(), pa.string()),
+    (pl.Int64, T.LongType(), pa.int64()),
+    (pl.Int32, T.IntegerType(), pa.int32()),
+    (pl.Int8, T.ByteType(), pa.int8()),
+    (pl.Float64, T.DoubleType(), pa.float64()),
+    (pl.Boolean, T.BooleanType(), pa.bool_()),
+    (pl.Date, T.DateType(), pa.date32()),
+)
+
+
 def spark_type(dtype: pl.DataType) -> T.DataType:
     """The Spark type of a polars dtype of the canonical tables."""
     if isinstance(dtype, pl.List):
         return T.ArrayType(spark_type(_inner(dtype)), containsNull=True)
-    simple: dict[type[pl.DataType], T.DataType] = {
-        pl.String: T.StringType(),
-        pl.Int64: T.LongType(),
-        pl.Int32: T.IntegerType(),
-        pl.Int8: T.ByteType(),
-        pl.Float64: T.DoubleType(),
-        pl.Boolean: T.BooleanType(),
-        pl.Date: T.DateType(),
-    }
-    for kind, spark in simple.items():
+    for kind, spark, _ in _SCALARS:
         if isinstance(dtype, kind):
             return spark
     raise TypeError(f"no Spark type for polars dtype {dtype}")
@@ -71,16 +75,7 @@ def spark_schema(schema: dict[str, pl.DataType]) -> T.StructType:
 def _arrow_type(dtype: pl.DataType) -> pa.DataType:
     if isinstance(dtype, pl.List):
         return pa.list_(_arrow_type(_inner(dtype)))
-    simple: dict[type[pl.DataType], pa.DataType] = {
-        pl.String: pa.string(),
-        pl.Int64: pa.int64(),
-        pl.Int32: pa.int32(),
-        pl.Int8: pa.int8(),
-        pl.Float64: pa.float64(),
-        pl.Boolean: pa.bool_(),
-        pl.Date: pa.date32(),
-    }
-    for kind, arrow in simple.items():
+    for kind, _, arrow in _SCALARS:
         if isinstance(dtype, kind):
             return arrow
     raise TypeError(f"no Arrow type for polars dtype {dtype}")
