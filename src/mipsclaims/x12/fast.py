@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TypeVar
@@ -105,12 +105,8 @@ class _FastReader:
                     return
                 before = [p for p in pending if p.interchange != prev.interchange]
                 rest = [p for p in pending if p.interchange == prev.interchange]
-                if before:
-                    out, failed = self._flush(before)
-                    yield from out
-                    if failed is not None:
-                        yield from self._columnar(failed, [])
-                        return
+                if before and (yield from self._read(before)):
+                    return
                 yield from self._columnar(prev.interchange, rest)
                 return
             if piece is None:
@@ -120,12 +116,9 @@ class _FastReader:
                 if self.first_number is None:
                     self.first_number = piece.interchange
             if pending and piece.delimiters != pending[0].delimiters:
-                out, failed = self._flush(pending)
-                yield from out
-                pending, size = [], 0
-                if failed is not None:
-                    yield from self._columnar(failed, [])
+                if (yield from self._read(pending)):
                     return
+                pending, size = [], 0
             pending.append(piece)
             size += len(piece.data)
             prev = piece
@@ -138,29 +131,30 @@ class _FastReader:
                 if not before:  # one interchange larger than a batch
                     yield from self._columnar(big, [])
                     return
-                out, failed = self._flush(before)
-                yield from out
-                if failed is not None:
-                    yield from self._columnar(failed, [])
+                if (yield from self._read(before)):
                     return
                 pending = [p for p in pending if p.interchange == big]
                 size = sum(len(p.data) for p in pending)
                 continue
             if size >= self.batch_bytes:
-                out, failed = self._flush(pending)
-                yield from out
-                pending, size = [], 0
-                if failed is not None:
-                    yield from self._columnar(failed, [])
+                if (yield from self._read(pending)):
                     return
-        if pending:
-            out, failed = self._flush(pending)
-            yield from out
-            if failed is not None:
-                yield from self._columnar(failed, [])
-                return
+                pending, size = [], 0
+        if pending and (yield from self._read(pending)):
+            return
         if self.carry:  # an interchange whose last piece never came: cannot be clean
             yield from self._columnar(self.cur.number if self.cur else None, [])
+
+    def _read(self, pending: list[Piece]) -> Generator[pl.DataFrame, None, bool]:
+        """The kernel's tables of ``pending``; from its first interchange that is not clean
+        on, the columnar reader's tables of the rest of the input. Returns True when the
+        input was handed over (the caller stops)."""
+        out, failed = self._flush(pending)
+        yield from out
+        if failed is None:
+            return False
+        yield from self._columnar(failed, [])
+        return True
 
     def _flush(self, pending: list[Piece]) -> tuple[list[pl.DataFrame], int | None]:
         """Kernel over carry + ``pending``: the tables of its clean interchanges, and the
