@@ -553,3 +553,21 @@ def test_csv_reader_reads_back_what_the_grammar_writes(tmp_path: Path, measures:
             for p in performance
         ]
         assert sorted(found) == sorted(expected_options)
+
+
+def test_a_year_without_claims_logic_is_refused_by_every_engine_path(user_dir: Path) -> None:
+    """Metadata alone (no codes) cannot count claims: evaluate and check_claim say so."""
+    from mipsclaims import api
+    from mipsclaims.x12 import iter_claims
+
+    user_dir.mkdir(parents=True)
+    bare = specs.load(2025).model_copy(update={"has_claims_logic": False})
+    (user_dir / "2025.json").write_text(bare.model_dump_json())
+    specs.reload()
+    with pytest.raises(specs.UnsupportedYearError, match="2025 has no claims logic"):
+        api.evaluate(str(EXAMPLE_2025), 2025)
+    with pytest.raises(specs.UnsupportedYearError, match="specs import --year 2025"):
+        specs.load_with_logic(2025)
+    claim = next(iter(iter_claims(EXAMPLE_2025)))
+    with pytest.raises(specs.UnsupportedYearError, match="2025 has no claims logic"):
+        api.check_claim(claim, 2025)

@@ -67,13 +67,7 @@ def as_level(value: str) -> Level:
 
 
 def _year_tables(year: int) -> CodeTables:
-    spec = specs.load(year)
-    if not spec.has_claims_logic:
-        raise specs.UnsupportedYearError(
-            f"performance year {year} has no claims logic; "
-            f"supported: {', '.join(map(str, specs.supported_years(claims_logic_only=True)))}; "
-            f"import CMS's claims single source with `mipsclaims specs import --year {year}`"
-        )
+    specs.load_with_logic(year)  # a clear error for a year without claims logic
     return tables(year)
 
 

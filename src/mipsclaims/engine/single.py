@@ -63,12 +63,7 @@ class YearIndex:
 @functools.cache
 def year_index(year: int) -> YearIndex:
     """The index of ``year`` (cached)."""
-    spec = specs.load(year)
-    if not spec.has_claims_logic:
-        raise specs.UnsupportedYearError(
-            f"performance year {year} has no claims logic; import CMS's claims single source "
-            f"with `mipsclaims specs import --year {year}`"
-        )
+    spec = specs.load_with_logic(year)
     index = YearIndex()
     for m in spec.measures.values():
         index.is_inverse[m.measure_id] = m.is_inverse

@@ -50,6 +50,7 @@ __all__ = [
     "YearSpec",
     "imported_years",
     "load",
+    "load_with_logic",
     "normalise_measure_id",
     "provisional_note",
     "reload",
@@ -146,6 +147,18 @@ def load(year: int) -> YearSpec:
     path = specs_dir() / f"{year}.json"
     with path.open(encoding="utf-8") as fh:
         return YearSpec.model_validate(json.load(fh))
+
+
+def load_with_logic(year: int) -> YearSpec:
+    """:func:`load`, refusing a year without claims logic (what the engine counts with)."""
+    spec = load(year)
+    if not spec.has_claims_logic:
+        raise UnsupportedYearError(
+            f"performance year {year} has no claims logic; "
+            f"supported: {', '.join(map(str, supported_years(claims_logic_only=True)))}; "
+            f"import CMS's claims single source with `mipsclaims specs import --year {year}`"
+        )
+    return spec
 
 
 def reload() -> None:
