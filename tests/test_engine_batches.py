@@ -113,11 +113,11 @@ def test_files_are_streamed_with_the_same_numbering_as_one_table(tmp_path):
 
 
 def test_a_table_is_cut_into_batches_even_with_claims_out_of_order(synthetic, monkeypatch):
-    import mipsclaims.engine as engine
+    import mipsclaims.engine.pipeline as pipeline
 
     year, lines = synthetic
     whole = evaluate_lines(lines, year)
-    monkeypatch.setattr(engine, "TABLE_BATCH_ROWS", 50)
+    monkeypatch.setattr(pipeline, "TABLE_BATCH_ROWS", 50)
     # Lines of a claim scattered through the table: batching must regroup them.
     shuffled = lines.sample(fraction=1.0, shuffle=True, seed=2)
     assert_same(whole, evaluate_lines(shuffled, year))
@@ -142,12 +142,12 @@ def test_instances_are_built_once_when_first_read():
 
 
 def test_counting_in_slices_of_patients_gives_the_same_counts(synthetic, monkeypatch):
-    import mipsclaims.engine as engine
+    import mipsclaims.engine.pipeline as pipeline
 
     year, lines = synthetic
     for level in ("tin-npi", "tin"):
         whole = evaluate_lines(lines, year, level=level)
-        monkeypatch.setattr(engine, "PHASE2_ROWS", 97)
+        monkeypatch.setattr(pipeline, "PHASE2_ROWS", 97)
         sliced = evaluate_lines(lines, year, level=level)
         monkeypatch.undo()
         assert_same(whole, sliced)

@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import polars as pl
 
 from .counts import ROW_SCHEMA
 from .findings import FINDING_SCHEMA
 from .scope import SCOPE_SCHEMA
+
+#: The entity level counts are kept at: clinician (TIN/NPI) or group (TIN).
+Level = Literal["tin-npi", "tin"]
+
+
+def as_level(value: str) -> Level:
+    """``value`` as a :data:`Level`, checked (a CLI option or caller's string), so that the
+    type holds past this point; a ValueError names the two levels."""
+    if value == "tin-npi":
+        return "tin-npi"
+    if value == "tin":
+        return "tin"
+    raise ValueError(f"level must be 'tin-npi' or 'tin', not {value!r}")
+
 
 MONTHLY_SCHEMA: dict[str, pl.DataType] = {**ROW_SCHEMA, "month": pl.Int8()}
 
@@ -69,7 +84,7 @@ class EngineResult:
     """
 
     year: int
-    level: str
+    level: Level
     rows: pl.DataFrame
     # A descriptor field reads as a DataFrame and accepts a table or its builder (__set__).
     monthly: _Deferred = _Deferred()
