@@ -107,7 +107,7 @@ def report_remit(
     """``report --remit``: the rows with confirmed-only figures (every format)."""
     from ..report.csvsafe import frame_to_csv
     from ..report.export import ordered_rows, spec_info, with_spec_columns
-    from ..report.remit import remit_tables, with_remit_section
+    from ..report.remit import remit_tables, status_counts, with_remit_section
     from ..report.terminal import print_provisional
 
     rr = _remit_report(files, store, remit, year, level, quiet, strict)
@@ -120,10 +120,7 @@ def report_remit(
             "level": level,
             "spec": spec_info(year),
             "rows": ordered_rows(rr.rows).to_dicts(),
-            "qdc_status": {
-                s: int(n)
-                for s, n in rr.reconciled["status"].cast(pl.String).value_counts().iter_rows()
-            },
+            "qdc_status": status_counts(rr.reconciled),
             "remittances_for_no_claim_sent": n_unmatched,
         }
         _emit(json.dumps(payload, indent=2, default=str) + "\n", output)

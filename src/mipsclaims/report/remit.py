@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..engine import EngineResult, as_level, evaluate_lines
-from ..remit.reconcile import confirmed_only, reconcile_lines, unmatched_remittances
+from ..remit.reconcile import STATUSES, confirmed_only, reconcile_lines, unmatched_remittances
 from ..schema import short_hash
 
 __all__ = [
@@ -207,13 +207,20 @@ def at_risk_tables(worklist: pl.DataFrame, title: str) -> list[Table]:
     return tables
 
 
+def status_counts(reconciled: pl.DataFrame) -> dict[str, int]:
+    """QDC lines per status, every status in the order of ``reconcile.STATUSES`` (zeros
+    included), so that a JSON report's keys do not depend on hashing order."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for status, n in reconciled["status"].cast(pl.String).value_counts().iter_rows():
+        counts[status] = int(n)
+    return counts
+
+
 def with_remit_section(html: str, report: RemitReport, year: int) -> str:
     """``html`` (the report) with the remittance section before its closing body tag."""
     from .html import _ENV
 
-    counts = dict.fromkeys(("confirmed", "no_remittance_yet", *AT_RISK), 0)
-    for status, n in report.reconciled["status"].cast(pl.String).value_counts().iter_rows():
-        counts[status] = int(n)
+    counts = status_counts(report.reconciled)
     worklist = at_risk_frame(report.reconciled)
     worklist = worklist.sort(pl.col("status") == "no_remittance_yet", maintain_order=True)
     section = _ENV.get_template("remit.html.j2").render(
