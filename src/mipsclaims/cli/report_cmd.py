@@ -221,9 +221,9 @@ def report(
     else:
         result = _evaluate_files(files, store, year, level.value, quiet, strict=strict)
     if fmt is ReportFormat.json:
-        _emit(export.to_json(result, year=year, level=level.value), output)
+        _emit(export.to_json(result), output)
     elif fmt is ReportFormat.csv:
-        _emit(export.to_csv(result, year=year), output)
+        _emit(export.to_csv(result), output)
     elif fmt is ReportFormat.html:
         from .. import scoring
         from ..report.html import render_html
@@ -231,15 +231,15 @@ def report(
         scores = None
         if year in scoring.THRESHOLDS and result.rows.height:
             options = scoring.ScoringOptions(small_practice=small_practice)
-            scores = scoring.score_result(result, year, options)
-        _emit(render_html(result, year=year, level=level.value, scores=scores), output)
+            scores = scoring.score_result(result, options)
+        _emit(render_html(result, scores=scores), output)
         if output is not None:
             _note(f"wrote {output}", quiet)
     else:
         from ..report import terminal
 
         with _console(output) as target:
-            terminal.print_report(result, year=year, level=level.value, console=target)
+            terminal.print_report(result, console=target)
 
 
 def gaps(
@@ -289,7 +289,7 @@ def gaps(
             strict,
         )
     result = _evaluate_files(files, store, year, level.value, quiet, strict=strict)
-    worklist = gap_frame(result.instances, year, show_phi=show_phi, measures=_measures(measures))
+    worklist = gap_frame(result, show_phi=show_phi, measures=_measures(measures))
     if fmt is ListFormat.csv:
         _emit(frame_to_csv(with_spec_columns(worklist, year)), output)
         return
@@ -351,7 +351,7 @@ def check(
             strict=strict,
         )
     chosen = _measures(measures)
-    missing = missing_qdcs(result.instances, year, chosen)
+    missing = missing_qdcs(result, chosen)
     eligible = result.instances
     if chosen:
         eligible = eligible.filter(pl.col("measure_id").is_in(chosen))

@@ -9,11 +9,14 @@ claim ids (CLM01 may embed PHI) appear only when ``show_phi`` is set; otherwise 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from ..schema import short_hash
+
+if TYPE_CHECKING:
+    from ..engine.result import EngineResult
 
 MASKED = "(hidden)"
 
@@ -154,7 +157,7 @@ def gap_rows(
     )
 
 
-def gap_frame(
+def instance_gaps(
     instances: pl.DataFrame,
     year: int,
     *,
@@ -162,6 +165,20 @@ def gap_frame(
     measures: Sequence[str] | None = None,
     closing: ClosingCodes | None = None,
 ) -> pl.DataFrame:
-    """Worklist rows (``GAP_COLUMNS``) for instances with marker ``none`` or conflicting QDCs."""
+    """Worklist rows (``GAP_COLUMNS``) of an instance table of ``year`` (the engine's or
+    the Spark engine's): instances with marker ``none`` or conflicting QDCs."""
     open_ = open_instances(instances, measures)
     return gap_rows(open_, year, show_phi=show_phi, closing=closing)
+
+
+def gap_frame(
+    result: EngineResult,
+    *,
+    show_phi: bool = False,
+    measures: Sequence[str] | None = None,
+    closing: ClosingCodes | None = None,
+) -> pl.DataFrame:
+    """``gaps``' worklist (``GAP_COLUMNS``) of an engine result, in its year."""
+    return instance_gaps(
+        result.instances, result.year, show_phi=show_phi, measures=measures, closing=closing
+    )

@@ -3,7 +3,7 @@ or name like ``[bold]`` is printed, never interpreted as markup."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 from rich.console import Console
@@ -11,7 +11,11 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import specs
+from ..display import pct
 from .export import ordered_rows
+
+if TYPE_CHECKING:
+    from ..engine.result import EngineResult
 
 
 def print_provisional(year: int, console: Console) -> None:
@@ -25,19 +29,17 @@ def print_provisional(year: int, console: Console) -> None:
         console.print(Text(f"{year} spec: {specs.source_line(spec)}", style="dim"))
 
 
-def pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f}%"
-
-
 def _mark(text: str, ok: bool | None) -> Text:
     return Text(text + (" ✓" if ok else " ✗"), style="green" if ok else "red")
 
 
-def rows_tables(result: Any, *, year: int, level: str, width: int = 80) -> list[Table]:
-    """One table per entity (TIN/NPI or TIN): a line per measure and stratum.
+def rows_tables(result: EngineResult, *, width: int = 80) -> list[Table]:
+    """One table per entity (TIN/NPI or TIN) of ``result``'s year: a line per measure and
+    stratum.
 
     Seven columns; the measure title is cut to fit ``width`` (80 columns at least).
     """
+    year = result.year
     tables = []
     rows = ordered_rows(result.rows)
     for (tin, npi), group in rows.group_by(["tin", "npi"], maintain_order=True):
@@ -71,11 +73,12 @@ def rows_tables(result: Any, *, year: int, level: str, width: int = 80) -> list[
     return tables
 
 
-def print_report(result: Any, *, year: int, level: str, console: Console) -> None:
-    tables = rows_tables(result, year=year, level=level, width=console.width)
-    print_provisional(year, console)
+def print_report(result: EngineResult, *, console: Console) -> None:
+    """``report``'s terminal view: the spec note, a table per entity, claims out of scope."""
+    tables = rows_tables(result, width=console.width)
+    print_provisional(result.year, console)
     if not tables:
-        console.print(f"No eligible instances for any measure in {year}.")
+        console.print(f"No eligible instances for any measure in {result.year}.")
     for table in tables:
         console.print(table)
     scope = result.scope
