@@ -195,3 +195,16 @@ def test_a_group_lists_the_first_gaps_shown_and_counts_them_all() -> None:
     assert entity["gap_total"] == 30 + 1  # and the conflicting 134 instance
     measure = next(m for m in entity["measures"] if m["measure_id"] == "128")
     assert measure["open_gaps"] == 30
+
+
+def test_scores_are_shown_only_for_a_scored_year_with_rows() -> None:
+    import dataclasses
+
+    from mipsclaims import scoring
+
+    result = make_result()
+    shown = html.shown_scores(result, scoring.ScoringOptions(small_practice=True))
+    assert shown is not None and shown.options.small_practice
+    assert shown.performance_year == 2025
+    assert html.shown_scores(dataclasses.replace(result, rows=result.rows.clear())) is None
+    assert html.shown_scores(dataclasses.replace(result, year=2022)) is None

@@ -105,10 +105,7 @@ def report_remit(
     strict: bool = False,
 ) -> None:
     """``report --remit``: the rows with confirmed-only figures (every format)."""
-    from ..report.csvsafe import frame_to_csv
-    from ..report.export import ordered_rows, with_spec_columns
-    from ..report.remit import remit_json, remit_tables, with_remit_section
-    from ..report.terminal import print_provisional
+    from ..report.remit import print_remit, remit_csv, remit_json, with_remit_section
 
     rr = _remit_report(files, store, remit, year, level, quiet, strict)
     n_unmatched = rr.unmatched.height
@@ -117,23 +114,17 @@ def report_remit(
     if fmt == "json":
         _emit(remit_json(rr), output)
     elif fmt == "csv":
-        _emit(frame_to_csv(with_spec_columns(ordered_rows(rr.rows), year)), output)
+        _emit(remit_csv(rr), output)
     elif fmt == "html":
-        from .. import scoring
-        from ..report.html import render_html
+        from ..report.html import render_html, shown_scores
 
-        scores = None
-        if year in scoring.THRESHOLDS and rr.sent.rows.height:
-            scores = scoring.score_result(rr.sent, scoring.ScoringOptions())
-        html = render_html(rr.sent, scores=scores)
+        html = render_html(rr.sent, scores=shown_scores(rr.sent))
         _emit(with_remit_section(html, rr), output)
         if output is not None:
             _note(f"wrote {output}", quiet)
     else:
         with _console(output) as target:
-            print_provisional(year, target)
-            for table in remit_tables(rr):
-                target.print(table)
+            print_remit(rr, target)
 
 
 def gaps_remit(
@@ -150,20 +141,13 @@ def gaps_remit(
     strict: bool = False,
 ) -> None:
     """``gaps --remit``: every QDC not confirmed, with what to do about it."""
-    from ..report.csvsafe import frame_to_csv
-    from ..report.export import with_spec_columns
-    from ..report.remit import at_risk_frame, at_risk_tables
-    from ..report.terminal import print_provisional
+    from ..report.export import csv_with_spec
+    from ..report.remit import at_risk_frame, print_at_risk
 
     rr = _remit_report(files, store, remit, year, level, quiet, strict)
     worklist = at_risk_frame(rr.reconciled, show_phi=show_phi, measures=_measures(measures))
     if fmt == "csv":
-        _emit(frame_to_csv(with_spec_columns(worklist, year)), output)
+        _emit(csv_with_spec(worklist, year), output)
         return
     with _console(output) as target:
-        print_provisional(year, target)
-        for table in at_risk_tables(worklist, f"QDCs CMS has not confirmed, {year}"):
-            target.print(table)
-        at_risk = worklist.filter(pl.col("status") != "no_remittance_yet").height
-        pending = worklist.height - at_risk
-        target.print(f"{at_risk} QDCs at risk, {pending} waiting for an 835.", highlight=False)
+        print_at_risk(worklist, year, target)

@@ -225,13 +225,10 @@ def report(
     elif fmt is ReportFormat.csv:
         _emit(export.to_csv(result), output)
     elif fmt is ReportFormat.html:
-        from .. import scoring
-        from ..report.html import render_html
+        from ..report.html import render_html, shown_scores
+        from ..scoring import ScoringOptions
 
-        scores = None
-        if year in scoring.THRESHOLDS and result.rows.height:
-            options = scoring.ScoringOptions(small_practice=small_practice)
-            scores = scoring.score_result(result, options)
+        scores = shown_scores(result, ScoringOptions(small_practice=small_practice))
         _emit(render_html(result, scores=scores), output)
         if output is not None:
             _note(f"wrote {output}", quiet)
@@ -267,10 +264,9 @@ def gaps(
 
     Example: mipsclaims gaps --year 2025 --measures 128,134 --format csv -o gaps.csv claims.837
     """
-    from ..report.csvsafe import frame_to_csv
-    from ..report.export import with_spec_columns
+    from ..report.export import csv_with_spec
     from ..report.gaps import gap_frame
-    from ..report.terminal import print_provisional, worklist_tables
+    from ..report.terminal import print_gaps
 
     if remit:
         from .remit_cmd import gaps_remit
@@ -291,16 +287,10 @@ def gaps(
     result = _evaluate_files(files, store, year, level.value, quiet, strict=strict)
     worklist = gap_frame(result, show_phi=show_phi, measures=_measures(measures))
     if fmt is ListFormat.csv:
-        _emit(frame_to_csv(with_spec_columns(worklist, year)), output)
+        _emit(csv_with_spec(worklist, year), output)
         return
     with _console(output) as target:
-        print_provisional(year, target)
-        for table in worklist_tables(worklist, f"Open gaps, {year}"):
-            target.print(table)
-        if worklist.height:
-            target.print(f"{worklist.height} open gaps.", highlight=False)
-        else:
-            target.print("No open gaps.")
+        print_gaps(worklist, year, target)
 
 
 def _infer_year(lines: pl.DataFrame) -> int:
@@ -330,9 +320,8 @@ def check(
     Example: mipsclaims check --measures 128,134,181,226 batch-2025-03.837
     """
     from ..report.check import missing_qdcs, per_claim_lines
-    from ..report.csvsafe import frame_to_csv
-    from ..report.export import with_spec_columns
-    from ..report.terminal import print_provisional, worklist_tables
+    from ..report.export import csv_with_spec
+    from ..report.terminal import print_missing
 
     if year is None:  # the year of the latest claim: every line is needed first
         loaded = _load(files, store, quiet, strict)
@@ -356,11 +345,9 @@ def check(
     if chosen:
         eligible = eligible.filter(pl.col("measure_id").is_in(chosen))
     if fmt is ListFormat.csv:
-        _to_stdout(frame_to_csv(with_spec_columns(missing, year)))
+        _to_stdout(csv_with_spec(missing, year))
     else:
-        print_provisional(year, console)
-        for table in worklist_tables(missing, "Eligible claims without a QDC"):
-            console.print(table)
+        print_missing(missing, year, console)
     if fmt is ListFormat.table or not quiet:
         summary = (
             f"{loaded.claims} claims, {eligible.height} eligible claim-measure pairs in {year}; "

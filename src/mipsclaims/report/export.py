@@ -79,6 +79,12 @@ def to_json(result: EngineResult) -> str:
     return json.dumps(payload, indent=2, default=_jsonable) + "\n"
 
 
+def csv_with_spec(frame: pl.DataFrame, year: int) -> str:
+    """Any output table of ``year`` (rows, a worklist) as spreadsheet-safe CSV, with the
+    spec columns."""
+    return frame_to_csv(with_spec_columns(frame, year))
+
+
 def to_csv(result: EngineResult) -> str:
     """The contract rows as CSV (contract keys, extras, then the spec columns), spreadsheet-safe."""
-    return frame_to_csv(with_spec_columns(ordered_rows(result.rows), result.year))
+    return csv_with_spec(ordered_rows(result.rows), result.year)

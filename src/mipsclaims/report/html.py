@@ -16,8 +16,8 @@ import polars as pl
 
 from .. import specs
 from ..display import NO_VALUE, pct
-from ..scoring.models import ExcludedMeasure, MeasureScore
-from ..scoring.projection import last_month
+from ..scoring.models import ExcludedMeasure, MeasureScore, ScoringOptions
+from ..scoring.projection import THRESHOLDS, last_month, score_result
 from .export import ordered_rows
 from .gaps import gap_rows, open_instances
 
@@ -251,6 +251,14 @@ def build_context(
         "provisional_note": specs.provisional_note(spec) if spec else None,
         "spec_source": specs.source_line(spec) if spec and spec.imported else None,
     }
+
+
+def shown_scores(result: EngineResult, options: ScoringOptions | None = None) -> ScoreReport | None:
+    """The projection the report shows beside the counts: none for a year without a
+    scoring threshold, or without rows to score."""
+    if result.year not in THRESHOLDS or not result.rows.height:
+        return None
+    return score_result(result, options or ScoringOptions())
 
 
 def render_html(

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 
 import polars as pl
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -19,6 +20,7 @@ from ..display import pct
 from ..engine import EngineResult, Level, evaluate_lines
 from ..remit.reconcile import STATUSES, confirmed_only, reconcile_lines, unmatched_remittances
 from ..schema import short_hash
+from .terminal import print_tables
 
 __all__ = [
     "AT_RISK",
@@ -26,6 +28,9 @@ __all__ = [
     "RemitReport",
     "at_risk_frame",
     "at_risk_tables",
+    "print_at_risk",
+    "print_remit",
+    "remit_csv",
     "remit_json",
     "remit_report",
     "remit_tables",
@@ -216,6 +221,13 @@ def status_counts(reconciled: pl.DataFrame) -> dict[str, int]:
     return counts
 
 
+def remit_csv(report: RemitReport) -> str:
+    """``report --remit --format csv``: the rows with their confirmed-only figures."""
+    from .export import csv_with_spec, ordered_rows
+
+    return csv_with_spec(ordered_rows(report.rows), report.sent.year)
+
+
 def remit_json(report: RemitReport) -> str:
     """``report --remit --format json``: the rows with their confirmed-only figures, the
     QDC lines per status and how many 835 claims answer no claim sent."""
@@ -252,3 +264,20 @@ def with_remit_section(html: str, report: RemitReport) -> str:
     )
     head, sep, tail = html.rpartition("</body>")
     return head + section + sep + tail if sep else html + section
+
+
+def print_remit(report: RemitReport, console: Console) -> None:
+    """``report --remit``'s terminal view: per entity, as sent beside confirmed."""
+    print_tables(remit_tables(report), report.sent.year, console)
+
+
+def print_at_risk(worklist: pl.DataFrame, year: int, console: Console) -> None:
+    """``gaps --remit``'s terminal view of an :func:`at_risk_frame` worklist."""
+    at_risk = worklist.filter(pl.col("status") != "no_remittance_yet").height
+    pending = worklist.height - at_risk
+    print_tables(
+        at_risk_tables(worklist, f"QDCs CMS has not confirmed, {year}"),
+        year,
+        console,
+        f"{at_risk} QDCs at risk, {pending} waiting for an 835.",
+    )

@@ -3,6 +3,7 @@ or name like ``[bold]`` is printed, never interpreted as markup."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -27,6 +28,17 @@ def print_provisional(year: int, console: Console) -> None:
         console.print(Text(note, style="bold yellow"))
     if spec.imported:
         console.print(Text(f"{year} spec: {specs.source_line(spec)}", style="dim"))
+
+
+def print_tables(
+    tables: Iterable[Table], year: int, console: Console, closing: str | None = None
+) -> None:
+    """A terminal view of ``year``: the spec note, the tables, then a ``closing`` line."""
+    print_provisional(year, console)
+    for table in tables:
+        console.print(table)
+    if closing is not None:
+        console.print(closing, highlight=False)
 
 
 def _mark(text: str, ok: bool | None) -> Text:
@@ -128,3 +140,14 @@ def worklist_tables(frame: pl.DataFrame, title: str) -> list[Table]:
         )
         tables.append(table)
     return tables
+
+
+def print_gaps(worklist: pl.DataFrame, year: int, console: Console) -> None:
+    """``gaps``' terminal view of a :func:`~mipsclaims.report.gaps.gap_frame` worklist."""
+    closing = f"{worklist.height} open gaps." if worklist.height else "No open gaps."
+    print_tables(worklist_tables(worklist, f"Open gaps, {year}"), year, console, closing)
+
+
+def print_missing(missing: pl.DataFrame, year: int, console: Console) -> None:
+    """``check``'s terminal view of a :func:`~mipsclaims.report.check.missing_qdcs` list."""
+    print_tables(worklist_tables(missing, "Eligible claims without a QDC"), year, console)

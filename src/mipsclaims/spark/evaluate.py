@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -318,7 +318,7 @@ def evaluate(
     lines: DataFrame,
     year: int,
     *,
-    level: Literal["tin-npi", "tin"] = "tin-npi",
+    level: Level = "tin-npi",
     groups: int | None = None,
 ) -> SparkResult:
     """Evaluate every claims measure of ``year`` on a Spark DataFrame of claim lines.
