@@ -37,9 +37,17 @@ def test_rank_and_marker_are_inverse_functions(inverse: bool) -> None:
 
 
 def test_marker_names_are_spelled_once() -> None:
-    assert set(MARKERS) == {*MARKER_OF_OPTION_TYPE.values(), "none"}
+    from mipsclaims.engine import choices, counts
+    from mipsclaims.report import gaps
+
+    options = set(MARKER_OF_OPTION_TYPE.values())
+    assert set(MARKERS) == {*options, "none"}
     for order in RANK_ORDER.values():
-        assert sorted(order) == sorted(MARKER_OF_OPTION_TYPE.values())
+        assert sorted(order) == sorted(options)
+    # Every table keyed by marker covers exactly the markers (types check the spelling).
+    assert set(counts._COUNTS) == set(MARKERS)
+    assert set(choices._DESCRIPTIONS) == set(gaps.MEANING_LABEL) == set(gaps.MEANING_ORDER)
+    assert set(gaps.MEANING_ORDER) == options
 
 
 def test_the_join_table_is_the_rank_table() -> None:
