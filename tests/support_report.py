@@ -1,4 +1,4 @@
-"""Hand-made EngineResult-shaped frames for renderer tests (no engine needed).
+"""Hand-made engine results for renderer tests (no engine run needed).
 
 Counts are written by hand and consistent with each other: 128 for clinician A has 25
 eligible instances, 18 met, 2 not met, 1 exclusion, 4 with no QDC.
@@ -7,10 +7,11 @@ eligible instances, 18 met, 2 not met, 1 exclusion, 4 with no QDC.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from types import SimpleNamespace
 
 import polars as pl
+
+from mipsclaims.engine.result import EngineResult
 
 ROW_SCHEMA = {
     "performance_year": pl.Int32,
@@ -68,15 +69,6 @@ FINDING_SCHEMA = {
 TIN = "123456789"
 NPI_A = "1000000001"
 NPI_B = "1000000002"
-
-
-@dataclass(frozen=True)
-class FakeResult:
-    rows: pl.DataFrame
-    monthly: pl.DataFrame
-    instances: pl.DataFrame
-    findings: pl.DataFrame
-    scope: pl.DataFrame
 
 
 def _row(npi, measure, stratum, e, a, c, x, b, title, stratum_name=None):
@@ -158,9 +150,11 @@ def make_instances(
     )  # fmt: skip
 
 
-def make_result(**kwargs) -> FakeResult:
+def make_result(**kwargs) -> EngineResult:
     rows = make_rows(kwargs.get("title_128", "BMI Screening and Follow-Up Plan"))
-    return FakeResult(
+    return EngineResult(
+        year=2025,
+        level="tin-npi",
         rows=rows,
         monthly=make_monthly(rows),
         instances=make_instances(

@@ -23,7 +23,7 @@ def _closing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _render(**kwargs) -> str:
-    return html.render_html(make_result(**kwargs), year=2025, level="tin-npi")
+    return html.render_html(make_result(**kwargs))
 
 
 def test_html_is_self_contained() -> None:
@@ -80,7 +80,7 @@ def test_scoring_projection_is_shown_per_clinician() -> None:
 
     result = make_result()
     scores = scoring.score(result.rows, 2025, scoring.ScoringOptions())
-    page = html.render_html(result, year=2025, level="tin-npi", scores=scores)
+    page = html.render_html(result, scores=scores)
     for p in scores.projections:
         assert f"projected final score <strong>{p.final_score:.1f}</strong>" in page
     m128 = next(m for m in scores.projections[0].quality.measures if m.measure_id == "128")
@@ -185,7 +185,7 @@ def test_a_group_lists_the_first_gaps_shown_and_counts_them_all() -> None:
     )
     others = result.instances.filter(pl.col("instance_key") != "k1")
     result = dataclasses.replace(result, instances=pl.concat([many, others]))
-    context = html.build_context(result, year=2025, level="tin-npi")
+    context = html.build_context(result)
     entity = next(e for e in context["entities"] if e["npi"] == NPI_A)
     group = next(g for g in entity["gaps"] if g["measure_id"] == "128")
     assert group["total"] == 30 and len(group["items"]) == html.GAPS_SHOWN
@@ -195,3 +195,16 @@ def test_a_group_lists_the_first_gaps_shown_and_counts_them_all() -> None:
     assert entity["gap_total"] == 30 + 1  # and the conflicting 134 instance
     measure = next(m for m in entity["measures"] if m["measure_id"] == "128")
     assert measure["open_gaps"] == 30
+
+
+def test_scores_are_shown_only_for_a_scored_year_with_rows() -> None:
+    import dataclasses
+
+    from mipsclaims import scoring
+
+    result = make_result()
+    shown = html.shown_scores(result, scoring.ScoringOptions(small_practice=True))
+    assert shown is not None and shown.options.small_practice
+    assert shown.performance_year == 2025
+    assert html.shown_scores(dataclasses.replace(result, rows=result.rows.clear())) is None
+    assert html.shown_scores(dataclasses.replace(result, year=2022)) is None

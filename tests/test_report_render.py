@@ -13,7 +13,7 @@ from support_report import NPI_A, NPI_B, make_result
 
 
 def test_json_rows_keep_contract_keys_in_order() -> None:
-    payload = json.loads(export.to_json(make_result(), year=2025, level="tin-npi"))
+    payload = json.loads(export.to_json(make_result()))
     assert payload["performance_year"] == 2025 and payload["level"] == "tin-npi"
     rows = payload["rows"]
     assert list(rows[0])[: len(export.ROW_KEYS)] == list(export.ROW_KEYS)
@@ -29,7 +29,7 @@ def test_json_rows_keep_contract_keys_in_order() -> None:
 
 
 def test_csv_header_is_row_keys_and_cells_are_safe() -> None:
-    text = export.to_csv(make_result(title_128='=HYPERLINK("http://evil")'), year=2025)
+    text = export.to_csv(make_result(title_128='=HYPERLINK("http://evil")'))
     rows = list(csv.DictReader(io.StringIO(text)))
     assert list(rows[0])[: len(export.ROW_KEYS)] == list(export.ROW_KEYS)
     assert list(rows[0])[-2:] == list(export.SPEC_COLUMNS)
@@ -42,9 +42,7 @@ def test_csv_header_is_row_keys_and_cells_are_safe() -> None:
 
 def test_terminal_table_shows_rates_and_prints_markup_literally() -> None:
     console = Console(record=True, width=220, color_system=None)
-    terminal.print_report(
-        make_result(title_128="[bold red]x[/] BMI"), year=2025, level="tin-npi", console=console
-    )
+    terminal.print_report(make_result(title_128="[bold red]x[/] BMI"), console=console)
     text = console.export_text()
     assert "84.0%" in text  # 128 completeness 21/25
     assert "90.0%" in text  # 128 rate 18/20

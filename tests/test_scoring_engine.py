@@ -42,7 +42,7 @@ def test_226_split_scored_from_engine_rows():
     )
     claims = [_claim(n, codes) for n, codes in enumerate(qdcs)]
     result = api.evaluate(claims, 2025)
-    report = score_result(result, 2025, ScoringOptions(ia_points=40))
+    report = score_result(result, ScoringOptions(ia_points=40))
     projection = next(p for p in report.projections if p.npi == NPI)
     [m226] = [m for m in projection.quality.measures if m.measure_id == "226"]
     # reporting stratum: 35 eligible, 30 with a QDC (85.7%); performance stratum: 24 of 28

@@ -430,10 +430,10 @@ def test_html_report_says_why_an_mvp_only_measure_does_not_count(claims_2026):
     from mipsclaims.report import html
 
     result = evaluate([claims_2026], 2026)
-    scores = scoring.score_result(result, 2026, ScoringOptions(small_practice=True))
+    scores = scoring.score_result(result, ScoringOptions(small_practice=True))
     excluded = [e for p in scores.projections for e in p.quality.excluded]
     assert excluded, "the synthetic 2026 claims should reach an MVP-only measure"
-    page = html.render_html(result, year=2026, level="tin-npi", scores=scores)
+    page = html.render_html(result, scores=scores)
     assert excluded[0].reason in page
 
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import polars as pl
 import pytest
 
+from mipsclaims.engine.result import FINDING_SCHEMA, INSTANCE_SCHEMA, SCOPE_SCHEMA, EngineResult
 from mipsclaims.scoring import (
     ScoringOptions,
     category_weights,
     payment_adjustment,
     score,
     score_result,
+    score_results,
     zone,
 )
 from support_scoring import NPI, TIN, frame, perfect, row
@@ -185,14 +185,42 @@ def test_year_to_date_coverage_is_stated():
     assert "Months covered unknown" in unknown.coverage.statement
 
 
-def test_score_result_takes_months_from_the_monthly_series():
-    rows = frame(perfect("039"))
+def _result(rows: pl.DataFrame, months: tuple[int, ...], *, year: int = 2025, level="tin-npi"):
+    """An engine result of hand-made rows, with a monthly series of ``months``."""
     monthly = pl.concat(
-        [rows.with_columns(pl.lit(m, dtype=pl.Int8).alias("month")) for m in (1, 2, 3)]
+        [rows.with_columns(pl.lit(m, dtype=pl.Int8).alias("month")) for m in months]
     )
-    result = SimpleNamespace(rows=rows, monthly=monthly)
-    report = score_result(result, 2025)  # type: ignore[arg-type]
+    return EngineResult(
+        year=year,
+        level=level,
+        rows=rows,
+        monthly=monthly,
+        instances=pl.DataFrame(schema=INSTANCE_SCHEMA),
+        findings=pl.DataFrame(schema=FINDING_SCHEMA),
+        scope=pl.DataFrame(schema=SCOPE_SCHEMA),
+    )
+
+
+def test_score_result_takes_year_and_months_from_the_result():
+    report = score_result(_result(frame(perfect("039")), (1, 2, 3)))
+    assert report.performance_year == 2025
     assert report.projections[0].coverage.through_month == 3
+    assert report.projections[0].coverage.performance_year == 2025
+    given = score_result(_result(frame(perfect("039")), (1, 2)), ScoringOptions(through_month=9))
+    assert given.projections[0].coverage.through_month == 9
+
+
+def test_score_results_scores_clinicians_and_group_together():
+    clinician = frame(perfect("039"))
+    group = clinician.with_columns(pl.lit(None, dtype=pl.String).alias("npi"))
+    report = score_results([_result(clinician, (1, 2, 3, 4)), _result(group, (1, 2), level="tin")])
+    assert [(p.tin, p.npi) for p in report.projections] == [(TIN, None), (TIN, NPI)]
+    # The months covered are the first result's (the clinicians' run reads the same claims).
+    assert {p.coverage.through_month for p in report.projections} == {4}
+    with pytest.raises(ValueError, match="different years"):
+        score_results([_result(clinician, (1,)), _result(clinician, (1,), year=2024)])
+    with pytest.raises(ValueError, match="no engine result"):
+        score_results([])
 
 
 def test_2026_rows_score_without_claims_logic():

@@ -12,14 +12,13 @@ import numbers
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 from .claims import Claim, claims_to_frame
-from .engine import EngineResult, QdcChoice, closing_codes, evaluate_lines
-from .engine.codes import MARKERS, Marker
+from .engine import EngineResult, Level, QdcChoice, closing_codes, evaluate_lines
+from .engine.codes import Marker
 from .engine.single import claim_outcomes
 from .schema import empty_claim_lines
 
@@ -69,7 +68,7 @@ def _lines_of(
 def evaluate(
     source: Source | Iterable[Claim],
     year: int,
-    level: Literal["tin-npi", "tin"] = "tin-npi",
+    level: Level = "tin-npi",
     *,
     spill: bool = True,
 ) -> EngineResult:
@@ -127,7 +126,6 @@ def check_claim(claim: Claim, year: int) -> ClaimCheck:
     reason, outcomes = claim_outcomes(claim, year)
     measures = []
     for o in outcomes:
-        assert o.marker in MARKERS
         stratum = o.stratum or None
         missing = o.marker == "none"
         measures.append(

@@ -7,7 +7,6 @@ position and hash), never fatal; an input with no readable 835 at all is a usage
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -81,6 +80,7 @@ def _remit_report(
     strict: bool = False,
 ) -> RemitReport:
     from .. import specs
+    from ..engine import as_level
     from ..report.progress import status
     from ..report.remit import remit_report
 
@@ -88,7 +88,7 @@ def _remit_report(
     remittances = read_remittances(remit, store, quiet)
     try:
         with status(f"reconciling {loaded.lines.height:,} claim lines with 835s", quiet=quiet):
-            return remit_report(loaded.lines, remittances, year, level)
+            return remit_report(loaded.lines, remittances, year, as_level(level))
     except specs.UnsupportedYearError as exc:
         raise fail(str(exc)) from None
 
@@ -105,43 +105,26 @@ def report_remit(
     strict: bool = False,
 ) -> None:
     """``report --remit``: the rows with confirmed-only figures (every format)."""
-    from ..report.csvsafe import frame_to_csv
-    from ..report.export import ordered_rows, spec_info, with_spec_columns
-    from ..report.remit import remit_tables, status_counts, with_remit_section
-    from ..report.terminal import print_provisional
+    from ..report.remit import print_remit, remit_csv, remit_json, with_remit_section
 
     rr = _remit_report(files, store, remit, year, level, quiet, strict)
     n_unmatched = rr.unmatched.height
     if n_unmatched:
         _note(f"{n_unmatched} 835 claim(s) answer no claim given here (CLP01 unknown)", quiet)
     if fmt == "json":
-        payload = {
-            "performance_year": year,
-            "level": level,
-            "spec": spec_info(year),
-            "rows": ordered_rows(rr.rows).to_dicts(),
-            "qdc_status": status_counts(rr.reconciled),
-            "remittances_for_no_claim_sent": n_unmatched,
-        }
-        _emit(json.dumps(payload, indent=2, default=str) + "\n", output)
+        _emit(remit_json(rr), output)
     elif fmt == "csv":
-        _emit(frame_to_csv(with_spec_columns(ordered_rows(rr.rows), year)), output)
+        _emit(remit_csv(rr), output)
     elif fmt == "html":
-        from .. import scoring
-        from ..report.html import render_html
+        from ..report.html import render_html, shown_scores
 
-        scores = None
-        if year in scoring.THRESHOLDS and rr.sent.rows.height:
-            scores = scoring.score_result(rr.sent, year, scoring.ScoringOptions())
-        html = render_html(rr.sent, year=year, level=level, scores=scores)
-        _emit(with_remit_section(html, rr, year), output)
+        html = render_html(rr.sent, scores=shown_scores(rr.sent))
+        _emit(with_remit_section(html, rr), output)
         if output is not None:
             _note(f"wrote {output}", quiet)
     else:
         with _console(output) as target:
-            print_provisional(year, target)
-            for table in remit_tables(rr.rows, year):
-                target.print(table)
+            print_remit(rr, target)
 
 
 def gaps_remit(
@@ -158,20 +141,13 @@ def gaps_remit(
     strict: bool = False,
 ) -> None:
     """``gaps --remit``: every QDC not confirmed, with what to do about it."""
-    from ..report.csvsafe import frame_to_csv
-    from ..report.export import with_spec_columns
-    from ..report.remit import at_risk_frame, at_risk_tables
-    from ..report.terminal import print_provisional
+    from ..report.export import csv_with_spec
+    from ..report.remit import at_risk_frame, print_at_risk
 
     rr = _remit_report(files, store, remit, year, level, quiet, strict)
     worklist = at_risk_frame(rr.reconciled, show_phi=show_phi, measures=_measures(measures))
     if fmt == "csv":
-        _emit(frame_to_csv(with_spec_columns(worklist, year)), output)
+        _emit(csv_with_spec(worklist, year), output)
         return
     with _console(output) as target:
-        print_provisional(year, target)
-        for table in at_risk_tables(worklist, f"QDCs CMS has not confirmed, {year}"):
-            target.print(table)
-        at_risk = worklist.filter(pl.col("status") != "no_remittance_yet").height
-        pending = worklist.height - at_risk
-        target.print(f"{at_risk} QDCs at risk, {pending} waiting for an 835.", highlight=False)
+        print_at_risk(worklist, year, target)

@@ -221,25 +221,22 @@ def report(
     else:
         result = _evaluate_files(files, store, year, level.value, quiet, strict=strict)
     if fmt is ReportFormat.json:
-        _emit(export.to_json(result, year=year, level=level.value), output)
+        _emit(export.to_json(result), output)
     elif fmt is ReportFormat.csv:
-        _emit(export.to_csv(result, year=year), output)
+        _emit(export.to_csv(result), output)
     elif fmt is ReportFormat.html:
-        from .. import scoring
-        from ..report.html import render_html
+        from ..report.html import render_html, shown_scores
+        from ..scoring import ScoringOptions
 
-        scores = None
-        if year in scoring.THRESHOLDS and result.rows.height:
-            options = scoring.ScoringOptions(small_practice=small_practice)
-            scores = scoring.score_result(result, year, options)
-        _emit(render_html(result, year=year, level=level.value, scores=scores), output)
+        scores = shown_scores(result, ScoringOptions(small_practice=small_practice))
+        _emit(render_html(result, scores=scores), output)
         if output is not None:
             _note(f"wrote {output}", quiet)
     else:
         from ..report import terminal
 
         with _console(output) as target:
-            terminal.print_report(result, year=year, level=level.value, console=target)
+            terminal.print_report(result, console=target)
 
 
 def gaps(
@@ -267,10 +264,9 @@ def gaps(
 
     Example: mipsclaims gaps --year 2025 --measures 128,134 --format csv -o gaps.csv claims.837
     """
-    from ..report.csvsafe import frame_to_csv
-    from ..report.export import with_spec_columns
+    from ..report.export import csv_with_spec
     from ..report.gaps import gap_frame
-    from ..report.terminal import print_provisional, worklist_tables
+    from ..report.terminal import print_gaps
 
     if remit:
         from .remit_cmd import gaps_remit
@@ -289,18 +285,12 @@ def gaps(
             strict,
         )
     result = _evaluate_files(files, store, year, level.value, quiet, strict=strict)
-    worklist = gap_frame(result.instances, year, show_phi=show_phi, measures=_measures(measures))
+    worklist = gap_frame(result, show_phi=show_phi, measures=_measures(measures))
     if fmt is ListFormat.csv:
-        _emit(frame_to_csv(with_spec_columns(worklist, year)), output)
+        _emit(csv_with_spec(worklist, year), output)
         return
     with _console(output) as target:
-        print_provisional(year, target)
-        for table in worklist_tables(worklist, f"Open gaps, {year}"):
-            target.print(table)
-        if worklist.height:
-            target.print(f"{worklist.height} open gaps.", highlight=False)
-        else:
-            target.print("No open gaps.")
+        print_gaps(worklist, year, target)
 
 
 def _infer_year(lines: pl.DataFrame) -> int:
@@ -330,9 +320,8 @@ def check(
     Example: mipsclaims check --measures 128,134,181,226 batch-2025-03.837
     """
     from ..report.check import missing_qdcs, per_claim_lines
-    from ..report.csvsafe import frame_to_csv
-    from ..report.export import with_spec_columns
-    from ..report.terminal import print_provisional, worklist_tables
+    from ..report.export import csv_with_spec
+    from ..report.terminal import print_missing
 
     if year is None:  # the year of the latest claim: every line is needed first
         loaded = _load(files, store, quiet, strict)
@@ -351,16 +340,14 @@ def check(
             strict=strict,
         )
     chosen = _measures(measures)
-    missing = missing_qdcs(result.instances, year, chosen)
+    missing = missing_qdcs(result, chosen)
     eligible = result.instances
     if chosen:
         eligible = eligible.filter(pl.col("measure_id").is_in(chosen))
     if fmt is ListFormat.csv:
-        _to_stdout(frame_to_csv(with_spec_columns(missing, year)))
+        _to_stdout(csv_with_spec(missing, year))
     else:
-        print_provisional(year, console)
-        for table in worklist_tables(missing, "Eligible claims without a QDC"):
-            console.print(table)
+        print_missing(missing, year, console)
     if fmt is ListFormat.table or not quiet:
         summary = (
             f"{loaded.claims} claims, {eligible.height} eligible claim-measure pairs in {year}; "

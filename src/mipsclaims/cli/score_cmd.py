@@ -8,31 +8,18 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 import typer
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
 from .. import scoring
 from ..errors import InputError
+from ..report.score import print_score, score_json
 from ..report.termsafe import SafeConsole
-from ..scoring import Projection, ScoreReport, ScoringOptions
-from ..scoring.projection import last_month
+from ..scoring import ScoringOptions
 from .common import STRICT, fail, report_reading
 
 if TYPE_CHECKING:
     from ..engine import EngineResult
 
 console = SafeConsole()
-
-ZONE_STYLE = {"safe": "bold green", "neutral": "bold yellow", "at_risk": "bold red"}
-ZONE_TEXT = {"safe": "SAFE", "neutral": "NEAR THE THRESHOLD", "at_risk": "AT RISK"}
-CATEGORY_TEXT = {
-    "quality": "Quality",
-    "cost": "Cost",
-    "improvement_activities": "Improvement activities",
-    "promoting_interoperability": "Promoting interoperability",
-}
-LEVERS_SHOWN = 5
 
 
 class OutputFormat(StrEnum):
@@ -46,143 +33,6 @@ class ScoreLevel(StrEnum):
     tin_npi = "tin-npi"
     tin = "tin"
     both = "both"
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.1f}%"
-
-
-def _entity(p: Projection) -> Text:
-    """The entity as literal text: a TIN read from a file may hold ``[/x]``, not markup."""
-    return Text(f"TIN {p.tin}" + (f" / NPI {p.npi}" if p.npi else " (group)"))
-
-
-def _print_projection(p: Projection) -> None:
-    style = ZONE_STYLE[p.zone]
-    console.rule(_entity(p))
-    console.print(f"Reporting option: [bold]{p.reporting_option}[/bold]", highlight=False)
-    console.print(
-        f"Projected final score [bold]{p.final_score:.2f}[/bold] of 100: "
-        f"[{style}]{ZONE_TEXT[p.zone]}[/{style}] (threshold {p.threshold:g}, "
-        f"margin {p.margin:g})",
-        highlight=False,
-    )
-    console.print(f"Payment adjustment: {escape(p.adjustment.explanation)}", highlight=False)
-    console.print(f"[dim]{escape(p.coverage.statement)}[/dim]", highlight=False)
-
-    q = p.quality
-    counted = {m.measure_id for m in q.counted}
-    table = Table(title=Text(f"Quality measures ({q.outcome_requirement})"), title_justify="left")
-    wide = console.width >= 110  # the title only where it fits; the id is enough otherwise
-    table.add_column("measure", no_wrap=True)
-    if wide:
-        table.add_column("title", max_width=28, no_wrap=True, overflow="ellipsis")
-    for header in ("elig.", "compl.", "rate", "points"):
-        table.add_column(header, justify="right", no_wrap=True)
-    table.add_column("why", min_width=16)
-    table.add_column(f"best {q.required_measures}", no_wrap=True)
-    for m in q.measures:
-        cells = [
-            Text(m.measure_id),
-            *([Text(m.title)] if wide else []),
-            str(m.eligible_population),
-            _pct(m.data_completeness),
-            _pct(m.performance_rate),
-            f"{m.points:.2f}",
-            Text(m.reason),
-            "yes" if m.measure_id in counted else "",
-        ]
-        table.add_row(*cells)
-    console.print(table)
-    for left_out in q.excluded:
-        console.print(f"[dim]- {left_out.measure_id}: {left_out.reason}[/dim]", highlight=False)
-    population = (
-        f" + {q.population_health_points:g} population health"
-        if q.population_health_points is not None
-        else ""
-    )
-    available = q.available_points if q.available_points is not None else q.required_measures * 10
-    console.print(
-        f"Quality: {q.achievement_points:.2f} points + {q.small_practice_bonus:g} bonus"
-        f"{population} over {available:g} = {q.achievement_percent:.2f}%, improvement "
-        f"+{q.improvement_percent:.2f} -> [bold]{q.score:.2f}%[/bold]",
-        highlight=False,
-    )
-
-    cats = Table(title=Text(f"Categories ({p.weights_situation})"), title_justify="left")
-    for col in ("category", "score", "weight", "points", "source"):
-        cats.add_column(col, justify="left" if col in ("category", "source") else "right")
-    for c in p.categories:
-        cats.add_row(
-            CATEGORY_TEXT[c.category],
-            "-" if c.score is None else f"{c.score:.2f}%",
-            f"{c.weight:g}%",
-            f"{c.points:.2f}",
-            Text(c.source),
-        )
-    console.print(cats)
-
-    if p.levers:
-        levers = Table(title="What moves the score most", title_justify="left")
-        for col in ("measure", "what it takes", "measure points", "final score"):
-            levers.add_column(col, justify="left" if col != "final score" else "right")
-        for lever in p.levers[:LEVERS_SHOWN]:
-            levers.add_row(
-                Text(lever.measure_id),
-                Text(lever.action),
-                f"{lever.measure_points_before:.2f} -> {lever.measure_points_after:.2f}",
-                f"+{lever.final_score_gain:.2f}",
-            )
-        console.print(levers)
-    for note in [*q.notes, *p.assumptions]:
-        console.print(f"[dim]- {escape(note)}[/dim]", highlight=False)
-    _print_options(p)
-
-
-def _print_options(p: Projection) -> None:
-    """The ranking of reporting options: what each would earn and which measures it uses."""
-    if not p.reporting_options:
-        return
-    table = Table(
-        title="Reporting options the claims allow (best projected quality score first)",
-        title_justify="left",
-    )
-    for col in ("#", "option", "quality", "final", "uses", "not counted"):
-        table.add_column(col, justify="right" if col in ("#", "quality", "final") else "left")
-    for o in p.reporting_options:
-        if o.kind == "traditional":
-            name = "traditional MIPS"
-            left_out = " ".join(f"{e.measure_id} (MVP only)" for e in o.excluded) or "-"
-        else:
-            name = f"{o.option} {o.title}"
-            if o.specialties:
-                name += f"\n[dim]for: {', '.join(o.specialties)}[/dim]"
-            left_out = f"{len(o.outside)} outside the MVP" if o.outside else "-"
-        table.add_row(
-            str(o.rank),
-            name,
-            f"{o.quality_score:.2f}%",
-            f"{o.final_score:.2f}",
-            " ".join(o.uses) or "-",
-            left_out,
-        )
-    console.print(table)
-    console.print(
-        "[dim]- an MVP must be registered with CMS and should fit the clinician's specialty "
-        "(--specialty NAME ranks only MVPs CMS lists for it); it also sets the cost and "
-        "improvement activity measures[/dim]",
-        highlight=False,
-    )
-
-
-def print_report(report: ScoreReport) -> None:
-    """The terminal view of a score report (one section per entity)."""
-    if report.provisional:
-        console.print(f"[bold yellow]{report.provisional}[/bold yellow]", highlight=False)
-    if not report.projections:
-        console.print("No measure rows to score.")
-    for projection in report.projections:
-        _print_projection(projection)
 
 
 def _evaluate(
@@ -301,14 +151,10 @@ def score(
             results = [
                 _evaluate(files, year, lv, strict, summarise=i == 0) for i, lv in enumerate(levels)
             ]
-            if options.through_month is None:
-                month = last_month(results[0].monthly)
-                options = options.model_copy(update={"through_month": month})
-            rows_of = pl.concat([r.rows for r in results], how="vertical_relaxed")
-            report = scoring.score(rows_of, year, options)
+            report = scoring.score_results(results, options)
     except (ValueError, OSError) as exc:
         raise fail(str(exc)) from None
     if output is OutputFormat.json:
-        typer.echo(report.model_dump_json(indent=2))
+        typer.echo(score_json(report))
     else:
-        print_report(report)
+        print_score(report, console)

@@ -11,9 +11,7 @@ from .. import specs
 from ..specs.models import OptionType
 from .codes import MARKER_OF_OPTION_TYPE, OptionMarker, marker_rank
 
-Meaning = OptionMarker
-
-_DESCRIPTIONS = {
+_DESCRIPTIONS: dict[OptionMarker, str] = {
     "met": "performance met",
     "not_met": "performance not met",
     "exclusion": "denominator exclusion",
@@ -28,7 +26,7 @@ class QdcChoice(BaseModel):
 
     codes: list[str]
     option_type: OptionType
-    meaning: Meaning
+    meaning: OptionMarker
     description: str
 
 

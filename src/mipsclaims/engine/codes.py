@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import polars as pl
 
 from .. import specs
 from ..specs.models import Measure, OptionType
 
-#: A QDC outcome; "none" is an eligible instance with no QDC (measure-logic.md section 4).
-Marker = Literal["met", "not_met", "exclusion", "exception", "none"]
-#: The markers a performance option can give (every marker but "none").
+#: The QDC outcome a performance option gives (measure-logic.md section 4).
 OptionMarker = Literal["met", "not_met", "exclusion", "exception"]
+#: The marker of an eligible instance or claim: an option's, or "none" (no QDC). The one
+#: marker type: engine, ``check_claim`` and QDC choices all use it (or its options' part).
+Marker = Literal[OptionMarker, "none"]
 
 #: Marker names, and the spec option type each comes from (measure-logic.md section 4).
 MARKER_OF_OPTION_TYPE: dict[OptionType, OptionMarker] = {
@@ -28,22 +29,53 @@ MARKER_OF_OPTION_TYPE: dict[OptionType, OptionMarker] = {
     "eligiblePopulationExclusion": "exclusion",
     "eligiblePopulationException": "exception",
 }
-MARKERS: tuple[Marker, ...] = ("met", "not_met", "exclusion", "exception", "none")
+MARKERS: tuple[Marker, ...] = get_args(Marker)
 
-#: Most advantageous first (rank 4) down to no marker (rank 0).
-_ORDER_NORMAL: tuple[OptionMarker, ...] = ("met", "exclusion", "exception", "not_met")
-_ORDER_INVERSE: tuple[OptionMarker, ...] = ("not_met", "exception", "exclusion", "met")
+#: The rank table, the one place ranks are written: per direction (``is_inverse``) the
+#: option markers from the most advantageous (rank 4) to the least (rank 1); "none" is
+#: rank 0 (measure-logic.md section 4). The engine keeps ranks (integers) and names them
+#: at the end: :func:`marker_rank` / :func:`marker_of_rank` in Python, :data:`RANKS` to join
+#: and :func:`marker_expr` to name a rank column in polars all read this table.
+RANK_ORDER: dict[bool, tuple[OptionMarker, ...]] = {
+    False: ("met", "exclusion", "exception", "not_met"),
+    True: ("not_met", "exception", "exclusion", "met"),
+}
+TOP_RANK = 4
 
 
-def marker_rank(marker: str, is_inverse: bool) -> int:
+def marker_rank(marker: Marker, is_inverse: bool) -> int:
     """Rank of a marker: higher is more advantageous; 0 is no marker."""
-    order = _ORDER_INVERSE if is_inverse else _ORDER_NORMAL
-    return 4 - order.index(marker) if marker in order else 0
+    order = RANK_ORDER[is_inverse]
+    return TOP_RANK - order.index(marker) if marker in order else 0
 
 
 def marker_of_rank(rank: int, is_inverse: bool) -> Marker:
-    order = _ORDER_INVERSE if is_inverse else _ORDER_NORMAL
-    return "none" if rank <= 0 else order[4 - rank]
+    """The marker of a rank (0 and below: "none")."""
+    return "none" if rank <= 0 else RANK_ORDER[is_inverse][TOP_RANK - rank]
+
+
+#: (is_inverse, marker, rank) of every option marker: the rank table as a frame to join.
+RANKS = pl.DataFrame(
+    [
+        {"is_inverse": inverse, "marker": marker, "rank": marker_rank(marker, inverse)}
+        for inverse, order in RANK_ORDER.items()
+        for marker in order
+    ],
+    schema={"is_inverse": pl.Boolean(), "marker": pl.String(), "rank": pl.Int8()},
+)
+
+
+def marker_expr(rank: pl.Expr, is_inverse: pl.Expr) -> pl.Expr:
+    """The marker name of a rank column (0 or null: "none"), in each row's direction."""
+    name: pl.Expr = pl.lit("none")
+    for r in range(1, TOP_RANK + 1):
+        of_rank = (
+            pl.when(is_inverse)
+            .then(pl.lit(marker_of_rank(r, True)))
+            .otherwise(pl.lit(marker_of_rank(r, False)))
+        )
+        name = pl.when(rank == r).then(of_rank).otherwise(name)
+    return name
 
 
 def is_diagnosis_qdc(code: str) -> bool:

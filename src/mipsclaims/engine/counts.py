@@ -6,7 +6,7 @@ import polars as pl
 
 from .. import specs
 from ..schema import REPORT_ROW_SCHEMA
-from .codes import CodeTables, stratum_name
+from .codes import CodeTables, Marker, stratum_name
 
 ENTITY = ["tin", "npi"]
 
@@ -18,7 +18,8 @@ ROW_SCHEMA: dict[str, pl.DataType] = {
     "data_completeness_threshold": pl.Float64(),
 }
 
-_COUNTS = {
+#: The count column of each marker (measure-logic.md section 7).
+_COUNTS: dict[Marker, str] = {
     "met": "performance_met",
     "not_met": "performance_not_met",
     "exclusion": "denominator_exclusion",

@@ -18,6 +18,8 @@ from typing import TypeVar
 
 import polars as pl
 
+from .codes import marker_expr
+
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 #: Integer keys: ``pid`` (entity + patient), ``mkey`` (measure + stratum), ``ikey`` (instance
@@ -28,23 +30,8 @@ CARRIED = ["eid", "calculation_type", "is_inverse"]
 
 
 def _marker_expr() -> pl.Expr:
-    return _marker_expr_of("rank")
-
-
-def _marker_expr_of(column: str) -> pl.Expr:
-    """Marker name of a rank column (higher = more advantageous; inverse measures reversed)."""
-    r, inv = pl.col(column), pl.col("is_inverse")
-    return (
-        pl.when(r == 4)
-        .then(pl.when(inv).then(pl.lit("not_met")).otherwise(pl.lit("met")))
-        .when(r == 3)
-        .then(pl.when(inv).then(pl.lit("exception")).otherwise(pl.lit("exclusion")))
-        .when(r == 2)
-        .then(pl.when(inv).then(pl.lit("exclusion")).otherwise(pl.lit("exception")))
-        .when(r == 1)
-        .then(pl.when(inv).then(pl.lit("met")).otherwise(pl.lit("not_met")))
-        .otherwise(pl.lit("none"))
-    )
+    """Marker name of the ``rank`` column (codes' rank table; inverse measures reversed)."""
+    return marker_expr(pl.col("rank"), pl.col("is_inverse"))
 
 
 def episode_labels(ce: pl.DataFrame, claim_dx: pl.DataFrame, mkey_dx: pl.DataFrame) -> pl.Series:

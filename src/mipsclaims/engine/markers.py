@@ -18,20 +18,11 @@ from dataclasses import dataclass
 import polars as pl
 
 from ..schema import PERFORMANCE_MODIFIERS
-from .codes import CodeTables, marker_rank, tables
+from .codes import RANKS, CodeTables, tables
 from .eligibility import option_bit
 
 _PERF_MODS = sorted(PERFORMANCE_MODIFIERS)
 _I64 = pl.Int64()
-
-RANKS = pl.DataFrame(
-    [
-        {"is_inverse": inv, "marker": m, "rank": marker_rank(m, inv)}
-        for inv in (False, True)
-        for m in ("met", "not_met", "exclusion", "exception")
-    ],
-    schema={"is_inverse": pl.Boolean(), "marker": pl.String(), "rank": pl.Int8()},
-)
 
 
 def qdc_label() -> pl.Expr:

@@ -19,6 +19,8 @@ from ..schema import PERFORMANCE_MODIFIERS
 from .codes import (
     FLU_SEASON_MONTHS,
     MARKER_OF_OPTION_TYPE,
+    Marker,
+    OptionMarker,
     is_diagnosis_qdc,
     marker_of_rank,
     marker_rank,
@@ -43,7 +45,7 @@ class _Option:
 
 @dataclass(frozen=True)
 class _Perf:
-    marker: str
+    marker: OptionMarker
     codes: tuple[tuple[str, frozenset[str], bool], ...]  # (code, listed modifiers, on_dx)
 
 
@@ -108,7 +110,7 @@ class SplitOutcome:
     npi: str | None
     measure_id: str
     stratum: str  # "" for single-rate measures
-    marker: str
+    marker: Marker
     qdcs_found: tuple[str, ...]
 
 

@@ -1,4 +1,7 @@
-"""What a practice sees: terminal tables, CSV/JSON rows, the HTML report, gaps and checks.
+"""What a practice sees: terminal tables, CSV/JSON rows, the HTML report, gaps, checks and
+score reports.
 
-Every module here renders engine results (``engine.EngineResult``); none of them counts.
+Every module here renders a result it is given (``engine.EngineResult``,
+``scoring.ScoreReport``, ``report.remit.RemitReport``), reading its year and level from it;
+none of them counts.
 """

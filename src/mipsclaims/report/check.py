@@ -10,10 +10,14 @@ missing its QDC. The eligibility and QDC rules are the engine's, not repeated he
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from .gaps import ClosingCodes
+
+if TYPE_CHECKING:
+    from ..engine.result import EngineResult
 
 CHECK_COLUMNS = ("claim", "tin", "npi", "measure_id", "stratum", "instance_date", "closing_qdcs")
 
@@ -27,15 +31,15 @@ def per_claim_lines(lines: pl.DataFrame) -> pl.DataFrame:
 
 
 def missing_qdcs(
-    instances: pl.DataFrame,
-    year: int,
+    result: EngineResult,
     measures: Sequence[str] | None = None,
     closing: ClosingCodes | None = None,
 ) -> pl.DataFrame:
-    """One row per eligible claim and measure (stratum) that carries no QDC."""
+    """One row per eligible claim and measure (stratum) that carries no QDC (``result`` of
+    :func:`per_claim_lines`, so that an instance is a claim)."""
     from .gaps import claim_refs, with_closing_codes
 
-    missing = instances.filter(pl.col("marker") == "none")
+    missing = result.instances.filter(pl.col("marker") == "none")
     if measures:
         missing = missing.filter(pl.col("measure_id").is_in(list(measures)))
     # Stable: a visit's lines (equal keys) keep their line order.
@@ -44,6 +48,6 @@ def missing_qdcs(
     )
     return (
         missing.with_columns(claim_refs(missing, show_phi=False).alias("claim"))
-        .pipe(with_closing_codes, year, closing)
+        .pipe(with_closing_codes, result.year, closing)
         .select(CHECK_COLUMNS)
     )

@@ -9,13 +9,16 @@ line would break CSV readers).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from .. import specs
 from ..schema import REPORT_ROW_KEYS
 from .csvsafe import frame_to_csv
+
+if TYPE_CHECKING:
+    from ..engine.result import EngineResult
 
 #: Trailing CSV columns naming the spec behind every row (same on every row of a file).
 SPEC_COLUMNS = ("spec_coding_year", "spec_provisional")
@@ -64,18 +67,24 @@ def with_spec_columns(frame: pl.DataFrame, year: int) -> pl.DataFrame:
     )
 
 
-def to_json(result: Any, *, year: int, level: str) -> str:
+def to_json(result: EngineResult) -> str:
     """``{"performance_year", "level", "spec", "rows": [...], "scope": [...]}`` as JSON."""
     payload = {
-        "performance_year": year,
-        "level": level,
-        "spec": spec_info(year),
+        "performance_year": result.year,
+        "level": result.level,
+        "spec": spec_info(result.year),
         "rows": ordered_rows(result.rows).to_dicts(),
         "scope": result.scope.to_dicts(),
     }
     return json.dumps(payload, indent=2, default=_jsonable) + "\n"
 
 
-def to_csv(result: Any, *, year: int) -> str:
+def csv_with_spec(frame: pl.DataFrame, year: int) -> str:
+    """Any output table of ``year`` (rows, a worklist) as spreadsheet-safe CSV, with the
+    spec columns."""
+    return frame_to_csv(with_spec_columns(frame, year))
+
+
+def to_csv(result: EngineResult) -> str:
     """The contract rows as CSV (contract keys, extras, then the spec columns), spreadsheet-safe."""
-    return frame_to_csv(with_spec_columns(ordered_rows(result.rows), year))
+    return csv_with_spec(ordered_rows(result.rows), result.year)

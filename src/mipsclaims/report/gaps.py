@@ -9,16 +9,22 @@ claim ids (CLM01 may embed PHI) appear only when ``show_phi`` is set; otherwise 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
 
 from ..schema import short_hash
 
+if TYPE_CHECKING:
+    from ..engine.codes import OptionMarker
+    from ..engine.result import EngineResult
+
 MASKED = "(hidden)"
 
-MEANING_ORDER = ("met", "not_met", "exception", "exclusion")
-MEANING_LABEL = {
+#: The order a worklist lists a measure's QDC choices in (not the rank order: met and not
+#: met first, as billing staff read them), and their labels.
+MEANING_ORDER: tuple[OptionMarker, ...] = ("met", "not_met", "exception", "exclusion")
+MEANING_LABEL: dict[OptionMarker, str] = {
     "met": "met",
     "not_met": "not met",
     "exception": "exception",
@@ -39,7 +45,19 @@ GAP_COLUMNS = (
     "closing_qdcs",
 )
 
-ClosingCodes = Callable[[int, str, str | None], Sequence[Any]]
+
+class Choice(Protocol):
+    """What a worklist reads of a QDC choice (``engine.QdcChoice``)."""
+
+    @property
+    def codes(self) -> Sequence[str]: ...
+
+    @property
+    def meaning(self) -> OptionMarker: ...
+
+
+#: ``engine.closing_codes``: (year, measure, stratum) -> the QDC choices that close it.
+ClosingCodes = Callable[[int, str, str | None], Sequence[Choice]]
 
 
 def _default_closing() -> ClosingCodes:
@@ -48,15 +66,13 @@ def _default_closing() -> ClosingCodes:
     return closing_codes
 
 
-def format_choices(choices: Sequence[Any]) -> str:
+def format_choices(choices: Sequence[Choice]) -> str:
     """``met: G8431 | G8510; not met: G8432`` from QdcChoice models (codes joined by +)."""
-    by_meaning: dict[str, list[str]] = {}
+    by_meaning: dict[OptionMarker, list[str]] = {}
     for choice in choices:
         by_meaning.setdefault(choice.meaning, []).append("+".join(choice.codes))
     parts = [
-        f"{MEANING_LABEL.get(m, m)}: {' | '.join(by_meaning[m])}"
-        for m in (*MEANING_ORDER, *sorted(set(by_meaning) - set(MEANING_ORDER)))
-        if m in by_meaning
+        f"{MEANING_LABEL[m]}: {' | '.join(by_meaning[m])}" for m in MEANING_ORDER if m in by_meaning
     ]
     return "; ".join(parts)
 
@@ -154,7 +170,7 @@ def gap_rows(
     )
 
 
-def gap_frame(
+def instance_gaps(
     instances: pl.DataFrame,
     year: int,
     *,
@@ -162,6 +178,20 @@ def gap_frame(
     measures: Sequence[str] | None = None,
     closing: ClosingCodes | None = None,
 ) -> pl.DataFrame:
-    """Worklist rows (``GAP_COLUMNS``) for instances with marker ``none`` or conflicting QDCs."""
+    """Worklist rows (``GAP_COLUMNS``) of an instance table of ``year`` (the engine's or
+    the Spark engine's): instances with marker ``none`` or conflicting QDCs."""
     open_ = open_instances(instances, measures)
     return gap_rows(open_, year, show_phi=show_phi, closing=closing)
+
+
+def gap_frame(
+    result: EngineResult,
+    *,
+    show_phi: bool = False,
+    measures: Sequence[str] | None = None,
+    closing: ClosingCodes | None = None,
+) -> pl.DataFrame:
+    """``gaps``' worklist (``GAP_COLUMNS``) of an engine result, in its year."""
+    return instance_gaps(
+        result.instances, result.year, show_phi=show_phi, measures=measures, closing=closing
+    )

@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import polars as pl
 
 from .. import specs
+from ..display import NO_VALUE, pct
+from ..scoring.models import ExcludedMeasure, MeasureScore, ScoringOptions
+from ..scoring.projection import THRESHOLDS, last_month, score_result
 from .export import ordered_rows
 from .gaps import gap_rows, open_instances
+
+if TYPE_CHECKING:
+    from ..engine.result import EngineResult
+    from ..scoring import ScoreReport
 
 GAPS_SHOWN = 12  # claims listed per measure and problem; all of them: `mipsclaims gaps`
 
@@ -29,11 +36,8 @@ _ENV = jinja2.Environment(
 )
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f}%"
-
-
-_ENV.filters["pct"] = _pct
+_ENV.filters["pct"] = pct
+_ENV.globals["no_value"] = NO_VALUE
 
 
 @dataclass
@@ -161,18 +165,17 @@ def _entity_key(row: dict[str, Any]) -> tuple[str, str | None]:
 
 
 def build_context(
-    result: Any,
+    result: EngineResult,
     *,
-    year: int,
-    level: str,
-    scores: Any = None,
+    scores: ScoreReport | None = None,
     generated: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Everything the template shows, grouped per clinician (or TIN).
 
-    ``scores`` is a ``scoring.ScoreReport`` (or None): its projection per entity and its
-    points per measure are shown beside the counts.
+    ``scores`` (or None): its projection per entity and its points per measure are shown
+    beside the counts.
     """
+    year = result.year
     try:
         spec = specs.load(year)
     except specs.UnsupportedYearError:
@@ -180,9 +183,9 @@ def build_context(
     rows = ordered_rows(result.rows)
     monthly = result.monthly
     open_ = open_instances(result.instances) if result.instances.height else None
-    last_month = int(monthly["month"].max()) if monthly.height else None
+    months = last_month(monthly)
     projections = {(p.tin, p.npi): p for p in scores.projections} if scores else {}
-    points = {
+    points: dict[tuple[str, str | None, str, str | None], MeasureScore | ExcludedMeasure] = {
         (m.tin, m.npi, m.measure_id, m.stratum): m
         for p in projections.values()
         for m in p.quality.measures
@@ -237,11 +240,11 @@ def build_context(
     )
     return {
         "year": year,
-        "level": level,
+        "level": result.level,
         "entities": list(entities.values()),
         "scope": result.scope.to_dicts(),
         "findings": findings,
-        "last_month": last_month,
+        "last_month": months,
         "gaps_shown": GAPS_SHOWN,
         "generated": (generated or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC"),
         "case_minimum": spec.case_minimum if spec else 20,
@@ -250,14 +253,20 @@ def build_context(
     }
 
 
+def shown_scores(result: EngineResult, options: ScoringOptions | None = None) -> ScoreReport | None:
+    """The projection the report shows beside the counts: none for a year without a
+    scoring threshold, or without rows to score."""
+    if result.year not in THRESHOLDS or not result.rows.height:
+        return None
+    return score_result(result, options or ScoringOptions())
+
+
 def render_html(
-    result: Any,
+    result: EngineResult,
     *,
-    year: int,
-    level: str,
-    scores: Any = None,
+    scores: ScoreReport | None = None,
     generated: dt.datetime | None = None,
 ) -> str:
     """The report as one self-contained HTML document."""
-    context = build_context(result, year=year, level=level, scores=scores, generated=generated)
+    context = build_context(result, scores=scores, generated=generated)
     return _ENV.get_template("report.html.j2").render(**context)

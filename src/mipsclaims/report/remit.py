@@ -8,15 +8,19 @@ A QDC is *at risk* when its 835 shows it lost (``denied``, ``claim_rejected``,
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import polars as pl
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..engine import EngineResult, as_level, evaluate_lines
+from ..display import pct
+from ..engine import EngineResult, Level, evaluate_lines
 from ..remit.reconcile import STATUSES, confirmed_only, reconcile_lines, unmatched_remittances
 from ..schema import short_hash
+from .terminal import print_tables
 
 __all__ = [
     "AT_RISK",
@@ -24,8 +28,13 @@ __all__ = [
     "RemitReport",
     "at_risk_frame",
     "at_risk_tables",
+    "print_at_risk",
+    "print_remit",
+    "remit_csv",
+    "remit_json",
     "remit_report",
     "remit_tables",
+    "status_counts",
     "with_remit_section",
 ]
 
@@ -59,7 +68,7 @@ class RemitReport:
     unmatched: pl.DataFrame  # 835 claims for no claim sent
 
 
-def _qdc_counts(reconciled: pl.DataFrame, level: str) -> pl.DataFrame:
+def _qdc_counts(reconciled: pl.DataFrame, level: Level) -> pl.DataFrame:
     by = ["tin", "npi", "measure_id"] if level == "tin-npi" else ["tin", "measure_id"]
     status = pl.col("status").cast(pl.String)
     counts = (
@@ -79,17 +88,16 @@ def _qdc_counts(reconciled: pl.DataFrame, level: str) -> pl.DataFrame:
 
 
 def remit_report(
-    lines: pl.DataFrame, remit: pl.DataFrame, year: int, level: str = "tin-npi"
+    lines: pl.DataFrame, remit: pl.DataFrame, year: int, level: Level = "tin-npi"
 ) -> RemitReport:
     """Evaluate ``lines`` as sent and as CMS will count them (confirmed QDCs only)."""
-    entity = as_level(level)
-    result = evaluate_lines(lines, year, level=entity, spill=False)
+    result = evaluate_lines(lines, year, level=level, spill=False)
     reconciled = reconcile_lines(lines, remit, year, result=result if level == "tin-npi" else None)
     sent = result.rows
     confirmed = evaluate_lines(
         confirmed_only(lines, reconciled),
         year,
-        level=entity,
+        level=level,
         spill=False,
     ).rows
     mine = confirmed.select(
@@ -152,14 +160,11 @@ def at_risk_frame(
     )
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f}%"
-
-
-def remit_tables(rows: pl.DataFrame, year: int) -> list[Table]:
+def remit_tables(report: RemitReport) -> list[Table]:
     """Terminal tables, one per entity: per measure, as sent beside confirmed by an 835."""
+    year = report.sent.year
     tables = []
-    for (tin, npi), group in rows.group_by(["tin", "npi"], maintain_order=True):
+    for (tin, npi), group in report.rows.group_by(["tin", "npi"], maintain_order=True):
         who = f"Clinician NPI {npi}, TIN {tin}" if npi else f"Group TIN {tin}"
         table = Table(title=Text(f"{who}: what CMS confirmed, {year}"), title_justify="left")
         table.caption = (
@@ -176,10 +181,10 @@ def remit_tables(rows: pl.DataFrame, year: int) -> list[Table]:
             table.add_row(
                 Text(r["measure_id"] + (f"/{r['stratum']}" if r.get("stratum") else "")),
                 str(r["eligible_population"]),
-                _pct(r["data_completeness"]),
-                Text(_pct(r["confirmed_data_completeness"]), style="green" if ok else "red"),
-                _pct(r["performance_rate"]),
-                _pct(r["confirmed_performance_rate"]),
+                pct(r["data_completeness"]),
+                Text(pct(r["confirmed_data_completeness"]), style="green" if ok else "red"),
+                pct(r["performance_rate"]),
+                pct(r["confirmed_performance_rate"]),
                 str(r["qdc_sent"]),
                 str(r["qdc_confirmed"]),
                 Text(str(r["qdc_at_risk"]), style="red" if r["qdc_at_risk"] else ""),
@@ -216,10 +221,35 @@ def status_counts(reconciled: pl.DataFrame) -> dict[str, int]:
     return counts
 
 
-def with_remit_section(html: str, report: RemitReport, year: int) -> str:
+def remit_csv(report: RemitReport) -> str:
+    """``report --remit --format csv``: the rows with their confirmed-only figures."""
+    from .export import csv_with_spec, ordered_rows
+
+    return csv_with_spec(ordered_rows(report.rows), report.sent.year)
+
+
+def remit_json(report: RemitReport) -> str:
+    """``report --remit --format json``: the rows with their confirmed-only figures, the
+    QDC lines per status and how many 835 claims answer no claim sent."""
+    from .export import ordered_rows, spec_info
+
+    year = report.sent.year
+    payload = {
+        "performance_year": year,
+        "level": report.sent.level,
+        "spec": spec_info(year),
+        "rows": ordered_rows(report.rows).to_dicts(),
+        "qdc_status": status_counts(report.reconciled),
+        "remittances_for_no_claim_sent": report.unmatched.height,
+    }
+    return json.dumps(payload, indent=2, default=str) + "\n"
+
+
+def with_remit_section(html: str, report: RemitReport) -> str:
     """``html`` (the report) with the remittance section before its closing body tag."""
     from .html import _ENV
 
+    year = report.sent.year
     counts = status_counts(report.reconciled)
     worklist = at_risk_frame(report.reconciled)
     worklist = worklist.sort(pl.col("status") == "no_remittance_yet", maintain_order=True)
@@ -234,3 +264,20 @@ def with_remit_section(html: str, report: RemitReport, year: int) -> str:
     )
     head, sep, tail = html.rpartition("</body>")
     return head + section + sep + tail if sep else html + section
+
+
+def print_remit(report: RemitReport, console: Console) -> None:
+    """``report --remit``'s terminal view: per entity, as sent beside confirmed."""
+    print_tables(remit_tables(report), report.sent.year, console)
+
+
+def print_at_risk(worklist: pl.DataFrame, year: int, console: Console) -> None:
+    """``gaps --remit``'s terminal view of an :func:`at_risk_frame` worklist."""
+    at_risk = worklist.filter(pl.col("status") != "no_remittance_yet").height
+    pending = worklist.height - at_risk
+    print_tables(
+        at_risk_tables(worklist, f"QDCs CMS has not confirmed, {year}"),
+        year,
+        console,
+        f"{at_risk} QDCs at risk, {pending} waiting for an 835.",
+    )

@@ -3,7 +3,8 @@ or name like ``[bold]`` is printed, never interpreted as markup."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import polars as pl
 from rich.console import Console
@@ -11,7 +12,11 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import specs
+from ..display import pct
 from .export import ordered_rows
+
+if TYPE_CHECKING:
+    from ..engine.result import EngineResult
 
 
 def print_provisional(year: int, console: Console) -> None:
@@ -25,19 +30,28 @@ def print_provisional(year: int, console: Console) -> None:
         console.print(Text(f"{year} spec: {specs.source_line(spec)}", style="dim"))
 
 
-def pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f}%"
+def print_tables(
+    tables: Iterable[Table], year: int, console: Console, closing: str | None = None
+) -> None:
+    """A terminal view of ``year``: the spec note, the tables, then a ``closing`` line."""
+    print_provisional(year, console)
+    for table in tables:
+        console.print(table)
+    if closing is not None:
+        console.print(closing, highlight=False)
 
 
 def _mark(text: str, ok: bool | None) -> Text:
     return Text(text + (" ✓" if ok else " ✗"), style="green" if ok else "red")
 
 
-def rows_tables(result: Any, *, year: int, level: str, width: int = 80) -> list[Table]:
-    """One table per entity (TIN/NPI or TIN): a line per measure and stratum.
+def rows_tables(result: EngineResult, *, width: int = 80) -> list[Table]:
+    """One table per entity (TIN/NPI or TIN) of ``result``'s year: a line per measure and
+    stratum.
 
     Seven columns; the measure title is cut to fit ``width`` (80 columns at least).
     """
+    year = result.year
     tables = []
     rows = ordered_rows(result.rows)
     for (tin, npi), group in rows.group_by(["tin", "npi"], maintain_order=True):
@@ -71,11 +85,12 @@ def rows_tables(result: Any, *, year: int, level: str, width: int = 80) -> list[
     return tables
 
 
-def print_report(result: Any, *, year: int, level: str, console: Console) -> None:
-    tables = rows_tables(result, year=year, level=level, width=console.width)
-    print_provisional(year, console)
+def print_report(result: EngineResult, *, console: Console) -> None:
+    """``report``'s terminal view: the spec note, a table per entity, claims out of scope."""
+    tables = rows_tables(result, width=console.width)
+    print_provisional(result.year, console)
     if not tables:
-        console.print(f"No eligible instances for any measure in {year}.")
+        console.print(f"No eligible instances for any measure in {result.year}.")
     for table in tables:
         console.print(table)
     scope = result.scope
@@ -125,3 +140,14 @@ def worklist_tables(frame: pl.DataFrame, title: str) -> list[Table]:
         )
         tables.append(table)
     return tables
+
+
+def print_gaps(worklist: pl.DataFrame, year: int, console: Console) -> None:
+    """``gaps``' terminal view of a :func:`~mipsclaims.report.gaps.gap_frame` worklist."""
+    closing = f"{worklist.height} open gaps." if worklist.height else "No open gaps."
+    print_tables(worklist_tables(worklist, f"Open gaps, {year}"), year, console, closing)
+
+
+def print_missing(missing: pl.DataFrame, year: int, console: Console) -> None:
+    """``check``'s terminal view of a :func:`~mipsclaims.report.check.missing_qdcs` list."""
+    print_tables(worklist_tables(missing, "Eligible claims without a QDC"), year, console)

@@ -22,8 +22,9 @@ Public API (all results are frozen pydantic models, see :mod:`.models`):
   count, 4 required, population health measures left out unless
   ``population_health_points`` is given); ``ScoreReport.provisional`` says when the
   year's spec is provisional.
-- ``score_result(engine_result, year, options)``: the same, taking the months covered
-  from the engine's monthly series.
+- ``score_result(engine_result, options)``: the same in the result's year, taking the
+  months covered from the engine's monthly series; ``score_results([...], options)``
+  scores several results of one year together (clinicians and group).
 - Building blocks: ``score_rows`` (measure points), ``quality_score``, ``decile_points``,
   ``category_weights``, ``payment_adjustment``, ``zone``.
 
@@ -54,6 +55,7 @@ from .projection import (
     reporting_options,
     score,
     score_result,
+    score_results,
     zone,
 )
 from .quality import quality_score
@@ -85,6 +87,7 @@ __all__ = [
     "reporting_options",
     "score",
     "score_result",
+    "score_results",
     "score_rows",
     "zone",
 ]

@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from ..display import NO_VALUE_WORD, pct
 from ..errors import MipsClaimsError
 from ..schema import REPORT_ROW_KEYS
 from ..specs import Measure, YearSpec
@@ -93,10 +94,6 @@ def new_measure_floor(measure: Measure, year: int) -> float | None:
     return NEW_MEASURE_FLOOR.get(year - measure.first_performance_year)
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.1f}%"
-
-
 def score_unit(
     unit: Mapping[str, Any],
     measure: Measure,
@@ -123,7 +120,7 @@ def score_unit(
     elif not unit["meets_data_completeness"]:
         status, points = "data_completeness", low
         reason = (
-            f"{low_text}, data completeness {_pct(unit['data_completeness'])} "
+            f"{low_text}, data completeness {pct(unit['data_completeness'], none=NO_VALUE_WORD)} "
             f"below {dc_threshold * 100:g}%"
         )
     else:

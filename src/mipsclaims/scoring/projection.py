@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal, cast
 
 import polars as pl
@@ -212,29 +214,23 @@ def _quality(
     ``explain=False`` (ranking) leaves the measures outside an MVP out of ``excluded``.
     """
     year = spec.performance_year
-    if options.mvp is None:
-        kept, left_out = rules.traditional_measures(scores, spec, mvps)
-        return quality_score(
-            kept,
-            tin=tin,
-            npi=npi,
-            year=year,
-            small_practice=options.small_practice,
-            required_measures=options.required_measures,
-            prior_achievement=options.prior_quality_achievement,
-            excluded=left_out,
-        )
-    mvp = rules.find_mvp(year, options.mvp, mvps)
-    kept, left_out = rules.mvp_measures(scores, mvp, explain=explain)
-    population = options.population_health_points if mvp.foundation_quality_measure_ids else None
-    return quality_score(
-        kept,
+    of_entity = functools.partial(
+        quality_score,
         tin=tin,
         npi=npi,
         year=year,
         small_practice=options.small_practice,
-        required_measures=rules.mvp_required(mvp, small_practice=options.small_practice),
         prior_achievement=options.prior_quality_achievement,
+    )
+    if options.mvp is None:
+        kept, left_out = rules.traditional_measures(scores, spec, mvps)
+        return of_entity(kept, required_measures=options.required_measures, excluded=left_out)
+    mvp = rules.find_mvp(year, options.mvp, mvps)
+    kept, left_out = rules.mvp_measures(scores, mvp, explain=explain)
+    population = options.population_health_points if mvp.foundation_quality_measure_ids else None
+    return of_entity(
+        kept,
+        required_measures=rules.mvp_required(mvp, small_practice=options.small_practice),
         program=mvp.mvp_id,
         priority_applies=rules.priority_available(mvp, spec),
         population_health_points=population,
@@ -531,11 +527,25 @@ def last_month(monthly: pl.DataFrame) -> int | None:
     return None if value is None else cast(int, value)  # polars: any scalar; month is Int8
 
 
-def score_result(
-    result: EngineResult, year: int, options: ScoringOptions | None = None
+def score_result(result: EngineResult, options: ScoringOptions | None = None) -> ScoreReport:
+    """Score an engine result in its year, taking the months covered from its monthly
+    series unless ``options.through_month`` says."""
+    return score_results([result], options)
+
+
+def score_results(
+    results: Sequence[EngineResult], options: ScoringOptions | None = None
 ) -> ScoreReport:
-    """Score an engine result, taking the months covered from its monthly series."""
+    """Score the entities of several results of one year in one report (``score --level
+    both``: the clinicians, then the group). The months covered come from the first
+    result's monthly series unless ``options.through_month`` says."""
+    if not results:
+        raise ValueError("no engine result to score")
+    year = results[0].year
+    if any(r.year != year for r in results):
+        raise ValueError("results of different years cannot be scored together")
     options = options or ScoringOptions()
     if options.through_month is None:
-        options = options.model_copy(update={"through_month": last_month(result.monthly)})
-    return score(result.rows, year, options)
+        options = options.model_copy(update={"through_month": last_month(results[0].monthly)})
+    rows = pl.concat([r.rows for r in results], how="vertical_relaxed")
+    return score(rows, year, options)

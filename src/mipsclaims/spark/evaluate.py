@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -28,7 +28,7 @@ from ..engine.counts import count_rows
 from ..engine.findings import FINDING_ORDER, FINDING_SCHEMA
 from ..engine.result import INSTANCE_SCHEMA
 from ..engine.scope import SCOPE_SCHEMA, superseded
-from ..report.gaps import GAP_COLUMNS, gap_frame
+from ..report.gaps import GAP_COLUMNS, instance_gaps
 from .types import from_arrow, patient_hash_col, spark_schema, to_arrow
 
 __all__ = [
@@ -147,7 +147,7 @@ def _gaps(
     table: pa.Table, *, year: int, level: Level, show_phi: bool, measures: Sequence[str] | None
 ) -> pa.Table:
     instances = evaluate_lines(_ordered(table), year, level=level).instances
-    gaps = gap_frame(instances, year, show_phi=show_phi, measures=measures)
+    gaps = instance_gaps(instances, year, show_phi=show_phi, measures=measures)
     # Rows in open_instances' order: the first claim of each comes back by position.
     open_ = instances.filter((pl.col("marker") == "none") | pl.col("conflicting"))
     if measures:
@@ -318,7 +318,7 @@ def evaluate(
     lines: DataFrame,
     year: int,
     *,
-    level: Literal["tin-npi", "tin"] = "tin-npi",
+    level: Level = "tin-npi",
     groups: int | None = None,
 ) -> SparkResult:
     """Evaluate every claims measure of ``year`` on a Spark DataFrame of claim lines.
