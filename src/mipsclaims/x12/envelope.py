@@ -329,11 +329,12 @@ def iter_pieces(
                 pos = 0
                 more()
                 continue
-            if end is None:  # end of input without IEA
+            if end is None:  # end of input without IEA (or an IEA without its terminator)
                 end = len(buf)
-                report.warnings.append(
-                    Issue(Location(name, -1, base + pos), "interchange has no IEA trailer")
-                )
+                if not _ends_with_iea(buf, pos, term, ele):  # that one the readers report
+                    report.warnings.append(
+                        Issue(Location(name, -1, base + pos), "interchange has no IEA trailer")
+                    )
             elif end < 0:  # a new ISA before this one's IEA
                 end = -end
                 report.warnings.append(
@@ -362,6 +363,13 @@ def _tag_at(buf: bytes, start: int, ele: bytes) -> str:
     first = buf[start : start + 4]
     tag = first.split(ele, 1)[0].strip(_WS).decode("latin-1") if ele in first else ""
     return tag if tag in rules.KNOWN_TAGS else ""
+
+
+def _ends_with_iea(buf: bytes, pos: int, term: bytes, ele: bytes) -> bool:
+    """Whether ``buf[pos:]`` ends with an IEA segment that has no terminator (the readers
+    warn at that segment, rules.UNTERMINATED_IEA, and read the interchange)."""
+    last = buf[buf.rfind(term, pos) + 1 or pos :].strip(_WS)
+    return last.startswith(b"IEA" + ele)
 
 
 def _find_next_isa(buf: bytes, start: int) -> int:

@@ -71,6 +71,7 @@ class _ClaimState:
     diagnoses: list[str] = field(default_factory=list)
     lines: list[_Line] = field(default_factory=list)
     error: tuple[int, int, str, str] | None = None  # segment, offset, loop, reason
+    notes: list[tuple[int, int, str, str]] = field(default_factory=list)  # warnings if read
     damage: tuple[int, int, str, str] | None = None  # the first damage: wins over any error
 
     def fail(self, segment: int, offset: int, loop: str, reason: str) -> None:
@@ -120,7 +121,8 @@ class _Reader:
             self._comp = d.component
             term = d.segment.encode("latin-1")
             offset = piece.byte_offset
-            for raw in piece.data.split(term):
+            raws = piece.data.split(term)
+            for i, raw in enumerate(raws):
                 start = offset
                 offset += len(raw) + len(term)
                 stripped = raw.lstrip(_LEAD).rstrip(_WSB)
@@ -145,6 +147,9 @@ class _Reader:
                     if problem:
                         self.tracker.fail(self.segment, seg_offset, problem)
                         skip_interchange = piece.interchange
+                    elif tag == "IEA" and piece.final and i == len(raws) - 1:
+                        # The last part of the input, not empty: no terminator after it.
+                        self._warn(seg_offset, rules.UNTERMINATED_IEA)
                     continue
                 yield from self._segment(tag, el, seg_offset, d.component)
             if piece.final:
@@ -192,7 +197,7 @@ class _Reader:
             if self.claim is None and self.pending is not None:
                 self._pseudo_claim()
             if self.claim is None:  # an orphan LX opens no loop
-                self._orphan(offset, "service line (LX) outside a claim ignored")
+                self._warn(offset, "service line (LX) outside a claim ignored")
                 return
             self.major, self.entity = "2400", ""
             self.line = _Line(n, offset, _el(el, 1))
@@ -208,6 +213,10 @@ class _Reader:
             if tag == "NM1" and entity == "85":
                 self.billing.set("npi", _el(el, 9))
             elif tag == "REF" and entity == "85" and _el(el, 1) in ("EI", "SY"):
+                used = self.billing.get("EI")
+                if _el(el, 1) == "EI" and used and _el(el, 2):
+                    same = used == _el(el, 2)
+                    self._warn(offset, rules.second_ei_message(same), "2010AA")
                 self.billing.set(_el(el, 1), _el(el, 2))
         elif major == "HL22" and self.subscriber is not None:
             self._patient(self.subscriber, "IL", tag, entity, el)
@@ -221,12 +230,18 @@ class _Reader:
             self._patient(self.dependent, "QC", tag, entity, el)
         elif major == "2300" and claim is not None:
             if tag == "HI":
-                for element in el[1:13]:  # HI01-HI12
+                codes = []
+                for k, element in enumerate(el[1:13]):  # HI01-HI12
                     parts = element.split(comp)
                     if len(parts) > 1 and parts[0].strip(_WS) in rules.DIAGNOSIS_QUALIFIERS:
                         code = rules.normalise_code(parts[1].strip(_WS))
                         if code:
-                            claim.diagnoses.append(code)
+                            codes.append((k, code))
+                pairs, unread = rules.split_hi_codes([e.strip(_WS) for e in el[1:13]], comp)
+                if pairs or unread:
+                    message = rules.split_hi_message(len(pairs), unread)
+                    claim.notes.append((n, offset, "2300", message))
+                claim.diagnoses.extend(code for _, code in sorted(codes + pairs))
             elif tag == "NM1" and entity == "82":
                 claim.rendering = claim.rendering or (_el(el, 9) or None)
             elif tag == "DTP" and _el(el, 1) == "434":
@@ -297,8 +312,10 @@ class _Reader:
         self.seq += 1
         self.claim.damage = min(self.doubt.values())
 
-    def _orphan(self, offset: int, message: str) -> None:
-        self.report.warnings.append(Issue(Location(self.name, self.segment, offset), message))
+    def _warn(self, offset: int, message: str, loop: str = "") -> None:
+        """A warning at the current segment."""
+        where = Location(self.name, self.segment, offset, loop)
+        self.report.warnings.append(Issue(where, message))
 
     def _close(self) -> Iterator[Claim]:
         claim, self.claim, self.line = self.claim, None, None
@@ -323,6 +340,7 @@ class _Reader:
             else:
                 self.report.claims_read += 1
                 self.report.lines_read += len(built.lines)
+                self._notes(claim)
                 yield built
                 return
         segment, offset, loop, reason = claim.error
@@ -335,6 +353,17 @@ class _Reader:
                 len(claim.lines),
             )
         )
+
+    def _notes(self, claim: _ClaimState) -> None:
+        """The warnings of a claim that is read (a quarantined claim's are moot)."""
+        notes = list(claim.notes)
+        clm05 = _el(claim.clm, 5).split(self._comp)
+        if not (clm05[2].strip(_WS) if len(clm05) > 2 else ""):
+            notes.append((claim.segment, claim.offset, "2300", rules.NO_FREQUENCY))
+        ref = rules.claim_ref(claim.seq, short_hash(_el(claim.clm, 1)))
+        for segment, offset, loop, message in sorted(notes):
+            where = Location(self.name, segment, offset, loop)
+            self.report.warnings.append(Issue(where, f"{ref}: {message}"))
 
     def _build(self, claim: _ClaimState) -> Claim:
         comp = self._comp
