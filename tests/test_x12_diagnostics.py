@@ -58,7 +58,8 @@ def interchange(
         body += c
     ctl = f"{control:09d}"
     return [
-        f"ISA*00*          *00*          *ZZ*SUBMITTER      *ZZ*RECEIVER       *250101*1200*^*00501*{ctl}*0*P*:",
+        "ISA*00*          *00*          *ZZ*SUBMITTER      *ZZ*RECEIVER       "
+        f"*250101*1200*^*00501*{ctl}*0*P*:",
         "GS*HC*S*R*20250101*1200*1*X*005010X222A1",
         "ST*837*0001*005010X222A1",
         *body,
@@ -221,7 +222,9 @@ def test_a_given_frequency_is_kept_without_a_warning():
 
 @pytest.mark.parametrize(("second", "same"), [("987654321", False), (TIN, True)])
 def test_a_second_ref_ei_is_ignored_with_a_warning(kernel_refused, second, same):
-    segs = interchange([claim("C1"), claim("C2")], billing_refs=(f"REF*EI*{TIN}", f"REF*EI*{second}"))
+    segs = interchange(
+        [claim("C1"), claim("C2")], billing_refs=(f"REF*EI*{TIN}", f"REF*EI*{second}")
+    )
     table, report = read_three(render(segs))
     assert kernel_refused == [1, 1]
     assert table["tin"].to_list() == [TIN, TIN]

@@ -548,9 +548,7 @@ class _Batcher:
                 )
             )
         damage = self._damage(ctx.with_columns(kind=kind)) if damaged else None
-        claims, lines, errors, notes = self._claims(
-            nm1, levels, comp, with_ctx, subset, damage
-        )
+        claims, lines, errors, notes = self._claims(nm1, levels, comp, with_ctx, subset, damage)
         claim_base = carry.claim_seq
 
         counts = ctx.select(clm=code.eq(CLM).sum(), lx=code.eq(LX).sum()).row(0)
@@ -1074,9 +1072,7 @@ def _diagnoses(hi: pl.DataFrame, comp: str) -> tuple[pl.DataFrame, pl.DataFrame]
     )
     composite = pl.col("q").is_in(rules.DIAGNOSIS_QUALIFIERS) & (pl.col("code") != "")
     codes = (
-        parts.select(
-            "gc", dx=pl.when(composite).then("code").when("pair").then("pair_code")
-        )
+        parts.select("gc", dx=pl.when(composite).then("code").when("pair").then("pair_code"))
         .filter(pl.col("dx").is_not_null())
         .group_by("gc", maintain_order=True)
         .agg(diagnosis_codes=pl.col("dx"), n_dx=pl.len())
