@@ -945,16 +945,12 @@ class _Batcher:
             head = head.filter(~pl.col("gc").is_in(bad))
             lx = lx.filter(~pl.col("gc").is_in(bad))
             notes = notes.filter(~pl.col("gc").is_in(bad))
-        if notes.height:  # warnings of the claims read, in segment order
-            notes = notes.sort("segno").join(
-                head.select("gc", "claim_id"), on="gc", how="left", maintain_order="left"
-            )
-            for gc, segno, raw_i, message, claim_id in notes.select(
-                "gc", "segno", "raw", "message", "claim_id"
-            ).iter_rows():
-                ref = rules.claim_ref(gc, short_hash(claim_id or ""))
-                where = Location(self.name, segno, self.offset(raw_i), "2300")
-                self.report.warnings.append(Issue(where, f"{ref}: {message}"))
+        # Warnings of the claims read, in segment order.
+        for segno, raw_i, message in (
+            notes.sort("segno").select("segno", "raw", "message").iter_rows()
+        ):
+            where = Location(self.name, segno, self.offset(raw_i), "2300")
+            self.report.warnings.append(Issue(where, message))
         if head.height == 0:
             return empty_claim_lines()
         head = _with_tin_and_patient(head).select(

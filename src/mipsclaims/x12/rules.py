@@ -62,8 +62,8 @@ BAD_UNITS = "units (SV104) is not a number"
 BAD_POINTER = "diagnosis pointer (SV107) is not 1-12"
 BAD_SERVICE_DATE = "service date (DTP*472) is not a valid date"
 
-# Warnings: the claim (or interchange) is read, and the text says how. Claims are named by
-# position and hash; no element value is ever quoted.
+# Warnings: the claim (or interchange) is read, and the text says how. Fixed texts (the CLI
+# counts warnings per text); the location names the segment; no element value is quoted.
 NO_FREQUENCY = "CLM05-3 (claim frequency code) is missing: read as 1 (original claim)"
 SECOND_EI = (
     "the billing provider (2010AA) has a second REF*EI (tax id), with {} value: the first "
@@ -73,11 +73,6 @@ UNTERMINATED_IEA = (
     "IEA present, but the segment terminator is missing at the end of the input "
     "(the interchange is read)"
 )
-
-
-def claim_ref(seq: int, claim_hash: str) -> str:
-    """How a message names a claim: its position and the hash of its CLM01 (no PHI)."""
-    return f"claim #{seq} ({claim_hash})"
 
 
 def split_hi_message(pairs: int, unread: int) -> str:

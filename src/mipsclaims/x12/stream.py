@@ -360,10 +360,9 @@ class _Reader:
         clm05 = _el(claim.clm, 5).split(self._comp)
         if not (clm05[2].strip(_WS) if len(clm05) > 2 else ""):
             notes.append((claim.segment, claim.offset, "2300", rules.NO_FREQUENCY))
-        ref = rules.claim_ref(claim.seq, short_hash(_el(claim.clm, 1)))
         for segment, offset, loop, message in sorted(notes):
             where = Location(self.name, segment, offset, loop)
-            self.report.warnings.append(Issue(where, f"{ref}: {message}"))
+            self.report.warnings.append(Issue(where, message))
 
     def _build(self, claim: _ClaimState) -> Claim:
         comp = self._comp
