@@ -6,21 +6,18 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import polars as pl
 import typer
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from .. import scoring
 from ..errors import InputError
 from ..report.termsafe import SafeConsole
-from ..scoring import Projection, ScoreReport, ScoringOptions
-from ..scoring.projection import last_month
 from .common import STRICT, fail, report_reading
 
 if TYPE_CHECKING:
     from ..engine import EngineResult
+    from ..scoring import Projection, ScoreReport
 
 console = SafeConsole()
 
@@ -189,6 +186,8 @@ def _evaluate(
     files: list[Path], year: int, level: str, strict: bool, *, summarise: bool = True
 ) -> EngineResult:
     """Evaluate claim files, saying on standard error (once) what could not be read."""
+    import polars as pl
+
     from ..engine import (
         as_level,
         evaluate_lines,
@@ -271,6 +270,12 @@ def score(
     Every projection also ranks the reporting options the claims allow: traditional MIPS
     and each MVP whose quality measures the claims are eligible for.
     """
+    import polars as pl
+
+    from .. import scoring
+    from ..scoring import ScoringOptions
+    from ..scoring.projection import last_month
+
     try:
         options = ScoringOptions(
             small_practice=small_practice,
