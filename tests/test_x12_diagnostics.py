@@ -18,7 +18,7 @@ from polars.testing import assert_frame_equal
 
 from mipsclaims import x12
 from mipsclaims.claims import claims_to_frame
-from mipsclaims.x12 import columnar, fast, rules
+from mipsclaims.x12 import Delimiters, columnar, fast, rules, vector
 
 # PHI planted in every fixture: none of it may reach a message.
 MEMBER, LAST, FIRST, DOB = "PHIMEMBER77", "SECRETLAST", "SECRETFIRST", "19400229"
@@ -273,9 +273,8 @@ def test_an_iea_without_its_terminator_loses_no_claim(kernel_refused, term, batc
         "IEA present, but the segment terminator is missing at the end of the input "
         "(the interchange is read)"
     )
-    assert warning.location.segment == len(segs)
-    assert warning.location.byte_offset == cut.rindex(b"IEA*")
-    assert "no IEA trailer" not in str(warning)
+    # Found by the chunker, before segments are numbered: located by its byte offset.
+    assert warning.location == x12.Location("<bytes>", -1, cut.rindex(b"IEA*"))
     if batch == 1 << 20 and term == "~\n":
         # The reference reads of both inputs, and one hand-over: the unterminated one's.
         assert len(kernel_refused) == 3
@@ -288,11 +287,69 @@ def test_trailing_whitespace_after_an_unterminated_iea_is_still_that_warning():
     assert [w.message for w in report.warnings] == [rules.UNTERMINATED_IEA]
 
 
+@pytest.mark.parametrize("gap", [b"", b"\n", b"\r\n  "])
+def test_an_iea_without_its_terminator_before_the_next_isa_loses_no_claim(gap):
+    first = render(interchange([claim("C1"), claim("C2")], control=1))
+    second = render(interchange([claim("C3")], control=2))
+    whole = first + second
+    data = first[:-2] + gap + second  # "IEA*1*000000001" + gap + "ISA*..."
+    full, _ = read_three(whole)
+    table, report = read_three(data, batch=700)
+    assert_frame_equal(table, full)
+    assert report.interchanges == 2 and not report.errors and not report.quarantined
+    [warning] = report.warnings
+    assert warning.message == (
+        "IEA present, but its segment terminator is missing before the next ISA "
+        "(both interchanges are read)"
+    )
+    assert warning.location == x12.Location("<bytes>", -1, first.rindex(b"IEA*"))
+
+
 def test_a_missing_iea_is_still_no_iea_trailer():
     data = render(interchange([claim("C1")])[:-1])
     table, report = read_three(data)
     assert table.height == 1
     assert [w.message for w in report.warnings] == ["interchange has no IEA trailer"]
+
+
+# ------------------------------------------------------------------ the kernel's own check
+
+
+def first_unproven(data: bytes) -> int | None:
+    """The kernel's first segment (0-based) not proven clean, on the whole input at once
+    (as the chunker gives it: no whitespace after the last terminator)."""
+    block = vector.read_block(
+        data.rstrip(b"\n"),
+        Delimiters(),
+        final=True,
+        claim_seq0=0,
+        source="t",
+        controls=[],
+        control0="",
+    )
+    return block.bad
+
+
+@pytest.mark.parametrize(
+    ("segs", "prefix", "nth"),
+    [
+        (interchange([claim("C1"), claim("C2", hi="HI*BK*8901")]), "HI*BK", 0),
+        (interchange([claim("C1"), claim("C2", clm05="11:B")]), "CLM*C2", 0),
+        (interchange([claim("C1")], billing_refs=(f"REF*EI*{TIN}",) * 2), "REF*EI", 1),
+    ],
+)
+def test_the_kernel_names_the_shape_as_its_first_unproven_segment(segs, prefix, nth):
+    assert first_unproven(render(interchange([claim("C1"), claim("C2")]))) is None
+    assert first_unproven(render(segs)) == segment_at(segs, prefix, nth)[0] - 1
+
+
+def test_the_kernel_refuses_an_iea_without_its_terminator():
+    one, two = (render(interchange([claim(f"C{k}")], control=k)) for k in (1, 2))
+    assert first_unproven(one + two) is None
+    n_one = len(interchange([claim("C1")]))
+    assert first_unproven(one[:-2]) is not None  # at the end of the input
+    assert first_unproven(one[:-2] + b"\n" + two) == n_one - 1  # the IEA runs into the ISA
+    assert first_unproven(one[:-2] + two) == n_one - 1
 
 
 # ------------------------------------------------------------------ all shapes at once

@@ -477,7 +477,6 @@ class _Batcher:
         envelope = frame.filter(pl.col("code") >= ISA).select(
             "code", "segno", "raw", parts=pl.col("s").str.split(ele, literal=True)
         )
-        unterminated = _unterminated_part(piece)
         for code, segno, raw_i, parts in envelope.iter_rows():
             tag = _TAG_NAMES[code]
             el = [tag, *parts[1:]]
@@ -487,9 +486,6 @@ class _Batcher:
                 self.skip = piece.interchange
                 frame = frame.filter(pl.col("segno") < segno)
                 break
-            if code == IEA and raw_i & 0xFFFFFFFF == unterminated:
-                where = Location(self.name, segno, self.offset(raw_i))
-                self.report.warnings.append(Issue(where, rules.UNTERMINATED_IEA))
         return frame
 
     def _process(
@@ -1087,15 +1083,6 @@ def _diagnoses(hi: pl.DataFrame, comp: str) -> tuple[pl.DataFrame, pl.DataFrame]
     texts = texts.with_columns(message=pl.Series(messages, dtype=pl.String))
     notes = counts.join(texts, on=["pairs", "unread"], how="left", maintain_order="left")
     return codes, notes.select("gc", "segno", "raw", "message")
-
-
-def _unterminated_part(piece: Piece) -> int | None:
-    """Index of the last part of the input when it has no segment terminator after it (the
-    final piece of an interchange ends with something other than a terminator), else None."""
-    term = piece.delimiters.segment.encode("latin-1")
-    if not piece.final or not piece.data[piece.data.rfind(term) + 1 :].strip(_PADDING):
-        return None
-    return piece.data.count(term)
 
 
 def _damage_kinds(parts: dict[int, pl.DataFrame], hl: pl.DataFrame, n: int) -> pl.Series:

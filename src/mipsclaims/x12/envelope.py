@@ -331,15 +331,22 @@ def iter_pieces(
                 continue
             if end is None:  # end of input without IEA (or an IEA without its terminator)
                 end = len(buf)
-                if not _ends_with_iea(buf, pos, term, ele):  # that one the readers report
-                    report.warnings.append(
-                        Issue(Location(name, -1, base + pos), "interchange has no IEA trailer")
-                    )
-            elif end < 0:  # a new ISA before this one's IEA
-                end = -end
-                report.warnings.append(
-                    Issue(Location(name, -1, base + end), "interchange has no IEA trailer")
+                iea = _unterminated_iea(buf, pos, end, term, ele)
+                where, message = (
+                    (pos, "interchange has no IEA trailer")
+                    if iea is None
+                    else (iea, rules.UNTERMINATED_IEA)
                 )
+                report.warnings.append(Issue(Location(name, -1, base + where), message))
+            elif end < 0:  # a new ISA before this one's IEA (or its IEA's terminator)
+                end = -end
+                iea = _unterminated_iea(buf, pos, end, term, ele)
+                where, message = (
+                    (end, "interchange has no IEA trailer")
+                    if iea is None
+                    else (iea, rules.UNTERMINATED_IEA_BEFORE_ISA)
+                )
+                report.warnings.append(Issue(Location(name, -1, base + where), message))
             bad = long_segment(buf, pos, end, term)
             if bad is not None:
                 continue
@@ -365,11 +372,13 @@ def _tag_at(buf: bytes, start: int, ele: bytes) -> str:
     return tag if tag in rules.KNOWN_TAGS else ""
 
 
-def _ends_with_iea(buf: bytes, pos: int, term: bytes, ele: bytes) -> bool:
-    """Whether ``buf[pos:]`` ends with an IEA segment that has no terminator (the readers
-    warn at that segment, rules.UNTERMINATED_IEA, and read the interchange)."""
-    last = buf[buf.rfind(term, pos) + 1 or pos :].strip(_WS)
-    return last.startswith(b"IEA" + ele)
+def _unterminated_iea(buf: bytes, pos: int, end: int, term: bytes, ele: bytes) -> int | None:
+    """Offset in ``buf`` of an IEA segment that ends ``buf[pos:end]`` without a terminator
+    (the interchange is complete: it is read, with a warning), else None."""
+    start = buf.rfind(term, pos, end) + 1 or pos
+    while start < end and buf[start] in _WS:
+        start += 1
+    return start if buf.startswith(b"IEA" + ele, start) else None
 
 
 def _find_next_isa(buf: bytes, start: int) -> int:
@@ -379,7 +388,8 @@ def _find_next_isa(buf: bytes, start: int) -> int:
 def _interchange_end(
     buf: bytes, pos: int, term: bytes, trailer_or_header: re.Pattern[bytes], limit: int
 ) -> int | None:
-    """Offset just past this interchange's IEA segment; -offset of a following ISA; None.
+    """Offset just past this interchange's IEA segment; -offset of a following ISA (one
+    before the IEA, or before the IEA's terminator); None.
 
     Only segments starting before ``limit`` are searched. IEA and ISA are looked for in
     one pass (``trailer_or_header``, a regex of both tags and the element separator): each
@@ -392,7 +402,12 @@ def _interchange_end(
             if buf[at + 1 : at + 2] == b"S":  # a new ISA before this one's IEA
                 return -at
             t = buf.find(term, at)
-            return None if t < 0 else t + 1
+            if t < 0:
+                return None
+            isa = trailer_or_header.search(buf, at + 1, t)
+            if isa is not None and buf[isa.start() + 1 : isa.start() + 2] == b"S":
+                return -isa.start()  # the IEA has no terminator: the next ISA ends it
+            return t + 1
         i = at + 1
     return None
 

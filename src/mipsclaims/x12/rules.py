@@ -73,6 +73,10 @@ UNTERMINATED_IEA = (
     "IEA present, but the segment terminator is missing at the end of the input "
     "(the interchange is read)"
 )
+UNTERMINATED_IEA_BEFORE_ISA = (
+    "IEA present, but its segment terminator is missing before the next ISA "
+    "(both interchanges are read)"
+)
 
 
 def split_hi_message(pairs: int, unread: int) -> str:

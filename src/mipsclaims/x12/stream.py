@@ -121,8 +121,7 @@ class _Reader:
             self._comp = d.component
             term = d.segment.encode("latin-1")
             offset = piece.byte_offset
-            raws = piece.data.split(term)
-            for i, raw in enumerate(raws):
+            for raw in piece.data.split(term):
                 start = offset
                 offset += len(raw) + len(term)
                 stripped = raw.lstrip(_LEAD).rstrip(_WSB)
@@ -147,9 +146,6 @@ class _Reader:
                     if problem:
                         self.tracker.fail(self.segment, seg_offset, problem)
                         skip_interchange = piece.interchange
-                    elif tag == "IEA" and piece.final and i == len(raws) - 1:
-                        # The last part of the input, not empty: no terminator after it.
-                        self._warn(seg_offset, rules.UNTERMINATED_IEA)
                     continue
                 yield from self._segment(tag, el, seg_offset, d.component)
             if piece.final:

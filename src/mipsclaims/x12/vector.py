@@ -652,7 +652,8 @@ def _diagnosed(
 ) -> np.ndarray:
     """Segments the readers warn about although they read them (issue 17 item 4), so not
     proven clean: an HI element of a 2300 HI that is not a composite (``HI*BK*8901``), a
-    CLM without CLM05-3, a second non-empty REF*EI in a 2010AA, and (slot ``n``) a final
+    CLM without CLM05-3, a second non-empty REF*EI in a 2010AA, an IEA of more than two
+    elements (one without its terminator runs into the next ISA), and (slot ``n``) a final
     buffer that does not end with a terminator (an IEA without its own)."""
     n = len(code)
     out = np.zeros(n + 1, bool)
@@ -668,6 +669,7 @@ def _diagnosed(
     ref_st, ref_en = tok.element(ref, 2)
     ei = ref[(tok.pack(*tok.element(ref, 1)) == _key("EI")) & (ref_en > ref_st)]
     out[ei[1:][g20[ei[1:]] == g20[ei[:-1]]]] = True
+    out[:n] |= (code == IEA) & (tok.ne > 2)
     out[n] = final and (not len(tok.a) or tok.a[-1] != tok.term)
     return out
 
