@@ -329,24 +329,17 @@ def iter_pieces(
                 pos = 0
                 more()
                 continue
-            if end is None:  # end of input without IEA (or an IEA without its terminator)
-                end = len(buf)
+            if end is None or end < 0:
+                # End of input, or a new ISA, before this one's IEA or its IEA's terminator.
+                ahead = end is not None
+                end = len(buf) if end is None else -end
                 iea = _unterminated_iea(buf, pos, end, term, ele)
-                where, message = (
-                    (pos, "interchange has no IEA trailer")
-                    if iea is None
-                    else (iea, rules.UNTERMINATED_IEA)
-                )
-                report.warnings.append(Issue(Location(name, -1, base + where), message))
-            elif end < 0:  # a new ISA before this one's IEA (or its IEA's terminator)
-                end = -end
-                iea = _unterminated_iea(buf, pos, end, term, ele)
-                where, message = (
-                    (end, "interchange has no IEA trailer")
-                    if iea is None
-                    else (iea, rules.UNTERMINATED_IEA_BEFORE_ISA)
-                )
-                report.warnings.append(Issue(Location(name, -1, base + where), message))
+                if iea is not None:
+                    message = rules.UNTERMINATED_IEA_BEFORE_ISA if ahead else rules.UNTERMINATED_IEA
+                    at_byte = iea
+                else:
+                    message, at_byte = "interchange has no IEA trailer", end if ahead else pos
+                report.warnings.append(Issue(Location(name, -1, base + at_byte), message))
             bad = long_segment(buf, pos, end, term)
             if bad is not None:
                 continue
