@@ -397,3 +397,22 @@ def test_any_hi_elements_read_the_same_three_ways(elements):
 
 def test_birth_date_in_the_fixture_is_real():
     assert dt.date(1940, 2, 29).strftime("%Y%m%d") == DOB  # a valid date: claims are read
+
+
+def test_past_the_list_cap_warnings_are_counted_the_same_three_ways():
+    import re
+
+    from mipsclaims.synth import SynthConfig, synthetic_837
+    from mipsclaims.x12.report import MAX_ISSUES
+
+    data = synthetic_837(SynthConfig(claims=1100, seed=2))
+    data, n = re.subn(rb":B:[0-9]\*", b":B*", data)
+    assert n == 1100
+    table, report = read_three(data, batch=64 * 1024)
+    assert table["frequency"].unique().to_list() == ["1"]
+    assert (len(report.warnings), report.warnings.total) == (MAX_ISSUES, 1100)
+    stream_report = x12.ReadReport()
+    for _ in x12.iter_claims(data, stream_report):
+        pass
+    assert stream_report.warnings.total == 1100
+    assert set(map(str, stream_report.warnings)) == set(map(str, report.warnings))

@@ -42,7 +42,7 @@ from ..schema import CLAIM_LINE_SCHEMA, empty_claim_lines, pseudonymise_ssn, sho
 from . import rules
 from .envelope import DEFAULT_BLOCK, EnvelopeTracker, Piece, Source, iter_pieces
 from .envelope import source_name as _source_name
-from .report import Issue, Location, QuarantinedClaim, ReadReport
+from .report import CappedList, Issue, Location, QuarantinedClaim, ReadReport
 from .stream import _raise_if_nothing_read
 
 if TYPE_CHECKING:
@@ -909,9 +909,21 @@ class _Batcher:
         later = ei.with_columns(
             n=pl.int_range(pl.len()).over("g20"), same=_e(2) == _e(2).first().over("g20")
         ).filter(pl.col("n") > 0)
-        for segno, raw_i, same in later.select("segno", "raw", "same").iter_rows():
-            where = Location(self.name, segno, self.offset(raw_i), "2010AA")
-            self.report.warnings.append(Issue(where, rules.second_ei_message(same)))
+        message = pl.col("same").replace_strict(
+            {s: rules.second_ei_message(s) for s in (True, False)}, return_dtype=pl.String
+        )
+        self._warn_each(later.with_columns(message=message), "2010AA")
+
+    def _warn_each(self, rows: pl.DataFrame, loop: str) -> None:
+        """Warnings (``message``) at the segments of ``rows`` (``segno``, ``raw``), in row
+        order; those past the list's cap are only counted (no location is computed)."""
+        warnings = self.report.warnings
+        room = rows.height
+        if isinstance(warnings, CappedList):
+            room = max(min(warnings.cap - len(warnings), rows.height), 0)
+            warnings.dropped += rows.height - room
+        for segno, raw_i, message in rows.head(room).select("segno", "raw", "message").iter_rows():
+            warnings.append(Issue(Location(self.name, segno, self.offset(raw_i), loop), message))
 
     def _assemble(
         self,
@@ -941,12 +953,7 @@ class _Batcher:
             head = head.filter(~pl.col("gc").is_in(bad))
             lx = lx.filter(~pl.col("gc").is_in(bad))
             notes = notes.filter(~pl.col("gc").is_in(bad))
-        # Warnings of the claims read, in segment order.
-        for segno, raw_i, message in (
-            notes.sort("segno").select("segno", "raw", "message").iter_rows()
-        ):
-            where = Location(self.name, segno, self.offset(raw_i), "2300")
-            self.report.warnings.append(Issue(where, message))
+        self._warn_each(notes.sort("segno"), "2300")  # the claims read, in segment order
         if head.height == 0:
             return empty_claim_lines()
         head = _with_tin_and_patient(head).select(
@@ -1024,65 +1031,90 @@ def _diagnoses(hi: pl.DataFrame, comp: str) -> tuple[pl.DataFrame, pl.DataFrame]
     A composite with a diagnosis qualifier is a code. An element without a component
     separator is read as :func:`.rules.split_hi_codes` says: a bare qualifier followed by
     a bare non-qualifier element is one code (at the qualifier's position); any other bare
-    element is not read. Each such HI segment is reported once.
+    element is not read. Each such HI segment is reported once. The pairing runs only when
+    a batch has such an element.
     """
-    parts = (
-        hi.with_row_index("h")
-        .select("h", "gc", "segno", "raw", part=pl.col("p").list.slice(1, 12))
-        .explode("part")
-        .with_columns(pl.col("part").fill_null(""))
-    )
+    parts = hi.select(
+        "gc", h=pl.int_range(pl.len(), dtype=pl.UInt32), part=pl.col("p").list.slice(1, 12)
+    ).explode("part")
     split = pl.col("part").str.split(comp, literal=True)
     stripped = pl.col("part").str.strip_chars(_WS)
-
-    def normalised(expr: pl.Expr) -> pl.Expr:
-        return (
-            expr.str.strip_chars(_WS)
-            .str.replace_all(".", "", literal=True)
-            .str.replace_all(" ", "", literal=True)
-            .str.to_uppercase()
-        )
-
     bare = ~pl.col("part").str.contains(comp, literal=True) & (stripped != "")
     parts = _by_value(
         parts,
         "part",
         q=split.list.get(0, null_on_oob=True).str.strip_chars(_WS),
-        code=normalised(split.list.get(1, null_on_oob=True)),
-        bare=bare,
-        bare_q=bare & stripped.is_in(rules.DIAGNOSIS_QUALIFIERS),
-        bare_code=normalised(pl.col("part")),
-    )
-    h = "h"
-    nxt_bare = pl.col("bare").shift(-1).over(h).fill_null(False)
-    nxt_q = pl.col("bare_q").shift(-1).over(h).fill_null(False)
-    nxt_code = pl.col("bare_code").shift(-1).over(h).fill_null("")
-    parts = parts.with_columns(
-        pair=pl.col("bare_q") & nxt_bare & ~nxt_q & (nxt_code != ""), pair_code=nxt_code
-    ).with_columns(
-        unread=pl.col("bare") & ~pl.col("pair") & ~pl.col("pair").shift(1).over(h).fill_null(False)
+        code=_normalised(split.list.get(1, null_on_oob=True)),
+        bare=bare.fill_null(False),
     )
     composite = pl.col("q").is_in(rules.DIAGNOSIS_QUALIFIERS) & (pl.col("code") != "")
+    notes = pl.DataFrame(
+        schema={"gc": pl.Int64, "segno": pl.Int64, "raw": pl.Int64, "message": pl.String}
+    )
+    dx: pl.Expr = pl.when(composite).then("code")
+    if parts["bare"].any():
+        parts, notes = _paired(parts, hi)
+        dx = pl.when(composite).then("code").when("pair").then("pair_code")
     codes = (
-        parts.select("gc", dx=pl.when(composite).then("code").when("pair").then("pair_code"))
+        parts.select("gc", dx=dx)
         .filter(pl.col("dx").is_not_null())
         .group_by("gc", maintain_order=True)
         .agg(diagnosis_codes=pl.col("dx"), n_dx=pl.len())
     )
+    return codes, notes
+
+
+def _normalised(expr: pl.Expr) -> pl.Expr:
+    """A diagnosis code as compared: stripped, without dots and spaces, upper case."""
+    return (
+        expr.str.strip_chars(_WS)
+        .str.replace_all(".", "", literal=True)
+        .str.replace_all(" ", "", literal=True)
+        .str.to_uppercase()
+    )
+
+
+def _paired(parts: pl.DataFrame, hi: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """HI elements (rows ``h``, ``part``, ``bare``) with ``pair`` (a bare qualifier whose
+    next element is its code, ``pair_code``), and one warning per HI segment with a bare
+    element (:func:`.rules.split_hi_message`)."""
+    h = "h"
+    stripped = pl.col("part").str.strip_chars(_WS)
+    parts = _by_value(
+        parts,
+        "part",
+        bare_q=stripped.is_in(rules.DIAGNOSIS_QUALIFIERS),  # a qualifier holds no separator
+        bare_code=_normalised(pl.col("part")).fill_null(""),
+    )
+    # Rows are in segment, then element order: the next element of the same HI is the
+    # next row when its ``h`` is the same (a shift, not a window per segment).
+    same_next = (pl.col(h).shift(-1) == pl.col(h)).fill_null(False)
+    same_prev = (pl.col(h).shift(1) == pl.col(h)).fill_null(False)
+    nxt_code = pl.when(same_next).then(pl.col("bare_code").shift(-1)).otherwise(pl.lit(""))
+    parts = parts.with_columns(
+        pair=pl.col("bare_q")
+        & same_next
+        & pl.col("bare").shift(-1).fill_null(False)
+        & ~pl.col("bare_q").shift(-1).fill_null(False)
+        & (nxt_code != ""),
+        pair_code=nxt_code,
+    ).with_columns(
+        unread=pl.col("bare")
+        & ~pl.col("pair")
+        & ~(same_prev & pl.col("pair").shift(1).fill_null(False))
+    )
     counts = (
         parts.group_by(h, maintain_order=True)
-        .agg(
-            pl.col("gc", "segno", "raw").first(),
-            pairs=pl.col("pair").sum(),
-            unread=pl.col("unread").sum(),
-        )
+        .agg(pairs=pl.col("pair").sum(), unread=pl.col("unread").sum())
         .filter((pl.col("pairs") > 0) | (pl.col("unread") > 0))
     )
+    where = hi.select("gc", "segno", "raw").with_row_index(h)
+    counts = counts.join(where, on=h, how="left", maintain_order="left")
     texts = counts.select("pairs", "unread").unique()
     messages = [rules.split_hi_message(p, u) for p, u in texts.iter_rows()]
     texts = texts.with_columns(message=pl.Series(messages, dtype=pl.String))
     notes = counts.join(texts, on=["pairs", "unread"], how="left", maintain_order="left")
-    return codes, notes.select("gc", "segno", "raw", "message")
+    return parts, notes.select("gc", "segno", "raw", "message")
 
 
 def _damage_kinds(parts: dict[int, pl.DataFrame], hl: pl.DataFrame, n: int) -> pl.Series:
