@@ -233,11 +233,13 @@ class _Reader:
                         code = rules.normalise_code(parts[1].strip(_WS))
                         if code:
                             codes.append((k, code))
-                pairs, unread = rules.split_hi_codes([e.strip(_WS) for e in el[1:13]], comp)
-                if pairs or unread:
+                if not all(comp in e or not e.strip(_WS) for e in el[1:13]):  # any bare one
+                    elements = [e.strip(_WS) for e in el[1:13]]
+                    pairs, unread = rules.split_hi_codes(elements, comp)
                     message = rules.split_hi_message(len(pairs), unread)
                     claim.notes.append((n, offset, "2300", message))
-                claim.diagnoses.extend(code for _, code in sorted(codes + pairs))
+                    codes += pairs
+                claim.diagnoses.extend(code for _, code in sorted(codes))
             elif tag == "NM1" and entity == "82":
                 claim.rendering = claim.rendering or (_el(el, 9) or None)
             elif tag == "DTP" and _el(el, 1) == "434":
