@@ -35,7 +35,7 @@ Rules where the implementation guide is silent (docs for users):
   that segment on (earlier groups of it are kept) and is listed in ``ReadReport.errors``;
   :class:`EnvelopeError` is raised only when no interchange of the input could be read.
   SE/GE/IEA count or control-number mismatches are warnings. Warnings are fixed texts
-  (the CLI counts them per text) located at their segment.
+  (the CLI counts them per text; the HI one carries two counts) located at their segment.
 - A malformed claim (see :mod:`.rules` for the checks, in order) is quarantined as a
   whole with the first failing segment's position; an LX outside any claim is a warning.
 - Damaged structure (a tag that is no 837P segment id, an HL of unknown level, a segment

@@ -63,7 +63,8 @@ BAD_POINTER = "diagnosis pointer (SV107) is not 1-12"
 BAD_SERVICE_DATE = "service date (DTP*472) is not a valid date"
 
 # Warnings: the claim (or interchange) is read, and the text says how. Fixed texts (the CLI
-# counts warnings per text); the location names the segment; no element value is quoted.
+# counts warnings per text; the HI one carries two counts), no element value quoted; the
+# location is the segment's (the chunker's IEA warnings: the IEA's byte offset).
 NO_FREQUENCY = "CLM05-3 (claim frequency code) is missing: read as 1 (original claim)"
 SECOND_EI = (
     "the billing provider (2010AA) has a second REF*EI (tax id), with {} value: the first "
@@ -91,6 +92,7 @@ def split_hi_message(pairs: int, unread: int) -> str:
 
 
 def second_ei_message(same: bool) -> str:
+    """Whether the ignored REF*EI repeats the TIN used or differs from it (no value shown)."""
     return SECOND_EI.format("the same" if same else "a different")
 
 
