@@ -382,17 +382,31 @@ ELEMENT = st.sampled_from(["ABK", "ABF", "BK", "BF", "BG", "E119", "i10", "8901"
 COMPOSITE = st.sampled_from(["ABK:E119", "ABF:I10", "BF:5559", "BG:01", "ABF:", ":X1"])
 
 
+# Other delimiters (element, component, terminator): none of them occurs in the fixture.
+DELIMITERS = st.sampled_from([("*", ":", "~\n"), ("|", ">", "'"), ("!", "}", "\n")])
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.one_of(ELEMENT, COMPOSITE), min_size=1, max_size=12))
-def test_any_hi_elements_read_the_same_three_ways(elements):
+@given(st.lists(st.one_of(ELEMENT, COMPOSITE), min_size=1, max_size=12), DELIMITERS)
+def test_any_hi_elements_read_the_same_three_ways(elements, delimiters):
+    ele, comp, term = delimiters
     hi = "HI*" + "*".join(elements)
-    table, report = read_three(render(interchange([claim("C1", hi=hi)])))
-    expected, _ = rules.split_hi_codes([e.strip() for e in elements], ":")
-    if table.height:
-        got = table["diagnosis_codes"].to_list()[0]
-        assert all(code in got for _, code in expected)
-    bare = [e.strip() for e in elements if e.strip() and ":" not in e]
-    assert bool(report.warnings) == (bool(bare) and table.height > 0)
+    data = render(interchange([claim("C1", hi=hi)]), term)
+    data = data.replace(b"*", ele.encode()).replace(b":", comp.encode())
+    table, report = read_three(data)
+    composites = [
+        (k, rules.normalise_code(e.split(":")[1].strip()))
+        for k, e in enumerate(elements)
+        if ":" in e and e.split(":")[0].strip() in rules.DIAGNOSIS_QUALIFIERS
+    ]
+    pairs, unread = rules.split_hi_codes([e.strip() for e in elements], ":")
+    expected = [code for _, code in sorted(composites + pairs) if code]
+    assert table["diagnosis_codes"].to_list() == [expected]
+    bare = [e for e in elements if e.strip() and ":" not in e]
+    assert [w.message for w in report.warnings] == (
+        [rules.split_hi_message(len(pairs), unread)] if bare else []
+    )
+    assert unread + 2 * len(pairs) == len(bare)
 
 
 def test_birth_date_in_the_fixture_is_real():
