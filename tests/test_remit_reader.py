@@ -285,3 +285,19 @@ def test_samples_with_a_wrong_component_separator_quarantine_only_those_claims(
     assert t["claim_id"].unique(maintain_order=True).to_list() == kept
     assert len(report.quarantined) == quarantined
     assert "SVC01 has no procedure code" in report.quarantined[0].reason
+
+
+def test_an_iea_without_its_terminator_is_named_as_such_and_the_payment_read():
+    """The chunker is shared with the 837 reader: an unterminated last IEA is not "no IEA
+    trailer" (issue 17 item 4), and nothing of the interchange is lost."""
+    data = era(*CLAIM_A)
+    cut = data[: data.rindex(b"~")]
+    expected, report = read_remit_lines(data), ReadReport()
+    assert_frame_equal(read_remit_lines(cut, report), expected)
+    assert [(w.location.byte_offset, w.message) for w in report.warnings] == [
+        (
+            cut.rindex(b"IEA*"),
+            "IEA present, but the segment terminator is missing at the end of the input "
+            "(the interchange is read)",
+        )
+    ]

@@ -103,7 +103,9 @@ def test_many_small_interchanges_are_one_kernel_call(spy):
         (b"HL*", b"HX*"),  # damaged tag
         (b"SE*", b"SE*9"),  # SE count warning
         (b"NM1*IL*1*", b"NM1*IL*1* "),  # padded element (stripped by the columnar reader)
-        (b"HI*ABK:", b"HI*ABK*"),  # diagnosis code written as its own element
+        (b"HI*ABK:", b"HI*ABK*"),  # diagnosis code written as its own element (a warning)
+        (b":B:1*", b":B*"),  # CLM05-3 missing: read as 1 with a warning
+        (b"N3*1 MAIN ST", b"REF*EI*999999999"),  # REF*EI twice in 2010AA: a warning
     ],
 )
 def test_a_damaged_interchange_between_clean_ones_gives_the_columnar_result(spy, old, new):

@@ -55,10 +55,18 @@ def test_uhin_pinned_values(x12_samples):
     assert row["diagnosis_pointers"] == [1]
 
 
-def test_imsweb_hi_quirk_reads_only_the_composite(x12_samples):
-    # HI*BK*8901*BF*87200*BF:5559: only the last element is a qualifier:code composite.
-    table = x12.read_claim_lines(x12_samples / "imsweb__x12_valid.txt")
-    assert table["diagnosis_codes"].to_list() == [["5559"], ["5559"]]
+def test_imsweb_hi_quirk_reads_the_pairs_with_a_warning(x12_samples):
+    # HI*BK*8901*BF*87200*BF:5559: the first two codes are written as qualifier, code
+    # element pairs (read, with a warning at the HI segment); the last is a composite.
+    report = x12.ReadReport()
+    table = x12.read_claim_lines(x12_samples / "imsweb__x12_valid.txt", report)
+    assert table["diagnosis_codes"].to_list() == [
+        ["8901", "87200", "5559"],
+        ["1987", "4134", "5559"],
+    ]
+    hi = [w for w in report.warnings if "HI has codes written as separate elements" in w.message]
+    assert [(w.location.segment, w.location.loop) for w in hi] == [(23, "2300"), (32, "2300")]
+    assert all("2 diagnosis code(s) read" in w.message for w in hi)
 
 
 def test_complex_rendering_and_dependents(x12_samples):
@@ -88,7 +96,6 @@ def test_no_errors_sample_two_billing_providers_and_ranges(x12_samples):
 def test_sample_se_count_mismatch_is_a_warning(x12_samples):
     report = x12.ReadReport()
     x12.read_claim_lines(x12_samples / "imsweb__x12_valid.txt", report)
-    assert [w.message for w in report.warnings] == [
-        "SE01 says '25' segments, the transaction has 34"
-    ]
-    assert report.warnings[0].location.segment == 36
+    se = [w for w in report.warnings if w.message.startswith("SE01")]
+    assert [w.message for w in se] == ["SE01 says '25' segments, the transaction has 34"]
+    assert se[0].location.segment == 36

@@ -25,9 +25,20 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"mipsclaims {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _options(
     specs_dir: Path = typer.Option(None, "--specs-dir", help=specs_cmd.SPECS_DIR_HELP),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     """MIPS quality reporting on Medicare Part B claims (X12 837P or claim-line exports)."""
     specs_cmd.use_specs_dir(specs_dir)

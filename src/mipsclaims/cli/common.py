@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections import Counter
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import typer
 from rich.text import Text
 
 from ..report.termsafe import SafeConsole
-from ..x12.report import ReadReport, total
+
+if TYPE_CHECKING:
+    from ..x12.report import ReadReport
 
 errors = SafeConsole(stderr=True)
 
@@ -45,6 +48,8 @@ def note(message: str) -> None:
 def read_losses(report: ReadReport) -> list[str]:
     """PHI-free lines saying how many claims (and lines, when known) could not be read and
     why, counted by reason; empty when nothing was lost."""
+    from ..x12.report import total  # polars and numpy only when a command reads input
+
     quarantined, failed = total(report.quarantined), total(report.errors)
     if not quarantined and not failed and report.claims_seen <= report.claims_read:
         return []
@@ -72,6 +77,8 @@ def report_reading(report: ReadReport, *, quiet: bool = False, strict: bool = Fa
     """Print what could not be read (always, even under ``--quiet``: a loss is never
     silent), then the warnings' count; with ``strict`` a loss is an exit with
     :data:`EXIT_STRICT`."""
+    from ..x12.report import total
+
     losses = read_losses(report)
     for line in losses:
         note(line)

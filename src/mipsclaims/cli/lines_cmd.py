@@ -13,18 +13,15 @@ import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-import polars as pl
 import typer
 
-from .. import flatfile
 from ..atomicfile import atomic_path, written_directly
-from ..inputs import InputError, iter_claim_lines, sniff
-from ..report.csvsafe import neutralised
-from ..schema import empty_claim_lines
-from ..x12 import ReadReport
 from .common import STRICT, errors, fail, note, read_losses, report_reading
+
+if TYPE_CHECKING:
+    import polars as pl
 
 #: Same key as the SSN pseudonyms of :mod:`mipsclaims.schema` (set it to your own secret).
 KEY_ENV = "MIPSCLAIMS_PSEUDONYM_KEY"
@@ -39,6 +36,8 @@ class LinesFormat(enum.StrEnum):
 
 def _pseudonyms(values: pl.Series, prefix: str) -> pl.Series:
     """Keyed, stable pseudonyms; Python runs once per distinct value, not per line."""
+    import polars as pl
+
     key = os.environ.get(KEY_ENV, _DEFAULT_KEY)
     distinct = values.drop_nulls().unique()
     mapped = [
@@ -55,6 +54,8 @@ def mask_phi(table: pl.DataFrame) -> pl.DataFrame:
     void claims still find the claim they replace. Birth dates are dropped, so age criteria
     cannot be evaluated on a masked table.
     """
+    import polars as pl
+
     return table.with_columns(
         patient_id=_pseudonyms(table["patient_id"], "PT-"),
         claim_id=_pseudonyms(table["claim_id"], "CLM-"),
@@ -65,6 +66,10 @@ def mask_phi(table: pl.DataFrame) -> pl.DataFrame:
 
 def _neutralised(frame: pl.DataFrame) -> pl.DataFrame:
     """String cells a spreadsheet would run as a formula, prefixed with ``'`` (csvsafe)."""
+    import polars as pl
+
+    from ..report.csvsafe import neutralised
+
     return frame.with_columns(
         neutralised(pl.col(c)).alias(c) for c, t in frame.schema.items() if t == pl.String
     )
@@ -77,6 +82,9 @@ class _StrictLoss(Exception):
 def _write_text(tables: Iterable[pl.DataFrame], fmt: LinesFormat, handle: BinaryIO) -> None:
     """Write the canonical tables as one CSV or one JSON array, batch by batch: memory
     follows the reader's batch size, not the input size."""
+    from .. import flatfile
+    from ..schema import empty_claim_lines
+
     first = True
     if fmt is LinesFormat.json:
         handle.write(b"[")
@@ -99,6 +107,10 @@ def _write_text(tables: Iterable[pl.DataFrame], fmt: LinesFormat, handle: Binary
 def _write_parquet(tables: Iterable[pl.DataFrame], target: Path) -> None:
     """One Parquet file from many tables: each is spilled to a part file beside ``target``,
     then polars streams the parts into one file (no table is held with another)."""
+    import polars as pl
+
+    from ..schema import empty_claim_lines
+
     # Parts beside the output (they hold what it holds); in the temp directory for a link,
     # a device or a pipe.
     beside = None if written_directly(target) else target.parent
@@ -143,6 +155,11 @@ def lines(
 
     Example: mipsclaims lines claims.837 more.837 --format parquet -o lines.parquet
     """
+    import polars as pl
+
+    from ..inputs import InputError, iter_claim_lines, sniff
+    from ..x12 import ReadReport
+
     if fmt is LinesFormat.parquet and output is None:
         raise typer.BadParameter("parquet needs --output", param_hint="--output")
     try:

@@ -16,20 +16,21 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import polars as pl
 import typer
 from rich.console import Console
 
 from .. import atomicfile, interrupt
 from ..atomicfile import atomic_path
 from ..errors import InputError
-from ..report import sources
 from ..report.termsafe import SafeConsole, printable
 from .common import STRICT, Level, errors, fail, report_reading
 from .spark_run import ENGINE, MASTER, Engine
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from ..engine import EngineResult
+    from ..report import sources
 
 console = SafeConsole()
 
@@ -72,6 +73,8 @@ def _note(message: str, quiet: bool) -> None:
 def _load(
     files: list[Path] | None, store: Path | None, quiet: bool, strict: bool
 ) -> sources.Loaded:
+    from ..report import sources
+
     if not files and store is None:
         raise fail("give claim files, --store DIR, or both")
     try:
@@ -112,9 +115,12 @@ def _evaluate_files(
     ``transform`` is applied to each batch of lines (a row-wise change only); ``loaded``
     receives the counts of what was read.
     """
+    import polars as pl
+
     from .. import specs
     from ..engine import as_level, evaluate_lines
     from ..engine.facts import SpillError
+    from ..report import sources
 
     if not files and store is None:
         raise fail("give claim files, --store DIR, or both")
@@ -319,6 +325,9 @@ def check(
 
     Example: mipsclaims check --measures 128,134,181,226 batch-2025-03.837
     """
+    import polars as pl
+
+    from ..report import sources
     from ..report.check import missing_qdcs, per_claim_lines
     from ..report.export import csv_with_spec
     from ..report.terminal import print_missing

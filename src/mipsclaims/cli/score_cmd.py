@@ -6,14 +6,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import polars as pl
 import typer
 
-from .. import scoring
 from ..errors import InputError
-from ..report.score import print_score, score_json
 from ..report.termsafe import SafeConsole
-from ..scoring import ScoringOptions
 from .common import STRICT, fail, report_reading
 
 if TYPE_CHECKING:
@@ -39,6 +35,8 @@ def _evaluate(
     files: list[Path], year: int, level: str, strict: bool, *, summarise: bool = True
 ) -> EngineResult:
     """Evaluate claim files, saying on standard error (once) what could not be read."""
+    import polars as pl
+
     from ..engine import (
         as_level,
         evaluate_lines,
@@ -121,6 +119,11 @@ def score(
     Every projection also ranks the reporting options the claims allow: traditional MIPS
     and each MVP whose quality measures the claims are eligible for.
     """
+
+    from .. import scoring
+    from ..report.score import print_score, score_json
+    from ..scoring import ScoringOptions
+
     try:
         options = ScoringOptions(
             small_practice=small_practice,

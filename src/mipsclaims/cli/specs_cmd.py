@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .. import specs
-from ..specs import builder, importer
 from .common import fail
+
+if TYPE_CHECKING:
+    from .. import specs
 
 app = typer.Typer(help="Measure specs built from CMS's measure data.", no_args_is_help=True)
 console = Console()
@@ -25,12 +27,16 @@ SPECS_DIR_HELP = (
 
 def use_specs_dir(folder: Path | None) -> None:
     """Point this process (every command, the API) at another imported-specs directory."""
+    from .. import specs
+
     if folder is not None:
         os.environ[specs.SPECS_DIR_ENV] = str(folder)
         specs.reload()
 
 
 def _load(year: int) -> specs.YearSpec:
+    from .. import specs
+
     try:
         return specs.load(year)
     except specs.UnsupportedYearError as exc:
@@ -40,6 +46,8 @@ def _load(year: int) -> specs.YearSpec:
 
 
 def print_header(spec: specs.YearSpec) -> None:
+    from .. import specs
+
     note = specs.provisional_note(spec)
     if note:
         console.print(f"[bold yellow]{escape(note)}[/bold yellow]")
@@ -55,6 +63,8 @@ def list_measures(
 
     Example: mipsclaims specs list --year 2026
     """
+    from .. import specs
+
     use_specs_dir(specs_dir)
     spec = _load(year)
     print_header(spec)
@@ -174,6 +184,9 @@ def build(
 
     Example: mipsclaims specs build --cms ../shared/cms
     """
+    from .. import specs
+    from ..specs import builder
+
     target = out or specs.specs_dir()
     written = builder.build_all(cms, target)
     for name, text in written.items():
@@ -205,6 +218,9 @@ def import_spec(
 
     Example: mipsclaims specs import --year 2026 --single-source 2026_Claims_SingleSource_v1.csv
     """
+    from .. import specs
+    from ..specs import importer
+
     use_specs_dir(specs_dir)
     try:
         result = importer.import_year(

@@ -6,9 +6,6 @@ from pathlib import Path
 
 import typer
 
-from .. import specs
-from ..synth import SynthConfig, write_synthetic_837
-from ..x12 import Delimiters
 from .common import fail
 
 
@@ -36,6 +33,10 @@ def synth(
     Example: mipsclaims synth --year 2025 --claims 1000 --seed 7 -o synthetic.837
     Example: mipsclaims synth -n 500 -o year.837 --remit era   (writes era-1.835, era-2.835)
     """
+    from .. import specs
+    from ..synth import SynthConfig, write_synthetic_837  # polars only when run
+    from ..x12 import Delimiters
+
     term = "\n" if terminator in ("\\n", "\n") else terminator
     try:
         config = SynthConfig(

@@ -23,11 +23,19 @@ Rules where the implementation guide is silent (docs for users):
   the most recent HL of each level in its transaction (the shared samples carry wrong HL
   parent ids). Inside a loop, the last NM1 entity code places REF and DMG segments.
 - Of repeated segments the first non-empty value wins (e.g. two NM1*82 in one 2310B).
-- HI: only qualifier:code composites with ABK/ABF/BK/BF are diagnoses (HI01-HI12).
+- HI: qualifier:code composites with ABK/ABF/BK/BF are diagnoses (HI01-HI12). A code
+  written as its own element after its qualifier (``HI*BK*8901``) is read as that pair;
+  any other element without a component separator is not read; a claim read with either
+  has a warning at the HI (:func:`.rules.split_hi_codes`).
+- A missing CLM05-3 is read as 1 (original), with a warning. Of two REF*EI in one 2010AA
+  the first is the TIN, with a warning at the second. An IEA without its terminator (at
+  the end of the input, or running into the next ISA) is a warning; the interchange is
+  read.
 - Envelope: ISA, GS or ST that is malformed or not 837P 5010 fails its interchange from
   that segment on (earlier groups of it are kept) and is listed in ``ReadReport.errors``;
   :class:`EnvelopeError` is raised only when no interchange of the input could be read.
-  SE/GE/IEA count or control-number mismatches are warnings.
+  SE/GE/IEA count or control-number mismatches are warnings. Warnings are fixed texts
+  (the CLI counts them per text; the HI one carries two counts) located at their segment.
 - A malformed claim (see :mod:`.rules` for the checks, in order) is quarantined as a
   whole with the first failing segment's position; an LX outside any claim is a warning.
 - Damaged structure (a tag that is no 837P segment id, an HL of unknown level, a segment

@@ -42,7 +42,7 @@ from ..schema import CLAIM_LINE_SCHEMA, empty_claim_lines, pseudonymise_ssn, sho
 from . import rules
 from .envelope import DEFAULT_BLOCK, EnvelopeTracker, Piece, Source, iter_pieces
 from .envelope import source_name as _source_name
-from .report import Issue, Location, QuarantinedClaim, ReadReport
+from .report import CappedList, Issue, Location, QuarantinedClaim, ReadReport
 from .stream import _raise_if_nothing_read
 
 if TYPE_CHECKING:
@@ -533,6 +533,7 @@ class _Batcher:
             return with_ctx(parts[tag], *keep).drop("i")
 
         levels = self._levels(ctx, nm1, with_ctx, subset)
+        self._second_eis(subset(REF, "major", "entity", "g20", "segno", "raw"))
 
         orphans = ctx.filter((code == LX) & ~pl.col("in_claim")).select("segno", "raw")
         for segno, raw_i in orphans.iter_rows():
@@ -543,7 +544,7 @@ class _Batcher:
                 )
             )
         damage = self._damage(ctx.with_columns(kind=kind)) if damaged else None
-        claims, lines, errors = self._claims(nm1, levels, comp, with_ctx, subset, damage)
+        claims, lines, errors, notes = self._claims(nm1, levels, comp, with_ctx, subset, damage)
         claim_base = carry.claim_seq
 
         counts = ctx.select(clm=code.eq(CLM).sum(), lx=code.eq(LX).sum()).row(0)
@@ -554,7 +555,7 @@ class _Batcher:
             last = levels[lv].tail(1)
             carry.group[lv] = int(last["g"].item())
             carry.attrs[lv] = last
-        return self._assemble(claims, lines, errors, piece, claim_base)
+        return self._assemble(claims, lines, errors, notes, piece, claim_base)
 
     def _levels(
         self, ctx: pl.DataFrame, nm1: pl.DataFrame, with_ctx: _WithCtx, subset: _Subset
@@ -625,8 +626,9 @@ class _Batcher:
         with_ctx: _WithCtx,
         subset: _Subset,
         damage: pl.DataFrame | None,
-    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        """Claim headers, service lines and the first error of each bad claim."""
+    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """Claim headers, service lines, the first error of each bad claim, and the
+        warnings of each claim (``notes``: shown only for claims that are read)."""
         strip = self.strip
         major, ent = pl.col("major"), pl.col("entity")
         in_claim = pl.col("in_claim")
@@ -652,8 +654,9 @@ class _Batcher:
             "raw",
             claim_id=_nz(_e(1)),
             claim_pos=_nz(strp(clm05.list.get(0, null_on_oob=True))),
-            frequency=_nz(strp(clm05.list.get(2, null_on_oob=True))).fill_null("1"),
-        )
+            frequency=_nz(strp(clm05.list.get(2, null_on_oob=True))),
+        ).with_columns(no_frequency=pl.col("frequency").is_null())
+        head = head.with_columns(pl.col("frequency").fill_null("1"))
         nm1 = with_ctx(nm1, "in_claim", "major", "entity", "gc", "gl")
         nm1 = nm1.filter((in2300 | in2400) & (ent == _ENTITY["82"]))
         claim_rend = (
@@ -669,13 +672,13 @@ class _Batcher:
             claim_start=pl.col("start").drop_nulls().first(),
             claim_end=pl.col("end").drop_nulls().first(),
         )
-        hi = subset(HI, "in_claim", "major", "gc").filter(in2300)
+        hi = subset(HI, "in_claim", "major", *where).filter(in2300)
         sv1 = subset(SV1, "in_claim", "major", *where, "gl")
         sv1_2300 = sv1.filter(in2300).select(
             *where, loop=pl.lit("2300"), reason=pl.lit(rules.SV1_OUTSIDE_LINE)
         )
         sv1 = sv1.filter(in2400)
-        hi_codes = self._diagnoses(hi, comp)
+        hi_codes, hi_notes = _diagnoses(hi, comp)
 
         sv1 = sv1.with_columns(pl.col("e1", "e7").fill_null(""))
         # SV101 (procedure, modifiers) and SV107 (pointers): checked and split once per
@@ -815,7 +818,13 @@ class _Batcher:
         errors = errors.unique("gc", keep="first", maintain_order=True).join(
             head.select("gc", "claim_id", "n_lines"), on="gc", how="left"
         )
-        return head, lx, errors
+        notes = pl.concat(
+            [
+                head.filter("no_frequency").select(*where, message=pl.lit(rules.NO_FREQUENCY)),
+                hi_notes,
+            ]
+        )
+        return head, lx, errors, notes
 
     def _damage(self, ctx: pl.DataFrame) -> pl.DataFrame:
         """Errors of the claims damage puts in doubt (the streaming path's ``doubt``).
@@ -889,31 +898,39 @@ class _Batcher:
         )
         return pl.concat([doubt, inside], how="diagonal_relaxed")
 
-    def _diagnoses(self, hi: pl.DataFrame, comp: str) -> pl.DataFrame:
-        """Diagnosis codes (HI01-HI12 with a diagnosis qualifier) and their count per claim."""
-        parts = hi.select("gc", part=pl.col("p").list.slice(1, 12)).explode("part")
-        split = pl.col("part").str.split(comp, literal=True)
-        parts = _by_value(
-            parts,
-            "part",
-            q=split.list.get(0, null_on_oob=True).str.strip_chars(_WS),
-            code=split.list.get(1, null_on_oob=True)
-            .str.strip_chars(_WS)
-            .str.replace_all(".", "", literal=True)
-            .str.replace_all(" ", "", literal=True)
-            .str.to_uppercase(),
+    def _second_eis(self, ref: pl.DataFrame) -> None:
+        """Warns at each non-empty REF*EI of a 2010AA loop after the first (which is used)."""
+        major, ent = pl.col("major"), pl.col("entity")
+        ei = ref.filter(
+            (major == HL20) & (ent == _ENTITY["85"]) & (_e(1) == "EI") & (_nz(_e(2)).is_not_null())
         )
-        return (
-            parts.filter(pl.col("q").is_in(rules.DIAGNOSIS_QUALIFIERS) & (pl.col("code") != ""))
-            .group_by("gc", maintain_order=True)
-            .agg(diagnosis_codes=pl.col("code"), n_dx=pl.len())
+        if ei.height < 2:
+            return
+        later = ei.with_columns(
+            n=pl.int_range(pl.len()).over("g20"), same=_e(2) == _e(2).first().over("g20")
+        ).filter(pl.col("n") > 0)
+        message = pl.col("same").replace_strict(
+            {s: rules.second_ei_message(s) for s in (True, False)}, return_dtype=pl.String
         )
+        self._warn_each(later.with_columns(message=message), "2010AA")
+
+    def _warn_each(self, rows: pl.DataFrame, loop: str) -> None:
+        """Warnings (``message``) at the segments of ``rows`` (``segno``, ``raw``), in row
+        order; those past the list's cap are only counted (no location is computed)."""
+        warnings = self.report.warnings
+        room = rows.height
+        if isinstance(warnings, CappedList):
+            room = max(min(warnings.cap - len(warnings), rows.height), 0)
+            warnings.dropped += rows.height - room
+        for segno, raw_i, message in rows.head(room).select("segno", "raw", "message").iter_rows():
+            warnings.append(Issue(Location(self.name, segno, self.offset(raw_i), loop), message))
 
     def _assemble(
         self,
         head: pl.DataFrame,
         lx: pl.DataFrame,
         errors: pl.DataFrame,
+        notes: pl.DataFrame,
         piece: Piece,
         claim_base: int,
     ) -> pl.DataFrame:
@@ -935,6 +952,8 @@ class _Batcher:
             bad = errors["gc"].implode()
             head = head.filter(~pl.col("gc").is_in(bad))
             lx = lx.filter(~pl.col("gc").is_in(bad))
+            notes = notes.filter(~pl.col("gc").is_in(bad))
+        self._warn_each(notes.sort("segno"), "2300")  # the claims read, in segment order
         if head.height == 0:
             return empty_claim_lines()
         head = _with_tin_and_patient(head).select(
@@ -1003,6 +1022,99 @@ _KIND_REASON = {
     LONG: rules.LONG_SEGMENT,
     HL: rules.BAD_HL_LEVEL,
 }
+
+
+def _diagnoses(hi: pl.DataFrame, comp: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Diagnosis codes of HI01-HI12 and their count per claim; and the warnings of HI
+    segments with elements that are not composites (``gc, segno, raw, message``).
+
+    A composite with a diagnosis qualifier is a code. An element without a component
+    separator is read as :func:`.rules.split_hi_codes` says: a bare qualifier followed by
+    a bare non-qualifier element is one code (at the qualifier's position); any other bare
+    element is not read. Each such HI segment is reported once. The pairing runs only when
+    a batch has such an element.
+    """
+    parts = hi.select(
+        "gc", h=pl.int_range(pl.len(), dtype=pl.UInt32), part=pl.col("p").list.slice(1, 12)
+    ).explode("part")
+    split = pl.col("part").str.split(comp, literal=True)
+    stripped = pl.col("part").str.strip_chars(_WS)
+    bare = ~pl.col("part").str.contains(comp, literal=True) & (stripped != "")
+    parts = _by_value(
+        parts,
+        "part",
+        q=split.list.get(0, null_on_oob=True).str.strip_chars(_WS),
+        code=_normalised(split.list.get(1, null_on_oob=True)),
+        bare=bare.fill_null(False),
+    )
+    composite = pl.col("q").is_in(rules.DIAGNOSIS_QUALIFIERS) & (pl.col("code") != "")
+    notes = pl.DataFrame(
+        schema={"gc": pl.Int64, "segno": pl.Int64, "raw": pl.Int64, "message": pl.String}
+    )
+    dx: pl.Expr = pl.when(composite).then("code")
+    if parts["bare"].any():
+        parts, notes = _paired(parts, hi)
+        dx = pl.when(composite).then("code").when("pair").then("pair_code")
+    codes = (
+        parts.select("gc", dx=dx)
+        .filter(pl.col("dx").is_not_null())
+        .group_by("gc", maintain_order=True)
+        .agg(diagnosis_codes=pl.col("dx"), n_dx=pl.len())
+    )
+    return codes, notes
+
+
+def _normalised(expr: pl.Expr) -> pl.Expr:
+    """A diagnosis code as compared: stripped, without dots and spaces, upper case."""
+    return (
+        expr.str.strip_chars(_WS)
+        .str.replace_all(".", "", literal=True)
+        .str.replace_all(" ", "", literal=True)
+        .str.to_uppercase()
+    )
+
+
+def _paired(parts: pl.DataFrame, hi: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """HI elements (rows ``h``, ``part``, ``bare``) with ``pair`` (a bare qualifier whose
+    next element is its code, ``pair_code``), and one warning per HI segment with a bare
+    element (:func:`.rules.split_hi_message`)."""
+    h = "h"
+    stripped = pl.col("part").str.strip_chars(_WS)
+    parts = _by_value(
+        parts,
+        "part",
+        bare_q=stripped.is_in(rules.DIAGNOSIS_QUALIFIERS),  # a qualifier holds no separator
+        bare_code=_normalised(pl.col("part")).fill_null(""),
+    )
+    # Rows are in segment, then element order: the next element of the same HI is the
+    # next row when its ``h`` is the same (a shift, not a window per segment).
+    same_next = (pl.col(h).shift(-1) == pl.col(h)).fill_null(False)
+    same_prev = (pl.col(h).shift(1) == pl.col(h)).fill_null(False)
+    nxt_code = pl.when(same_next).then(pl.col("bare_code").shift(-1)).otherwise(pl.lit(""))
+    parts = parts.with_columns(
+        pair=pl.col("bare_q")
+        & same_next
+        & pl.col("bare").shift(-1).fill_null(False)
+        & ~pl.col("bare_q").shift(-1).fill_null(False)
+        & (nxt_code != ""),
+        pair_code=nxt_code,
+    ).with_columns(
+        unread=pl.col("bare")
+        & ~pl.col("pair")
+        & ~(same_prev & pl.col("pair").shift(1).fill_null(False))
+    )
+    counts = (
+        parts.group_by(h, maintain_order=True)
+        .agg(pairs=pl.col("pair").sum(), unread=pl.col("unread").sum())
+        .filter((pl.col("pairs") > 0) | (pl.col("unread") > 0))
+    )
+    where = hi.select("gc", "segno", "raw").with_row_index(h)
+    counts = counts.join(where, on=h, how="left", maintain_order="left")
+    texts = counts.select("pairs", "unread").unique()
+    messages = [rules.split_hi_message(p, u) for p, u in texts.iter_rows()]
+    texts = texts.with_columns(message=pl.Series(messages, dtype=pl.String))
+    notes = counts.join(texts, on=["pairs", "unread"], how="left", maintain_order="left")
+    return parts, notes.select("gc", "segno", "raw", "message")
 
 
 def _damage_kinds(parts: dict[int, pl.DataFrame], hl: pl.DataFrame, n: int) -> pl.Series:

@@ -329,16 +329,17 @@ def iter_pieces(
                 pos = 0
                 more()
                 continue
-            if end is None:  # end of input without IEA
-                end = len(buf)
-                report.warnings.append(
-                    Issue(Location(name, -1, base + pos), "interchange has no IEA trailer")
-                )
-            elif end < 0:  # a new ISA before this one's IEA
-                end = -end
-                report.warnings.append(
-                    Issue(Location(name, -1, base + end), "interchange has no IEA trailer")
-                )
+            if end is None or end < 0:
+                # End of input, or a new ISA, before this one's IEA or its IEA's terminator.
+                ahead = end is not None
+                end = len(buf) if end is None else -end
+                iea = _unterminated_iea(buf, pos, end, term, ele)
+                if iea is not None:
+                    message = rules.UNTERMINATED_IEA_BEFORE_ISA if ahead else rules.UNTERMINATED_IEA
+                    at_byte = iea
+                else:
+                    message, at_byte = "interchange has no IEA trailer", end if ahead else pos
+                report.warnings.append(Issue(Location(name, -1, base + at_byte), message))
             bad = long_segment(buf, pos, end, term)
             if bad is not None:
                 continue
@@ -364,6 +365,15 @@ def _tag_at(buf: bytes, start: int, ele: bytes) -> str:
     return tag if tag in rules.KNOWN_TAGS else ""
 
 
+def _unterminated_iea(buf: bytes, pos: int, end: int, term: bytes, ele: bytes) -> int | None:
+    """Offset in ``buf`` of an IEA segment that ends ``buf[pos:end]`` without a terminator
+    (the interchange is complete: it is read, with a warning), else None."""
+    start = buf.rfind(term, pos, end) + 1 or pos
+    while start < end and buf[start] in _WS:
+        start += 1
+    return start if buf.startswith(b"IEA" + ele, start) else None
+
+
 def _find_next_isa(buf: bytes, start: int) -> int:
     return buf.find(b"ISA", start)
 
@@ -371,7 +381,8 @@ def _find_next_isa(buf: bytes, start: int) -> int:
 def _interchange_end(
     buf: bytes, pos: int, term: bytes, trailer_or_header: re.Pattern[bytes], limit: int
 ) -> int | None:
-    """Offset just past this interchange's IEA segment; -offset of a following ISA; None.
+    """Offset just past this interchange's IEA segment; -offset of a following ISA (one
+    before the IEA, or before the IEA's terminator); None.
 
     Only segments starting before ``limit`` are searched. IEA and ISA are looked for in
     one pass (``trailer_or_header``, a regex of both tags and the element separator): each
@@ -384,7 +395,12 @@ def _interchange_end(
             if buf[at + 1 : at + 2] == b"S":  # a new ISA before this one's IEA
                 return -at
             t = buf.find(term, at)
-            return None if t < 0 else t + 1
+            if t < 0:
+                return None
+            isa = trailer_or_header.search(buf, at + 1, t)
+            if isa is not None and buf[isa.start() + 1 : isa.start() + 2] == b"S":
+                return -isa.start()  # the IEA has no terminator: the next ISA ends it
+            return t + 1
         i = at + 1
     return None
 

@@ -62,6 +62,64 @@ BAD_UNITS = "units (SV104) is not a number"
 BAD_POINTER = "diagnosis pointer (SV107) is not 1-12"
 BAD_SERVICE_DATE = "service date (DTP*472) is not a valid date"
 
+# Warnings: the claim (or interchange) is read, and the text says how. Fixed texts (the CLI
+# counts warnings per text; the HI one carries two counts), no element value quoted; the
+# location is the segment's (the chunker's IEA warnings: the IEA's byte offset).
+NO_FREQUENCY = "CLM05-3 (claim frequency code) is missing: read as 1 (original claim)"
+SECOND_EI = (
+    "the billing provider (2010AA) has a second REF*EI (tax id), with {} value: the first "
+    "one is used, this one is ignored"
+)
+UNTERMINATED_IEA = (
+    "IEA present, but the segment terminator is missing at the end of the input "
+    "(the interchange is read)"
+)
+UNTERMINATED_IEA_BEFORE_ISA = (
+    "IEA present, but its segment terminator is missing before the next ISA "
+    "(both interchanges are read)"
+)
+
+
+def split_hi_message(pairs: int, unread: int) -> str:
+    """Warning for an HI segment with elements that are not qualifier:code composites
+    (``HI*BK*8901*BF*87200``): how many codes were read from qualifier, code element pairs
+    (see :func:`split_hi_codes`) and how many elements were left unread."""
+    return (
+        "HI has codes written as separate elements (HI*BK*code, not HI*BK:code): "
+        f"{pairs} diagnosis code(s) read from qualifier-code element pairs, "
+        f"{unread} element(s) not read"
+    )
+
+
+def second_ei_message(same: bool) -> str:
+    """Whether the ignored REF*EI repeats the TIN used or differs from it (no value shown)."""
+    return SECOND_EI.format("the same" if same else "a different")
+
+
+def split_hi_codes(elements: list[str], comp: str) -> tuple[list[tuple[int, str]], int]:
+    """The diagnosis codes of HI elements that have no component separator, and the count
+    of such elements left unread. ``elements`` are HI01-HI12 (stripped).
+
+    An element that is exactly a diagnosis qualifier, followed by a non-empty element that
+    is neither composite nor a qualifier, is one code written as two elements (``BK*8901``
+    for ``BK:8901``): that pair is read, at the qualifier's position. Any other non-empty
+    element without a component separator is not read (a code without its qualifier, a
+    qualifier without its code: reading them would be a guess). Returns ((position, code),
+    ...) and the unread count; composites are not looked at here.
+    """
+    bare = [e != "" and comp not in e for e in elements]
+    is_q = [b and e in DIAGNOSIS_QUALIFIERS for b, e in zip(bare, elements, strict=True)]
+    codes: list[tuple[int, str]] = []
+    used = [False] * len(elements)
+    for k in range(len(elements) - 1):
+        code = normalise_code(elements[k + 1])
+        if is_q[k] and bare[k + 1] and not is_q[k + 1] and code:
+            codes.append((k, code))
+            used[k] = used[k + 1] = True
+    unread = sum(b and not u for b, u in zip(bare, used, strict=True))
+    return codes, unread
+
+
 _date = re.compile(DATE_RE)
 _hl_id = re.compile(HL_ID_RE)
 _range = re.compile(RANGE_RE)

@@ -71,6 +71,7 @@ class _ClaimState:
     diagnoses: list[str] = field(default_factory=list)
     lines: list[_Line] = field(default_factory=list)
     error: tuple[int, int, str, str] | None = None  # segment, offset, loop, reason
+    notes: list[tuple[int, int, str, str]] = field(default_factory=list)  # warnings if read
     damage: tuple[int, int, str, str] | None = None  # the first damage: wins over any error
 
     def fail(self, segment: int, offset: int, loop: str, reason: str) -> None:
@@ -192,7 +193,7 @@ class _Reader:
             if self.claim is None and self.pending is not None:
                 self._pseudo_claim()
             if self.claim is None:  # an orphan LX opens no loop
-                self._orphan(offset, "service line (LX) outside a claim ignored")
+                self._warn(offset, "service line (LX) outside a claim ignored")
                 return
             self.major, self.entity = "2400", ""
             self.line = _Line(n, offset, _el(el, 1))
@@ -208,6 +209,10 @@ class _Reader:
             if tag == "NM1" and entity == "85":
                 self.billing.set("npi", _el(el, 9))
             elif tag == "REF" and entity == "85" and _el(el, 1) in ("EI", "SY"):
+                used = self.billing.get("EI")
+                if _el(el, 1) == "EI" and used and _el(el, 2):
+                    same = used == _el(el, 2)
+                    self._warn(offset, rules.second_ei_message(same), "2010AA")
                 self.billing.set(_el(el, 1), _el(el, 2))
         elif major == "HL22" and self.subscriber is not None:
             self._patient(self.subscriber, "IL", tag, entity, el)
@@ -221,12 +226,20 @@ class _Reader:
             self._patient(self.dependent, "QC", tag, entity, el)
         elif major == "2300" and claim is not None:
             if tag == "HI":
-                for element in el[1:13]:  # HI01-HI12
+                codes = []
+                for k, element in enumerate(el[1:13]):  # HI01-HI12
                     parts = element.split(comp)
                     if len(parts) > 1 and parts[0].strip(_WS) in rules.DIAGNOSIS_QUALIFIERS:
                         code = rules.normalise_code(parts[1].strip(_WS))
                         if code:
-                            claim.diagnoses.append(code)
+                            codes.append((k, code))
+                if not all(comp in e or not e.strip(_WS) for e in el[1:13]):  # any bare one
+                    elements = [e.strip(_WS) for e in el[1:13]]
+                    pairs, unread = rules.split_hi_codes(elements, comp)
+                    message = rules.split_hi_message(len(pairs), unread)
+                    claim.notes.append((n, offset, "2300", message))
+                    codes += pairs
+                claim.diagnoses.extend(code for _, code in sorted(codes))
             elif tag == "NM1" and entity == "82":
                 claim.rendering = claim.rendering or (_el(el, 9) or None)
             elif tag == "DTP" and _el(el, 1) == "434":
@@ -297,8 +310,10 @@ class _Reader:
         self.seq += 1
         self.claim.damage = min(self.doubt.values())
 
-    def _orphan(self, offset: int, message: str) -> None:
-        self.report.warnings.append(Issue(Location(self.name, self.segment, offset), message))
+    def _warn(self, offset: int, message: str, loop: str = "") -> None:
+        """A warning at the current segment."""
+        where = Location(self.name, self.segment, offset, loop)
+        self.report.warnings.append(Issue(where, message))
 
     def _close(self) -> Iterator[Claim]:
         claim, self.claim, self.line = self.claim, None, None
@@ -323,6 +338,7 @@ class _Reader:
             else:
                 self.report.claims_read += 1
                 self.report.lines_read += len(built.lines)
+                self._notes(claim)
                 yield built
                 return
         segment, offset, loop, reason = claim.error
@@ -335,6 +351,16 @@ class _Reader:
                 len(claim.lines),
             )
         )
+
+    def _notes(self, claim: _ClaimState) -> None:
+        """The warnings of a claim that is read (a quarantined claim's are moot)."""
+        notes = list(claim.notes)
+        clm05 = _el(claim.clm, 5).split(self._comp)
+        if not (clm05[2].strip(_WS) if len(clm05) > 2 else ""):
+            notes.append((claim.segment, claim.offset, "2300", rules.NO_FREQUENCY))
+        for segment, offset, loop, message in sorted(notes):
+            where = Location(self.name, segment, offset, loop)
+            self.report.warnings.append(Issue(where, message))
 
     def _build(self, claim: _ClaimState) -> Claim:
         comp = self._comp

@@ -573,6 +573,7 @@ def read_block(
     claim_bad |= dob_present & ~dob_ok
     claim_bad |= (n_lines == 0) | (n_dx > 12)
     badmask[clm_rows[claim_bad]] = True
+    badmask |= _diagnosed(tok, code, major, entity, in2300, g20, final)
 
     # Segments from the cut on are carried and checked again with the next buffer.
     bad_idx = np.flatnonzero(badmask if final else badmask[:cut])
@@ -638,6 +639,39 @@ def read_block(
     table = table.drop("_ptr_ok")
     cut_byte = int(s[cut]) if cut < n else len(data)
     return Block(table, bad, cut, isa_rows, claims_before_isa, nkeep, envelope, cut_byte)
+
+
+def _diagnosed(
+    tok: Tokens,
+    code: np.ndarray,
+    major: np.ndarray,
+    entity: np.ndarray,
+    in2300: np.ndarray,
+    g20: np.ndarray,
+    final: bool,
+) -> np.ndarray:
+    """Segments the readers warn about although they read them (issue 17 item 4), so not
+    proven clean: an HI element of a 2300 HI that is not a composite (``HI*BK*8901``), a
+    CLM without CLM05-3, a second non-empty REF*EI in a 2010AA, an IEA of more than two
+    elements (one without its terminator runs into the next ISA), and (slot ``n``) a final
+    buffer that does not end with a terminator (an IEA without its own)."""
+    n = len(code)
+    out = np.zeros(n + 1, bool)
+    hi = np.flatnonzero((code == HI) & in2300)
+    for k in range(1, 13):
+        rows = hi[tok.ne[hi] >= k]
+        st, en = tok.element(rows, k)
+        out[rows[(en > st) & ~tok.component(st, en, 1)[2]]] = True
+    clm = np.flatnonzero(code == CLM)
+    freq = tok.component(*tok.element(clm, 5), 2)
+    out[clm[freq[1] <= freq[0]]] = True
+    ref = np.flatnonzero((code == REF) & (major == HL20) & (entity == E85))
+    ref_st, ref_en = tok.element(ref, 2)
+    ei = ref[(tok.pack(*tok.element(ref, 1)) == _key("EI")) & (ref_en > ref_st)]
+    out[ei[1:][g20[ei[1:]] == g20[ei[:-1]]]] = True
+    out[:n] |= (code == IEA) & (tok.ne > 2)
+    out[n] = final and (not len(tok.a) or tok.a[-1] != tok.term)
+    return out
 
 
 def _dates_col(has: np.ndarray, days: np.ndarray) -> pl.Series:
