@@ -4,23 +4,18 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import polars as pl
 import typer
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from .. import scoring
-from ..errors import InputError
+from .. import api, scoring
+from ..engine.result import as_level
 from ..report.termsafe import SafeConsole
 from ..scoring import Projection, ScoreReport, ScoringOptions
-from ..scoring.projection import last_month
+from ..x12.report import ReadReport
 from .common import STRICT, fail, report_reading
-
-if TYPE_CHECKING:
-    from ..engine import EngineResult
 
 console = SafeConsole()
 
@@ -185,30 +180,6 @@ def print_report(report: ScoreReport) -> None:
         _print_projection(projection)
 
 
-def _evaluate(
-    files: list[Path], year: int, level: str, strict: bool, *, summarise: bool = True
-) -> EngineResult:
-    """Evaluate claim files, saying on standard error (once) what could not be read."""
-    from ..engine import (
-        as_level,
-        evaluate_lines,
-    )  # lazy: scoring from --rows must not need the engine
-    from ..report import sources as sources_mod
-
-    loaded = sources_mod.Loaded(lines=pl.DataFrame(), files=len(files))
-    try:
-        result = evaluate_lines(
-            sources_mod.iter_batches(files, None, quiet=True, loaded=loaded),
-            year,
-            level=as_level(level),
-        )
-    except InputError as exc:
-        raise fail(str(exc)) from None
-    if summarise:
-        report_reading(loaded.report, strict=strict)
-    return result
-
-
 def score(
     sources: list[Path] = typer.Argument(
         None, help="Claim files (837P, CSV, Parquet) to evaluate; omit with --rows."
@@ -296,16 +267,11 @@ def score(
         if rows is not None:
             report = scoring.score(scoring.read_rows(rows), year, options)
         else:
-            levels = ["tin-npi", "tin"] if level is ScoreLevel.both else [level.value]
-            files = list(sources)
-            results = [
-                _evaluate(files, year, lv, strict, summarise=i == 0) for i, lv in enumerate(levels)
-            ]
-            if options.through_month is None:
-                month = last_month(results[0].monthly)
-                options = options.model_copy(update={"through_month": month})
-            rows_of = pl.concat([r.rows for r in results], how="vertical_relaxed")
-            report = scoring.score(rows_of, year, options)
+            read = ReadReport()
+            both = level is ScoreLevel.both
+            levels = [as_level(lv) for lv in (("tin-npi", "tin") if both else (level.value,))]
+            report = api.score(list(sources), year, options, levels, report=read)
+            report_reading(read, strict=strict)
     except (ValueError, OSError) as exc:
         raise fail(str(exc)) from None
     if output is OutputFormat.json:
