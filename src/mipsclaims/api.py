@@ -40,8 +40,10 @@ from .x12.report import ReadReport
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from .remit.store import RemitIngest
     from .report.remit import RemitReport
     from .scoring import ScoreReport, ScoringOptions
+    from .store import IngestResult
 
 PathLike = str | os.PathLike[str]
 Source = PathLike | Iterable[PathLike] | pl.DataFrame | pl.LazyFrame
@@ -59,6 +61,7 @@ __all__ = [
     "evaluate",
     "evaluate_on_spark",
     "gaps",
+    "ingest",
     "latest_year",
     "read_claim_lines",
     "reconcile",
@@ -261,38 +264,43 @@ class CheckResult:
     year: int  # the year checked (given, or the latest claim's)
     result: EngineResult  # instances: one per claim and measure (stratum)
     claims: int  # claims read
+    eligible: int  # eligible claim-measure (stratum) pairs, of the measures asked for
+    missing: pl.DataFrame  # those without a QDC (report.check.CHECK_COLUMNS), claim order
 
 
 def check(
     source: Source | None,
     year: int | None = None,
     *,
+    measures: Sequence[str] | None = None,
     store: PathLike | None = None,
     report: ReadReport | None = None,
     progress: ReadProgress | None = None,
 ) -> CheckResult:
-    """Claim by claim, before sending: every eligible claim is its own instance, so an
-    instance with marker ``none`` is a claim without its QDC
-    (:func:`mipsclaims.report.check.missing_qdcs` lists them).
+    """Claim by claim, before sending: does every eligible claim carry a QDC for each
+    measure (all, or ``measures``)? Every claim is its own instance, so a claim is not
+    covered by another claim of the patient.
 
     With ``year`` the input is read in one streaming pass; without it every line is read
     first, to take the year of the latest claim (:func:`latest_year`).
     """
-    from .report.check import per_claim_lines
+    from .report.check import missing_qdcs, per_claim_lines
 
     report = report if report is not None else ReadReport()
     if year is None:
         lines = read_claim_lines(source, store=store, report=report, progress=progress)
         year = latest_year(lines)
-        claims = lines["claim_seq"].n_unique() if lines.height else 0
-        result = evaluate(per_claim_lines(lines), year)
-        return CheckResult(year, result, claims)
-    batches = _batches(source, store, report, progress)
-    if isinstance(batches, pl.DataFrame | pl.LazyFrame):
-        batches = [batches.lazy().collect()]
-    per_claim = map(per_claim_lines, batches)
-    result = evaluate_levels(per_claim, _year(year), ("tin-npi",))[0]
-    return CheckResult(year, result, report.claims_read)
+        batches: Iterable[pl.DataFrame] = [lines]
+    else:
+        year = _year(year)
+        read = _batches(source, store, report, progress)
+        batches = [read.lazy().collect()] if isinstance(read, pl.DataFrame | pl.LazyFrame) else read
+    result = evaluate_levels(map(per_claim_lines, batches), year, ("tin-npi",))[0]
+    eligible = result.instances
+    if measures:
+        eligible = eligible.filter(pl.col("measure_id").is_in(list(measures)))
+    missing = missing_qdcs(result.instances, year, measures)
+    return CheckResult(year, result, report.claims_read, eligible.height, missing)
 
 
 def gaps(
@@ -411,6 +419,42 @@ def check_claim(claim: Claim, year: int) -> ClaimCheck:
         out_of_scope=reason,
         measures=measures,
     )
+
+
+def ingest(
+    store: PathLike,
+    files: Sequence[PathLike],
+    *,
+    strict: bool = False,
+    on_remit: Callable[[Path, RemitIngest], None] | None = None,
+    on_file: Callable[[Path, IngestResult], None] | None = None,
+) -> None:
+    """``mipsclaims ingest``: add claim files (837P, CSV, Parquet) and 835 remittances
+    (told apart by content) to a store, 835s first; every claim file is checked
+    (:func:`mipsclaims.inputs.sniff`) before anything is ingested. ``on_remit`` and
+    ``on_file`` hear each file as it is done. Raises :class:`InputError` for a missing or
+    unreadable file, :class:`~mipsclaims.store.StoreError` (and ``OSError``: a full disk)
+    when the store cannot be written, and with ``strict``
+    :class:`~mipsclaims.store.LossError` for a claim file some claim of which could not
+    be read (that file is not ingested; the files before it are).
+    """
+    from .remit.store import ingest_remittance, is_835
+    from .store import ingest_files
+
+    paths = [Path(p) for p in files]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise InputError(f"no such file: {', '.join(missing)}")
+    remits = [p for p in paths if is_835(p)]
+    claims = [p for p in paths if p not in remits]
+    for path in claims:
+        inputs.sniff(path)  # a file that is not a claims file fails before any is ingested
+    for path in remits:
+        result = ingest_remittance(Path(store), path)
+        if on_remit is not None:
+            on_remit(path, result)
+    if claims:
+        ingest_files(Path(store), claims, on_file=on_file, strict=strict)
 
 
 Remittances = (

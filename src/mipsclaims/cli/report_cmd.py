@@ -12,7 +12,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import polars as pl
 import typer
 
 from .. import api
@@ -239,7 +238,6 @@ def check(
 
     Example: mipsclaims check --measures 128,134,181,226 batch-2025-03.837
     """
-    from ..report.check import missing_qdcs
     from ..report.csvsafe import frame_to_csv
     from ..report.export import with_spec_columns
     from ..report.terminal import print_provisional, worklist_tables
@@ -248,25 +246,28 @@ def check(
     report = ReadReport()
     try:
         with reading_bar(files, quiet) as bar:
-            checked = api.check(files or None, year, store=store, report=report, progress=bar)
+            checked = api.check(
+                files or None,
+                year,
+                measures=measure_list(measures),
+                store=store,
+                report=report,
+                progress=bar,
+            )
     except MipsClaimsError as exc:
         raise fail(str(exc)) from None
     report_reading(report, quiet=quiet, strict=strict)
-    year, result = checked.year, checked.result
-    chosen = measure_list(measures)
-    missing = missing_qdcs(result.instances, year, chosen)
-    eligible = result.instances
-    if chosen:
-        eligible = eligible.filter(pl.col("measure_id").is_in(chosen))
+    missing = checked.missing
     if fmt is ListFormat.csv:
-        to_stdout(frame_to_csv(with_spec_columns(missing, year)))
+        to_stdout(frame_to_csv(with_spec_columns(missing, checked.year)))
     else:
-        print_provisional(year, console)
+        print_provisional(checked.year, console)
         for table in worklist_tables(missing, "Eligible claims without a QDC"):
             console.print(table)
     if fmt is ListFormat.table or not quiet:
         summary = (
-            f"{checked.claims} claims, {eligible.height} eligible claim-measure pairs in {year}; "
+            f"{checked.claims} claims, {checked.eligible} eligible claim-measure pairs in "
+            f"{checked.year}; "
             f"{missing.height} without a QDC"
         )
         (errors if fmt is ListFormat.csv else console).print(summary, highlight=False)
