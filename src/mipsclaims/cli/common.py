@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 from .. import atomicfile, interrupt
+from ..errors import MipsClaimsError
 from ..report.progress import FileProgress, file_progress, wanted
 from ..report.termsafe import SafeConsole, printable
 from ..x12.report import ReadReport, total
@@ -117,6 +118,24 @@ def reading_bar(files: Sequence[Path] | None, quiet: bool) -> Iterator[FileProgr
     sizes = [Path(p).stat().st_size for p in files if Path(p).is_file()]
     with file_progress(sum(sizes), quiet=quiet) as bar:
         yield bar
+
+
+@contextmanager
+def reading(
+    files: Sequence[Path] | None, store: Path | None, *, quiet: bool, strict: bool
+) -> Iterator[tuple[ReadReport, FileProgress | None]]:
+    """Around a library call that reads claims: the read report and progress bar to give
+    it; a library error is a usage failure (exit 2), and what could not be read is said
+    afterwards (``--strict``: exit 3)."""
+    if not files and store is None:
+        raise fail("give claim files, --store DIR, or both")
+    report = ReadReport()
+    try:
+        with reading_bar(files, quiet) as bar:
+            yield report, bar
+    except MipsClaimsError as exc:
+        raise fail(str(exc)) from None
+    report_reading(report, quiet=quiet, strict=strict)
 
 
 def measure_list(text: str | None) -> list[str] | None:

@@ -77,12 +77,7 @@ def _summarise(done: list[tuple[Path, IngestResult]], quiet: bool) -> None:
     """Per file: added or not, claims and lines, duplicates skipped, what was left out."""
     for path, result in done:
         if not quiet:
-            state = "added" if result.added else "already in the store"
-            console.print(
-                f"{path.name}: {state} ({result.claims:,} claims, {result.lines:,} lines)",
-                highlight=False,
-                markup=False,
-            )
+            _print_done(path, "added" if result.added else "already in the store", result)
         if result.duplicates:
             refs = ", ".join(result.duplicate_refs)
             more = result.duplicates - len(result.duplicate_refs)
@@ -95,13 +90,16 @@ def _summarise(done: list[tuple[Path, IngestResult]], quiet: bool) -> None:
             report_reading(result.report, quiet=True)
 
 
+def _print_done(path: Path, state: str, result: IngestResult | RemitIngest) -> None:
+    console.print(
+        f"{path.name}: {state} ({result.claims:,} claims, {result.lines:,} lines)",
+        highlight=False,
+        markup=False,
+    )
+
+
 def _remit_done(path: Path, result: RemitIngest, quiet: bool) -> None:
     if not quiet:
-        state = "835 added" if result.added else "835 already in the store"
-        console.print(
-            f"{path.name}: {state} ({result.claims:,} claims, {result.lines:,} lines)",
-            highlight=False,
-            markup=False,
-        )
+        _print_done(path, "835 added" if result.added else "835 already in the store", result)
     for problem in result.problems:
         note(f"  left out: {problem}")

@@ -17,15 +17,7 @@ from .. import api
 from ..engine import as_level
 from ..errors import MipsClaimsError
 from ..x12.report import ReadReport
-from .common import (
-    emit,
-    fail,
-    measure_list,
-    note_unless,
-    output_console,
-    reading_bar,
-    report_reading,
-)
+from .common import emit, fail, measure_list, note_unless, output_console, reading
 
 if TYPE_CHECKING:
     from ..report.remit import RemitReport
@@ -65,15 +57,8 @@ def _remit_report(
 ) -> RemitReport:
     from ..report.progress import status
 
-    if not files and store is None:
-        raise fail("give claim files, --store DIR, or both")
-    report = ReadReport()
-    try:
-        with reading_bar(files, quiet) as bar:
-            lines = api.read_claim_lines(files or None, store=store, report=report, progress=bar)
-    except MipsClaimsError as exc:
-        raise fail(str(exc)) from None
-    report_reading(report, quiet=quiet, strict=strict)
+    with reading(files, store, quiet=quiet, strict=strict) as (report, bar):
+        lines = api.read_claim_lines(files or None, store=store, report=report, progress=bar)
     remittances = read_remittances(remit, store, quiet)
     try:
         with status(f"reconciling {lines.height:,} claim lines with 835s", quiet=quiet):

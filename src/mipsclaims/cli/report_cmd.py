@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from .. import api
-from ..errors import MipsClaimsError
-from ..x12.report import ReadReport
+from ..engine import as_level
 from .common import (
     STRICT,
     Level,
@@ -27,8 +26,7 @@ from .common import (
     measure_list,
     note_unless,
     output_console,
-    reading_bar,
-    report_reading,
+    reading,
     to_stdout,
 )
 from .spark_run import ENGINE, MASTER, Engine
@@ -67,29 +65,14 @@ REMIT = typer.Option(
 )
 
 
-def _needs_input(files: list[Path] | None, store: Path | None) -> None:
-    if not files and store is None:
-        raise fail("give claim files, --store DIR, or both")
-
-
 def _evaluate(
     files: list[Path] | None, store: Path | None, year: int, level: str, quiet: bool, strict: bool
 ) -> EngineResult:
-    """The report's engine result, read and evaluated in one streaming pass; what could
-    not be read is said on standard error (``--strict``: exit 3)."""
-    from ..engine import as_level
-
-    _needs_input(files, store)
-    report = ReadReport()
-    try:
-        with reading_bar(files, quiet) as bar:
-            result = api.evaluate(
-                files or None, year, as_level(level), store=store, report=report, progress=bar
-            )
-    except MipsClaimsError as exc:
-        raise fail(str(exc)) from None
-    report_reading(report, quiet=quiet, strict=strict)
-    return result
+    """The report's engine result, read and evaluated in one streaming pass."""
+    with reading(files, store, quiet=quiet, strict=strict) as (report, bar):
+        return api.evaluate(
+            files or None, year, as_level(level), store=store, report=report, progress=bar
+        )
 
 
 def report(
@@ -242,21 +225,15 @@ def check(
     from ..report.export import with_spec_columns
     from ..report.terminal import print_provisional, worklist_tables
 
-    _needs_input(files, store)
-    report = ReadReport()
-    try:
-        with reading_bar(files, quiet) as bar:
-            checked = api.check(
-                files or None,
-                year,
-                measures=measure_list(measures),
-                store=store,
-                report=report,
-                progress=bar,
-            )
-    except MipsClaimsError as exc:
-        raise fail(str(exc)) from None
-    report_reading(report, quiet=quiet, strict=strict)
+    with reading(files, store, quiet=quiet, strict=strict) as (report, bar):
+        checked = api.check(
+            files or None,
+            year,
+            measures=measure_list(measures),
+            store=store,
+            report=report,
+            progress=bar,
+        )
     missing = checked.missing
     if fmt is ListFormat.csv:
         to_stdout(frame_to_csv(with_spec_columns(missing, checked.year)))
