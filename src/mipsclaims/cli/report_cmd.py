@@ -165,7 +165,6 @@ def gaps(
     """
     from ..report.csvsafe import frame_to_csv
     from ..report.export import with_spec_columns
-    from ..report.gaps import gap_frame
     from ..report.terminal import print_provisional, worklist_tables
 
     if remit:
@@ -184,9 +183,17 @@ def gaps(
             quiet,
             strict,
         )
-    result = _evaluate(files, store, year, level.value, quiet, strict)
-    chosen = measure_list(measures)
-    worklist = gap_frame(result.instances, year, show_phi=show_phi, measures=chosen)
+    with reading(files, store, quiet=quiet, strict=strict) as (report, bar):
+        worklist = api.gaps(
+            files or None,
+            year,
+            as_level(level.value),
+            measures=measure_list(measures),
+            show_phi=show_phi,
+            store=store,
+            report=report,
+            progress=bar,
+        )
     if fmt is ListFormat.csv:
         emit(frame_to_csv(with_spec_columns(worklist, year)), output)
         return
