@@ -223,3 +223,14 @@ def test_progress_hears_bytes_as_they_are_read(files):
         heard = progress.seen[path.name]
         assert heard == sorted(heard) and heard[-1] == size
     assert len(progress.seen["a.txt"]) > 1  # during the file, not only at its end
+
+
+def test_a_store_missing_a_part_fails_before_anything_is_read(tmp_path):
+    st = tmp_path / "st"
+    store.ingest_files(st, [_csv(tmp_path / "a.csv", claim("A", ["99213"]))])
+    part = next(st.rglob("*.parquet"))
+    part.unlink()
+    with pytest.raises(InputError, match="manifest lists missing parts"):
+        iter_claim_lines([], store=st)
+    with pytest.raises(store.StoreError, match="missing parts"):
+        store.scan_store(st)

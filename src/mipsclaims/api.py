@@ -291,10 +291,10 @@ def check(
         lines = read_claim_lines(source, store=store, report=report, progress=progress)
         year = latest_year(lines)
         batches: Iterable[pl.DataFrame] = [lines]
-    else:
+    else:  # one streaming pass
         year = _year(year)
-        read = _batches(source, store, report, progress)
-        batches = [read.lazy().collect()] if isinstance(read, pl.DataFrame | pl.LazyFrame) else read
+        sources = _sources(source, store)
+        batches = inputs.iter_claim_lines(sources, report, store=store, progress=progress)
     result = evaluate_levels(map(per_claim_lines, batches), year, ("tin-npi",))[0]
     eligible = result.instances
     if measures:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Protocol, cast
+from typing import Any, BinaryIO, Protocol, cast
 
 import polars as pl
 
@@ -172,19 +172,22 @@ def _check_paths(paths: list[PathLike]) -> list[str]:
     return [sniff(p) for p in paths]
 
 
-def _store_batches(store: PathLike, report: x12.ReadReport) -> Iterator[pl.DataFrame]:
+def _store_batches(
+    store: PathLike, manifest: dict[str, Any], report: x12.ReadReport
+) -> Iterator[pl.DataFrame]:
+    """The store's batches (its parts checked now), counted in ``report`` as read."""
     from . import store as store_mod  # lazy: only a store read needs it
 
     try:
-        claims, lines = store_mod.store_size(Path(store))
-        batches = store_mod.iter_store_batches(Path(store))
-        report.sources.append(os.fspath(store))
-        report.claims_seen += claims
-        report.claims_read += claims
-        report.lines_read += lines
-        yield from batches
+        batches = store_mod.iter_store_batches(Path(store), manifest=manifest)
     except store_mod.StoreError as exc:
         raise InputError(str(exc)) from None
+    claims, lines = store_mod.store_size(manifest)
+    report.sources.append(os.fspath(store))
+    report.claims_seen += claims
+    report.claims_read += claims
+    report.lines_read += lines
+    return batches
 
 
 def _next_start(start: int, seen: int, highest: int) -> int:
@@ -213,33 +216,34 @@ def iter_claim_lines(
     """
     items = _as_list(sources)
     kinds = _check_paths([i for i in items if not isinstance(i, pl.DataFrame)])
-    next_seq = 0
+    report = report if report is not None else x12.ReadReport()
+    next_seq, stored = 0, iter(list[pl.DataFrame]())
     if store is not None:
         from . import store as store_mod
 
-        try:
-            store_mod.store_size(Path(store))  # a store that is none fails here
-            next_seq = int(store_mod.read_manifest(Path(store))["next_seq"])
+        try:  # read once: the whole read sees one state of the store
+            manifest = store_mod.read_store_manifest(Path(store))
         except store_mod.StoreError as exc:
             raise InputError(str(exc)) from None
-    report = report if report is not None else x12.ReadReport()
-    return _read(items, iter(kinds), report, store, next_seq, progress, batch_bytes)
+        next_seq = int(manifest["next_seq"])
+        stored = _store_batches(store, manifest, report)
+    return _read(stored, items, iter(kinds), report, next_seq, progress, batch_bytes)
 
 
 def _read(
+    stored: Iterator[pl.DataFrame],
     items: list[PathLike | pl.DataFrame],
     kinds: Iterator[str],
     report: x12.ReadReport,
-    store: PathLike | None,
     next_seq: int,
     progress: ReadProgress | None,
     batch_bytes: int,
 ) -> Iterator[pl.DataFrame]:
-    """The batches of :func:`iter_claim_lines`, its inputs checked."""
-    if store is not None:
-        for batch in _store_batches(store, report):
-            interrupt.check()
-            yield batch
+    """The batches of :func:`iter_claim_lines`, its inputs checked: the store's
+    (``stored``), then each item's from ``next_seq`` on."""
+    for batch in stored:
+        interrupt.check()
+        yield batch
     for item in items:
         start, highest = next_seq, next_seq - 1
         if isinstance(item, pl.DataFrame):

@@ -361,13 +361,22 @@ def ingest_files(
 STORE_BATCH_CLAIMS = 50_000
 
 
-def _listed_parts(store: Path) -> tuple[dict[str, Any], list[list[Path]]]:
-    """The manifest and, per ingested file in ingest order, its parts; a
-    :class:`StoreError` when the store is not one or a listed part is missing."""
+def read_store_manifest(store: Path) -> dict[str, Any]:
+    """The manifest of an existing store (a :class:`StoreError` when ``store`` is none):
+    what a read of it holds to, so that one read sees one state of the store."""
     store = Path(store)
     if not (store / MANIFEST).exists():
         raise StoreError(f"{store}: not a mipsclaims store (no {MANIFEST}); run mipsclaims ingest")
-    manifest = read_manifest(store)
+    return read_manifest(store)
+
+
+def _listed_parts(
+    store: Path, manifest: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], list[list[Path]]]:
+    """The manifest and, per ingested file in ingest order, its parts; a
+    :class:`StoreError` when the store is not one or a listed part is missing."""
+    store = Path(store)
+    manifest = manifest if manifest is not None else read_store_manifest(store)
     per_file = [[store / rel for rel in entry["parts"]] for entry in manifest["files"]]
     missing = [str(p) for parts in per_file for p in parts if not p.exists()]
     if missing:
@@ -398,22 +407,31 @@ def read_store(store: Path) -> pl.DataFrame:
     return scan_store(store).collect()
 
 
-def store_size(store: Path) -> tuple[int, int]:
-    """(claims, lines) the store holds, from its manifest (nothing else is read)."""
-    manifest, _ = _listed_parts(store)
+def store_size(manifest: dict[str, Any]) -> tuple[int, int]:
+    """(claims, lines) a store's ``manifest`` lists."""
     files = manifest["files"]
     return sum(int(e["claims"]) for e in files), sum(int(e["lines"]) for e in files)
 
 
 def iter_store_batches(
-    store: Path, *, batch_claims: int = STORE_BATCH_CLAIMS
+    store: Path,
+    *,
+    batch_claims: int = STORE_BATCH_CLAIMS,
+    manifest: dict[str, Any] | None = None,
 ) -> Iterator[pl.DataFrame]:
     """The lines of :func:`scan_store` in batches of whole claims (about ``batch_claims``
     each, claim_seq order): each ingested file's claims hold the claim_seq range
     ``seq_start .. seq_start + claims`` of the manifest, read a window of it at a time
     from that file's parts (Parquet statistics skip what lies outside the window), so
-    memory follows the batch, not the store."""
-    manifest, per_file = _listed_parts(store)
+    memory follows the batch, not the store. ``manifest``: the state to read (read once
+    by the caller), else the store's now."""
+    manifest, per_file = _listed_parts(store, manifest)  # a missing part fails here
+    return _windows(manifest, per_file, batch_claims)
+
+
+def _windows(
+    manifest: dict[str, Any], per_file: list[list[Path]], batch_claims: int
+) -> Iterator[pl.DataFrame]:
     for entry, parts in zip(manifest["files"], per_file, strict=True):
         if not parts:
             continue
@@ -438,6 +456,7 @@ __all__ = [
     "iter_store_batches",
     "read_manifest",
     "read_store",
+    "read_store_manifest",
     "scan_store",
     "store_size",
 ]
