@@ -284,3 +284,24 @@ def test_ingest_checks_every_file_before_ingesting_any(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         mipsclaims.api.ingest(tmp_path / "st", [good, tmp_path / "gone.837"])
     assert not (tmp_path / "st" / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("spilled", [False, True])
+def test_evaluate_levels_equals_one_evaluation_per_level(monkeypatch, spilled):
+    """Phase 1 runs once for both levels; every output of each level (also those built when
+    first read, which read the facts again) equals that level's own evaluation."""
+    from mipsclaims.engine import evaluate_levels, facts
+    from mipsclaims.synth import SynthConfig, synthetic_837
+    from mipsclaims.x12 import read_claim_lines
+
+    if spilled:
+        monkeypatch.setattr(facts, "SPILL_BYTES", 0)
+        monkeypatch.setattr(facts, "GROUP_CLAIMS", 40)
+    lines = read_claim_lines(synthetic_837(SynthConfig(claims=300, seed=9, tins=2)))
+    batches = [lines.filter(pl.col("claim_seq") < 150), lines.filter(pl.col("claim_seq") >= 150)]
+    both = evaluate_levels(iter(batches), 2025, ("tin-npi", "tin"))
+    for result, level in zip(both, ("tin-npi", "tin"), strict=True):
+        alone = evaluate_lines(lines, 2025, level=level)
+        for name in ("rows", "scope", "monthly", "findings", "instances"):
+            assert getattr(result, name).equals(getattr(alone, name)), (level, name)
+    assert both[0].rows.height != both[1].rows.height  # the levels differ indeed

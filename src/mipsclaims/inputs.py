@@ -31,10 +31,12 @@ from . import flatfile, interrupt, x12
 from .errors import InputError
 from .schema import conform, empty_claim_lines
 from .x12.envelope import DEFAULT_BLOCK
+from .x12.report import ReadReport
 
 __all__ = [
     "InputError",
     "ReadProgress",
+    "ReadReport",
     "Sources",
     "iter_claim_lines",
     "iter_file_batches",
