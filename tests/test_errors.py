@@ -45,14 +45,16 @@ def test_one_input_error_for_every_reading_path(tmp_path) -> None:
     import polars as pl
     import pytest
 
-    from mipsclaims import inputs
+    from mipsclaims import api, inputs
     from mipsclaims.errors import InputError
-    from mipsclaims.report import sources
 
     missing = tmp_path / "nope.837"
-    loaded = sources.Loaded(lines=pl.DataFrame())
-    with pytest.raises(InputError):
-        list(sources.iter_batches([missing], None, quiet=True, loaded=loaded))
+    with pytest.raises(InputError, match="no such file"):
+        inputs.iter_claim_lines([missing])
     with pytest.raises(InputError):
         inputs.sniff(missing)
+    with pytest.raises(InputError, match="not a mipsclaims store"):
+        api.evaluate(None, 2025, store=tmp_path)
+    with pytest.raises(InputError, match="no such file"):
+        api.evaluate([pl.DataFrame(), missing], 2025)  # a table beside a path
     assert issubclass(InputError, ValueError) and issubclass(InputError, MipsClaimsError)

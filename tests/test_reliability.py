@@ -291,13 +291,13 @@ def test_terminal_escapes_in_a_tin_or_npi_never_reach_the_terminal(synth, tmp_pa
 
 
 def test_csv_on_a_terminal_has_no_escapes_but_a_pipe_gets_the_data(capsys, monkeypatch):
-    from mipsclaims.cli import report_cmd
+    from mipsclaims.cli.common import to_stdout
 
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
-    report_cmd._to_stdout("tin\r\n24\x1b[2J42\r\n")
+    to_stdout("tin\r\n24\x1b[2J42\r\n")
     assert capsys.readouterr().out == "tin\n24?[2J42\n"
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
-    report_cmd._to_stdout("tin\r\n24\x1b[2J42\r\n")
+    to_stdout("tin\r\n24\x1b[2J42\r\n")
     assert capsys.readouterr().out == "tin\r\n24\x1b[2J42\r\n"
 
 
@@ -501,7 +501,7 @@ def test_parquet_is_read_in_slices(flat_csv, tmp_path) -> None:
 
 def test_the_progress_bar_moves_within_a_file(flat_csv, synth) -> None:
     """Before: the bar advanced only when a file was finished."""
-    from mipsclaims.report import sources
+    from mipsclaims import inputs
     from mipsclaims.report.progress import FileProgress
 
     root, _ = synth
@@ -511,14 +511,7 @@ def test_the_progress_bar_moves_within_a_file(flat_csv, synth) -> None:
         def reading(self, name):
             return updates.append
 
-    loaded = sources.Loaded(lines=pl.DataFrame())
-    original = sources.file_progress
-    try:
-        sources.file_progress = lambda total, quiet: _ctx(Bar(None, total))
-        list(sources.iter_batches([root / "good.837", flat_csv], None, quiet=True,
-                                  loaded=loaded))  # fmt: skip
-    finally:
-        sources.file_progress = original
+    list(inputs.iter_claim_lines([root / "good.837", flat_csv], progress=Bar(None, 0)))
     assert updates and updates[-1] == flat_csv.stat().st_size
     assert (root / "good.837").stat().st_size in updates
 
@@ -543,12 +536,6 @@ def test_progress_shows_a_file_name_literally_and_without_escapes() -> None:
         bar.refresh()
     assert "[/x]?[2J.837 (3 claims)" in out.getvalue()
     assert "\x1b[2J" not in out.getvalue()
-
-
-def _ctx(value):
-    from contextlib import nullcontext
-
-    return nullcontext(value)
 
 
 # --- item 10: API misuse explained ------------------------------------------------------

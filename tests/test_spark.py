@@ -25,14 +25,15 @@ pytest.importorskip("pyspark", reason="PySpark is not installed (pip install '.[
 if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
     pytest.skip("Spark needs Java (17+): no java on PATH and no JAVA_HOME", allow_module_level=True)
 
-from mipsclaims import synth
+from mipsclaims import api, synth
 from mipsclaims.cli import app
 from mipsclaims.engine import evaluate_lines
 from mipsclaims.engine.findings import FINDING_ORDER
-from mipsclaims.report import export, sources
+from mipsclaims.report import export
 from mipsclaims.report.gaps import gap_frame
 from mipsclaims.spark import evaluate, patient_hash, patient_hash_col, read_837
 from mipsclaims.spark.types import from_arrow
+from mipsclaims.x12.report import ReadReport
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "pt-clinic-2025.837"
@@ -106,11 +107,14 @@ def test_spark_patient_hash_equals_python(spark):
 
 def _split_year(tmp: Path) -> tuple[Path, Path, Path]:
     """A synthetic year in two files (the second replaces and voids claims of the first),
-    one claim of the second malformed, and a file that is no 837P at all."""
+    one claim of the second malformed, the last claim of the first too (the second file's
+    numbers start past it: the one claim_seq rule), and a file that is no 837P at all."""
     config = synth.SynthConfig(year=2025, claims=1200, seed=5, claims_per_transaction=200)
     header, *transactions, trailer = list(synth.iter_synthetic_837(config))
     first = tmp / "a.837"
-    first.write_text(header + "".join(transactions[:3]) + trailer)
+    first_text = header + "".join(transactions[:3]) + trailer
+    j = first_text.index("*UN*1", first_text.rindex("SV1*"))
+    first.write_text(first_text[:j] + "*UN*X" + first_text[j + 5 :])
     second_text = header + "".join(transactions[3:]) + trailer
     i = second_text.index("*UN*1", second_text.index("SV1*"))
     second = tmp / "b.837"
@@ -122,8 +126,8 @@ def _split_year(tmp: Path) -> tuple[Path, Path, Path]:
 
 def test_files_on_spark_equal_single_machine(spark, tmp_path):
     first, junk, second = _split_year(tmp_path)
-    loaded = sources.load([first, second], None, quiet=True)
-    lines = loaded.lines
+    report = ReadReport()
+    lines = api.read_claim_lines([first, second], report=report)
     # What the test is about is really in the data.
     claims = lines.unique("claim_seq")
     in_first = claims.filter(pl.col("source") == str(first))
@@ -136,8 +140,13 @@ def test_files_on_spark_equal_single_machine(spark, tmp_path):
         claims.group_by("patient_id").agg(pl.col("tin").n_unique()).filter(pl.col("tin") > 1).height
         > 0
     )
-    local_quarantined = [str(q) for q in loaded.report.quarantined]
-    assert len(local_quarantined) == 1
+    local_quarantined = [str(q) for q in report.quarantined]
+    assert len(local_quarantined) == 2
+    last_of_first = lines.filter(pl.col("source") == str(first))["claim_seq"].max()
+    assert report.quarantined[0].claim_seq == last_of_first + 1  # the first file's last claim
+    # The second file's first claim is its malformed one: number 600, not 599.
+    assert report.quarantined[1].claim_seq == last_of_first + 2
+    assert lines.filter(pl.col("source") == str(second))["claim_seq"].min() == last_of_first + 3
 
     read = read_837(spark, [str(first), str(junk), str(second)])
     assert read.files == [str(first), str(junk), str(second)]

@@ -114,15 +114,15 @@ def _parts(table: pl.DataFrame, n: int) -> list[pl.DataFrame]:
 def test_lines_text_written_batch_by_batch_is_one_table(fmt):
     """CSV and JSON are written batch by batch (memory follows the batch size); the bytes
     are those of the whole table written at once."""
-    from mipsclaims.cli.lines_cmd import LinesFormat, _write_text
+    from mipsclaims.lines_out import write_text
 
     table = x12.read_claim_lines(synthetic_837(SynthConfig(claims=30, seed=5)))
     whole, batched = io.BytesIO(), io.BytesIO()
-    _write_text([table], LinesFormat(fmt), whole)
-    _write_text([table.clear(), *_parts(table, 4), table.clear()], LinesFormat(fmt), batched)
+    write_text([table], fmt, whole)
+    write_text([table.clear(), *_parts(table, 4), table.clear()], fmt, batched)
     assert batched.getvalue() == whole.getvalue()
     empty = io.BytesIO()
-    _write_text([], LinesFormat(fmt), empty)
+    write_text([], fmt, empty)
     if fmt == "json":
         assert len(json.loads(batched.getvalue())) == table.height
         assert json.loads(empty.getvalue()) == []
@@ -131,13 +131,13 @@ def test_lines_text_written_batch_by_batch_is_one_table(fmt):
 
 
 def test_lines_parquet_from_spilled_parts_is_one_table(tmp_path):
-    from mipsclaims.cli.lines_cmd import _write_parquet
+    from mipsclaims.lines_out import write_parquet
 
     table = x12.read_claim_lines(synthetic_837(SynthConfig(claims=30, seed=5)))
-    _write_parquet(_parts(table, 3), tmp_path / "out.parquet")
+    write_parquet(_parts(table, 3), tmp_path / "out.parquet")
     assert_frame_equal(pl.read_parquet(tmp_path / "out.parquet"), table)
     assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]  # parts removed
-    _write_parquet([], tmp_path / "empty.parquet")
+    write_parquet([], tmp_path / "empty.parquet")
     assert pl.read_parquet(tmp_path / "empty.parquet").schema == table.schema
 
 

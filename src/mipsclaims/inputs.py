@@ -1,12 +1,21 @@
-"""Open whatever the user gave (837P, claim-line CSV or Parquet) as one canonical table.
+"""The one input layer: files (837P, claim-line CSV or Parquet), a store and in-memory
+tables as one stream of canonical claim-line batches, with one read report.
 
 Each path is sniffed by content, not by name, from its first 4 KB: an ISA segment (after
 an optional byte-order mark and whitespace) means 837P, the Parquet magic ``PAR1`` means
 Parquet, text means a claim-line CSV (:mod:`mipsclaims.flatfile`); anything else (NUL or
-control bytes, an empty file) is refused at once, saying what it is not, without reading
-the rest. Every format is read in batches, with ``progress(bytes_read)`` as it goes.
-Tables are concatenated in the order given, with ``claim_seq`` continuing across files
-so that later files win in replacement/void processing.
+control bytes, an empty file) is refused at once, saying what it is not. Every path is
+checked before any is read, so a wrong one fails before work is done.
+
+**One ``claim_seq`` rule** (docs/architecture.md, "Input order"): ``claim_seq`` is a
+claim's position in the whole input, counting every claim met, read or quarantined. A
+store comes first (its claims are numbered ``0 .. next_seq - 1`` by ingest order), then
+each source in the order given. A source that starts at ``s`` hands the next one
+``max(s + claims it saw, 1 + the highest number it gave)``: for an 837P that is ``s +``
+the CLM segments it met, for a CSV with its own ``claim_seq`` column one past its highest.
+So a replacement or void in a later file is later than every claim before it, in an
+earlier file or in the store, and the numbers in messages ("claim #N") are the numbers
+the engine and the gap worklist use.
 """
 
 from __future__ import annotations
@@ -14,20 +23,42 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, Protocol, cast
 
 import polars as pl
 
-from . import flatfile, x12
+from . import flatfile, interrupt, x12
 from .errors import InputError
-from .schema import empty_claim_lines
+from .schema import conform, empty_claim_lines
 from .x12.envelope import DEFAULT_BLOCK
+from .x12.report import ReadReport
 
-__all__ = ["InputError", "iter_claim_lines", "iter_file_batches", "load_claim_lines", "sniff"]
+__all__ = [
+    "InputError",
+    "ReadProgress",
+    "ReadReport",
+    "Sources",
+    "iter_claim_lines",
+    "iter_file_batches",
+    "load_claim_lines",
+    "sniff",
+]
 
 PathLike = str | os.PathLike[str]
+#: What :func:`iter_claim_lines` reads: a path, a canonical table, or a list of them.
+Sources = PathLike | pl.DataFrame | pl.LazyFrame | Iterable[PathLike | pl.DataFrame]
 Progress = Callable[[int], None]  # called with the bytes of the file read so far
 SNIFF_BYTES = 4096
+
+
+class ReadProgress(Protocol):
+    """Where :func:`iter_claim_lines` says how far it got (a progress bar, for example)."""
+
+    def reading(self, name: str) -> Progress:
+        """A callback for the file ``name``, called with its bytes read so far."""
+
+    def file_done(self, name: str, size: int, claims: int | None = None) -> None:
+        """The file ``name`` (``size`` bytes) is read: ``claims`` claims."""
 
 
 def sniff(path: PathLike) -> str:
@@ -89,11 +120,7 @@ def iter_file_batches(
                 Path(path), report, batch_bytes=batch_bytes, claim_seq_start=claim_seq_start
             )
         elif kind == "x12" and progress is not None:
-            try:
-                handle = open(path, "rb")  # noqa: SIM115 - closed below
-            except OSError as exc:
-                raise InputError(f"cannot open {os.fspath(path)}: {exc.strerror}") from None
-            with handle:
+            with open(path, "rb") as handle:
                 yield from x12.iter_claim_line_batches(
                     _CountingReader(handle, progress),
                     report,
@@ -109,47 +136,163 @@ def iter_file_batches(
                 batch_bytes=batch_bytes,
                 progress=progress,
             )
-    except (x12.X12Error, flatfile.FlatFileError) as exc:
+    except InputError:
+        raise
+    except (x12.X12Error, flatfile.FlatFileError, OSError, ValueError) as exc:
+        # OSError: a file that vanished or failed mid-read; its name is in the message.
+        raise InputError(_located(str(exc), path)) from None
+
+
+def _located(message: str, path: PathLike) -> str:
+    """``message`` naming ``path`` (errors of the readers mostly do already)."""
+    name = os.fspath(path)
+    return message if name in message or Path(name).name in message else f"{name}: {message}"
+
+
+def _as_list(sources: Sources) -> list[PathLike | pl.DataFrame]:
+    if isinstance(sources, str | os.PathLike | pl.DataFrame):
+        return [sources]
+    if isinstance(sources, pl.LazyFrame):
+        return [sources.collect()]
+    if isinstance(sources, bytes):
+        raise TypeError("sources must be paths or claim-line tables, not bytes")
+    items = list(sources)
+    for item in items:
+        if not isinstance(item, str | os.PathLike | pl.DataFrame):
+            raise TypeError(
+                f"sources must be paths or claim-line tables, not {type(item).__name__}"
+            )
+    return items
+
+
+def _check_paths(paths: list[PathLike]) -> list[str]:
+    """Every path's :func:`sniff` result, after checking that all exist (one message
+    naming every missing one)."""
+    missing = [os.fspath(p) for p in paths if not Path(p).exists()]
+    if missing:
+        raise InputError(f"no such file: {', '.join(missing)}")
+    return [sniff(p) for p in paths]
+
+
+def _store_batches(
+    store: PathLike, manifest: dict[str, Any], report: x12.ReadReport
+) -> Iterator[pl.DataFrame]:
+    """The store's batches (its parts checked now), counted in ``report`` as read."""
+    from . import store as store_mod  # lazy: only a store read needs it
+
+    try:
+        batches = store_mod.iter_store_batches(Path(store), manifest=manifest)
+    except store_mod.StoreError as exc:
         raise InputError(str(exc)) from None
+    claims, lines = store_mod.store_size(manifest)
+    report.sources.append(os.fspath(store))
+    report.claims_seen += claims
+    report.claims_read += claims
+    report.lines_read += lines
+    return batches
+
+
+def _next_start(start: int, seen: int, highest: int) -> int:
+    """The ``claim_seq`` the next source starts at (the module's one rule)."""
+    return max(start + seen, highest + 1)
 
 
 def iter_claim_lines(
-    sources: PathLike | Iterable[PathLike],
+    sources: Sources = (),
     report: x12.ReadReport | None = None,
     *,
+    store: PathLike | None = None,
+    progress: ReadProgress | None = None,
     batch_bytes: int = DEFAULT_BLOCK,
 ) -> Iterator[pl.DataFrame]:
-    """The batches of :func:`load_claim_lines`, without holding them all (for the engine's
-    streaming path); ``report`` collects every file's read report."""
-    paths = [sources] if isinstance(sources, str | os.PathLike) else list(sources)
+    """Canonical batches of whole claims: the ``store``'s claims (if any), then each
+    source's in the order given, ``claim_seq`` numbered by the module's one rule.
+
+    ``sources``: paths (837P, CSV, Parquet) and canonical tables, in input order.
+    ``report`` collects what was read (the store counts as a source: its claims are read
+    and seen) and what could not be (per file, PHI-free). ``progress`` hears each file's
+    bytes as they are read. Raises :class:`InputError` (with the file, and where known the
+    segment or row) when an input cannot be read at all: at once, before anything is
+    read, when a path is missing or not a claims file or the store is not one. A Ctrl-C
+    lost in a library stops the read between batches (:mod:`mipsclaims.interrupt`).
+    """
+    items = _as_list(sources)
+    kinds = _check_paths([i for i in items if not isinstance(i, pl.DataFrame)])
     report = report if report is not None else x12.ReadReport()
-    next_seq = 0
-    for path in paths:
-        part = x12.ReadReport()
-        top = next_seq - 1
-        kind = sniff(path)
-        for table in iter_file_batches(
-            path, part, claim_seq_start=next_seq, batch_bytes=batch_bytes, kind=kind
-        ):
+    next_seq, stored = 0, iter(list[pl.DataFrame]())
+    if store is not None:
+        from . import store as store_mod
+
+        try:  # read once: the whole read sees one state of the store
+            manifest = store_mod.read_store_manifest(Path(store))
+        except store_mod.StoreError as exc:
+            raise InputError(str(exc)) from None
+        next_seq = int(manifest["next_seq"])
+        stored = _store_batches(store, manifest, report)
+    return _read(stored, items, iter(kinds), report, next_seq, progress, batch_bytes)
+
+
+def _read(
+    stored: Iterator[pl.DataFrame],
+    items: list[PathLike | pl.DataFrame],
+    kinds: Iterator[str],
+    report: x12.ReadReport,
+    next_seq: int,
+    progress: ReadProgress | None,
+    batch_bytes: int,
+) -> Iterator[pl.DataFrame]:
+    """The batches of :func:`iter_claim_lines`, its inputs checked: the store's
+    (``stored``), then each item's from ``next_seq`` on."""
+    for batch in stored:
+        interrupt.check()
+        yield batch
+    for item in items:
+        start, highest = next_seq, next_seq - 1
+        if isinstance(item, pl.DataFrame):
+            table = conform(item)
             if table.height:
+                table = table.with_columns(pl.col("claim_seq") + start)
                 # polars types max() as any scalar; claim_seq is Int64, so an int
-                top = max(top, cast(int, table["claim_seq"].max()))
+                highest = cast(int, table["claim_seq"].max())
+                claims = table["claim_seq"].n_unique()
+                report.claims_seen += claims
+                report.claims_read += claims
+                report.lines_read += table.height
+            next_seq = _next_start(start, 0, highest)
             yield table
-        if kind == "x12":
-            next_seq += part.claims_seen
-        else:
-            next_seq = max([top, *(q.claim_seq for q in part.quarantined)]) + 1
+            continue
+        part, name = x12.ReadReport(), Path(item).name
+        claims = 0
+        reading = progress.reading(name) if progress is not None else None
+        for batch in iter_file_batches(
+            item, part, claim_seq_start=start, batch_bytes=batch_bytes, progress=reading,
+            kind=next(kinds),
+        ):  # fmt: skip
+            interrupt.check()  # a Ctrl-C lost somewhere stops the read here
+            batch = conform(batch)
+            if batch.height:  # a batch holds whole claims
+                highest = max(highest, cast(int, batch["claim_seq"].max()))
+                claims += batch["claim_seq"].n_unique()
+            yield batch
+        quarantined = [q.claim_seq for q in part.quarantined]
+        next_seq = _next_start(start, part.claims_seen, max([highest, *quarantined]))
         report.merge(part)
+        if progress is not None:
+            progress.file_done(name, Path(item).stat().st_size, claims)
 
 
 def load_claim_lines(
-    sources: PathLike | Iterable[PathLike], *, batch_bytes: int = DEFAULT_BLOCK
+    sources: Sources = (),
+    *,
+    store: PathLike | None = None,
+    batch_bytes: int = DEFAULT_BLOCK,
 ) -> tuple[pl.DataFrame, x12.ReadReport]:
-    """One canonical claim-line table and one read report for all ``sources``, in order.
+    """One canonical claim-line table and one read report for the ``store`` and
+    ``sources`` (as :func:`iter_claim_lines`, held whole: for small inputs and tests).
 
-    Raises :class:`InputError` when a file cannot be read at all; malformed claims inside
-    a readable file are quarantined in the report instead.
+    Raises :class:`InputError` when an input cannot be read at all; malformed claims
+    inside a readable file are quarantined in the report instead.
     """
     report = x12.ReadReport()
-    frames = list(iter_claim_lines(sources, report, batch_bytes=batch_bytes))
+    frames = list(iter_claim_lines(sources, report, store=store, batch_bytes=batch_bytes))
     return (pl.concat(frames) if frames else empty_claim_lines()), report

@@ -71,6 +71,8 @@ PHI_COLUMNS: frozenset[str] = frozenset({"patient_id", "patient_name", "birth_da
 PERFORMANCE_MODIFIERS: frozenset[str] = frozenset({"1P", "2P", "3P", "8P"})
 
 _DEFAULT_PSEUDONYM_KEY = "mipsclaims-v1"
+#: The secret every pseudonym is keyed with (set it to your own; docs/security.md).
+PSEUDONYM_KEY_ENV = "MIPSCLAIMS_PSEUDONYM_KEY"
 
 
 def empty_claim_lines() -> pl.DataFrame:
@@ -100,6 +102,34 @@ def pseudonymise_ssn(ssn: str) -> str:
     Keyed with ``MIPSCLAIMS_PSEUDONYM_KEY`` when set: SSNs are few enough to brute-force an
     unkeyed hash, so a practice that shares reports should set its own key.
     """
-    key = os.environ.get("MIPSCLAIMS_PSEUDONYM_KEY", _DEFAULT_PSEUDONYM_KEY)
+    key = os.environ.get(PSEUDONYM_KEY_ENV, _DEFAULT_PSEUDONYM_KEY)
     digest = hashlib.sha256(f"{key}\x00{ssn.strip()}".encode()).hexdigest()
     return "SSN-" + digest[:10]
+
+
+def _pseudonyms(values: pl.Series, prefix: str) -> pl.Series:
+    """Keyed, stable pseudonyms; Python runs once per distinct value, not per line."""
+    key = os.environ.get(PSEUDONYM_KEY_ENV, _DEFAULT_PSEUDONYM_KEY)
+    distinct = values.drop_nulls().unique()
+    mapped = [
+        prefix + hashlib.sha256(f"{key}\x00{prefix}{v}".encode()).hexdigest()[:16]
+        for v in distinct.to_list()
+    ]
+    return values.replace_strict(distinct, pl.Series(mapped, dtype=pl.String), default=None)
+
+
+def mask_phi(table: pl.DataFrame) -> pl.DataFrame:
+    """The canonical table without PHI: names and birth dates null, patient and claim ids
+    keyed pseudonyms (``PT-``/``CLM-`` + 16 hex digits, key :data:`PSEUDONYM_KEY_ENV`).
+
+    The one masking of claim lines (``lines`` writes it unless ``--show-phi``).
+    Pseudonyms are consistent within a key, so patients still count once and replacement /
+    void claims still find the claim they replace. Birth dates are dropped, so age criteria
+    cannot be evaluated on a masked table.
+    """
+    return table.with_columns(
+        patient_id=_pseudonyms(table["patient_id"], "PT-"),
+        claim_id=_pseudonyms(table["claim_id"], "CLM-"),
+        patient_name=pl.lit(None, pl.String),
+        birth_date=pl.lit(None, pl.Date),
+    )

@@ -357,20 +357,91 @@ def ingest_files(
     return results
 
 
-def read_store(store: Path) -> pl.DataFrame:
-    """Every claim line the manifest lists, in claim_seq order (canonical schema)."""
+#: Claims per batch of :func:`iter_store_batches` (about 3 lines each).
+STORE_BATCH_CLAIMS = 50_000
+
+
+def read_store_manifest(store: Path) -> dict[str, Any]:
+    """The manifest of an existing store (a :class:`StoreError` when ``store`` is none):
+    what a read of it holds to, so that one read sees one state of the store."""
     store = Path(store)
     if not (store / MANIFEST).exists():
         raise StoreError(f"{store}: not a mipsclaims store (no {MANIFEST}); run mipsclaims ingest")
-    manifest = read_manifest(store)
-    parts = [store / rel for entry in manifest["files"] for rel in entry["parts"]]
-    missing = [str(p) for p in parts if not p.exists()]
+    return read_manifest(store)
+
+
+def _listed_parts(
+    store: Path, manifest: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], list[list[Path]]]:
+    """The manifest and, per ingested file in ingest order, its parts; a
+    :class:`StoreError` when the store is not one or a listed part is missing."""
+    store = Path(store)
+    manifest = manifest if manifest is not None else read_store_manifest(store)
+    per_file = [[store / rel for rel in entry["parts"]] for entry in manifest["files"]]
+    missing = [str(p) for parts in per_file for p in parts if not p.exists()]
     if missing:
         raise StoreError(f"{store}: manifest lists missing parts: {', '.join(missing[:3])}")
+    return manifest, per_file
+
+
+def _scan_parts(parts: list[Path]) -> pl.LazyFrame:
+    """The canonical lines of ``parts``, in claim_seq order (a claim's lines are in one
+    part, in line order; a stable sort keeps them so)."""
     if not parts:
-        return empty_claim_lines()
-    frame = pl.concat([pl.read_parquet(p) for p in parts], how="vertical_relaxed")
-    return conform(frame).sort(["claim_seq", "line_number"], maintain_order=True, nulls_last=True)
+        return empty_claim_lines().lazy()
+    frame = pl.concat([pl.scan_parquet(p) for p in parts], how="vertical_relaxed")
+    return frame.select(
+        [pl.col(name).cast(dtype) for name, dtype in CLAIM_LINE_SCHEMA.items()]
+    ).sort(["claim_seq", "line_number"], maintain_order=True, nulls_last=True)
+
+
+def scan_store(store: Path) -> pl.LazyFrame:
+    """Every claim line the manifest lists, in claim_seq order (canonical schema), as a
+    polars query: nothing is read until it is collected or streamed."""
+    _, per_file = _listed_parts(store)
+    return _scan_parts([p for parts in per_file for p in parts])
+
+
+def read_store(store: Path) -> pl.DataFrame:
+    """:func:`scan_store`, collected: the whole store in memory."""
+    return scan_store(store).collect()
+
+
+def store_size(manifest: dict[str, Any]) -> tuple[int, int]:
+    """(claims, lines) a store's ``manifest`` lists."""
+    files = manifest["files"]
+    return sum(int(e["claims"]) for e in files), sum(int(e["lines"]) for e in files)
+
+
+def iter_store_batches(
+    store: Path,
+    *,
+    batch_claims: int = STORE_BATCH_CLAIMS,
+    manifest: dict[str, Any] | None = None,
+) -> Iterator[pl.DataFrame]:
+    """The lines of :func:`scan_store` in batches of whole claims (about ``batch_claims``
+    each, claim_seq order): each ingested file's claims hold the claim_seq range
+    ``seq_start .. seq_start + claims`` of the manifest, read a window of it at a time
+    from that file's parts (Parquet statistics skip what lies outside the window), so
+    memory follows the batch, not the store. ``manifest``: the state to read (read once
+    by the caller), else the store's now."""
+    manifest, per_file = _listed_parts(store, manifest)  # a missing part fails here
+    return _windows(manifest, per_file, batch_claims)
+
+
+def _windows(
+    manifest: dict[str, Any], per_file: list[list[Path]], batch_claims: int
+) -> Iterator[pl.DataFrame]:
+    for entry, parts in zip(manifest["files"], per_file, strict=True):
+        if not parts:
+            continue
+        lines = _scan_parts(parts)
+        first, claims = int(entry["seq_start"]), int(entry["claims"])
+        for lo in range(first, first + claims, batch_claims):
+            seq = pl.col("claim_seq")
+            batch = lines.filter((seq >= lo) & (seq < lo + batch_claims)).collect()
+            if batch.height:
+                yield batch
 
 
 __all__ = [
@@ -382,6 +453,10 @@ __all__ = [
     "ingest_batches",
     "ingest_files",
     "ingest_frame",
+    "iter_store_batches",
     "read_manifest",
     "read_store",
+    "read_store_manifest",
+    "scan_store",
+    "store_size",
 ]

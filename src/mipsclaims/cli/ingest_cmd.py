@@ -12,6 +12,7 @@ from ..report.termsafe import SafeConsole
 from .common import STRICT, fail, note, report_reading
 
 if TYPE_CHECKING:
+    from ..remit.store import RemitIngest
     from ..store import IngestResult
 
 console = SafeConsole()
@@ -38,37 +39,27 @@ def ingest(
 
     Example: mipsclaims ingest --store claims-store 2025-01.837 2025-02.837
     """
-    from .. import store as store_mod
-    from ..inputs import InputError, sniff
-    from ..x12.report import X12Error
+    from .. import api
+    from ..errors import MipsClaimsError
+    from ..store import LossError
 
-    missing = [str(p) for p in files if not p.exists()]
-    if missing:
-        raise fail(f"no such file: {', '.join(missing)}")
-    from ..remit.store import is_835
-
-    remits = [p for p in files if is_835(p)]
-    files = [p for p in files if p not in remits]
-    try:
-        for path in files:
-            sniff(path)  # a file that is not a claims file fails before any is ingested
-    except InputError as exc:
-        raise fail(str(exc)) from None
-    if remits:
-        _ingest_remits(store, remits, quiet)
-    if not files:
-        return
-    total = sum(p.stat().st_size for p in files)
-    done: list[tuple[Path, store_mod.IngestResult]] = []
+    total = sum(p.stat().st_size for p in files if p.is_file())
+    done: list[tuple[Path, IngestResult]] = []
     with file_progress(total, quiet=quiet) as progress:
 
-        def on_file(path: Path, result: store_mod.IngestResult) -> None:
+        def on_file(path: Path, result: IngestResult) -> None:
             done.append((path, result))
             progress.file_done(path.name, path.stat().st_size, result.claims)
 
         try:
-            store_mod.ingest_files(store, files, on_file=on_file, strict=strict)
-        except store_mod.LossError as exc:
+            api.ingest(
+                store,
+                files,
+                strict=strict,
+                on_remit=lambda path, result: _remit_done(path, result, quiet),
+                on_file=on_file,
+            )
+        except LossError as exc:
             _summarise(done, quiet)
             report_reading(exc.report, quiet=quiet)
             note(f"error: {exc} (--strict)")
@@ -76,7 +67,7 @@ def ingest(
         except OSError as exc:
             _summarise(done, quiet)
             raise fail(f"cannot ingest into {store}: {exc.strerror or exc}") from None
-        except (store_mod.StoreError, ValueError, X12Error) as exc:
+        except (MipsClaimsError, ValueError) as exc:
             _summarise(done, quiet)
             raise fail(str(exc)) from None
     _summarise(done, quiet)
@@ -86,12 +77,7 @@ def _summarise(done: list[tuple[Path, IngestResult]], quiet: bool) -> None:
     """Per file: added or not, claims and lines, duplicates skipped, what was left out."""
     for path, result in done:
         if not quiet:
-            state = "added" if result.added else "already in the store"
-            console.print(
-                f"{path.name}: {state} ({result.claims:,} claims, {result.lines:,} lines)",
-                highlight=False,
-                markup=False,
-            )
+            _print_done(path, "added" if result.added else "already in the store", result)
         if result.duplicates:
             refs = ", ".join(result.duplicate_refs)
             more = result.duplicates - len(result.duplicate_refs)
@@ -104,21 +90,16 @@ def _summarise(done: list[tuple[Path, IngestResult]], quiet: bool) -> None:
             report_reading(result.report, quiet=True)
 
 
-def _ingest_remits(store: Path, remits: list[Path], quiet: bool) -> None:
-    from ..remit.store import ingest_remittance
-    from ..store import StoreError
+def _print_done(path: Path, state: str, result: IngestResult | RemitIngest) -> None:
+    console.print(
+        f"{path.name}: {state} ({result.claims:,} claims, {result.lines:,} lines)",
+        highlight=False,
+        markup=False,
+    )
 
-    for path in remits:
-        try:
-            result = ingest_remittance(store, path)
-        except (StoreError, OSError) as exc:
-            raise fail(str(exc)) from None
-        if not quiet:
-            state = "835 added" if result.added else "835 already in the store"
-            console.print(
-                f"{path.name}: {state} ({result.claims:,} claims, {result.lines:,} lines)",
-                highlight=False,
-                markup=False,
-            )
-        for problem in result.problems:
-            note(f"  left out: {problem}")
+
+def _remit_done(path: Path, result: RemitIngest, quiet: bool) -> None:
+    if not quiet:
+        _print_done(path, "835 added" if result.added else "835 already in the store", result)
+    for problem in result.problems:
+        note(f"  left out: {problem}")

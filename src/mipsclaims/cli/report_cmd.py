@@ -8,31 +8,29 @@ on standard error. Messages name claims by position and hash, never by patient d
 
 from __future__ import annotations
 
-import datetime as dt
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 
-from .. import atomicfile, interrupt
-from ..atomicfile import atomic_path
-from ..errors import InputError
-from ..report.termsafe import SafeConsole, printable
-from .common import STRICT, Level, errors, fail, report_reading
+from .common import (
+    STRICT,
+    Level,
+    console,
+    emit,
+    errors,
+    fail,
+    measure_list,
+    note_unless,
+    output_console,
+    reading,
+    to_stdout,
+)
 from .spark_run import ENGINE, MASTER, Engine
 
 if TYPE_CHECKING:
-    import polars as pl
-
     from ..engine import EngineResult
-    from ..report import sources
-
-console = SafeConsole()
 
 
 class ReportFormat(StrEnum):
@@ -65,121 +63,17 @@ REMIT = typer.Option(
 )
 
 
-def _note(message: str, quiet: bool) -> None:
-    if not quiet:
-        errors.print(message, highlight=False, markup=False, soft_wrap=True)
-
-
-def _load(
-    files: list[Path] | None, store: Path | None, quiet: bool, strict: bool
-) -> sources.Loaded:
-    from ..report import sources
-
-    if not files and store is None:
-        raise fail("give claim files, --store DIR, or both")
-    try:
-        loaded = sources.load(files or [], store, quiet=quiet)
-    except InputError as exc:
-        raise fail(str(exc)) from None
-    report_reading(loaded.report, quiet=quiet, strict=strict)
-    return loaded
-
-
-def _evaluate(lines: pl.DataFrame, year: int, level: str, quiet: bool) -> EngineResult:
-    from .. import specs
-    from ..engine import as_level, evaluate_lines  # lazy: keeps `--help` fast
-    from ..engine.facts import SpillError
-    from ..report.progress import status
-
-    try:
-        with status(f"evaluating {lines.height:,} claim lines for {year}", quiet=quiet):
-            return evaluate_lines(lines, year, level=as_level(level))
-    except (specs.UnsupportedYearError, specs.SpecFileError, SpillError) as exc:
-        raise fail(str(exc)) from None
-
-
-def _evaluate_files(
-    files: list[Path] | None,
-    store: Path | None,
-    year: int,
-    level: str,
-    quiet: bool,
-    *,
-    transform: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
-    loaded: sources.Loaded | None = None,
-    strict: bool = False,
+def _evaluate(
+    files: list[Path] | None, store: Path | None, year: int, level: str, quiet: bool, strict: bool
 ) -> EngineResult:
-    """Read and evaluate in one streaming pass (report, gaps, check with a year): same
-    result as ``_evaluate(_load(...).lines, ...)`` at a fraction of the memory.
+    """The report's engine result, read and evaluated in one streaming pass."""
+    from .. import api
+    from ..engine import as_level
 
-    ``transform`` is applied to each batch of lines (a row-wise change only); ``loaded``
-    receives the counts of what was read.
-    """
-    import polars as pl
-
-    from .. import specs
-    from ..engine import as_level, evaluate_lines
-    from ..engine.facts import SpillError
-    from ..report import sources
-
-    if not files and store is None:
-        raise fail("give claim files, --store DIR, or both")
-    if loaded is None:
-        loaded = sources.Loaded(lines=pl.DataFrame(), files=len(files or []))
-    batches = sources.iter_batches(files or [], store, quiet=quiet, loaded=loaded)
-    if transform is not None:
-        batches = map(transform, batches)
-    try:
-        result = evaluate_lines(batches, year, level=as_level(level))
-    except (InputError, specs.UnsupportedYearError, specs.SpecFileError, SpillError) as exc:
-        raise fail(str(exc)) from None
-    report_reading(loaded.report, quiet=quiet, strict=strict)
-    return result
-
-
-def _measures(text: str | None) -> list[str] | None:
-    if not text:
-        return None
-    from ..specs import normalise_measure_id
-
-    return [normalise_measure_id(m) for m in text.split(",") if m.strip()]
-
-
-@contextmanager
-def _console(output: Path | None) -> Iterator[Console]:
-    """The terminal, or a plain-text console writing to ``output`` (atomically: the file
-    appears, or an older one is replaced, only when everything was written)."""
-    if output is None:
-        yield console
-        return
-    try:
-        with atomic_path(output) as path, path.open("w", encoding="utf-8") as fh:
-            yield SafeConsole(file=fh, width=200, color_system=None)
-    except OSError as exc:
-        raise _cannot_write(output, exc) from None
-
-
-def _cannot_write(output: Path, exc: OSError) -> typer.Exit:
-    return fail(f"cannot write {output}: {exc.strerror or type(exc).__name__}")
-
-
-def _to_stdout(text: str) -> None:
-    """Write a CSV/JSON/HTML text to standard output; on a terminal without the control
-    characters input may carry (they would act on the terminal), in a pipe as is."""
-    interrupt.check()  # an interrupted command prints no result
-    if sys.stdout.isatty():
-        text = printable(text.replace("\r\n", "\n"))
-    sys.stdout.write(text)
-
-
-def _emit(text: str, output: Path | None) -> None:
-    if output is None:
-        _to_stdout(text)
-        return
-    try:
-        atomicfile.write_text(output, text)
-    except OSError as exc:
-        raise _cannot_write(output, exc) from None
+    with reading(files, store, quiet=quiet, strict=strict) as (report, bar):
+        return api.evaluate(
+            files or None, year, as_level(level), store=store, report=report, progress=bar
+        )
 
 
 def report(
@@ -225,23 +119,24 @@ def report(
 
         result = evaluate_on_spark(files, store, year, level.value, master, quiet, strict)
     else:
-        result = _evaluate_files(files, store, year, level.value, quiet, strict=strict)
+        result = _evaluate(files, store, year, level.value, quiet, strict)
     if fmt is ReportFormat.json:
-        _emit(export.to_json(result), output)
+        emit(export.to_json(result), output)
     elif fmt is ReportFormat.csv:
-        _emit(export.to_csv(result), output)
+        emit(export.to_csv(result), output)
     elif fmt is ReportFormat.html:
-        from ..report.html import render_html, shown_scores
+        from .. import api
+        from ..report.html import render_html
         from ..scoring import ScoringOptions
 
-        scores = shown_scores(result, ScoringOptions(small_practice=small_practice))
-        _emit(render_html(result, scores=scores), output)
+        scores = api.report_scores(result, ScoringOptions(small_practice=small_practice))
+        emit(render_html(result, scores=scores), output)
         if output is not None:
-            _note(f"wrote {output}", quiet)
+            note_unless(quiet, f"wrote {output}")
     else:
         from ..report import terminal
 
-        with _console(output) as target:
+        with output_console(output) as target:
             terminal.print_report(result, console=target)
 
 
@@ -270,8 +165,9 @@ def gaps(
 
     Example: mipsclaims gaps --year 2025 --measures 128,134 --format csv -o gaps.csv claims.837
     """
+    from .. import api
+    from ..engine import as_level
     from ..report.export import csv_with_spec
-    from ..report.gaps import gap_frame
     from ..report.terminal import print_gaps
 
     if remit:
@@ -290,18 +186,22 @@ def gaps(
             quiet,
             strict,
         )
-    result = _evaluate_files(files, store, year, level.value, quiet, strict=strict)
-    worklist = gap_frame(result, show_phi=show_phi, measures=_measures(measures))
+    with reading(files, store, quiet=quiet, strict=strict) as (report, bar):
+        worklist = api.gaps(
+            files or None,
+            year,
+            as_level(level.value),
+            measures=measure_list(measures),
+            show_phi=show_phi,
+            store=store,
+            report=report,
+            progress=bar,
+        )
     if fmt is ListFormat.csv:
-        _emit(csv_with_spec(worklist, year), output)
+        emit(csv_with_spec(worklist, year), output)
         return
-    with _console(output) as target:
+    with output_console(output) as target:
         print_gaps(worklist, year, target)
-
-
-def _infer_year(lines: pl.DataFrame) -> int:
-    last = lines["service_date"].max() if lines.height else None
-    return last.year if isinstance(last, dt.date) else dt.date.today().year
 
 
 def check(
@@ -325,41 +225,28 @@ def check(
 
     Example: mipsclaims check --measures 128,134,181,226 batch-2025-03.837
     """
-    import polars as pl
-
-    from ..report import sources
-    from ..report.check import missing_qdcs, per_claim_lines
+    from .. import api
     from ..report.export import csv_with_spec
     from ..report.terminal import print_missing
 
-    if year is None:  # the year of the latest claim: every line is needed first
-        loaded = _load(files, store, quiet, strict)
-        year = _infer_year(loaded.lines)
-        result = _evaluate(per_claim_lines(loaded.lines), year, "tin-npi", quiet)
-    else:  # one streaming pass, like report
-        loaded = sources.Loaded(lines=pl.DataFrame(), files=len(files or []))
-        result = _evaluate_files(
-            files,
-            store,
+    with reading(files, store, quiet=quiet, strict=strict) as (report, bar):
+        checked = api.check(
+            files or None,
             year,
-            "tin-npi",
-            quiet,
-            transform=per_claim_lines,
-            loaded=loaded,
-            strict=strict,
+            measures=measure_list(measures),
+            store=store,
+            report=report,
+            progress=bar,
         )
-    chosen = _measures(measures)
-    missing = missing_qdcs(result, chosen)
-    eligible = result.instances
-    if chosen:
-        eligible = eligible.filter(pl.col("measure_id").is_in(chosen))
+    missing = checked.missing
     if fmt is ListFormat.csv:
-        _to_stdout(csv_with_spec(missing, year))
+        to_stdout(csv_with_spec(missing, checked.year))
     else:
-        print_missing(missing, year, console)
+        print_missing(missing, checked.year, console)
     if fmt is ListFormat.table or not quiet:
         summary = (
-            f"{loaded.claims} claims, {eligible.height} eligible claim-measure pairs in {year}; "
+            f"{checked.claims} claims, {checked.eligible} eligible claim-measure pairs in "
+            f"{checked.year}; "
             f"{missing.height} without a QDC"
         )
         (errors if fmt is ListFormat.csv else console).print(summary, highlight=False)

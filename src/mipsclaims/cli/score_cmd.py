@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
-from ..errors import InputError
+from ..errors import MipsClaimsError
 from ..report.termsafe import SafeConsole
 from .common import STRICT, fail, report_reading
-
-if TYPE_CHECKING:
-    from ..engine import EngineResult
 
 console = SafeConsole()
 
@@ -29,32 +25,6 @@ class ScoreLevel(StrEnum):
     tin_npi = "tin-npi"
     tin = "tin"
     both = "both"
-
-
-def _evaluate(
-    files: list[Path], year: int, level: str, strict: bool, *, summarise: bool = True
-) -> EngineResult:
-    """Evaluate claim files, saying on standard error (once) what could not be read."""
-    import polars as pl
-
-    from ..engine import (
-        as_level,
-        evaluate_lines,
-    )  # lazy: scoring from --rows must not need the engine
-    from ..report import sources as sources_mod
-
-    loaded = sources_mod.Loaded(lines=pl.DataFrame(), files=len(files))
-    try:
-        result = evaluate_lines(
-            sources_mod.iter_batches(files, None, quiet=True, loaded=loaded),
-            year,
-            level=as_level(level),
-        )
-    except InputError as exc:
-        raise fail(str(exc)) from None
-    if summarise:
-        report_reading(loaded.report, strict=strict)
-    return result
 
 
 def score(
@@ -119,7 +89,6 @@ def score(
     Every projection also ranks the reporting options the claims allow: traditional MIPS
     and each MVP whose quality measures the claims are eligible for.
     """
-
     from .. import scoring
     from ..report.score import print_score, score_json
     from ..scoring import ScoringOptions
@@ -149,13 +118,16 @@ def score(
         if rows is not None:
             report = scoring.score(scoring.read_rows(rows), year, options)
         else:
-            levels = ["tin-npi", "tin"] if level is ScoreLevel.both else [level.value]
-            files = list(sources)
-            results = [
-                _evaluate(files, year, lv, strict, summarise=i == 0) for i, lv in enumerate(levels)
-            ]
-            report = scoring.score_results(results, options)
-    except (ValueError, OSError) as exc:
+            from .. import api
+            from ..engine import as_level
+            from ..x12.report import ReadReport
+
+            read = ReadReport()
+            both = level is ScoreLevel.both
+            levels = [as_level(lv) for lv in (("tin-npi", "tin") if both else (level.value,))]
+            report = api.score(list(sources), year, options, levels, report=read)
+            report_reading(read, strict=strict)
+    except (MipsClaimsError, ValueError, OSError) as exc:
         raise fail(str(exc)) from None
     if output is OutputFormat.json:
         typer.echo(score_json(report))

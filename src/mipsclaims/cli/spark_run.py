@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from .common import errors, fail
+from .common import errors, fail, note
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -79,60 +79,38 @@ def evaluate_on_spark(
     quiet: bool,
     strict: bool = False,
 ) -> EngineResult:
-    """An :class:`~mipsclaims.engine.EngineResult` (rows and scope) computed on Spark."""
-    from .. import specs
+    """An :class:`~mipsclaims.engine.EngineResult` (rows and scope) computed on Spark;
+    what could not be read is said on standard error (``--strict``: exit 3)."""
+    from .. import api
     from ..engine import as_level
+    from ..errors import MipsClaimsError
 
     if store is not None:
         raise fail("--engine spark reads 837P files; read a --store with the local engine")
     if not files:
         raise fail("give claim files")
-    names = [str(p) for p in files]
-    local = [p for p in names if "://" not in p]
-    missing = [p for p in local if not Path(p).is_file()]
-    if missing:
-        raise fail(f"no such file: {', '.join(missing)}")
-    from ..inputs import sniff
+    checked = as_level(level)
+    made: list[SparkSession] = []  # the session we started, to stop
 
-    flat = [p for p in local if sniff(p) != "x12"]
-    if flat:
-        raise fail(f"--engine spark reads 837P files only, not: {', '.join(flat)}")
-    try:
-        specs.load(year)
-    except specs.UnsupportedYearError as exc:
-        raise fail(str(exc)) from None
-    spark, created = _session(master, quiet)
-    try:
-        from ..spark import evaluate, read_837
-
-        read = read_837(spark, names)
-        issues = (
-            read.issues.filter("kind in ('quarantined', 'error', 'unreadable')")
-            .orderBy("file_index", "position")
-            .select("kind", "message")
-            .collect()
-        )
-        unreadable = [r.message for r in issues if r.kind == "unreadable"]
-        if unreadable:
-            raise fail(unreadable[0])
-        try:
-            result = evaluate(read.lines, year, level=as_level(level)).to_engine_result()
-        except specs.UnsupportedYearError as exc:
-            raise fail(str(exc)) from None
-        read.unpersist()
-        if issues and (strict or not quiet):
-            errors.print(
-                f"{len(issues)} claim(s) or interchange(s) could not be read:",
-                highlight=False,
-                markup=False,
-                soft_wrap=True,
-            )
-            for row in issues[:20]:
-                errors.print(f"  {row.message}", highlight=False, markup=False, soft_wrap=True)
-        if issues and strict:
-            errors.print("error: some claims could not be read (--strict)", markup=False)
-            raise typer.Exit(3)
-        return result
-    finally:
+    def session() -> SparkSession:
+        spark, created = _session(master, quiet)
         if created:
+            made.append(spark)
+        return spark
+
+    try:
+        run = api.evaluate_on_spark(session, files, year, checked)
+    except MipsClaimsError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        for spark in made:
             spark.stop()
+    issues = run.problems
+    if issues and (strict or not quiet):
+        note(f"{len(issues)} claim(s) or interchange(s) could not be read:")
+        for message in issues[:20]:
+            note(f"  {message}")
+    if issues and strict:
+        errors.print("error: some claims could not be read (--strict)", markup=False)
+        raise typer.Exit(3)
+    return run.result

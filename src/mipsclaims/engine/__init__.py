@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .choices import QdcChoice, closing_codes
 from .codes import tables
-from .pipeline import evaluate_lines
+from .pipeline import evaluate_levels, evaluate_lines
 from .result import EngineResult, Level, as_level
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "QdcChoice",
     "as_level",
     "closing_codes",
+    "evaluate_levels",
     "evaluate_lines",
     "tables",
 ]

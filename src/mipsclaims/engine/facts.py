@@ -72,8 +72,11 @@ class FactStore:
     :meth:`groups`.
     """
 
-    def __init__(self, *, spill: bool = True) -> None:
-        """``spill=False`` keeps every fact in memory (nothing is written to disk)."""
+    def __init__(self, *, spill: bool = True, reread: bool = False) -> None:
+        """``spill=False`` keeps every fact in memory (nothing is written to disk);
+        ``reread``: facts kept in memory are handed over by every :meth:`groups`, not once
+        (phase 2 runs more than once: one run per entity level)."""
+        self._reread = reread
         self._spill_bytes = SPILL_BYTES if spill else float("inf")
         self._group_claims = max(1, GROUP_CLAIMS)
         self._held: dict[str, list[pl.DataFrame]] = {n: [] for n in _KINDS}
@@ -164,8 +167,8 @@ class FactStore:
         :func:`localised`); ``keys`` and ``splits`` of each group are empty (read them
         with :meth:`keys` and :meth:`splits`).
 
-        Facts never spilled are handed over as one group, once; spilled facts are read
-        back on every call.
+        Facts never spilled are handed over as one group, once (every time when
+        ``reread``); spilled facts are read back on every call.
         """
         if self._empty is None:
             return
@@ -174,7 +177,7 @@ class FactStore:
                 return
             combined = {n: _concat(self._held[n]) for n in PER_CLAIM}
             for name in PER_CLAIM:
-                self._held[name] = []
+                self._held[name] = [combined[name]] if self._reread else []
             yield localised(replace(self._empty, **combined))
             return
         self._spill()

@@ -18,7 +18,7 @@ Two phases, so that memory does not grow with the input:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -217,13 +217,26 @@ def evaluate_lines(
     ``spill=False`` keeps the facts in memory: nothing (member ids among it) is written
     to disk, and memory grows with the number of claims.
     """
-    level = as_level(level)
+    return evaluate_levels(lines, year, (level,), spill=spill)[0]
+
+
+def evaluate_levels(
+    lines: pl.DataFrame | pl.LazyFrame | Iterable[pl.DataFrame],
+    year: int,
+    levels: Sequence[Level],
+    *,
+    spill: bool = True,
+) -> list[EngineResult]:
+    """:func:`evaluate_lines` at each of ``levels``, reading ``lines`` once: phase 1 (the
+    per-claim facts) does not depend on the level, so only phase 2 runs per level
+    (``score --level both``)."""
+    checked = [as_level(level) for level in levels]
     t = _year_tables(year)
-    store = FactStore(spill=spill)
+    store = FactStore(spill=spill, reread=len(checked) > 1)
     _reduce_all(_batches_of(lines), year, t, store)
     if store.empty:
         store.add(_reduce(schema.empty_claim_lines(), year, t))
-    return _evaluate(store, year, level, t)
+    return [_evaluate(store, year, level, t) for level in checked]
 
 
 def _reduce_all(

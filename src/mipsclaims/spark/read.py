@@ -3,8 +3,9 @@ the library's own reader (one task reads whole files; Spark's ``binaryFile`` sou
 local paths, HDFS, S3, ABFS: whatever the cluster reads).
 
 ``claim_seq`` continues across files in the order given (within a directory or glob, by
-path), exactly as ``mipsclaims report FILE...`` numbers them: each file starts where the
-previous file's last read claim ended, so later files win in replacement and void.
+path), exactly as ``mipsclaims report FILE...`` numbers them (:mod:`mipsclaims.inputs`):
+each file starts past the previous file's last claim, read or quarantined, so later files
+win in replacement and void.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 import pyarrow as pa
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from .. import schema, x12
@@ -148,6 +149,17 @@ def _same_file(uri: str, entry: str) -> bool:
     return _key(uri) == _key("file:" + os.path.abspath(entry))
 
 
+def _renumbered_message() -> Column:
+    """A quarantined claim's message with its number in the whole input (``claim #N``, N
+    the offset ``claim_seq``), as the local reader writes it; other messages as they are."""
+    renumbered = F.concat(
+        F.lit("claim #"),
+        F.col("claim_seq").cast("string"),
+        F.regexp_replace(F.col(_MESSAGE), r"^claim #[0-9]+", ""),
+    )
+    return F.when(F.col(_KIND) == "quarantined", renumbered).otherwise(F.col(_MESSAGE))
+
+
 def read_837(spark: SparkSession, paths: str | Sequence[str]) -> Read837:
     """837P files (paths, directories or globs Spark can list) as canonical claim lines.
 
@@ -164,9 +176,11 @@ def read_837(spark: SparkSession, paths: str | Sequence[str]) -> Read837:
         lambda batches: _parse(batches, files), spark_schema(_PARSED_SCHEMA)
     ).persist(StorageLevel.MEMORY_AND_DISK)
     is_line = F.col(_KIND).isNull()
-    # Each file continues the sequence from the previous file's last read claim + 1.
+    # Each file continues the sequence past every claim of the previous file, read or
+    # quarantined (mipsclaims.inputs' one rule: an 837P numbers every claim it meets).
+    numbered_claim = is_line | (F.col(_KIND) == "quarantined")
     tops = from_arrow(
-        parsed.filter(is_line).groupBy(FILE).agg(F.max("claim_seq").alias("top")).toArrow()
+        parsed.filter(numbered_claim).groupBy(FILE).agg(F.max("claim_seq").alias("top")).toArrow()
     )
     next_by_file = dict(zip(tops[FILE].to_list(), tops["top"].to_list(), strict=True))
     offsets, start = [], 0
@@ -184,7 +198,7 @@ def read_837(spark: SparkSession, paths: str | Sequence[str]) -> Read837:
         F.col(FILE).alias("file_index"),
         F.col(_KIND).alias("kind"),
         "claim_seq",
-        F.col(_MESSAGE).alias("message"),
+        _renumbered_message().alias("message"),
         F.col(_N).alias("position"),
     )
     return Read837(
