@@ -27,7 +27,7 @@ import polars as pl
 from .. import schema, specs
 from .codes import CodeTables, tables
 from .counts import count_rows
-from .eligibility import eligible_options
+from .eligibility import Eligibility, eligible_options
 from .facts import FactStore, Reduced
 from .findings import FINDING_ORDER, find, finding_table
 from .instances import (
@@ -37,9 +37,9 @@ from .instances import (
     instance_marks,
     monthly_marks,
 )
-from .markers import claim_markers
+from .markers import Markers, claim_markers
 from .result import INSTANCE_SCHEMA, MONTHLY_SCHEMA, EngineResult, Level, as_level
-from .scope import kept, scope_counts, split_batch, superseded
+from .scope import BatchScope, kept, scope_counts, split_batch, superseded
 
 
 def _year_tables(year: int) -> CodeTables:
@@ -126,10 +126,21 @@ _CLAIM_REPEATED = ["tin", "npi", "source"]
 def _reduce(lines: pl.DataFrame, year: int, t: CodeTables) -> Reduced:
     """Everything that depends on one claim only, on a batch of whole claims."""
     batch = split_batch(lines, year)
-    claim_dx = batch.claim_dx
-    eligible = eligible_options(batch.claims, batch.lines, claim_dx, t)
-    markers = claim_markers(batch.lines, claim_dx, eligible.masks, eligible.groups, t)
+    eligible = eligible_options(batch.claims, batch.lines, batch.claim_dx, t)
+    markers = claim_markers(batch.lines, batch.claim_dx, eligible.masks, eligible.groups, t)
     findings = find(batch.claims, batch.lines, eligible.masks, markers.details, t)
+    return _facts(batch, eligible, markers, findings, t)
+
+
+def _facts(
+    batch: BatchScope,
+    eligible: Eligibility,
+    markers: Markers,
+    findings: pl.DataFrame,
+    t: CodeTables,
+) -> Reduced:
+    """What phase 2 needs of a reduced batch, compact: repeated texts categorical, only
+    the diagnoses that link episodes."""
     return Reduced(
         keys=batch.keys.with_columns(pl.col("tin").cast(pl.Categorical)),
         splits=batch.splits,
@@ -139,7 +150,7 @@ def _reduce(lines: pl.DataFrame, year: int, t: CodeTables) -> Reduced:
         markers=markers.ranks,
         details=markers.details.drop("conflicting_meanings"),
         visit_lines=eligible.visit_lines,
-        claim_dx=claim_dx.join(t.mkey_dx.select("dx").unique(), on="dx", how="semi"),
+        claim_dx=batch.claim_dx.join(t.mkey_dx.select("dx").unique(), on="dx", how="semi"),
         findings=findings.with_columns(pl.col(c).cast(pl.Categorical) for c in _REPEATED),
     )
 
