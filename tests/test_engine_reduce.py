@@ -1,0 +1,167 @@
+"""The integer-coded phase-1 reduction equals the string-based one it replaced.
+
+``reference_reduce`` is a frozen copy of the reduction before issue 17 item 3 (joins and
+group-bys on code texts). On random canonical tables, messy on purpose (codes in lower case
+or padded, irrelevant and null modifiers, several rendering NPIs per claim in interleaved
+runs, lines out of order, blank keys, other years), every fact of a batch and every output
+of the engine must be the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from mipsclaims import schema
+from mipsclaims.engine import evaluate_lines, pipeline
+from mipsclaims.engine.facts import _KINDS, Reduced
+from reference_reduce import reduce_reference
+
+D = dt.date
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+PROCEDURES = ["99213", "90791", "92012", "22526", "70486", "97802", "88305", "78300", "99497"]
+QDCS = ["G8733", "G8536", "1123F", "G9692", "G8783", "M1211", "G2081", "5015F", "G9902",
+        "G8431", "G8432", "3570F", "G9991", "1100F", "G0444", "G8427"]  # fmt: skip
+OTHER = ["36415", "A0021", "XXXXX", ""]
+DX = ["E1010", "E11.65", " m48.40xa", "M4841XA", "Z0000", "F3010", "B20", "M81.8", "O99345"]
+MODS = ["8P", "1P", "2P", "3P", "95", "GT", "FQ", "52", "73", "93", "GQ", "25"]
+
+
+def _messy(code: str) -> st.SearchStrategy[str]:
+    return st.sampled_from([code, code, code, code.lower(), f" {code} "])
+
+
+@st.composite
+def line_tables(draw: st.DrawFn, year: int = 2025) -> pl.DataFrame:
+    """A random canonical table of a few claims (claim fields repeated on their lines)."""
+    rows = []
+    for seq in range(draw(st.integers(1, 7))):
+        npis = draw(st.lists(st.sampled_from(["1000000001", "1000000002", "", None]), min_size=1,
+                             max_size=3))  # fmt: skip
+        month = draw(st.integers(1, 12))
+        claim = {
+            "source": draw(st.sampled_from(["a.837", "b.837"])),
+            "interchange_control": "000000001",
+            "claim_seq": seq,
+            "claim_id": draw(st.sampled_from(["C1", "C2", "C3", "", None])),
+            "frequency": draw(st.sampled_from(["1", "1", "7", "8", " 7", None])),
+            "filing_indicator": draw(st.sampled_from(["MB", "MB", "MB", "mb ", "CI", None])),
+            "payer_id": "X",
+            "tin": draw(st.sampled_from(["111111111", "111111111", "222222222", "", None])),
+            "billing_npi": "1000000001",
+            "patient_id": draw(st.sampled_from(["P1", "P2", "P3", "", None])),
+            "patient_name": "DOE, JANE",
+            "birth_date": draw(
+                st.sampled_from(
+                    [D(1940, 5, 1), D(1960, 2, 29), D(2000, 1, 1), D(2021, 6, 30), None]
+                )
+            ),
+            "sex": draw(st.sampled_from(["F", "M", " f", "U", None])),
+            "claim_pos": draw(st.sampled_from(["11", "02", "", None])),
+            "diagnosis_codes": draw(st.lists(st.sampled_from(DX), max_size=3)),
+        }
+        for number in range(1, draw(st.integers(1, 5)) + 1):
+            code = draw(
+                st.one_of(
+                    st.sampled_from(PROCEDURES).flatmap(_messy),
+                    st.sampled_from(QDCS).flatmap(_messy),
+                    st.sampled_from(OTHER),
+                )
+            )
+            day = draw(st.sampled_from([D(year, month, 1 + number), D(year - 1, 12, 30), None]))
+            rows.append(
+                claim
+                | {
+                    "rendering_npi": draw(st.sampled_from(npis)),
+                    "line_number": number,
+                    "procedure_code": code,
+                    "modifiers": draw(
+                        st.one_of(st.just([]), st.lists(st.sampled_from(MODS), max_size=3))
+                    ),
+                    "line_pos": draw(st.sampled_from(["", "02", "11", None, None])),
+                    "charge": draw(st.sampled_from([0.0, 0.01, 12.5, None])),
+                    "units": 1.0,
+                    "service_date": day,
+                    "service_date_end": day,
+                    "diagnosis_pointers": [1],
+                }
+            )
+    frame = pl.DataFrame(rows, schema=schema.CLAIM_LINE_SCHEMA, orient="row")
+    if draw(st.booleans()):  # lines out of input order (a hand-built table may be)
+        frame = frame.sample(fraction=1.0, shuffle=True, seed=draw(st.integers(0, 99)))
+    return frame
+
+
+def _canonical(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows in one order whatever the order they were built in (lists are not sort keys)."""
+    frame = frame.with_columns(pl.col(pl.Categorical).cast(pl.String))
+    keys = [c for c, d in frame.schema.items() if not isinstance(d, pl.List)]
+    return frame.sort(keys, nulls_last=True) if keys else frame
+
+
+def assert_same_facts(new: Reduced, old: Reduced) -> None:
+    for name in _KINDS:
+        got, want = getattr(new, name), getattr(old, name)
+        assert got.schema == want.schema, name
+        assert_frame_equal(_canonical(got), _canonical(want))
+    # The order phase 2 relies on: candidates by uid, ranks by (uid, mkey).
+    assert new.claims["uid"].to_list() == list(range(new.claims.height))
+    assert_frame_equal(new.claims, old.claims, categorical_as_str=True)
+    assert_frame_equal(new.markers, old.markers)
+
+
+@SETTINGS
+@given(line_tables(), st.sampled_from([2025, 2023]))
+def test_reduction_equals_the_string_based_reference(lines, year):
+    t = pipeline._year_tables(year)
+    assert_same_facts(pipeline._reduce(lines, year, t), reduce_reference(lines, year, t))
+
+
+@SETTINGS
+@given(line_tables(), st.sampled_from(["tin-npi", "tin"]))
+def test_engine_results_equal_the_reference_reduction(lines, level):
+    new = evaluate_lines(lines, 2025, level=level)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pipeline, "_reduce", reduce_reference)
+        old = evaluate_lines(lines, 2025, level=level)
+    for name in ("rows", "scope", "instances", "findings", "monthly"):
+        assert_frame_equal(getattr(new, name), getattr(old, name))
+
+
+def test_a_hand_built_batch_has_markers_and_findings_in_both():
+    """Not vacuous: eligibility, a marker and findings are there, the same in both."""
+    lines = _sample_table()
+    t = pipeline._year_tables(2025)
+    r = reduce_reference(lines, 2025, t)
+    assert r.markers.height > 0 and r.markers["rank"].max() > 0
+    assert set(r.findings["kind"].cast(pl.String)) >= {"qdc_nonzero_charge", "wasted_qdc"}
+    assert_same_facts(pipeline._reduce(lines, 2025, t), r)
+
+
+def _sample_table() -> pl.DataFrame:
+    """Hand-built: an elder-maltreatment screen (181) met by a charged QDC; a wasted QDC."""
+    base = {
+        "source": "s.837", "interchange_control": "1", "claim_id": "C", "frequency": "1",
+        "filing_indicator": "MB", "payer_id": "X", "tin": "111111111",
+        "billing_npi": "1000000001", "rendering_npi": "1000000001", "patient_id": "P1",
+        "patient_name": "DOE, JANE", "birth_date": D(1950, 1, 1), "sex": "F", "claim_pos": "11",
+        "units": 1.0, "service_date": D(2025, 3, 1), "service_date_end": D(2025, 3, 1),
+        "diagnosis_pointers": [1], "line_pos": None,
+    }  # fmt: skip
+    rows = [
+        base | {"claim_seq": 0, "diagnosis_codes": ["E1010"], "line_number": 1,
+                "procedure_code": "92012", "modifiers": [], "charge": 80.0},
+        base | {"claim_seq": 0, "diagnosis_codes": ["E1010"], "line_number": 2,
+                "procedure_code": "G8733", "modifiers": [], "charge": 5.0},
+        base | {"claim_seq": 1, "diagnosis_codes": [], "line_number": 1,
+                "procedure_code": "36415", "modifiers": [], "charge": 3.0},
+        base | {"claim_seq": 1, "diagnosis_codes": [], "line_number": 2,
+                "procedure_code": "G8536", "modifiers": [], "charge": 0.0},
+    ]  # fmt: skip
+    return pl.DataFrame(rows, schema=schema.CLAIM_LINE_SCHEMA, orient="row")
