@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import polars as pl
 
-from .codes import FLU_SEASON_MONTHS, CodeTables, tables
+from .codes import FLU_SEASON_MONTHS, CodeTables, code_ids, mod_mask, tables
 
 K = TypeVar("K", bound=Hashable)
 
@@ -51,10 +51,12 @@ def age_months(birth: pl.Expr, on: pl.Expr) -> pl.Expr:
 
 @dataclass(frozen=True)
 class OptionMasks:
-    """One year's options as bit masks, and what maps codes and diagnoses to them."""
+    """One year's options as bit masks, and what maps codes and diagnoses to them (codes
+    and diagnoses as the year's code ids, :func:`.codes.code_ids`; modifiers as its
+    modifier bits)."""
 
     procedures: pl.DataFrame  # code, rule_bit, mask: a code's options under one rule
-    mod_fails: pl.DataFrame  # mod, fails: bits of the rules that exclude the modifier
+    mod_fails: tuple[tuple[int, int], ...]  # (modifier mask, rule bit): rules excluding any
     pos_fails: pl.DataFrame  # pos, fails: bits of the rules that exclude the place
     dx: pl.DataFrame  # dx, mask: options listing the diagnosis
     dx_excluded: pl.DataFrame  # dx, mask: options excluding the diagnosis
@@ -75,16 +77,22 @@ def _or_by(pairs: Iterable[tuple[K, int]]) -> dict[K, int]:
     return acc
 
 
-def _mask_frame(pairs: Iterable[tuple[Hashable, int]], key: str, value: str) -> pl.DataFrame:
+def _mask_frame(
+    pairs: Iterable[tuple[Hashable, int]], key: str, value: str, dtype: pl.DataType = _S
+) -> pl.DataFrame:
     """(key, value): the bits OR-ed per key (tables of one year; built once)."""
     acc = _or_by(pairs)
-    return pl.DataFrame({key: list(acc), value: list(acc.values())}, schema={key: _S, value: _I64})
+    return pl.DataFrame(
+        {key: list(acc), value: list(acc.values())}, schema={key: dtype, value: _I64}
+    )
 
 
 @functools.cache
 def option_masks(year: int) -> OptionMasks:
     """The option masks of ``year`` (cached; from :func:`codes.tables`)."""
     t = tables(year)
+    ids = code_ids(year)
+    code = pl.Enum(ids.enum.categories)
     if t.options.height > MAX_BITS or t.exclusion_rules.height > MAX_BITS:
         raise ValueError(f"{year}: more than {MAX_BITS} options or rules do not fit a mask")
     procs = _or_by(
@@ -105,21 +113,21 @@ def option_masks(year: int) -> OptionMasks:
                 "rule_bit": [1 << rule for _, rule in procs],
                 "mask": list(procs.values()),
             },
-            schema={"code": _S, "rule_bit": _I64, "mask": _I64},
+            schema={"code": code, "rule_bit": _I64, "mask": _I64},
         ),
-        mod_fails=_mask_frame(
-            ((m, 1 << r["rule"]) for r in rules for m in r["mod_excl"]), "mod", "fails"
+        mod_fails=tuple(
+            (mod_mask(r["mod_excl"], ids.mod_bits), 1 << r["rule"]) for r in rules if r["mod_excl"]
         ),
         pos_fails=_mask_frame(
             ((p, 1 << r["rule"]) for r in rules for p in r["pos_excl"]), "pos", "fails"
         ),
-        dx=_mask_frame(((d, 1 << o) for o, d in t.option_dx.iter_rows()), "dx", "mask"),
+        dx=_mask_frame(((d, 1 << o) for o, d in t.option_dx.iter_rows()), "dx", "mask", code),
         dx_excluded=_mask_frame(
-            ((d, 1 << o) for o, d in t.option_dx_exclusions.iter_rows()), "dx", "mask"
+            ((d, 1 << o) for o, d in t.option_dx_exclusions.iter_rows()), "dx", "mask", code
         ),
         additional=pl.DataFrame(
             [(code, 1 << opt, n) for opt, code, n in addl.iter_rows()],
-            schema={"code": _S, "bit": _I64, "need": pl.UInt32()},
+            schema={"code": code, "bit": _I64, "need": pl.UInt32()},
             orient="row",
         ),
         options=t.options.join(t.mkeys, on=["measure_id", "stratum"]).select(
@@ -136,34 +144,20 @@ def option_masks(year: int) -> OptionMasks:
 def line_masks(lines: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
     """(uid, claim_seq, line_number, mask): the options each denominator line qualifies for.
 
-    A line fails an exclusion rule when one of its modifiers or its place of service is
-    listed by it; its options are those of its code under every rule it does not fail.
-    Modifiers are looked at on the few lines that carry any, and options are resolved once
-    per distinct (code, failed rules).
+    A line fails an exclusion rule when one of its modifiers (a bit of its ``mods``) or its
+    place of service is listed by it; its options are those of its code under every rule
+    it does not fail, resolved once per distinct (code id, failed rules).
     """
-    den = (
-        lines.select("uid", "claim_seq", "line_number", "code", "modifiers", "pos")
-        .join(m.procedures.select("code").unique(), on="code", how="semi")
-        .with_row_index("row")
+    mods = pl.col("mods")
+    fails = (
+        pl.col("pos")
+        .replace_strict(m.pos_fails["pos"], m.pos_fails["fails"], default=0, return_dtype=_I64)
+        .fill_null(0)
     )
-    mod_fails = (
-        den.filter(pl.col("modifiers").list.len() > 0)
-        .select("row", pl.col("modifiers").alias("mod"))
-        .explode("mod")
-        .join(m.mod_fails, on="mod")
-        .group_by("row")
-        .agg(pl.col("fails").bitwise_or().alias("mod_fails"))
-    )
-    den = (
-        den.join(m.pos_fails, on="pos", how="left")
-        .join(mod_fails, on="row", how="left")
-        .select(
-            "uid",
-            "claim_seq",
-            "line_number",
-            "code",
-            (pl.col("fails").fill_null(0) | pl.col("mod_fails").fill_null(0)).alias("fails"),
-        )
+    for excluded, rule_bit in m.mod_fails:
+        fails = fails | pl.when((mods & excluded) != 0).then(pl.lit(rule_bit, _I64)).otherwise(0)
+    den = lines.join(m.procedures.select("code").unique(), on="code", how="semi").select(
+        "uid", "claim_seq", "line_number", "code", fails.alias("fails")
     )
     resolved = (
         den.select("code", "fails")

@@ -13,7 +13,7 @@ import functools
 import polars as pl
 
 from ..schema import short_hash
-from .codes import CodeTables, tables
+from .codes import CodeTables, code_ids, tables
 from .eligibility import option_bit
 
 FINDING_SCHEMA: dict[str, pl.DataType] = {
@@ -55,9 +55,10 @@ def qdc_measures(year: int) -> pl.DataFrame:
     quality code of ``year``, the measures using it (cached)."""
     t = tables(year)
     bits = t.options.group_by("measure_id").agg(option_bit().sum().alias("bits"))
+    code = pl.Enum(code_ids(year).enum.categories)
     return (
         t.performance_codes.join(t.performance, on="pidx")
-        .select("code", "measure_id")
+        .select(pl.col("code").cast(code), "measure_id")
         .unique()
         .join(bits, on="measure_id", how="left")
         .group_by("code")
@@ -100,7 +101,7 @@ def _finding(
             "measure_id"
         ),
         "service_date",
-        code.alias("code"),
+        code.cast(pl.String).alias("code"),
         (detail if detail is not None else pl.lit(None, dtype=pl.String)).alias("detail"),
         (charge if charge is not None else pl.lit(None, dtype=pl.Float64)).alias("charge"),
     )
@@ -119,8 +120,15 @@ def find(
     ``masks`` (uid, mask) are the claims' eligible options (eligibility.Eligibility), and
     ``markers`` the QDC details (markers.Markers.details) keyed by (uid, mkey).
     """
-    # Only quality-code lines can raise a finding; claim fields are added when read.
-    lines = lines.filter(pl.col("code").is_in(list(t.qdc_codes | t.other_year_qdc_codes)))
+    # Only quality-code lines can raise a finding; claim fields are added when read. Code
+    # ids index what is known of each code.
+    ids = code_ids(t.year)
+    code_id = lines["code"].to_physical()
+    is_qdc, is_other = ids.is_qdc.gather(code_id), ids.is_other_year_qdc.gather(code_id)
+    not_denominator = ~ids.is_denominator.gather(code_id)
+    lines = lines.with_columns(
+        is_qdc.alias("_qdc"), is_other.alias("_other"), not_denominator.alias("_not_den")
+    ).filter(pl.col("_qdc") | pl.col("_other"))
     parts: list[pl.DataFrame] = []
     conflicts = (
         markers.filter(pl.col("conflicting"))
@@ -149,7 +157,7 @@ def find(
             + "); the most advantageous counts",
         )
     )
-    qdc_lines = lines.filter(pl.col("code").is_in(list(t.qdc_codes)))
+    qdc_lines = lines.filter("_qdc")
     used = qdc_lines.select("uid", "line_number", "code").join(qdc_measures(t.year), on="code")
     useful = (
         used.join(masks, on="uid")
@@ -160,8 +168,11 @@ def find(
         used.join(useful, on=["uid", "line_number"], how="anti")
         .select("uid", "line_number", "code", "measures")
         .unique(subset=["uid", "line_number", "code"])
-        .filter(~pl.col("code").is_in(list(t.denominator_codes)))
-        .join(qdc_lines.select("uid", "line_number", "service_date"), on=["uid", "line_number"])
+        .join(
+            qdc_lines.select("uid", "line_number", "service_date", "_not_den"),
+            on=["uid", "line_number"],
+        )
+        .filter("_not_den")
     )
     parts.append(
         _finding(
@@ -176,8 +187,7 @@ def find(
             + " on a claim not in that measure's denominator",
         )
     )
-    not_denominator = ~pl.col("code").is_in(list(t.denominator_codes))
-    wrong_year = lines.filter(pl.col("code").is_in(list(t.other_year_qdc_codes)) & not_denominator)
+    wrong_year = lines.filter(pl.col("_other") & pl.col("_not_den"))
     parts.append(
         _finding(
             wrong_year,
@@ -186,7 +196,7 @@ def find(
             detail=pl.lit(f"quality code of another performance year, not a QDC in {t.year}"),
         )
     )
-    charged = qdc_lines.filter(not_denominator & (pl.col("charge") > MAX_QDC_CHARGE))
+    charged = qdc_lines.filter(pl.col("_not_den") & (pl.col("charge") > MAX_QDC_CHARGE))
     parts.append(
         _finding(
             charged,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from ..schema import PERFORMANCE_MODIFIERS
-from .codes import CodeTables, marker_rank, tables
+from .codes import CodeTables, code_ids, marker_rank, mod_mask, tables
 from .eligibility import option_bit
 
 _PERF_MODS = sorted(PERFORMANCE_MODIFIERS)
@@ -34,10 +34,15 @@ RANKS = pl.DataFrame(
 )
 
 
-def qdc_label() -> pl.Expr:
-    """How a QDC is shown: ``CODE`` or ``CODE-MOD`` with the line's performance modifier."""
-    pm = pl.col("modifiers").list.set_intersection(pl.lit(_PERF_MODS)).list.sort().list.first()
-    return pl.when(pm.is_null()).then(pl.col("code")).otherwise(pl.col("code") + "-" + pm)
+def qdc_label(bits: dict[str, int]) -> pl.Expr:
+    """How a QDC is shown: ``CODE`` or ``CODE-MOD`` with the line's performance modifier
+    (the first in sort order, of the line's modifier bits ``mods``)."""
+    suffix: pl.Expr = pl.lit("")
+    for mod in reversed(_PERF_MODS):
+        suffix = (
+            pl.when((pl.col("mods") & bits[mod]) != 0).then(pl.lit(f"-{mod}")).otherwise(suffix)
+        )
+    return pl.col("code").cast(pl.String) + suffix
 
 
 @functools.cache
@@ -62,27 +67,40 @@ def performance_options(year: int) -> pl.DataFrame:
     )
 
 
+@functools.cache
+def _quality_codes(year: int) -> pl.DataFrame:
+    """pidx, code (code id), listed (modifier bits), on_dx: the quality codes of ``year``."""
+    t, ids = tables(year), code_ids(year)
+    listed = [mod_mask(mods, ids.mod_bits) for mods in t.performance_codes["mods"].to_list()]
+    return t.performance_codes.select(
+        "pidx",
+        pl.col("code").cast(pl.Enum(ids.enum.categories)),
+        pl.Series("listed", listed, dtype=_I64),
+        "on_dx",
+    )
+
+
 def matching_qdcs(lines: pl.DataFrame, claim_dx: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
     """Quality codes matched by a line (or, for ICD-10 quality codes, a header diagnosis).
 
-    Lines without modifiers (most) match the quality codes that list none, as themselves;
-    only lines with modifiers need the list tests.
+    Modifiers are bit masks (``mods`` of a line, ``listed`` of a quality code): a code that
+    lists modifiers needs one of them, one that lists none needs no performance modifier.
     """
-    line_codes = t.performance_codes.filter(~pl.col("on_dx"))
-    joined = lines.select("uid", "code", "modifiers").join(line_codes, on="code", how="inner")
-    bare = pl.col("modifiers").list.len() == 0
-    plain = joined.filter(bare & (pl.col("mods").list.len() == 0)).select(
-        "uid", "pidx", "code", pl.col("code").alias("label")
+    ids = code_ids(t.year)
+    quality = _quality_codes(t.year)
+    perf = mod_mask(_PERF_MODS, ids.mod_bits)
+    mods, listed = pl.col("mods"), pl.col("listed")
+    ok = pl.when(listed != 0).then((mods & listed) != 0).otherwise((mods & perf) == 0)
+    on_lines = (
+        lines.select("uid", "code", "mods")
+        .join(quality.filter(~pl.col("on_dx")), on="code", how="inner")
+        .filter(ok)
+        .select("uid", "pidx", "code", qdc_label(ids.mod_bits).alias("label"))
     )
-    modded = joined.filter(~bare)
-    hits_listed = pl.col("modifiers").list.set_intersection(pl.col("mods")).list.len() > 0
-    no_perf_mod = pl.col("modifiers").list.set_intersection(pl.lit(_PERF_MODS)).list.len() == 0
-    ok = pl.when(pl.col("mods").list.len() > 0).then(hits_listed).otherwise(no_perf_mod)
-    on_lines = modded.filter(ok).select("uid", "pidx", "code", qdc_label().alias("label"))
-    on_dx = claim_dx.join(
-        t.performance_codes.filter(pl.col("on_dx")), left_on="dx", right_on="code"
-    ).select("uid", "pidx", pl.col("dx").alias("code"), pl.col("dx").alias("label"))
-    return pl.concat([plain, on_lines, on_dx])
+    on_dx = claim_dx.join(quality.filter(pl.col("on_dx")), left_on="dx", right_on="code").select(
+        "uid", "pidx", pl.col("dx").alias("code"), pl.col("dx").cast(pl.String).alias("label")
+    )
+    return pl.concat([on_lines, on_dx])
 
 
 @dataclass(frozen=True)

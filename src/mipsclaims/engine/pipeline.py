@@ -150,7 +150,9 @@ def _facts(
         markers=markers.ranks,
         details=markers.details.drop("conflicting_meanings"),
         visit_lines=eligible.visit_lines,
-        claim_dx=batch.claim_dx.join(t.mkey_dx.select("dx").unique(), on="dx", how="semi"),
+        claim_dx=batch.claim_dx.with_columns(pl.col("dx").cast(pl.String)).join(
+            t.mkey_dx.select("dx").unique(), on="dx", how="semi"
+        ),
         findings=findings.with_columns(pl.col(c).cast(pl.Categorical) for c in _REPEATED),
     )
 
