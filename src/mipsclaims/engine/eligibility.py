@@ -91,10 +91,10 @@ def _mask_frame(
 def option_masks(year: int) -> OptionMasks:
     """The option masks of ``year`` (cached; from :func:`codes.tables`)."""
     t = tables(year)
-    ids = code_ids(year)
-    code = pl.Enum(ids.enum.categories)
     if t.options.height > MAX_BITS or t.exclusion_rules.height > MAX_BITS:
         raise ValueError(f"{year}: more than {MAX_BITS} options or rules do not fit a mask")
+    ids = code_ids(year)
+    code = pl.Enum(ids.enum.categories)
     procs = _or_by(
         ((r["code"], r["rule"]), 1 << r["opt"]) for r in t.option_procedures.iter_rows(named=True)
     )
