@@ -337,9 +337,12 @@ def as_code(texts: pl.Series, enum: pl.Enum, normalise: Callable[[pl.Expr], pl.E
     form only for texts that miss and are not already in normal form (upper-case letters
     and digits), so the string work is on the few texts that need it."""
     ids = texts.cast(enum, strict=False)
-    missed = ids.is_null() & texts.str.contains(r"[^0-9A-Z]")
-    if missed.any():
-        where = missed.arg_true()
+    where = ids.is_null().arg_true()
+    if where.len() == 0:
+        return ids
+    missed = texts.gather(where)
+    where = where.filter(missed.str.contains(r"[^0-9A-Z]").fill_null(False))
+    if where.len():
         fixed = pl.select(normalise(pl.lit(texts.gather(where)))).to_series()
         ids = ids.scatter(where, fixed.cast(enum, strict=False))
     return ids

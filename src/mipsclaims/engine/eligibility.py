@@ -18,6 +18,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
 import polars as pl
 
 from .codes import FLU_SEASON_MONTHS, CodeTables, code_ids, mod_mask, tables
@@ -201,23 +202,22 @@ def _demographics(claims: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
     return facts.select("uid", demo.alias("demo"))
 
 
-def _claim_mask(claim_dx: pl.DataFrame, table: pl.DataFrame, name: str) -> pl.DataFrame:
-    """(uid, name): the options listing one of a claim's diagnoses in ``table``."""
-    return (
-        claim_dx.join(table, on="dx").group_by("uid").agg(pl.col("mask").bitwise_or().alias(name))
-    )
+def _or_by_uid(frame: pl.DataFrame, value: str, n: int) -> np.ndarray:
+    """The ``value`` bits of ``frame`` OR-ed per ``uid``, as an array indexed by uid (uids
+    are dense, 0 .. n-1): a scatter, not a group-by."""
+    out = np.zeros(n, dtype=np.int64)
+    np.bitwise_or.at(out, frame["uid"].to_numpy(), frame[value].to_numpy())
+    return out
 
 
 def _additional_mask(lines: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
-    """(uid, addl): the options all of whose additional procedure codes are on the claim."""
+    """(uid, bit): the options all of whose additional procedure codes are on the claim."""
     return (
         lines.select("uid", "code")
         .join(m.additional, on="code")
         .group_by("uid", "bit")
         .agg(pl.col("code").n_unique().alias("n"), pl.col("need").first())
         .filter(pl.col("n") == pl.col("need"))
-        .group_by("uid")
-        .agg(pl.col("bit").sum().alias("addl"))
     )
 
 
@@ -232,7 +232,10 @@ def _expand(frame: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
         .select("mask", "mkey")
         .unique()
     )
-    return frame.join(per_mask, on="mask").drop("mask")
+    # In the order of ``frame``, then of mkey: (uid, mkey) order for a frame in uid order.
+    return frame.join(per_mask.sort("mask", "mkey"), on="mask", maintain_order="left_right").drop(
+        "mask"
+    )
 
 
 @dataclass(frozen=True)
@@ -248,36 +251,33 @@ def eligible_options(
     claims: pl.DataFrame, lines: pl.DataFrame, claim_dx: pl.DataFrame, t: CodeTables
 ) -> Eligibility:
     """Eligible options and measure-strata of each claim (with its diagnoses ``claim_dx``:
-    uid, dx), and the qualifying lines of visit measures (counted per line)."""
+    uid, dx), and the qualifying lines of visit measures (counted per line).
+
+    ``claims`` are a batch's candidates, whose uids are dense (0 .. n-1) and in order: each
+    test's masks are OR-ed into one array indexed by uid, and combined element-wise.
+    """
     m = option_masks(t.year)
+    n = claims.height
     qual = line_masks(lines, m)
-    eligible = (
-        qual.group_by("uid")
-        .agg(pl.col("mask").bitwise_or())
-        .join(_demographics(claims, m), on="uid")
-        .join(_claim_mask(claim_dx, m.dx, "dx"), on="uid", how="left")
-        .join(_claim_mask(claim_dx, m.dx_excluded, "excluded"), on="uid", how="left")
-        .join(_additional_mask(lines, m), on="uid", how="left")
-    )
-    no_dx_needed, no_addl_needed = ~m.needs_dx, ~m.needs_additional
+    demo = _demographics(claims, m)["demo"].to_numpy()
+    dx = _or_by_uid(claim_dx.join(m.dx, on="dx"), "mask", n)
+    excluded = _or_by_uid(claim_dx.join(m.dx_excluded, on="dx"), "mask", n)
+    addl = _or_by_uid(_additional_mask(lines, m), "bit", n)
     met = (
-        pl.col("mask")
-        & pl.col("demo")
-        & (pl.col("dx").fill_null(0) | no_dx_needed)
-        & (pl.col("addl").fill_null(0) | no_addl_needed)
+        _or_by_uid(qual, "mask", n)
+        & demo
+        & (dx | ~m.needs_dx)
+        & (addl | ~m.needs_additional)
+        & ~excluded
     )
-    excluded = pl.col("excluded").fill_null(0)
-    masks = eligible.select("uid", (met & ~excluded).alias("mask")).filter(pl.col("mask") != 0)
-    visit = (
-        qual.join(masks.rename({"mask": "eligible"}), on="uid")
-        .select(
-            "uid",
-            "claim_seq",
-            "line_number",
-            (pl.col("mask") & pl.col("eligible") & m.per_line).alias("mask"),
-        )
-        .filter(pl.col("mask") != 0)
+    eligible = np.flatnonzero(met)
+    masks = pl.DataFrame(
+        {"uid": eligible, "mask": met[eligible]}, schema={"uid": _I64, "mask": _I64}
     )
+    per_line = pl.Series(met & m.per_line).gather(qual["uid"])
+    visit = qual.select(
+        "uid", "claim_seq", "line_number", (pl.col("mask") & per_line).alias("mask")
+    ).filter(pl.col("mask") != 0)
     return Eligibility(
         masks=masks,
         groups=_expand(masks, m),

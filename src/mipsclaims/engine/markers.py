@@ -124,7 +124,7 @@ def claim_markers(
     """Per eligible (uid, mkey): marker rank; and where QDCs were found, which and conflicts.
 
     ``masks`` (uid, mask) are the claims' eligible options, ``groups`` (uid, mkey) their
-    eligible measure-strata.
+    eligible measure-strata, in (uid, mkey) order.
     """
     hits = (
         matching_qdcs(lines, claim_dx, t)
@@ -177,10 +177,8 @@ def claim_markers(
             "conflicting_meanings",
         )
     )
-    # In uid order, as phase 2 reads them (cheaper sorted here, a batch at a time).
-    ranks = (
-        groups.join(details.select(*key, "rank"), on=key, how="left")
-        .with_columns(pl.col("rank").fill_null(0))
-        .sort(key)
-    )
+    # In (uid, mkey) order, as phase 2 reads them: the order of ``groups``.
+    ranks = groups.join(
+        details.select(*key, "rank"), on=key, how="left", maintain_order="left"
+    ).with_columns(pl.col("rank").fill_null(0))
     return Markers(ranks=ranks, details=details.drop("rank"))

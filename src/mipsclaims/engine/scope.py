@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from ..errors import MipsClaimsError
@@ -112,25 +113,35 @@ def _normal_dx(dx: pl.Expr) -> pl.Expr:
     return dx.str.replace_all(r"[.\s]", "").str.to_uppercase()
 
 
-def _modifier_mask(modifiers: pl.Series, bits: dict[str, int]) -> pl.Series:
+def _modifier_mask(modifiers: pl.Expr, bits: dict[str, int]) -> pl.Expr:
     """Per line, the bit mask of its modifiers (:attr:`.codes.CodeIds.mod_bits`; others
-    are not looked at); only lines with modifiers are read."""
-    mask = pl.repeat(0, modifiers.len(), dtype=pl.Int64, eager=True)
-    where = (modifiers.list.len() > 0).fill_null(False).arg_true()
-    if where.len() == 0:
-        return mask
-    each = (
-        pl.DataFrame({"row": where, "mod": modifiers.gather(where)})
-        .explode("mod")
-        .with_columns(
-            pl.col("mod").replace_strict(
-                list(bits), list(bits.values()), default=0, return_dtype=pl.Int64
-            )
-        )
-        .group_by("row")
-        .agg(pl.col("mod").bitwise_or())
-    )
-    return mask.scatter(each["row"], each["mod"].fill_null(0))
+    are not looked at)."""
+    each = pl.element().replace_strict(list(bits), list(bits.values()), default=0,
+                                       return_dtype=pl.Int64)  # fmt: skip
+    return modifiers.list.eval(each.bitwise_or()).list.first().fill_null(0)
+
+
+def _per_split(split_id: pl.Series, first: pl.Series, dates: pl.Series) -> pl.DataFrame:
+    """claim_date (earliest line date) and n_lines of each split, by split id (numpy
+    reductions over the integer ids: no group-by)."""
+    n = first.len()
+    ids = split_id.to_numpy()
+    none = np.iinfo(np.int32).max
+    days = dates.cast(pl.Int32).fill_null(none).to_numpy()
+    if split_id.is_sorted():  # one run per split: reduce each run
+        earliest = np.minimum.reduceat(days, first.to_numpy()) if n else days[:0]
+    else:
+        earliest = np.full(n, none, dtype=np.int32)
+        np.minimum.at(earliest, ids, days)
+    date = pl.Series("claim_date", earliest, dtype=pl.Int32)
+    date = date.scatter((date == none).arg_true(), None).cast(pl.Date)  # no dated line
+    return pl.DataFrame([date, pl.Series("n_lines", np.bincount(ids, minlength=n), pl.UInt32)])
+
+
+def _claim_lengths(seq: pl.Series) -> pl.Series:
+    """Lines of each claim of ``seq`` (claim_seq of lines in claim order), in claim order."""
+    starts = np.flatnonzero(np.diff(seq.to_numpy(), prepend=-1) != 0)
+    return pl.Series("n_lines", np.diff(starts, append=seq.len()).astype(np.uint32))
 
 
 def _split_ids(lines: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
@@ -180,12 +191,7 @@ def split_batch(lines: pl.DataFrame, year: int) -> BatchScope:
     if not lines["claim_seq"].is_sorted():
         lines = lines.sort("claim_seq", maintain_order=True)
     split_id, first = _split_ids(lines)
-    per_split = (
-        pl.DataFrame({"split": split_id, "service_date": lines["service_date"]})
-        .group_by("split")
-        .agg(pl.col("service_date").min().alias("claim_date"), pl.len().alias("n_lines"))
-        .sort("split")
-    )
+    per_split = _per_split(split_id, first, lines["service_date"])
     split = (
         lines.select(
             "claim_seq",
@@ -196,7 +202,6 @@ def split_batch(lines: pl.DataFrame, year: int) -> BatchScope:
             "patient_id",
             "birth_date",
             "sex",
-            "diagnosis_codes",
             "frequency",
             "filing_indicator",
         )
@@ -205,7 +210,8 @@ def split_batch(lines: pl.DataFrame, year: int) -> BatchScope:
             pl.col("frequency").str.strip_chars(),
             pl.col("filing_indicator").str.strip_chars().str.to_uppercase(),
             per_split["claim_date"],
-            per_split["n_lines"].cast(pl.UInt32),
+            per_split["n_lines"],
+            first.alias("row"),
         )
         .with_columns(_own_reason().cast(_OWN).alias("own"), _late_reason(year).alias("reason"))
     )
@@ -216,7 +222,7 @@ def split_batch(lines: pl.DataFrame, year: int) -> BatchScope:
         "claim_id",
         pl.col("frequency").cast(_ACTION, strict=False).alias("action"),
         "own",
-        split.group_by("claim_seq", maintain_order=True).agg(pl.col("n_lines").sum())["n_lines"],
+        _claim_lengths(lines["claim_seq"]),
     )
     own = pl.col("own").is_null()
     # Only the late reasons of claims without one of their own can count (section 9).
@@ -257,7 +263,7 @@ def split_batch(lines: pl.DataFrame, year: int) -> BatchScope:
         "claim_seq",
         "line_number",
         "code",
-        _modifier_mask(kept["modifiers"], ids.mod_bits).alias("mods"),
+        _modifier_mask(pl.col("modifiers"), ids.mod_bits).alias("mods"),
         pl.coalesce(
             pl.col("line_pos").replace("", None), pl.col("claim_pos").replace("", None)
         ).alias("pos"),
@@ -265,14 +271,16 @@ def split_batch(lines: pl.DataFrame, year: int) -> BatchScope:
         "service_date",
     )
     # Diagnoses of the year's logic only (others match nothing), as code ids.
-    claim_dx = claims.select("uid", pl.col("diagnosis_codes").alias("dx")).explode("dx")
+    claim_dx = pl.DataFrame(
+        {"uid": claims["uid"], "dx": lines["diagnosis_codes"].gather(claims["row"])}
+    ).explode("dx")
     claim_dx = claim_dx.with_columns(as_code(claim_dx["dx"], ids.enum, _normal_dx)).filter(
         pl.col("dx").is_not_null()
     )
     return BatchScope(
         keys=keys,
         splits=splits,
-        claims=claims.drop("diagnosis_codes", "split"),
+        claims=claims.drop("split", "row"),
         lines=in_lines,
         claim_dx=claim_dx,
     )
