@@ -68,6 +68,7 @@ class OptionMasks:
     needs_dx: int  # options that list diagnoses
     needs_additional: int  # options that list additional procedure codes
     per_line: int  # options of visit measures (counted per line)
+    year: int
 
 
 def _or_by(pairs: Iterable[tuple[K, int]]) -> dict[K, int]:
@@ -139,6 +140,7 @@ def option_masks(year: int) -> OptionMasks:
         needs_dx=sum(1 << o["opt"] for o in options if o["needs_dx"]),
         needs_additional=sum(1 << o["opt"] for o in options if o["needs_additional"]),
         per_line=sum(1 << o["opt"] for o in options if o["per_line"]),
+        year=year,
     )
 
 
@@ -157,7 +159,8 @@ def line_masks(lines: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
     )
     for excluded, rule_bit in m.mod_fails:
         fails = fails | pl.when((mods & excluded) != 0).then(pl.lit(rule_bit, _I64)).otherwise(0)
-    den = lines.join(m.procedures.select("code").unique(), on="code", how="semi").select(
+    is_denominator = code_ids(m.year).is_denominator.gather(lines["code"].to_physical())
+    den = lines.filter(is_denominator).select(
         "uid", "claim_seq", "line_number", "code", fails.alias("fails")
     )
     resolved = (
@@ -173,12 +176,14 @@ def line_masks(lines: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
     )
 
 
-def _demographics(claims: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
-    """(uid, demo): the options whose age, sex and flu-season criteria a claim meets.
+def _demographics(claims: pl.DataFrame, m: OptionMasks, which: np.ndarray) -> np.ndarray:
+    """By uid: the options whose age, sex and flu-season criteria a claim meets, for the
+    claims ``which`` (a boolean array by uid; others get 0).
 
     Age, sex and season are computed once per claim, then tested per distinct criterion.
     """
-    facts = claims.select(
+    out = np.zeros(claims.height, dtype=np.int64)
+    facts = claims.filter(pl.Series(which)).select(
         "uid",
         age_months(pl.col("birth_date"), pl.col("claim_date")).alias("age"),
         pl.col("sex").str.strip_chars().str.to_uppercase().alias("sex"),
@@ -199,7 +204,9 @@ def _demographics(claims: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
         terms.append(pl.when(ok.fill_null(False)).then(pl.lit(bits, dtype=_I64)).otherwise(0))
     # Each option is in one criterion: the masks are disjoint and add up.
     demo = pl.sum_horizontal(terms) if terms else pl.lit(0, dtype=_I64)
-    return facts.select("uid", demo.alias("demo"))
+    demos = facts.select("uid", demo.alias("demo"))
+    out[demos["uid"].to_numpy()] = demos["demo"].to_numpy()
+    return out
 
 
 def _or_by_uid(frame: pl.DataFrame, value: str, n: int) -> np.ndarray:
@@ -259,17 +266,12 @@ def eligible_options(
     m = option_masks(t.year)
     n = claims.height
     qual = line_masks(lines, m)
-    demo = _demographics(claims, m)["demo"].to_numpy()
+    on_lines = _or_by_uid(qual, "mask", n)
+    demo = _demographics(claims, m, on_lines != 0)  # only claims with a qualifying line
     dx = _or_by_uid(claim_dx.join(m.dx, on="dx"), "mask", n)
     excluded = _or_by_uid(claim_dx.join(m.dx_excluded, on="dx"), "mask", n)
     addl = _or_by_uid(_additional_mask(lines, m), "bit", n)
-    met = (
-        _or_by_uid(qual, "mask", n)
-        & demo
-        & (dx | ~m.needs_dx)
-        & (addl | ~m.needs_additional)
-        & ~excluded
-    )
+    met = on_lines & demo & (dx | ~m.needs_dx) & (addl | ~m.needs_additional) & ~excluded
     eligible = np.flatnonzero(met)
     masks = pl.DataFrame(
         {"uid": eligible, "mask": met[eligible]}, schema={"uid": _I64, "mask": _I64}
