@@ -13,6 +13,10 @@ single-threaded between steps so each step's CPU is its own):
 - phase 2: superseded (replacement/void), group (integer keys, instance keys), counts
   (instance marks, ``count_rows``, scope table).
 
+Another commit (from the first that has ``pipeline._facts``): ``git archive REV src
+measure_specs | tar -x -C DIR`` and run with ``PYTHONPATH=DIR/src``; alternate the two
+runs on a shared machine and compare same-run ratios.
+
 CPU seconds are the process's user + system time (``resource.getrusage``): on a shared
 machine they are steadier than wall time. The report, JSON or CSV, reads no lazily built
 output (instances, monthly, findings), so they are not timed here.
