@@ -22,6 +22,9 @@ from .codes import CodeTables, code_ids, marker_rank, mod_mask, tables
 from .eligibility import option_bit
 
 _PERF_MODS = sorted(PERFORMANCE_MODIFIERS)
+#: Multiplier of one integer key of two: (uid, mkey) and (uid, mkey, pidx); mkey and pidx
+#: are below it (a year has a few hundred performance options).
+_KEY = 1 << 16
 _I64 = pl.Int64()
 
 RANKS = pl.DataFrame(
@@ -50,6 +53,8 @@ def performance_options(year: int) -> pl.DataFrame:
     """pidx, mkey, bits (eligibility options of its measure and option group), marker,
     rank, n_codes: one row per performance option of ``year`` (cached)."""
     t = tables(year)
+    if t.performance.height >= _KEY or t.mkeys.height >= _KEY:
+        raise ValueError(f"{year}: too many performance options or measure-strata for a key")
     groups = t.options.group_by("measure_id", "option_group").agg(option_bit().sum().alias("bits"))
     return (
         t.performance.join(groups, on=["measure_id", "option_group"])
@@ -126,39 +131,41 @@ def claim_markers(
     ``masks`` (uid, mask) are the claims' eligible options, ``groups`` (uid, mkey) their
     eligible measure-strata, in (uid, mkey) order.
     """
+    # One Int64 key per (uid, mkey), and per (uid, mkey, pidx): single-integer groupings.
+    key = pl.col("uid") * _KEY + pl.col("mkey")
     hits = (
         matching_qdcs(lines, claim_dx, t)
         .join(performance_options(t.year), on="pidx")
         .join(masks, on="uid")
         .filter((pl.col("mask") & pl.col("bits")) != 0)
+        .select(key.alias("k"), "pidx", "code", "label", "marker", "rank", "n_codes")
+        .with_columns(kp=pl.col("k") * _KEY + pl.col("pidx"))
     )
-    key = ["uid", "mkey"]
     # Sorted once as a column, then gathered into lists (sorting inside groups is slower).
     found = (
-        hits.select(*key, "label")
+        hits.select("k", "label")
         .unique()
-        .sort(*key, "label")
-        .group_by(key, maintain_order=True)
+        .sort("k", "label")
+        .group_by("k", maintain_order=True)
         .agg(pl.col("label").alias("qdc_codes"))
     )
     matched = (
-        hits.group_by(*key, "pidx")
+        hits.group_by("kp")
         .agg(
-            pl.col("code").n_unique().alias("n"),
-            pl.col("n_codes").first(),
-            pl.col("marker").first(),
-            pl.col("rank").first(),
+            pl.col("code").n_unique().alias("n"), pl.col("n_codes").first(), pl.col("rank").first()
         )
         .filter(pl.col("n") == pl.col("n_codes"))
+        .with_columns(k=pl.col("kp") // _KEY)
     )
-    per_claim = matched.group_by(key).agg(
-        pl.col("rank").max(), (pl.col("marker").n_unique() > 1).alias("conflicting")
+    # A rank is one marker of the measure: more than one rank is more than one meaning.
+    per_claim = matched.group_by("k").agg(
+        pl.col("rank").max(), (pl.col("rank").n_unique() > 1).alias("conflicting")
     )
     # Conflicts are rare: their meanings and codes are listed for those claims only.
-    conflicted = matched.join(per_claim.filter(pl.col("conflicting")), on=key, how="semi")
+    conflicted = matched.join(per_claim.filter(pl.col("conflicting")), on="k", how="semi")
     conflicts = (
-        hits.join(conflicted, on=[*key, "pidx"], how="semi")
-        .group_by(key)
+        hits.join(conflicted, on="kp", how="semi")
+        .group_by("k")
         .agg(
             pl.col("label").unique().sort().alias("conflicting_codes"),
             pl.col("marker").unique().sort().alias("conflicting_meanings"),
@@ -166,10 +173,11 @@ def claim_markers(
     )
     # Every matched (uid, mkey) has a hit, so ``found`` has all keys of ``per_claim``.
     details = (
-        found.join(per_claim, on=key, how="left")
-        .join(conflicts, on=key, how="left")
+        found.join(per_claim, on="k", how="left")
+        .join(conflicts, on="k", how="left")
         .select(
-            *key,
+            (pl.col("k") // _KEY).alias("uid"),
+            (pl.col("k") % _KEY).cast(pl.Int32).alias("mkey"),
             "qdc_codes",
             pl.col("rank").fill_null(0).cast(pl.Int8),
             pl.col("conflicting").fill_null(False),
@@ -178,7 +186,9 @@ def claim_markers(
         )
     )
     # In (uid, mkey) order, as phase 2 reads them: the order of ``groups``.
-    ranks = groups.join(
-        details.select(*key, "rank"), on=key, how="left", maintain_order="left"
-    ).with_columns(pl.col("rank").fill_null(0))
+    ranks = (
+        groups.with_columns(key.alias("k"))
+        .join(details.select(key.alias("k"), "rank"), on="k", how="left", maintain_order="left")
+        .select("uid", "mkey", pl.col("rank").fill_null(0))
+    )
     return Markers(ranks=ranks, details=details.drop("rank"))
