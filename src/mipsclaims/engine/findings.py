@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import polars as pl
 
 from ..schema import short_hash
@@ -107,6 +108,34 @@ def _finding(
     )
 
 
+def _conflicts(conflicting: pl.DataFrame, claims: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
+    """The conflicting_qdc findings of the (uid, mkey) marker details with a conflict."""
+    conflicts = (
+        conflicting.join(t.mkeys.select("mkey", "measure_id"), on="mkey")
+        .group_by("uid", "measure_id")
+        .agg(
+            pl.col("conflicting_codes")
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .unique()
+            .sort(),
+            pl.col("conflicting_meanings")
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .unique()
+            .sort(),
+        )
+        .join(claims.select("uid", pl.col("claim_date").alias("service_date")), on="uid")
+    )
+    return _finding(
+        conflicts,
+        "conflicting_qdc",
+        measure_id=pl.col("measure_id"),
+        code=pl.col("conflicting_codes").list.join(", "),
+        detail=pl.lit("QDCs on one claim set different outcomes (")
+        + pl.col("conflicting_meanings").list.join(", ")
+        + "); the most advantageous counts",
+    )
+
+
 def find(
     claims: pl.DataFrame,
     lines: pl.DataFrame,
@@ -130,39 +159,16 @@ def find(
         is_qdc.alias("_qdc"), is_other.alias("_other"), not_denominator.alias("_not_den")
     ).filter(pl.col("_qdc") | pl.col("_other"))
     parts: list[pl.DataFrame] = []
-    conflicts = (
-        markers.filter(pl.col("conflicting"))
-        .join(t.mkeys.select("mkey", "measure_id"), on="mkey")
-        .group_by("uid", "measure_id")
-        .agg(
-            pl.col("conflicting_codes")
-            .list.explode(keep_nulls=False, empty_as_null=False)
-            .unique()
-            .sort(),
-            pl.col("conflicting_meanings")
-            .list.explode(keep_nulls=False, empty_as_null=False)
-            .unique()
-            .sort(),
-        )
-        .join(claims.select("uid", pl.col("claim_date").alias("service_date")), on="uid")
-    )
-    parts.append(
-        _finding(
-            conflicts,
-            "conflicting_qdc",
-            measure_id=pl.col("measure_id"),
-            code=pl.col("conflicting_codes").list.join(", "),
-            detail=pl.lit("QDCs on one claim set different outcomes (")
-            + pl.col("conflicting_meanings").list.join(", ")
-            + "); the most advantageous counts",
-        )
-    )
+    conflicting = markers.filter(pl.col("conflicting"))
+    if conflicting.height:  # rare
+        parts.append(_conflicts(conflicting, claims, t))
     qdc_lines = lines.filter("_qdc")
     used = qdc_lines.select("uid", "line_number", "code").join(qdc_measures(t.year), on="code")
-    useful = (
-        used.join(masks, on="uid")
-        .filter((pl.col("mask") & pl.col("bits")) != 0)
-        .select("uid", "line_number")
+    # A claim's eligible options by uid (dense, 0 .. n-1): a gather, not a join.
+    eligible = np.zeros(claims.height, dtype=np.int64)
+    eligible[masks["uid"].to_numpy()] = masks["mask"].to_numpy()
+    useful = used.filter((pl.col("bits") & pl.Series(eligible).gather(used["uid"])) != 0).select(
+        "uid", "line_number"
     )
     wasted = (
         used.join(useful, on=["uid", "line_number"], how="anti")
