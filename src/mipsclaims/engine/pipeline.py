@@ -306,9 +306,9 @@ def _group(r: Reduced, gone: pl.DataFrame, level: Level, t: CodeTables) -> _Grou
     keyed_claims = _with_claim_columns(
         claims.select("uid", "claim_date", "claim_seq"), claim_people, n_candidates, ["pid", "eid"]
     )
-    measure_keys = t.mkeys.select(
-        "mkey", pl.col("calculation_type").cast(pl.Categorical), "is_inverse"
-    )
+    # mkey is dense and mkeys in its order: a measure-stratum's type is a gather.
+    calculation_type = t.mkeys["calculation_type"].cast(pl.Categorical)
+    is_inverse = t.mkeys["is_inverse"]
     # In input order (uid), so that instance claim lists keep that order. Only integer
     # keys, dates and ranks: counts need no more; the audit trail (claim ids, QDC lists) is
     # joined back only if the instance table is read.
@@ -319,7 +319,10 @@ def _group(r: Reduced, gone: pl.DataFrame, level: Level, t: CodeTables) -> _Grou
         _with_claim_columns(
             ranks, keyed_claims, n_candidates, ["pid", "eid", "claim_date", "claim_seq"]
         )
-        .join(measure_keys, on="mkey", maintain_order="left")
+        .with_columns(
+            pl.lit(calculation_type).gather(pl.col("mkey")),
+            pl.lit(is_inverse).gather(pl.col("mkey")),
+        )
         .select(
             "uid",
             "pid",
