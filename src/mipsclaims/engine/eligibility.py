@@ -69,6 +69,8 @@ class OptionMasks:
     needs_additional: int  # options that list additional procedure codes
     per_line: int  # options of visit measures (counted per line)
     year: int
+    #: By code id: the options of a code on a line that fails no rule (most lines).
+    unexcluded: pl.Series
 
 
 def _or_by(pairs: Iterable[tuple[K, int]]) -> dict[K, int]:
@@ -141,7 +143,14 @@ def option_masks(year: int) -> OptionMasks:
         needs_additional=sum(1 << o["opt"] for o in options if o["needs_additional"]),
         per_line=sum(1 << o["opt"] for o in options if o["per_line"]),
         year=year,
+        unexcluded=_by_code_id(((c, m) for (c, _), m in procs.items()), ids.enum),
     )
+
+
+def _by_code_id(pairs: Iterable[tuple[str, int]], enum: pl.Enum) -> pl.Series:
+    """The bits OR-ed per code, as an Int64 series indexed by code id (0: none)."""
+    acc = _or_by(pairs)
+    return pl.Series([acc.get(code, 0) for code in enum.categories], dtype=_I64)
 
 
 def line_masks(lines: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
@@ -149,7 +158,8 @@ def line_masks(lines: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
 
     A line fails an exclusion rule when one of its modifiers (a bit of its ``mods``) or its
     place of service is listed by it; its options are those of its code under every rule
-    it does not fail, resolved once per distinct (code id, failed rules).
+    it does not fail: for a line failing none (most), every option of its code, looked up
+    by code id; for the others, resolved once per distinct (code id, failed rules).
     """
     mods = pl.col("mods")
     fails = (
@@ -163,17 +173,28 @@ def line_masks(lines: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
     den = lines.filter(is_denominator).select(
         "uid", "claim_seq", "line_number", "code", fails.alias("fails")
     )
+    # A line failing no rule has every option of its code: a gather by code id.
+    clean = pl.col("fails") == 0
+    plain = den.filter(clean)
+    plain = plain.select(
+        "uid",
+        "claim_seq",
+        "line_number",
+        m.unexcluded.gather(plain["code"].to_physical()).alias("mask"),
+    )
+    failing = den.filter(~clean)
     resolved = (
-        den.select("code", "fails")
+        failing.select("code", "fails")
         .unique()
         .join(m.procedures, on="code")
         .filter((pl.col("fails") & pl.col("rule_bit")) == 0)
         .group_by("code", "fails")
         .agg(pl.col("mask").bitwise_or())
     )
-    return den.join(resolved, on=["code", "fails"]).select(
+    excluded = failing.join(resolved, on=["code", "fails"]).select(
         "uid", "claim_seq", "line_number", "mask"
     )
+    return pl.concat([plain, excluded])
 
 
 def _demographics(claims: pl.DataFrame, m: OptionMasks, which: np.ndarray) -> np.ndarray:
