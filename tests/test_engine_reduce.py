@@ -165,3 +165,54 @@ def _sample_table() -> pl.DataFrame:
                 "procedure_code": "G8536", "modifiers": [], "charge": 0.0},
     ]  # fmt: skip
     return pl.DataFrame(rows, schema=schema.CLAIM_LINE_SCHEMA, orient="row")
+
+
+def test_interleaved_rendering_npis_make_one_split_each_in_npi_order():
+    """Lines A B A of one claim: two splits, numbered by NPI; out-of-order lines sorted."""
+    base = _sample_table().head(1)
+    rows = [
+        base.with_columns(
+            pl.lit(seq, dtype=pl.Int64).alias("claim_seq"),
+            pl.lit(npi).alias("rendering_npi"),
+            pl.lit(number, dtype=pl.Int32).alias("line_number"),
+            pl.lit(D(2025, 3, day)).alias("service_date"),
+        )
+        for seq, npi, number, day in [
+            (0, "1000000009", 1, 9),
+            (0, "1000000001", 2, 4),
+            (0, "1000000009", 3, 2),
+            (1, "1000000005", 1, 7),
+        ]
+    ]
+    lines = pl.concat(rows)
+    t = pipeline._year_tables(2025)
+    for table in (lines, lines.reverse()):
+        new = pipeline._reduce(table, 2025, t)
+        assert new.claims.select("uid", "claim_seq", pl.col("npi").cast(pl.String)).rows() == [
+            (0, 0, "1000000001"),
+            (1, 0, "1000000009"),
+            (2, 1, "1000000005"),
+        ]
+        assert new.claims["claim_date"].to_list() == [D(2025, 3, 4), D(2025, 3, 2), D(2025, 3, 7)]
+        assert new.claims["n_lines"].to_list() == [1, 2, 1]
+        assert new.keys.sort("claim_seq")["n_lines"].to_list() == [3, 1]
+        assert_same_facts(new, reduce_reference(table, 2025, t))
+
+
+def test_code_ids_cast_texts_as_given_and_normalise_only_misses():
+    from mipsclaims.engine.codes import as_code, code_ids
+    from mipsclaims.engine.scope import _normal_code, _normal_dx
+
+    ids = code_ids(2025)
+    codes = pl.Series(["99213", " g8733 ", "36415", "", None, "1123f"])
+    got = as_code(codes, ids.enum, _normal_code).cast(pl.String).to_list()
+    assert got == ["99213", "G8733", None, None, None, "1123F"]  # 36415: no code of 2025
+    dx = pl.Series(["E10.10", " e1010", "Z00.00", "E1010"])
+    assert as_code(dx, ids.enum, _normal_dx).cast(pl.String).to_list() == [
+        "E1010", "E1010", None, "E1010"
+    ]  # fmt: skip
+    # Modifier bits in sort order: the lowest performance bit is the first in sort order.
+    perf = [ids.mod_bits[m] for m in ("1P", "2P", "3P", "8P")]
+    assert perf == sorted(perf) and len(set(ids.mod_bits.values())) == len(ids.mod_bits)
+    assert ids.is_qdc[ids.enum.categories.to_list().index("G8733")]
+    assert ids.is_denominator[ids.enum.categories.to_list().index("99213")]
