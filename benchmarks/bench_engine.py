@@ -92,7 +92,8 @@ def canonical_table(lines: int, seed: int, cache_dir: Path) -> pl.DataFrame:
 
 def batches(table: pl.DataFrame, rows: int) -> list[pl.DataFrame]:
     """``table`` in batches of about ``rows`` lines of whole claims, as the reader hands
-    them to the engine (``report`` reads 837P in 8 MB batches: about 61k lines)."""
+    them to the engine (``report`` reads 837P in 8 MB batches: about 61k lines; the
+    pipeline may gather them, :func:`run_once` times what it does)."""
     cut = (table.slice(i, rows) for i in range(0, table.height, rows))
     return list(pipeline._whole_claims(cut))
 
@@ -104,7 +105,8 @@ def run_once(
     clock = Clock()
     t = pipeline._year_tables(YEAR)
     store = FactStore(spill=True)
-    for batch in parts:
+    # As evaluate_lines takes an iterable of batches (it may gather them).
+    for batch in pipeline._batches_of(iter(parts)):
         scope = clock("split", lambda b=batch: split_batch(b, YEAR))
         elig = clock(
             "eligibility",

@@ -157,7 +157,9 @@ def _facts(
     )
 
 
-#: Rows per phase-1 batch when the input is one table (bounds phase 1's intermediates).
+#: Rows per phase-1 batch when the input is one table (bounds phase 1's intermediates);
+#: smaller batches of an iterable (the reader's, about 60k lines) are gathered up to it,
+#: since each batch pays the fixed cost of some 150 polars operations.
 TABLE_BATCH_ROWS = 250_000
 #: Eligible claim-measure rows per slice of patients when phase 2 counts (bounds grouping).
 PHASE2_ROWS = 1_000_000
@@ -210,7 +212,28 @@ def _batches_of(
         lines = lines.collect()
     if isinstance(lines, pl.DataFrame):
         return _table_batches(lines)
-    return _whole_claims(lines)
+    return _gathered(_whole_claims(lines), TABLE_BATCH_ROWS)
+
+
+def _gathered(batches: Iterable[pl.DataFrame], rows: int) -> Iterator[pl.DataFrame]:
+    """Consecutive batches of whole claims concatenated up to about ``rows`` rows (a batch
+    with a missing claim_seq stays alone, so that scope names its row in it)."""
+    held: list[pl.DataFrame] = []
+    count = 0
+    for batch in batches:
+        if batch.select(pl.col("claim_seq").is_null().any()).item():
+            if held:
+                yield pl.concat(held, how="vertical")
+                held, count = [], 0
+            yield batch
+            continue
+        held.append(batch)
+        count += batch.height
+        if count >= rows:
+            yield pl.concat(held, how="vertical") if len(held) > 1 else held[0]
+            held, count = [], 0
+    if held:
+        yield pl.concat(held, how="vertical") if len(held) > 1 else held[0]
 
 
 def evaluate_lines(
