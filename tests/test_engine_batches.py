@@ -55,7 +55,7 @@ def test_batches_of_any_size_give_the_same_result(synthetic, size, level, monkey
     year, lines = synthetic
     whole = evaluate_lines(lines, year, level=level)
     # Small batches are gathered (up to 100 rows here), so phase 1 still sees many.
-    monkeypatch.setattr(pipeline, "TABLE_BATCH_ROWS", 100)
+    monkeypatch.setattr(pipeline, "GATHER_ROWS", 100)
     # Row slices cut claims in two: the engine must carry a claim's lines to the next batch.
     batches = (lines.slice(i, size) for i in range(0, lines.height, size))
     assert_same(whole, evaluate_lines(batches, year, level=level))

@@ -157,10 +157,12 @@ def _facts(
     )
 
 
-#: Rows per phase-1 batch when the input is one table (bounds phase 1's intermediates);
-#: smaller batches of an iterable (the reader's, about 60k lines) are gathered up to it,
-#: since each batch pays the fixed cost of some 150 polars operations.
+#: Rows per phase-1 batch when the input is one table (bounds phase 1's intermediates).
 TABLE_BATCH_ROWS = 250_000
+#: Smaller batches of an iterable (the reader's, about 60k lines) are gathered up to this
+#: many rows: each batch pays the fixed cost of some 150 polars operations, and a larger
+#: batch held costs memory (measured in benchmarks/results.md).
+GATHER_ROWS = 125_000
 #: Eligible claim-measure rows per slice of patients when phase 2 counts (bounds grouping).
 PHASE2_ROWS = 1_000_000
 
@@ -212,7 +214,7 @@ def _batches_of(
         lines = lines.collect()
     if isinstance(lines, pl.DataFrame):
         return _table_batches(lines)
-    return _gathered(_whole_claims(lines), TABLE_BATCH_ROWS)
+    return _gathered(_whole_claims(lines), GATHER_ROWS)
 
 
 def _gathered(batches: Iterable[pl.DataFrame], rows: int) -> Iterator[pl.DataFrame]:
