@@ -167,8 +167,8 @@ def line_masks(lines: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
         .replace_strict(m.pos_fails["pos"], m.pos_fails["fails"], default=0, return_dtype=_I64)
         .fill_null(0)
     )
-    for excluded, rule_bit in m.mod_fails:
-        fails = fails | pl.when((mods & excluded) != 0).then(pl.lit(rule_bit, _I64)).otherwise(0)
+    for listed, rule_bit in m.mod_fails:
+        fails = fails | pl.when((mods & listed) != 0).then(pl.lit(rule_bit, _I64)).otherwise(0)
     is_denominator = code_ids(m.year).is_denominator.gather(lines["code"].to_physical())
     den = lines.filter(is_denominator).select(
         "uid", "claim_seq", "line_number", "code", fails.alias("fails")
