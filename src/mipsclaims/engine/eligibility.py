@@ -98,7 +98,6 @@ def option_masks(year: int) -> OptionMasks:
     if t.options.height > MAX_BITS or t.exclusion_rules.height > MAX_BITS:
         raise ValueError(f"{year}: more than {MAX_BITS} options or rules do not fit a mask")
     ids = code_ids(year)
-    code = pl.Enum(ids.enum.categories)
     procs = _or_by(
         ((r["code"], r["rule"]), 1 << r["opt"]) for r in t.option_procedures.iter_rows(named=True)
     )
@@ -117,7 +116,7 @@ def option_masks(year: int) -> OptionMasks:
                 "rule_bit": [1 << rule for _, rule in procs],
                 "mask": list(procs.values()),
             },
-            schema={"code": code, "rule_bit": _I64, "mask": _I64},
+            schema={"code": ids.enum, "rule_bit": _I64, "mask": _I64},
         ),
         mod_fails=tuple(
             (mod_mask(r["mod_excl"], ids.mod_bits), 1 << r["rule"]) for r in rules if r["mod_excl"]
@@ -125,13 +124,13 @@ def option_masks(year: int) -> OptionMasks:
         pos_fails=_mask_frame(
             ((p, 1 << r["rule"]) for r in rules for p in r["pos_excl"]), "pos", "fails"
         ),
-        dx=_mask_frame(((d, 1 << o) for o, d in t.option_dx.iter_rows()), "dx", "mask", code),
+        dx=_mask_frame(((d, 1 << o) for o, d in t.option_dx.iter_rows()), "dx", "mask", ids.enum),
         dx_excluded=_mask_frame(
-            ((d, 1 << o) for o, d in t.option_dx_exclusions.iter_rows()), "dx", "mask", code
+            ((d, 1 << o) for o, d in t.option_dx_exclusions.iter_rows()), "dx", "mask", ids.enum
         ),
         additional=pl.DataFrame(
             [(code, 1 << opt, n) for opt, code, n in addl.iter_rows()],
-            schema={"code": code, "bit": _I64, "need": pl.UInt32()},
+            schema={"code": ids.enum, "bit": _I64, "need": pl.UInt32()},
             orient="row",
         ),
         options=t.options.join(t.mkeys, on=["measure_id", "stratum"]).select(

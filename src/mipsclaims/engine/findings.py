@@ -56,10 +56,9 @@ def qdc_measures(year: int) -> pl.DataFrame:
     quality code of ``year``, the measures using it (cached)."""
     t = tables(year)
     bits = t.options.group_by("measure_id").agg(option_bit().sum().alias("bits"))
-    code = pl.Enum(code_ids(year).enum.categories)
     return (
         t.performance_codes.join(t.performance, on="pidx")
-        .select(pl.col("code").cast(code), "measure_id")
+        .select(pl.col("code").cast(code_ids(year).enum), "measure_id")
         .unique()
         .join(bits, on="measure_id", how="left")
         .group_by("code")

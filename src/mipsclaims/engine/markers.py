@@ -79,7 +79,7 @@ def _quality_codes(year: int) -> pl.DataFrame:
     listed = [mod_mask(mods, ids.mod_bits) for mods in t.performance_codes["mods"].to_list()]
     return t.performance_codes.select(
         "pidx",
-        pl.col("code").cast(pl.Enum(ids.enum.categories)),
+        pl.col("code").cast(ids.enum),
         pl.Series("listed", listed, dtype=_I64),
         "on_dx",
     )
