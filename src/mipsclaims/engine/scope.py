@@ -116,8 +116,9 @@ def _normal_dx(dx: pl.Expr) -> pl.Expr:
 def _modifier_mask(modifiers: pl.Expr, bits: dict[str, int]) -> pl.Expr:
     """Per line, the bit mask of its modifiers (:attr:`.codes.CodeIds.mod_bits`; others
     are not looked at)."""
-    each = pl.element().replace_strict(list(bits), list(bits.values()), default=0,
-                                       return_dtype=pl.Int64)  # fmt: skip
+    each = pl.element().replace_strict(
+        list(bits), list(bits.values()), default=0, return_dtype=pl.Int64
+    )
     return modifiers.list.eval(each.bitwise_or()).list.first().fill_null(0)
 
 
