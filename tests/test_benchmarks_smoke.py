@@ -48,3 +48,24 @@ def test_run_py_writes_results_with_every_row(tmp_path: Path) -> None:
     # The table printed on stdout is the one written.
     table = text.split("## Results\n\n", 1)[1].split("\n\n", 1)[0]
     assert table in done.stdout
+
+
+def test_bench_engine_times_every_step_on_a_tiny_table(tmp_path: Path) -> None:
+    args = ["--lines", "1500", "--repeat", "2", "--batch-rows", "400"]
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "bench_engine.py"),
+            *args,
+            "--cache-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    for step in ("split", "eligibility", "markers", "findings", "store", "superseded", "group"):
+        assert f"| {step} |" in done.stdout, step
+    assert "| 1+2 | **total** |" in done.stdout
+    assert list(tmp_path.glob("*.canonical.parquet"))  # the table is cached for the next run

@@ -49,9 +49,13 @@ def synthetic(request):
 
 @pytest.mark.parametrize("size", [29, 500])
 @pytest.mark.parametrize("level", ["tin-npi", "tin"])
-def test_batches_of_any_size_give_the_same_result(synthetic, size, level):
+def test_batches_of_any_size_give_the_same_result(synthetic, size, level, monkeypatch):
+    import mipsclaims.engine.pipeline as pipeline
+
     year, lines = synthetic
     whole = evaluate_lines(lines, year, level=level)
+    # Small batches are gathered (up to 100 rows here), so phase 1 still sees many.
+    monkeypatch.setattr(pipeline, "GATHER_ROWS", 100)
     # Row slices cut claims in two: the engine must carry a claim's lines to the next batch.
     batches = (lines.slice(i, size) for i in range(0, lines.height, size))
     assert_same(whole, evaluate_lines(batches, year, level=level))
@@ -371,3 +375,14 @@ def test_a_temporary_directory_that_cannot_be_used_is_a_clear_error(
         assert out.exit_code == 2, (command, out.output)
         assert "could not write the run's temporary facts" in out.output
         assert "Traceback" not in out.output
+
+
+def test_small_batches_are_gathered_in_order_and_a_batch_without_claim_seq_stays_alone():
+    from mipsclaims.engine.pipeline import _gathered
+
+    def batch(seqs):
+        return pl.DataFrame({"claim_seq": seqs}, schema={"claim_seq": pl.Int64()})
+
+    parts = [batch([0, 0]), batch([1]), batch([2, 3]), batch([None]), batch([4]), batch([5])]
+    out = [b["claim_seq"].to_list() for b in _gathered(iter(parts), 3)]
+    assert out == [[0, 0, 1], [2, 3], [None], [4, 5]]

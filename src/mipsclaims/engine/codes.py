@@ -8,12 +8,14 @@ measures and ``""`` (null in outputs) otherwise, so that it can be a join key.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 import polars as pl
 
 from .. import specs
+from ..schema import PERFORMANCE_MODIFIERS
 from ..specs.models import Measure, OptionType
 
 #: The QDC outcome a performance option gives (measure-logic.md section 4).
@@ -304,3 +306,75 @@ def tables(year: int) -> CodeTables:
         denominator_codes=denominators,
         other_year_qdc_codes=others - qdc,
     )
+
+
+@dataclass(frozen=True)
+class CodeIds:
+    """One year's code texts as small integers, so that phase 1 joins and groups integers.
+
+    ``enum`` holds every procedure, quality and diagnosis code the year's logic (and the
+    wrong-year finding) looks at, sorted; a line's code or a claim's diagnosis is cast to it
+    once per batch, and any other text becomes null: it can match nothing, so its line or
+    diagnosis is dropped. Tables keyed by code carry it as this Enum, so their joins are on
+    the physical ``UInt32``; ``is_qdc`` and the like are indexed by it.
+
+    Modifiers become one ``Int64`` bit mask per line (``mod_bits``: the modifiers the logic
+    names, bits in sorted order, so the lowest performance bit is the first in sort order).
+    """
+
+    enum: pl.Enum
+    is_qdc: pl.Series  # Boolean by code id: a line quality code of the year
+    is_other_year_qdc: pl.Series  # Boolean by code id: a quality code of another year only
+    is_denominator: pl.Series  # Boolean by code id: a denominator procedure code
+    mod_bits: dict[str, int]  # modifier -> its bit
+
+
+def mod_mask(mods: Iterable[str], bits: dict[str, int]) -> int:
+    """The bit mask of ``mods`` (those without a bit are not looked at by the year)."""
+    return functools.reduce(lambda acc, m: acc | bits.get(m, 0), mods, 0)
+
+
+@functools.cache
+def code_ids(year: int) -> CodeIds:
+    """The code ids of ``year`` (cached; from :func:`tables`)."""
+    t = tables(year)
+    texts = sorted(
+        set(t.option_procedures["code"].to_list())
+        | set(t.option_additional["code"].to_list())
+        | set(t.performance_codes["code"].to_list())
+        | set(t.option_dx["dx"].to_list())
+        | set(t.option_dx_exclusions["dx"].to_list())
+        | set(t.measure_dx["dx"].to_list())
+        | t.qdc_codes
+        | t.other_year_qdc_codes
+    )
+    mods = set(PERFORMANCE_MODIFIERS)
+    for row in t.exclusion_rules.iter_rows(named=True):
+        mods.update(row["mod_excl"])
+    for listed in t.performance_codes["mods"].to_list():
+        mods.update(listed)
+    if len(mods) > 63:
+        raise ValueError(f"{year}: more than 63 modifiers do not fit a mask")
+    return CodeIds(
+        enum=pl.Enum(texts),
+        is_qdc=pl.Series([c in t.qdc_codes for c in texts], dtype=pl.Boolean),
+        is_other_year_qdc=pl.Series([c in t.other_year_qdc_codes for c in texts], dtype=pl.Boolean),
+        is_denominator=pl.Series([c in t.denominator_codes for c in texts], dtype=pl.Boolean),
+        mod_bits={m: 1 << i for i, m in enumerate(sorted(mods))},
+    )
+
+
+def as_code(texts: pl.Series, enum: pl.Enum, normalise: Callable[[pl.Expr], pl.Expr]) -> pl.Series:
+    """``texts`` cast to ``enum`` (null: not a code of the year), trying the ``normalise``d
+    form only for texts that miss and are not already in normal form (upper-case letters
+    and digits), so the string work is on the few texts that need it."""
+    ids = texts.cast(enum, strict=False)
+    where = ids.is_null().arg_true()
+    if where.len() == 0:
+        return ids
+    missed = texts.gather(where)
+    where = where.filter(missed.str.contains(r"[^0-9A-Z]").fill_null(False))
+    if where.len():
+        fixed = pl.select(normalise(pl.lit(texts.gather(where)))).to_series()
+        ids = ids.scatter(where, fixed.cast(enum, strict=False))
+    return ids

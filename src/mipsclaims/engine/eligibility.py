@@ -18,9 +18,10 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
 import polars as pl
 
-from .codes import FLU_SEASON_MONTHS, CodeTables, tables
+from .codes import FLU_SEASON_MONTHS, CodeTables, code_ids, mod_mask, tables
 
 K = TypeVar("K", bound=Hashable)
 
@@ -51,10 +52,12 @@ def age_months(birth: pl.Expr, on: pl.Expr) -> pl.Expr:
 
 @dataclass(frozen=True)
 class OptionMasks:
-    """One year's options as bit masks, and what maps codes and diagnoses to them."""
+    """One year's options as bit masks, and what maps codes and diagnoses to them (codes
+    and diagnoses as the year's code ids, :func:`.codes.code_ids`; modifiers as its
+    modifier bits)."""
 
     procedures: pl.DataFrame  # code, rule_bit, mask: a code's options under one rule
-    mod_fails: pl.DataFrame  # mod, fails: bits of the rules that exclude the modifier
+    mod_fails: tuple[tuple[int, int], ...]  # (modifier mask, rule bit): rules excluding any
     pos_fails: pl.DataFrame  # pos, fails: bits of the rules that exclude the place
     dx: pl.DataFrame  # dx, mask: options listing the diagnosis
     dx_excluded: pl.DataFrame  # dx, mask: options excluding the diagnosis
@@ -65,6 +68,9 @@ class OptionMasks:
     needs_dx: int  # options that list diagnoses
     needs_additional: int  # options that list additional procedure codes
     per_line: int  # options of visit measures (counted per line)
+    year: int
+    #: By code id: the options of a code on a line that fails no rule (most lines).
+    unexcluded: pl.Series
 
 
 def _or_by(pairs: Iterable[tuple[K, int]]) -> dict[K, int]:
@@ -75,10 +81,14 @@ def _or_by(pairs: Iterable[tuple[K, int]]) -> dict[K, int]:
     return acc
 
 
-def _mask_frame(pairs: Iterable[tuple[Hashable, int]], key: str, value: str) -> pl.DataFrame:
+def _mask_frame(
+    pairs: Iterable[tuple[Hashable, int]], key: str, value: str, dtype: pl.DataType = _S
+) -> pl.DataFrame:
     """(key, value): the bits OR-ed per key (tables of one year; built once)."""
     acc = _or_by(pairs)
-    return pl.DataFrame({key: list(acc), value: list(acc.values())}, schema={key: _S, value: _I64})
+    return pl.DataFrame(
+        {key: list(acc), value: list(acc.values())}, schema={key: dtype, value: _I64}
+    )
 
 
 @functools.cache
@@ -87,6 +97,7 @@ def option_masks(year: int) -> OptionMasks:
     t = tables(year)
     if t.options.height > MAX_BITS or t.exclusion_rules.height > MAX_BITS:
         raise ValueError(f"{year}: more than {MAX_BITS} options or rules do not fit a mask")
+    ids = code_ids(year)
     procs = _or_by(
         ((r["code"], r["rule"]), 1 << r["opt"]) for r in t.option_procedures.iter_rows(named=True)
     )
@@ -105,21 +116,21 @@ def option_masks(year: int) -> OptionMasks:
                 "rule_bit": [1 << rule for _, rule in procs],
                 "mask": list(procs.values()),
             },
-            schema={"code": _S, "rule_bit": _I64, "mask": _I64},
+            schema={"code": ids.enum, "rule_bit": _I64, "mask": _I64},
         ),
-        mod_fails=_mask_frame(
-            ((m, 1 << r["rule"]) for r in rules for m in r["mod_excl"]), "mod", "fails"
+        mod_fails=tuple(
+            (mod_mask(r["mod_excl"], ids.mod_bits), 1 << r["rule"]) for r in rules if r["mod_excl"]
         ),
         pos_fails=_mask_frame(
             ((p, 1 << r["rule"]) for r in rules for p in r["pos_excl"]), "pos", "fails"
         ),
-        dx=_mask_frame(((d, 1 << o) for o, d in t.option_dx.iter_rows()), "dx", "mask"),
+        dx=_mask_frame(((d, 1 << o) for o, d in t.option_dx.iter_rows()), "dx", "mask", ids.enum),
         dx_excluded=_mask_frame(
-            ((d, 1 << o) for o, d in t.option_dx_exclusions.iter_rows()), "dx", "mask"
+            ((d, 1 << o) for o, d in t.option_dx_exclusions.iter_rows()), "dx", "mask", ids.enum
         ),
         additional=pl.DataFrame(
             [(code, 1 << opt, n) for opt, code, n in addl.iter_rows()],
-            schema={"code": _S, "bit": _I64, "need": pl.UInt32()},
+            schema={"code": ids.enum, "bit": _I64, "need": pl.UInt32()},
             orient="row",
         ),
         options=t.options.join(t.mkeys, on=["measure_id", "stratum"]).select(
@@ -130,60 +141,69 @@ def option_masks(year: int) -> OptionMasks:
         needs_dx=sum(1 << o["opt"] for o in options if o["needs_dx"]),
         needs_additional=sum(1 << o["opt"] for o in options if o["needs_additional"]),
         per_line=sum(1 << o["opt"] for o in options if o["per_line"]),
+        year=year,
+        unexcluded=_by_code_id(((c, m) for (c, _), m in procs.items()), ids.enum),
     )
+
+
+def _by_code_id(pairs: Iterable[tuple[str, int]], enum: pl.Enum) -> pl.Series:
+    """The bits OR-ed per code, as an Int64 series indexed by code id (0: none)."""
+    acc = _or_by(pairs)
+    return pl.Series([acc.get(code, 0) for code in enum.categories], dtype=_I64)
 
 
 def line_masks(lines: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
     """(uid, claim_seq, line_number, mask): the options each denominator line qualifies for.
 
-    A line fails an exclusion rule when one of its modifiers or its place of service is
-    listed by it; its options are those of its code under every rule it does not fail.
-    Modifiers are looked at on the few lines that carry any, and options are resolved once
-    per distinct (code, failed rules).
+    A line fails an exclusion rule when one of its modifiers (a bit of its ``mods``) or its
+    place of service is listed by it; its options are those of its code under every rule
+    it does not fail: for a line failing none (most), every option of its code, looked up
+    by code id; for the others, resolved once per distinct (code id, failed rules).
     """
-    den = (
-        lines.select("uid", "claim_seq", "line_number", "code", "modifiers", "pos")
-        .join(m.procedures.select("code").unique(), on="code", how="semi")
-        .with_row_index("row")
+    mods = pl.col("mods")
+    fails = (
+        pl.col("pos")
+        .replace_strict(m.pos_fails["pos"], m.pos_fails["fails"], default=0, return_dtype=_I64)
+        .fill_null(0)
     )
-    mod_fails = (
-        den.filter(pl.col("modifiers").list.len() > 0)
-        .select("row", pl.col("modifiers").alias("mod"))
-        .explode("mod")
-        .join(m.mod_fails, on="mod")
-        .group_by("row")
-        .agg(pl.col("fails").bitwise_or().alias("mod_fails"))
+    for listed, rule_bit in m.mod_fails:
+        fails = fails | pl.when((mods & listed) != 0).then(pl.lit(rule_bit, _I64)).otherwise(0)
+    is_denominator = code_ids(m.year).is_denominator.gather(lines["code"].to_physical())
+    den = lines.filter(is_denominator).select(
+        "uid", "claim_seq", "line_number", "code", fails.alias("fails")
     )
-    den = (
-        den.join(m.pos_fails, on="pos", how="left")
-        .join(mod_fails, on="row", how="left")
-        .select(
-            "uid",
-            "claim_seq",
-            "line_number",
-            "code",
-            (pl.col("fails").fill_null(0) | pl.col("mod_fails").fill_null(0)).alias("fails"),
-        )
+    # A line failing no rule has every option of its code: a gather by code id.
+    clean = pl.col("fails") == 0
+    plain = den.filter(clean)
+    plain = plain.select(
+        "uid",
+        "claim_seq",
+        "line_number",
+        m.unexcluded.gather(plain["code"].to_physical()).alias("mask"),
     )
+    failing = den.filter(~clean)
     resolved = (
-        den.select("code", "fails")
+        failing.select("code", "fails")
         .unique()
         .join(m.procedures, on="code")
         .filter((pl.col("fails") & pl.col("rule_bit")) == 0)
         .group_by("code", "fails")
         .agg(pl.col("mask").bitwise_or())
     )
-    return den.join(resolved, on=["code", "fails"]).select(
+    excluded = failing.join(resolved, on=["code", "fails"]).select(
         "uid", "claim_seq", "line_number", "mask"
     )
+    return pl.concat([plain, excluded])
 
 
-def _demographics(claims: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
-    """(uid, demo): the options whose age, sex and flu-season criteria a claim meets.
+def _demographics(claims: pl.DataFrame, m: OptionMasks, which: np.ndarray) -> np.ndarray:
+    """By uid: the options whose age, sex and flu-season criteria a claim meets, for the
+    claims ``which`` (a boolean array by uid; others get 0).
 
     Age, sex and season are computed once per claim, then tested per distinct criterion.
     """
-    facts = claims.select(
+    out = np.zeros(claims.height, dtype=np.int64)
+    facts = claims.filter(pl.Series(which)).select(
         "uid",
         age_months(pl.col("birth_date"), pl.col("claim_date")).alias("age"),
         pl.col("sex").str.strip_chars().str.to_uppercase().alias("sex"),
@@ -204,26 +224,27 @@ def _demographics(claims: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
         terms.append(pl.when(ok.fill_null(False)).then(pl.lit(bits, dtype=_I64)).otherwise(0))
     # Each option is in one criterion: the masks are disjoint and add up.
     demo = pl.sum_horizontal(terms) if terms else pl.lit(0, dtype=_I64)
-    return facts.select("uid", demo.alias("demo"))
+    demos = facts.select("uid", demo.alias("demo"))
+    out[demos["uid"].to_numpy()] = demos["demo"].to_numpy()
+    return out
 
 
-def _claim_mask(claim_dx: pl.DataFrame, table: pl.DataFrame, name: str) -> pl.DataFrame:
-    """(uid, name): the options listing one of a claim's diagnoses in ``table``."""
-    return (
-        claim_dx.join(table, on="dx").group_by("uid").agg(pl.col("mask").bitwise_or().alias(name))
-    )
+def _or_by_uid(frame: pl.DataFrame, value: str, n: int) -> np.ndarray:
+    """The ``value`` bits of ``frame`` OR-ed per ``uid``, as an array indexed by uid (uids
+    are dense, 0 .. n-1): a scatter, not a group-by."""
+    out = np.zeros(n, dtype=np.int64)
+    np.bitwise_or.at(out, frame["uid"].to_numpy(), frame[value].to_numpy())
+    return out
 
 
 def _additional_mask(lines: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
-    """(uid, addl): the options all of whose additional procedure codes are on the claim."""
+    """(uid, bit): the options all of whose additional procedure codes are on the claim."""
     return (
         lines.select("uid", "code")
         .join(m.additional, on="code")
         .group_by("uid", "bit")
         .agg(pl.col("code").n_unique().alias("n"), pl.col("need").first())
         .filter(pl.col("n") == pl.col("need"))
-        .group_by("uid")
-        .agg(pl.col("bit").sum().alias("addl"))
     )
 
 
@@ -238,7 +259,10 @@ def _expand(frame: pl.DataFrame, m: OptionMasks) -> pl.DataFrame:
         .select("mask", "mkey")
         .unique()
     )
-    return frame.join(per_mask, on="mask").drop("mask")
+    # In the order of ``frame``, then of mkey: (uid, mkey) order for a frame in uid order.
+    return frame.join(per_mask.sort("mask", "mkey"), on="mask", maintain_order="left_right").drop(
+        "mask"
+    )
 
 
 @dataclass(frozen=True)
@@ -254,36 +278,28 @@ def eligible_options(
     claims: pl.DataFrame, lines: pl.DataFrame, claim_dx: pl.DataFrame, t: CodeTables
 ) -> Eligibility:
     """Eligible options and measure-strata of each claim (with its diagnoses ``claim_dx``:
-    uid, dx), and the qualifying lines of visit measures (counted per line)."""
+    uid, dx), and the qualifying lines of visit measures (counted per line).
+
+    ``claims`` are a batch's candidates, whose uids are dense (0 .. n-1) and in order: each
+    test's masks are OR-ed into one array indexed by uid, and combined element-wise.
+    """
     m = option_masks(t.year)
+    n = claims.height
     qual = line_masks(lines, m)
-    eligible = (
-        qual.group_by("uid")
-        .agg(pl.col("mask").bitwise_or())
-        .join(_demographics(claims, m), on="uid")
-        .join(_claim_mask(claim_dx, m.dx, "dx"), on="uid", how="left")
-        .join(_claim_mask(claim_dx, m.dx_excluded, "excluded"), on="uid", how="left")
-        .join(_additional_mask(lines, m), on="uid", how="left")
+    on_lines = _or_by_uid(qual, "mask", n)
+    demo = _demographics(claims, m, on_lines != 0)  # only claims with a qualifying line
+    dx = _or_by_uid(claim_dx.join(m.dx, on="dx"), "mask", n)
+    excluded = _or_by_uid(claim_dx.join(m.dx_excluded, on="dx"), "mask", n)
+    addl = _or_by_uid(_additional_mask(lines, m), "bit", n)
+    met = on_lines & demo & (dx | ~m.needs_dx) & (addl | ~m.needs_additional) & ~excluded
+    eligible = np.flatnonzero(met)
+    masks = pl.DataFrame(
+        {"uid": eligible, "mask": met[eligible]}, schema={"uid": _I64, "mask": _I64}
     )
-    no_dx_needed, no_addl_needed = ~m.needs_dx, ~m.needs_additional
-    met = (
-        pl.col("mask")
-        & pl.col("demo")
-        & (pl.col("dx").fill_null(0) | no_dx_needed)
-        & (pl.col("addl").fill_null(0) | no_addl_needed)
-    )
-    excluded = pl.col("excluded").fill_null(0)
-    masks = eligible.select("uid", (met & ~excluded).alias("mask")).filter(pl.col("mask") != 0)
-    visit = (
-        qual.join(masks.rename({"mask": "eligible"}), on="uid")
-        .select(
-            "uid",
-            "claim_seq",
-            "line_number",
-            (pl.col("mask") & pl.col("eligible") & m.per_line).alias("mask"),
-        )
-        .filter(pl.col("mask") != 0)
-    )
+    per_line = pl.Series(met & m.per_line).gather(qual["uid"])
+    visit = qual.select(
+        "uid", "claim_seq", "line_number", (pl.col("mask") & per_line).alias("mask")
+    ).filter(pl.col("mask") != 0)
     return Eligibility(
         masks=masks,
         groups=_expand(masks, m),

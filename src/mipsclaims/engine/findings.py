@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import polars as pl
 
 from ..schema import short_hash
-from .codes import CodeTables, tables
+from .codes import CodeTables, code_ids, tables
 from .eligibility import option_bit
 
 FINDING_SCHEMA: dict[str, pl.DataType] = {
@@ -57,7 +58,7 @@ def qdc_measures(year: int) -> pl.DataFrame:
     bits = t.options.group_by("measure_id").agg(option_bit().sum().alias("bits"))
     return (
         t.performance_codes.join(t.performance, on="pidx")
-        .select("code", "measure_id")
+        .select(pl.col("code").cast(code_ids(year).enum), "measure_id")
         .unique()
         .join(bits, on="measure_id", how="left")
         .group_by("code")
@@ -100,9 +101,37 @@ def _finding(
             "measure_id"
         ),
         "service_date",
-        code.alias("code"),
+        code.cast(pl.String).alias("code"),
         (detail if detail is not None else pl.lit(None, dtype=pl.String)).alias("detail"),
         (charge if charge is not None else pl.lit(None, dtype=pl.Float64)).alias("charge"),
+    )
+
+
+def _conflicts(conflicting: pl.DataFrame, claims: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
+    """The conflicting_qdc findings of the (uid, mkey) marker details with a conflict."""
+    conflicts = (
+        conflicting.join(t.mkeys.select("mkey", "measure_id"), on="mkey")
+        .group_by("uid", "measure_id")
+        .agg(
+            pl.col("conflicting_codes")
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .unique()
+            .sort(),
+            pl.col("conflicting_meanings")
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .unique()
+            .sort(),
+        )
+        .join(claims.select("uid", pl.col("claim_date").alias("service_date")), on="uid")
+    )
+    return _finding(
+        conflicts,
+        "conflicting_qdc",
+        measure_id=pl.col("measure_id"),
+        code=pl.col("conflicting_codes").list.join(", "),
+        detail=pl.lit("QDCs on one claim set different outcomes (")
+        + pl.col("conflicting_meanings").list.join(", ")
+        + "); the most advantageous counts",
     )
 
 
@@ -119,49 +148,36 @@ def find(
     ``masks`` (uid, mask) are the claims' eligible options (eligibility.Eligibility), and
     ``markers`` the QDC details (markers.Markers.details) keyed by (uid, mkey).
     """
-    # Only quality-code lines can raise a finding; claim fields are added when read.
-    lines = lines.filter(pl.col("code").is_in(list(t.qdc_codes | t.other_year_qdc_codes)))
+    # Only quality-code lines can raise a finding; claim fields are added when read. Code
+    # ids index what is known of each code.
+    ids = code_ids(t.year)
+    code_id = lines["code"].to_physical()
+    is_qdc, is_other = ids.is_qdc.gather(code_id), ids.is_other_year_qdc.gather(code_id)
+    not_denominator = ~ids.is_denominator.gather(code_id)
+    lines = lines.with_columns(
+        is_qdc.alias("_qdc"), is_other.alias("_other"), not_denominator.alias("_not_den")
+    ).filter(pl.col("_qdc") | pl.col("_other"))
     parts: list[pl.DataFrame] = []
-    conflicts = (
-        markers.filter(pl.col("conflicting"))
-        .join(t.mkeys.select("mkey", "measure_id"), on="mkey")
-        .group_by("uid", "measure_id")
-        .agg(
-            pl.col("conflicting_codes")
-            .list.explode(keep_nulls=False, empty_as_null=False)
-            .unique()
-            .sort(),
-            pl.col("conflicting_meanings")
-            .list.explode(keep_nulls=False, empty_as_null=False)
-            .unique()
-            .sort(),
-        )
-        .join(claims.select("uid", pl.col("claim_date").alias("service_date")), on="uid")
-    )
-    parts.append(
-        _finding(
-            conflicts,
-            "conflicting_qdc",
-            measure_id=pl.col("measure_id"),
-            code=pl.col("conflicting_codes").list.join(", "),
-            detail=pl.lit("QDCs on one claim set different outcomes (")
-            + pl.col("conflicting_meanings").list.join(", ")
-            + "); the most advantageous counts",
-        )
-    )
-    qdc_lines = lines.filter(pl.col("code").is_in(list(t.qdc_codes)))
+    conflicting = markers.filter(pl.col("conflicting"))
+    if conflicting.height:  # rare
+        parts.append(_conflicts(conflicting, claims, t))
+    qdc_lines = lines.filter("_qdc")
     used = qdc_lines.select("uid", "line_number", "code").join(qdc_measures(t.year), on="code")
-    useful = (
-        used.join(masks, on="uid")
-        .filter((pl.col("mask") & pl.col("bits")) != 0)
-        .select("uid", "line_number")
+    # A claim's eligible options by uid (dense, 0 .. n-1): a gather, not a join.
+    eligible = np.zeros(claims.height, dtype=np.int64)
+    eligible[masks["uid"].to_numpy()] = masks["mask"].to_numpy()
+    useful = used.filter((pl.col("bits") & pl.Series(eligible).gather(used["uid"])) != 0).select(
+        "uid", "line_number"
     )
     wasted = (
         used.join(useful, on=["uid", "line_number"], how="anti")
         .select("uid", "line_number", "code", "measures")
         .unique(subset=["uid", "line_number", "code"])
-        .filter(~pl.col("code").is_in(list(t.denominator_codes)))
-        .join(qdc_lines.select("uid", "line_number", "service_date"), on=["uid", "line_number"])
+        .join(
+            qdc_lines.select("uid", "line_number", "service_date", "_not_den"),
+            on=["uid", "line_number"],
+        )
+        .filter("_not_den")
     )
     parts.append(
         _finding(
@@ -176,8 +192,7 @@ def find(
             + " on a claim not in that measure's denominator",
         )
     )
-    not_denominator = ~pl.col("code").is_in(list(t.denominator_codes))
-    wrong_year = lines.filter(pl.col("code").is_in(list(t.other_year_qdc_codes)) & not_denominator)
+    wrong_year = lines.filter(pl.col("_other") & pl.col("_not_den"))
     parts.append(
         _finding(
             wrong_year,
@@ -186,7 +201,7 @@ def find(
             detail=pl.lit(f"quality code of another performance year, not a QDC in {t.year}"),
         )
     )
-    charged = qdc_lines.filter(not_denominator & (pl.col("charge") > MAX_QDC_CHARGE))
+    charged = qdc_lines.filter(pl.col("_not_den") & (pl.col("charge") > MAX_QDC_CHARGE))
     parts.append(
         _finding(
             charged,

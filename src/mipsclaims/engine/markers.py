@@ -18,17 +18,25 @@ from dataclasses import dataclass
 import polars as pl
 
 from ..schema import PERFORMANCE_MODIFIERS
-from .codes import RANKS, CodeTables, tables
+from .codes import RANKS, CodeTables, code_ids, mod_mask, tables
 from .eligibility import option_bit
 
 _PERF_MODS = sorted(PERFORMANCE_MODIFIERS)
+#: Multiplier of one integer key of two: (uid, mkey) and (uid, mkey, pidx); mkey and pidx
+#: are below it (a year has a few hundred performance options).
+_KEY = 1 << 16
 _I64 = pl.Int64()
 
 
-def qdc_label() -> pl.Expr:
-    """How a QDC is shown: ``CODE`` or ``CODE-MOD`` with the line's performance modifier."""
-    pm = pl.col("modifiers").list.set_intersection(pl.lit(_PERF_MODS)).list.sort().list.first()
-    return pl.when(pm.is_null()).then(pl.col("code")).otherwise(pl.col("code") + "-" + pm)
+def qdc_label(bits: dict[str, int]) -> pl.Expr:
+    """How a QDC is shown: ``CODE`` or ``CODE-MOD`` with the line's performance modifier
+    (the first in sort order, of the line's modifier bits ``mods``)."""
+    suffix: pl.Expr = pl.lit("")
+    for mod in reversed(_PERF_MODS):
+        suffix = (
+            pl.when((pl.col("mods") & bits[mod]) != 0).then(pl.lit(f"-{mod}")).otherwise(suffix)
+        )
+    return pl.col("code").cast(pl.String) + suffix
 
 
 @functools.cache
@@ -36,6 +44,8 @@ def performance_options(year: int) -> pl.DataFrame:
     """pidx, mkey, bits (eligibility options of its measure and option group), marker,
     rank, n_codes: one row per performance option of ``year`` (cached)."""
     t = tables(year)
+    if t.performance.height >= _KEY or t.mkeys.height >= _KEY:
+        raise ValueError(f"{year}: too many performance options or measure-strata for a key")
     groups = t.options.group_by("measure_id", "option_group").agg(option_bit().sum().alias("bits"))
     return (
         t.performance.join(groups, on=["measure_id", "option_group"])
@@ -53,27 +63,40 @@ def performance_options(year: int) -> pl.DataFrame:
     )
 
 
+@functools.cache
+def _quality_codes(year: int) -> pl.DataFrame:
+    """pidx, code (code id), listed (modifier bits), on_dx: the quality codes of ``year``."""
+    t, ids = tables(year), code_ids(year)
+    listed = [mod_mask(mods, ids.mod_bits) for mods in t.performance_codes["mods"].to_list()]
+    return t.performance_codes.select(
+        "pidx",
+        pl.col("code").cast(ids.enum),
+        pl.Series("listed", listed, dtype=_I64),
+        "on_dx",
+    )
+
+
 def matching_qdcs(lines: pl.DataFrame, claim_dx: pl.DataFrame, t: CodeTables) -> pl.DataFrame:
     """Quality codes matched by a line (or, for ICD-10 quality codes, a header diagnosis).
 
-    Lines without modifiers (most) match the quality codes that list none, as themselves;
-    only lines with modifiers need the list tests.
+    Modifiers are bit masks (``mods`` of a line, ``listed`` of a quality code): a code that
+    lists modifiers needs one of them, one that lists none needs no performance modifier.
     """
-    line_codes = t.performance_codes.filter(~pl.col("on_dx"))
-    joined = lines.select("uid", "code", "modifiers").join(line_codes, on="code", how="inner")
-    bare = pl.col("modifiers").list.len() == 0
-    plain = joined.filter(bare & (pl.col("mods").list.len() == 0)).select(
-        "uid", "pidx", "code", pl.col("code").alias("label")
+    ids = code_ids(t.year)
+    quality = _quality_codes(t.year)
+    perf = mod_mask(_PERF_MODS, ids.mod_bits)
+    mods, listed = pl.col("mods"), pl.col("listed")
+    ok = pl.when(listed != 0).then((mods & listed) != 0).otherwise((mods & perf) == 0)
+    on_lines = (
+        lines.select("uid", "code", "mods")
+        .join(quality.filter(~pl.col("on_dx")), on="code", how="inner")
+        .filter(ok)
+        .select("uid", "pidx", "code", qdc_label(ids.mod_bits).alias("label"))
     )
-    modded = joined.filter(~bare)
-    hits_listed = pl.col("modifiers").list.set_intersection(pl.col("mods")).list.len() > 0
-    no_perf_mod = pl.col("modifiers").list.set_intersection(pl.lit(_PERF_MODS)).list.len() == 0
-    ok = pl.when(pl.col("mods").list.len() > 0).then(hits_listed).otherwise(no_perf_mod)
-    on_lines = modded.filter(ok).select("uid", "pidx", "code", qdc_label().alias("label"))
-    on_dx = claim_dx.join(
-        t.performance_codes.filter(pl.col("on_dx")), left_on="dx", right_on="code"
-    ).select("uid", "pidx", pl.col("dx").alias("code"), pl.col("dx").alias("label"))
-    return pl.concat([plain, on_lines, on_dx])
+    on_dx = claim_dx.join(quality.filter(pl.col("on_dx")), left_on="dx", right_on="code").select(
+        "uid", "pidx", pl.col("dx").alias("code"), pl.col("dx").cast(pl.String).alias("label")
+    )
+    return pl.concat([on_lines, on_dx])
 
 
 @dataclass(frozen=True)
@@ -97,41 +120,43 @@ def claim_markers(
     """Per eligible (uid, mkey): marker rank; and where QDCs were found, which and conflicts.
 
     ``masks`` (uid, mask) are the claims' eligible options, ``groups`` (uid, mkey) their
-    eligible measure-strata.
+    eligible measure-strata, in (uid, mkey) order.
     """
+    # One Int64 key per (uid, mkey), and per (uid, mkey, pidx): single-integer groupings.
+    key = pl.col("uid") * _KEY + pl.col("mkey")
     hits = (
         matching_qdcs(lines, claim_dx, t)
         .join(performance_options(t.year), on="pidx")
         .join(masks, on="uid")
         .filter((pl.col("mask") & pl.col("bits")) != 0)
+        .select(key.alias("k"), "pidx", "code", "label", "marker", "rank", "n_codes")
+        .with_columns(kp=pl.col("k") * _KEY + pl.col("pidx"))
     )
-    key = ["uid", "mkey"]
     # Sorted once as a column, then gathered into lists (sorting inside groups is slower).
     found = (
-        hits.select(*key, "label")
+        hits.select("k", "label")
         .unique()
-        .sort(*key, "label")
-        .group_by(key, maintain_order=True)
+        .sort("k", "label")
+        .group_by("k", maintain_order=True)
         .agg(pl.col("label").alias("qdc_codes"))
     )
     matched = (
-        hits.group_by(*key, "pidx")
+        hits.group_by("kp")
         .agg(
-            pl.col("code").n_unique().alias("n"),
-            pl.col("n_codes").first(),
-            pl.col("marker").first(),
-            pl.col("rank").first(),
+            pl.col("code").n_unique().alias("n"), pl.col("n_codes").first(), pl.col("rank").first()
         )
         .filter(pl.col("n") == pl.col("n_codes"))
+        .with_columns(k=pl.col("kp") // _KEY)
     )
-    per_claim = matched.group_by(key).agg(
-        pl.col("rank").max(), (pl.col("marker").n_unique() > 1).alias("conflicting")
+    # A rank is one marker of the measure: more than one rank is more than one meaning.
+    per_claim = matched.group_by("k").agg(
+        pl.col("rank").max(), (pl.col("rank").n_unique() > 1).alias("conflicting")
     )
     # Conflicts are rare: their meanings and codes are listed for those claims only.
-    conflicted = matched.join(per_claim.filter(pl.col("conflicting")), on=key, how="semi")
+    conflicted = matched.join(per_claim.filter(pl.col("conflicting")), on="k", how="semi")
     conflicts = (
-        hits.join(conflicted, on=[*key, "pidx"], how="semi")
-        .group_by(key)
+        hits.join(conflicted, on="kp", how="semi")
+        .group_by("k")
         .agg(
             pl.col("label").unique().sort().alias("conflicting_codes"),
             pl.col("marker").unique().sort().alias("conflicting_meanings"),
@@ -139,10 +164,11 @@ def claim_markers(
     )
     # Every matched (uid, mkey) has a hit, so ``found`` has all keys of ``per_claim``.
     details = (
-        found.join(per_claim, on=key, how="left")
-        .join(conflicts, on=key, how="left")
+        found.join(per_claim, on="k", how="left")
+        .join(conflicts, on="k", how="left")
         .select(
-            *key,
+            (pl.col("k") // _KEY).alias("uid"),
+            (pl.col("k") % _KEY).cast(pl.Int32).alias("mkey"),
             "qdc_codes",
             pl.col("rank").fill_null(0).cast(pl.Int8),
             pl.col("conflicting").fill_null(False),
@@ -150,10 +176,10 @@ def claim_markers(
             "conflicting_meanings",
         )
     )
-    # In uid order, as phase 2 reads them (cheaper sorted here, a batch at a time).
+    # In (uid, mkey) order, as phase 2 reads them: the order of ``groups``.
     ranks = (
-        groups.join(details.select(*key, "rank"), on=key, how="left")
-        .with_columns(pl.col("rank").fill_null(0))
-        .sort(key)
+        groups.with_columns(key.alias("k"))
+        .join(details.select(key.alias("k"), "rank"), on="k", how="left", maintain_order="left")
+        .select("uid", "mkey", pl.col("rank").fill_null(0))
     )
     return Markers(ranks=ranks, details=details.drop("rank"))

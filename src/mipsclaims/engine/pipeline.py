@@ -27,7 +27,7 @@ import polars as pl
 from .. import schema, specs
 from .codes import CodeTables, tables
 from .counts import count_rows
-from .eligibility import eligible_options
+from .eligibility import Eligibility, eligible_options
 from .facts import FactStore, Reduced
 from .findings import FINDING_ORDER, find, finding_table
 from .instances import (
@@ -37,9 +37,9 @@ from .instances import (
     instance_marks,
     monthly_marks,
 )
-from .markers import claim_markers
+from .markers import Markers, claim_markers
 from .result import INSTANCE_SCHEMA, MONTHLY_SCHEMA, EngineResult, Level, as_level
-from .scope import kept, scope_counts, split_batch, superseded
+from .scope import BatchScope, kept, scope_counts, split_batch, superseded
 
 
 def _year_tables(year: int) -> CodeTables:
@@ -126,10 +126,21 @@ _CLAIM_REPEATED = ["tin", "npi", "source"]
 def _reduce(lines: pl.DataFrame, year: int, t: CodeTables) -> Reduced:
     """Everything that depends on one claim only, on a batch of whole claims."""
     batch = split_batch(lines, year)
-    claim_dx = batch.claim_dx
-    eligible = eligible_options(batch.claims, batch.lines, claim_dx, t)
-    markers = claim_markers(batch.lines, claim_dx, eligible.masks, eligible.groups, t)
+    eligible = eligible_options(batch.claims, batch.lines, batch.claim_dx, t)
+    markers = claim_markers(batch.lines, batch.claim_dx, eligible.masks, eligible.groups, t)
     findings = find(batch.claims, batch.lines, eligible.masks, markers.details, t)
+    return _facts(batch, eligible, markers, findings, t)
+
+
+def _facts(
+    batch: BatchScope,
+    eligible: Eligibility,
+    markers: Markers,
+    findings: pl.DataFrame,
+    t: CodeTables,
+) -> Reduced:
+    """What phase 2 needs of a reduced batch, compact: repeated texts categorical, only
+    the diagnoses that link episodes."""
     return Reduced(
         keys=batch.keys.with_columns(pl.col("tin").cast(pl.Categorical)),
         splits=batch.splits,
@@ -139,13 +150,19 @@ def _reduce(lines: pl.DataFrame, year: int, t: CodeTables) -> Reduced:
         markers=markers.ranks,
         details=markers.details.drop("conflicting_meanings"),
         visit_lines=eligible.visit_lines,
-        claim_dx=claim_dx.join(t.mkey_dx.select("dx").unique(), on="dx", how="semi"),
+        claim_dx=batch.claim_dx.with_columns(pl.col("dx").cast(pl.String)).join(
+            t.mkey_dx.select("dx").unique(), on="dx", how="semi"
+        ),
         findings=findings.with_columns(pl.col(c).cast(pl.Categorical) for c in _REPEATED),
     )
 
 
 #: Rows per phase-1 batch when the input is one table (bounds phase 1's intermediates).
 TABLE_BATCH_ROWS = 250_000
+#: Smaller batches of an iterable (the reader's, about 60k lines) are gathered up to this
+#: many rows: each batch pays the fixed cost of some 150 polars operations, and a larger
+#: batch held costs memory (measured in benchmarks/results.md).
+GATHER_ROWS = 125_000
 #: Eligible claim-measure rows per slice of patients when phase 2 counts (bounds grouping).
 PHASE2_ROWS = 1_000_000
 
@@ -197,7 +214,28 @@ def _batches_of(
         lines = lines.collect()
     if isinstance(lines, pl.DataFrame):
         return _table_batches(lines)
-    return _whole_claims(lines)
+    return _gathered(_whole_claims(lines), GATHER_ROWS)
+
+
+def _gathered(batches: Iterable[pl.DataFrame], rows: int) -> Iterator[pl.DataFrame]:
+    """Consecutive batches of whole claims concatenated up to about ``rows`` rows (a batch
+    with a missing claim_seq stays alone, so that scope names its row in it)."""
+    held: list[pl.DataFrame] = []
+    count = 0
+    for batch in batches:
+        if batch.select(pl.col("claim_seq").is_null().any()).item():
+            if held:
+                yield pl.concat(held, how="vertical")
+                held, count = [], 0
+            yield batch
+            continue
+        held.append(batch)
+        count += batch.height
+        if count >= rows:
+            yield pl.concat(held, how="vertical") if len(held) > 1 else held[0]
+            held, count = [], 0
+    if held:
+        yield pl.concat(held, how="vertical") if len(held) > 1 else held[0]
 
 
 def evaluate_lines(
@@ -306,9 +344,9 @@ def _group(r: Reduced, gone: pl.DataFrame, level: Level, t: CodeTables) -> _Grou
     keyed_claims = _with_claim_columns(
         claims.select("uid", "claim_date", "claim_seq"), claim_people, n_candidates, ["pid", "eid"]
     )
-    measure_keys = t.mkeys.select(
-        "mkey", pl.col("calculation_type").cast(pl.Categorical), "is_inverse"
-    )
+    # mkey is dense and mkeys in its order: a measure-stratum's type is a gather.
+    calculation_type = t.mkeys["calculation_type"].cast(pl.Categorical)
+    is_inverse = t.mkeys["is_inverse"]
     # In input order (uid), so that instance claim lists keep that order. Only integer
     # keys, dates and ranks: counts need no more; the audit trail (claim ids, QDC lists) is
     # joined back only if the instance table is read.
@@ -319,7 +357,10 @@ def _group(r: Reduced, gone: pl.DataFrame, level: Level, t: CodeTables) -> _Grou
         _with_claim_columns(
             ranks, keyed_claims, n_candidates, ["pid", "eid", "claim_date", "claim_seq"]
         )
-        .join(measure_keys, on="mkey", maintain_order="left")
+        .with_columns(
+            pl.lit(calculation_type).gather(pl.col("mkey")),
+            pl.lit(is_inverse).gather(pl.col("mkey")),
+        )
         .select(
             "uid",
             "pid",

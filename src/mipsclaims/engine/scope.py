@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from ..errors import MipsClaimsError
+from .codes import as_code, code_ids
 from .instances import FrameT
 
 SCOPE_SCHEMA = {"reason": pl.String(), "claims": pl.Int64(), "lines": pl.Int64()}
@@ -102,85 +104,198 @@ def _late_reason(year: int) -> pl.Expr:
     )
 
 
+def _normal_code(code: pl.Expr) -> pl.Expr:
+    return code.str.strip_chars().str.to_uppercase()
+
+
+def _normal_dx(dx: pl.Expr) -> pl.Expr:
+    """Readers normalise ICD-10 already; a frame built by hand may not (section 2)."""
+    return dx.str.replace_all(r"[.\s]", "").str.to_uppercase()
+
+
+def _modifier_mask(modifiers: pl.Expr, bits: dict[str, int]) -> pl.Expr:
+    """Per line, the bit mask of its modifiers (:attr:`.codes.CodeIds.mod_bits`; others
+    are not looked at)."""
+    each = pl.element().replace_strict(
+        list(bits), list(bits.values()), default=0, return_dtype=pl.Int64
+    )
+    return modifiers.list.eval(each.bitwise_or()).list.first().fill_null(0)
+
+
+def _per_split(split_id: pl.Series, first: pl.Series, dates: pl.Series) -> pl.DataFrame:
+    """claim_date (earliest line date) and n_lines of each split, by split id (numpy
+    reductions over the integer ids: no group-by)."""
+    n = first.len()
+    ids = split_id.to_numpy()
+    none = np.iinfo(np.int32).max
+    days = dates.cast(pl.Int32).fill_null(none).to_numpy()
+    if split_id.is_sorted():  # one run per split: reduce each run
+        earliest = np.minimum.reduceat(days, first.to_numpy()) if n else days[:0]
+    else:
+        earliest = np.full(n, none, dtype=np.int32)
+        np.minimum.at(earliest, ids, days)
+    date = pl.Series("claim_date", earliest, dtype=pl.Int32)
+    date = date.scatter((date == none).arg_true(), None).cast(pl.Date)  # no dated line
+    return pl.DataFrame([date, pl.Series("n_lines", np.bincount(ids, minlength=n), pl.UInt32)])
+
+
+def _claim_lengths(seq: pl.Series) -> pl.Series:
+    """Lines of each claim of ``seq`` (claim_seq of lines in claim order), in claim order."""
+    starts = np.flatnonzero(np.diff(seq.to_numpy(), prepend=-1) != 0)
+    return pl.Series("n_lines", np.diff(starts, append=seq.len()).astype(np.uint32))
+
+
+def _rows(frame: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
+    """``frame.gather(rows)``, by a mask when ``rows`` are in order (a filter copies texts
+    faster than a gather)."""
+    if not rows.is_sorted():
+        return frame.gather(rows)
+    return frame.filter(pl.repeat(False, frame.height, eager=True).scatter(rows, True))
+
+
+def _split_ids(lines: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """Per line, its split claim (claim_seq, rendering NPI) as a dense integer numbered in
+    (claim_seq, NPI) order, and the row in ``lines`` of each split's first line; ``lines``
+    in claim order.
+
+    Lines of a claim are contiguous and most claims have one rendering NPI: runs of equal
+    (claim_seq, NPI) are found by comparing each line with the one before, with no hashing
+    of the NPI texts. Only when a claim has several runs are the runs (not the lines)
+    sorted by (claim_seq, NPI), so that interleaved NPIs (A B A) make two splits.
+    """
+    seq, npi = pl.col("claim_seq"), pl.col("rendering_npi")
+    starts = lines.select(
+        (seq.ne_missing(seq.shift(1)) | npi.ne_missing(npi.shift(1))).arg_true().alias("row")
+    )["row"]
+    marks = pl.repeat(0, lines.height, dtype=pl.UInt32, eager=True).scatter(starts, 1)
+    run_of_line = marks.cum_sum() - 1
+    runs = lines.select("claim_seq", "rendering_npi").pipe(_rows, starts)
+    if not (runs["claim_seq"].diff() == 0).any():  # claims in order: a repeat is adjacent
+        return run_of_line.set_sorted(), starts
+    ordered = (
+        runs.with_columns(run=pl.int_range(pl.len(), dtype=pl.UInt32), row=starts)
+        .sort("claim_seq", "rendering_npi", maintain_order=True)
+        .with_columns(new=seq.ne_missing(seq.shift(1)) | npi.ne_missing(npi.shift(1)))
+    )
+    split = ordered["new"].cast(pl.UInt32).cum_sum() - 1
+    split_of_run = pl.repeat(0, runs.height, dtype=pl.UInt32, eager=True).scatter(
+        ordered["run"], split
+    )
+    # A stable sort keeps runs of one split in row order: the first is where it starts.
+    return split_of_run.gather(run_of_line), ordered.filter("new")["row"]
+
+
 def split_batch(lines: pl.DataFrame, year: int) -> BatchScope:
     """Phase 1: split a batch of whole claims by rendering NPI and keep the candidates.
 
     A claim that is a void request, not Part B, or whose split is left out for a reason of
     its own is no candidate whatever later claims say; whether a candidate is replaced or
     voided is only known once every claim has been seen (:func:`superseded`).
+
+    Claims are found by position, not by grouping: lines in claim order (a stable sort by
+    ``claim_seq`` only when a hand-built table is not), claim fields taken from the first
+    line of each split, only integer keys grouped.
     """
     _check_input(lines)
-    # One pass over the lines: per split claim, then per input claim from the splits.
+    if not lines["claim_seq"].is_sorted():
+        lines = lines.sort("claim_seq", maintain_order=True)
+    split_id, first = _split_ids(lines)
+    per_split = _per_split(split_id, first, lines["service_date"])
     split = (
-        lines.group_by("claim_seq", "rendering_npi")
-        .agg(
-            pl.col("claim_id").first(),
-            pl.col("source").first(),
-            pl.col("tin").first(),
-            pl.col("patient_id").first(),
-            pl.col("birth_date").first(),
-            pl.col("sex").first(),
-            pl.col("diagnosis_codes").first(),
-            pl.col("frequency").first().str.strip_chars(),
-            pl.col("filing_indicator").first().str.strip_chars().str.to_uppercase(),
-            pl.col("service_date").min().alias("claim_date"),
-            pl.len().alias("n_lines"),
+        lines.select(
+            "claim_seq",
+            "rendering_npi",
+            "claim_id",
+            "source",
+            "tin",
+            "patient_id",
+            "birth_date",
+            "sex",
+            "frequency",
+            "filing_indicator",
+        )
+        .pipe(_rows, first)
+        .with_columns(
+            pl.col("frequency").str.strip_chars(),
+            pl.col("filing_indicator").str.strip_chars().str.to_uppercase(),
+            per_split["claim_date"],
+            per_split["n_lines"],
+            first.alias("row"),
         )
         .with_columns(_own_reason().cast(_OWN).alias("own"), _late_reason(year).alias("reason"))
     )
-    keys = split.group_by("claim_seq").agg(
-        pl.col("tin").first(),
-        pl.col("claim_id").first(),
-        pl.col("frequency").first().cast(_ACTION, strict=False).alias("action"),
-        pl.col("own").first(),
-        pl.col("n_lines").sum(),
+    seq = pl.col("claim_seq")
+    keys = split.filter(seq.ne_missing(seq.shift(1))).select(
+        "claim_seq",
+        "tin",
+        "claim_id",
+        pl.col("frequency").cast(_ACTION, strict=False).alias("action"),
+        "own",
+        _claim_lengths(lines["claim_seq"]),
     )
     own = pl.col("own").is_null()
     # Only the late reasons of claims without one of their own can count (section 9).
     splits = split.filter(pl.col("reason").is_not_null() & own).select(
         "claim_seq", "reason", "n_lines"
     )
+    # Splits are numbered in (claim_seq, NPI) order: so are the candidates' uids.
     claims = (
-        split.filter(pl.col("reason").is_null() & own)
+        split.with_columns(split=pl.int_range(pl.len(), dtype=pl.UInt32))
+        .filter(pl.col("reason").is_null() & own)
         .drop("reason", "own", "frequency", "filing_indicator")
-        .sort("claim_seq", "rendering_npi")
         .with_row_index("uid")
         .with_columns(pl.col("uid").cast(pl.Int64))
         .rename({"rendering_npi": "npi"})
     )
-    # Only what eligibility, markers and findings read; claim fields come from ``claims``.
-    in_lines = (
-        lines.lazy()
-        .select(
-            "claim_seq",
-            "rendering_npi",
-            "line_number",
-            pl.col("procedure_code").str.strip_chars().str.to_uppercase().alias("code"),
-            pl.col("modifiers").fill_null([]),
-            pl.coalesce(
-                pl.col("line_pos").replace("", None), pl.col("claim_pos").replace("", None)
-            ).alias("pos"),
-            "charge",
-            "service_date",
-        )
-        .join(
-            claims.lazy().select("uid", "claim_seq", pl.col("npi").alias("rendering_npi")),
-            on=["claim_seq", "rendering_npi"],
-            how="inner",
-        )
-        .drop("rendering_npi")
-        .collect()
+    # uid of each split (null: no candidate), then of each line.
+    uid_of_split = pl.repeat(None, split.height, dtype=pl.Int64, eager=True).scatter(
+        claims["split"], claims["uid"]
     )
-    # Readers normalise ICD-10 already; a frame built by hand may not (section 2).
+    line_uid = uid_of_split.gather(split_id)
+    ids = code_ids(year)
+    code = as_code(lines["procedure_code"], ids.enum, _normal_code)
+    # Only what eligibility, markers and findings read, of lines with a code of the year
+    # (any other line matches nothing); claim fields come from ``claims``.
+    kept = lines.select(
+        line_uid.alias("uid"),
+        code.alias("code"),
+        "claim_seq",
+        "line_number",
+        "modifiers",
+        "line_pos",
+        "claim_pos",
+        "charge",
+        "service_date",
+    ).filter(pl.col("uid").is_not_null() & pl.col("code").is_not_null())
+    in_lines = kept.select(
+        "uid",
+        "claim_seq",
+        "line_number",
+        "code",
+        _modifier_mask(pl.col("modifiers"), ids.mod_bits).alias("mods"),
+        pl.coalesce(
+            pl.col("line_pos").replace("", None), pl.col("claim_pos").replace("", None)
+        ).alias("pos"),
+        "charge",
+        "service_date",
+    )
+    # Diagnoses of the year's logic only (others match nothing), as code ids.
+    # (A candidate's first line, by a mask: a filter is cheaper than a gather of lists.)
+    first_of = pl.repeat(None, lines.height, dtype=pl.Int64, eager=True).scatter(
+        claims["row"], claims["uid"]
+    )
     claim_dx = (
-        claims.select("uid", pl.col("diagnosis_codes").alias("dx"))
+        pl.DataFrame({"uid": first_of, "dx": lines["diagnosis_codes"]})
+        .filter(pl.col("uid").is_not_null())
         .explode("dx")
-        .with_columns(pl.col("dx").str.replace_all(r"[.\s]", "").str.to_uppercase())
+    )
+    claim_dx = claim_dx.with_columns(as_code(claim_dx["dx"], ids.enum, _normal_dx)).filter(
+        pl.col("dx").is_not_null()
     )
     return BatchScope(
         keys=keys,
         splits=splits,
-        claims=claims.drop("diagnosis_codes"),
+        claims=claims.drop("split", "row"),
         lines=in_lines,
         claim_dx=claim_dx,
     )
