@@ -59,11 +59,14 @@ def synth(
 
 def _write_remit(claims: Path, prefix: Path, year: int, seed: int) -> None:
     """The two 835s of :func:`mipsclaims.remit.synth.synthetic_835` for the file written."""
+    from .. import api, atomicfile
     from ..remit.synth import RemitConfig, synthetic_835
-    from ..x12 import read_claim_lines
 
-    answer = synthetic_835(read_claim_lines(claims), year, RemitConfig(seed=seed))
+    answer = synthetic_835(api.read_claim_lines(claims), year, RemitConfig(seed=seed))
     for n, data in enumerate(answer.files, start=1):
         target = prefix.with_name(f"{prefix.name}-{n}.835")
-        target.write_bytes(data)
+        try:
+            atomicfile.write_bytes(target, data)
+        except OSError as exc:
+            raise fail(f"cannot write {target}: {exc.strerror or exc}") from None
         typer.echo(f"wrote {target}", err=True)
