@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from numpy.lib.stride_tricks import as_strided
 
 from ..claims import dependent_patient_id
 from ..schema import CLAIM_LINE_SCHEMA, pseudonymise_ssn
@@ -84,6 +85,13 @@ _TAG_CODES = np.array(
     [_CODED.get(t, OTHER) for t in sorted([*_CODED, *_KNOWN], key=_key)], dtype=np.uint8
 )
 _POW10 = 10.0 ** np.arange(19)
+# Padding after a buffer: a fixed-width read at any position stays inside the array.
+_PAD = MAX_FAST_SEGMENT + 8
+# _MASKS[n]: keeps the first n bytes of a big-endian uint64.
+_MASKS = np.array(
+    [0, *(((1 << 64) - 1) ^ ((1 << (8 * (8 - n))) - 1) for n in range(1, 9))], dtype=np.uint64
+)
+_ONES = 0x0101010101010101  # one in every byte of a uint64
 
 
 @dataclass
@@ -108,36 +116,55 @@ class Block:
 
 
 class Tokens:
-    """Step 1: segments and separators of a buffer, and element/component lookup."""
+    """Step 1: segments and separators of a buffer, and element/component lookup.
+
+    Terminators and element separators are found in one pass (their merged positions), so
+    each segment's first separator and separator count are differences of indices, with no
+    binary search. Short values are read as one unaligned big-endian integer at their start
+    (``u64``/``u32``), longer ones as fixed-width rows of a strided view of the padded
+    buffer (``rows``): one gather per field, whatever its width.
+    """
 
     def __init__(self, data: bytes, d: Delimiters) -> None:
         a = np.frombuffer(data, dtype=np.uint8)
+        n = len(a)
         self.a = a
         self.term = ord(d.segment)
         self.ele = ord(d.element)
         self.comp = ord(d.component)
-        t = np.flatnonzero(a == self.term)
+        pad = np.zeros(n + _PAD, np.uint8)
+        pad[:n] = a
+        self.rows = as_strided(pad, shape=(n + 1, _PAD), strides=(1, 1), writeable=False)
+        self.u64 = np.ndarray((n + 1,), ">u8", pad, 0, (1,))
+        self.u32 = np.ndarray((n + 1,), ">u4", pad, 0, (1,))
+        # Newlines (CR, LF) that are not a delimiter: whitespace between segments.
+        self.nl_lut = np.zeros(256, bool)
+        self.nl_lut[[10, 13]] = True
+        self.nl_lut[[self.term, self.ele, self.comp]] = False
+        p = np.flatnonzero((a == self.ele) | (a == self.term))
+        is_t = a[p] == self.term
+        ti = np.flatnonzero(is_t)  # index into p of each terminator
+        t = p[ti]
         self.t = t  # terminator of each segment
+        self.e = p[~is_t]
+        prev = np.empty_like(ti)
+        prev[:1] = -1
+        prev[1:] = ti[:-1]
+        # Segment i's separators are p[prev[i]+1 : ti[i]]; i terminators come before them.
+        self.fe = prev + 1 - np.arange(len(ti))
+        self.ne = ti - prev - 1
         s = np.empty_like(t)
         s[:1] = 0
         s[1:] = t[:-1] + 1
         # Whitespace between segments (newlines after terminators) is not part of a segment.
-        lut = np.zeros(256, bool)
-        lut[[10, 13]] = True
-        lut[[self.term, self.ele, self.comp]] = False
-        nl = lut[a]
-        self.nl = nl
         if len(s):
             while True:
-                m = (s < t) & nl[np.minimum(s, len(a) - 1)]
+                m = (s < t) & self.nl_lut[a[np.minimum(s, n - 1)]]
                 if not m.any():
                     break
                 s[m] += 1
         self.s = s
-        self.e = np.flatnonzero(a == self.ele)
         self.c = np.flatnonzero(a == self.comp)
-        self.fe = np.searchsorted(self.e, s)
-        self.ne = np.searchsorted(self.e, t) - self.fe
 
     def element(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(start, end) of element ``k`` of segments ``rows``; empty (start = end) if absent."""
@@ -164,30 +191,31 @@ class Tokens:
         return cst, np.where(present, cen, cst), present
 
     def window(self, st: np.ndarray, en: np.ndarray, width: int) -> np.ndarray:
-        """Bytes of ``[st, en)`` left-aligned in ``width`` columns, zero-padded (n x width)."""
-        j = np.arange(width, dtype=np.int64)
-        if not len(self.a):
-            return np.zeros((len(st), width), np.uint8)
-        w = np.take(self.a, st[:, None] + j, mode="clip")
-        w *= j < (en - st)[:, None]
+        """Bytes of ``[st, en)`` left-aligned in ``width`` columns, zero-padded (n x width).
+
+        Values longer than the padding (only in segments over the fast path's limit, which
+        are never emitted) are cut there."""
+        width = min(width, _PAD)
+        w = self.rows[st, :width]
+        w *= np.arange(width) < (en - st)[:, None]
         return w
 
     def pack(self, st: np.ndarray, en: np.ndarray) -> np.ndarray:
         """Values of up to 8 bytes packed big-endian into uint64 (longer: 2**64-1)."""
-        w = np.ascontiguousarray(self.window(st, en, 8))
-        packed = w.view(">u8").ravel().astype(np.uint64)
-        return np.where(en - st > 8, np.uint64(2**64 - 1), packed)
+        size = en - st
+        packed = self.u64[st].astype(np.uint64) & _MASKS[np.clip(size, 0, 8)]
+        return np.where(size > 8, np.uint64(2**64 - 1), packed)
 
     def strings(self, st: np.ndarray, en: np.ndarray, upper: bool = False) -> pl.Series:
         """The values ``[st, en)`` as a String column, null where empty (one gather)."""
         n = len(st)
-        width = int((en - st).max()) if n else 0
+        width = min(int((en - st).max()) if n else 0, _PAD)
         if width == 0:
             return pl.Series([None] * n, dtype=pl.String)
         w = self.window(st, en, width)
         if upper:
-            w = np.where((w >= 97) & (w <= 122), w - 32, w).astype(np.uint8)
-        out = pl.Series(np.ascontiguousarray(w).view(f"S{width}").ravel()).cast(pl.String)
+            w -= ((w >= 97) & (w <= 122)).view(np.uint8) * np.uint8(32)
+        out = pl.Series(w.view(f"S{width}").ravel()).cast(pl.String)
         return out.set(pl.Series(en == st), None) if (en == st).any() else out
 
 
@@ -226,15 +254,24 @@ def _digits(tok: Tokens, st: np.ndarray, en: np.ndarray, width: int) -> tuple[np
 
 def _dates(tok: Tokens, st: np.ndarray, en: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """CCYYMMDD at ``[st, st+8)`` -> (valid, days since 1970-01-01). Valid means a calendar
-    date in 1900-2099 (anything else is left to the columnar reader)."""
-    d = _digits(tok, st, en, 8)
-    all_digits = np.logical_and.reduce([(x >= 0) & (x <= 9) for x in d])
-    y = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3]
-    m = d[4] * 10 + d[5]
-    day = d[6] * 10 + d[7]
+    date in 1900-2099 (anything else is left to the columnar reader).
+
+    The eight bytes are one big-endian uint64: all digits when every byte is 0x30-0x39,
+    then digit pairs are combined in 16-bit lanes (CC, YY, MM, DD), with no 2-D array."""
+    v = tok.pack(st, np.minimum(en, st + 8))
+    high = np.uint64(0xF0 * _ONES)
+    all_digits = ((v & high) == np.uint64(0x30 * _ONES)) & (
+        ((v + np.uint64(6 * _ONES)) & high) == np.uint64(0x30 * _ONES)
+    )
+    d = v & np.uint64(0x0F * _ONES)
+    lanes = np.uint64(0x00FF00FF00FF00FF)
+    pairs = ((d >> np.uint64(8)) & lanes) * np.uint64(10) + (d & lanes)
+    y = (pairs >> np.uint64(48)) * np.uint64(100) + ((pairs >> np.uint64(32)) & np.uint64(0xFFFF))
+    y = y.astype(np.int64)
+    m = ((pairs >> np.uint64(16)) & np.uint64(0xFFFF)).astype(np.int64)
+    day = (pairs & np.uint64(0xFFFF)).astype(np.int64)
     leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
-    mdays = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[np.clip(m, 0, 12)]
-    mdays = mdays + ((m == 2) & leap)
+    mdays = _MONTH_DAYS[np.clip(m, 0, 12)] + ((m == 2) & leap)
     ok = all_digits & (y >= 1900) & (y <= 2099) & (m >= 1) & (m <= 12) & (day >= 1)
     ok &= day <= mdays
     # days_from_civil (proleptic Gregorian), vectorized.
@@ -246,6 +283,9 @@ def _dates(tok: Tokens, st: np.ndarray, en: np.ndarray) -> tuple[np.ndarray, np.
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
     days = era * 146097 + doe - 719468
     return ok, np.where(ok, days, 0).astype(np.int32)
+
+
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
 def _period(tok: Tokens, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -317,18 +357,18 @@ def read_block(
     )
 
     # -- bytes: printable ASCII, separators, and newlines only right after a terminator.
-    seps = np.zeros(256, bool)
-    seps[32:127] = True
-    seps[[tok.term, tok.ele, tok.comp]] = True
-    if delimiters.repetition:
-        seps[ord(delimiters.repetition)] = True
-    seps[[10, 13]] = True  # newlines: checked by position below
-    pos = [np.flatnonzero(~seps[a])]
+    # One pass finds every byte outside printable ASCII (uint8 arithmetic wraps bytes below
+    # 32 past 94); the few found are delimiters, newlines or bad bytes.
+    ctrl = np.flatnonzero((a - np.uint8(32)) > 94)
+    cb = a[ctrl]
+    delim = np.isin(cb, [tok.term, tok.ele, tok.comp, ord(delimiters.repetition or "*")])
+    isnl = tok.nl_lut[cb]
+    pos = [ctrl[~delim & ~isnl]]
     if len(a):
         # A newline only right after a terminator (or another such newline).
-        nl = np.flatnonzero(tok.nl)
+        nl = ctrl[isnl]
         before = a[np.maximum(nl - 1, 0)]
-        pos.append(nl[(nl == 0) | ((before != tok.term) & ~tok.nl[np.maximum(nl - 1, 0)])])
+        pos.append(nl[(nl == 0) | ((before != tok.term) & ~tok.nl_lut[before])])
         # A space next to a separator or terminator would be stripped by the columnar path.
         sp = np.flatnonzero(a == 32)
         nxt = a[np.minimum(sp + 1, len(a) - 1)]
@@ -345,15 +385,19 @@ def read_block(
     # -- step 2, tag: two or three letters/digits, then the element separator.
     length = t - s
     badmask[:n] |= (length <= 3) | (length > MAX_FAST_SEGMENT)
-    b = tok.window(s, np.minimum(s + 4, t), 4).astype(np.uint64)
-    three = b[:, 3] == tok.ele
-    two = b[:, 2] == tok.ele
-    key = (b[:, 0] << np.uint64(56)) | (b[:, 1] << np.uint64(48))
-    key = np.where(three, key | (b[:, 2] << np.uint64(40)), key)
+    # The first four bytes of each segment as one big-endian integer (b0 b1 b2 b3).
+    head = tok.u32[s].astype(np.uint64)
+    b0, b1 = head >> np.uint64(24), (head >> np.uint64(16)) & np.uint64(255)
+    b2, b3 = (head >> np.uint64(8)) & np.uint64(255), head & np.uint64(255)
+    three = b3 == tok.ele
+    two = b2 == tok.ele
+    key = np.where(
+        three, (head >> np.uint64(8)) << np.uint64(40), (head >> np.uint64(16)) << np.uint64(48)
+    )
     alnum = np.zeros(256, bool)
     alnum[48:58] = alnum[65:91] = True
-    tagok = (three | two) & alnum[b[:, 0].astype(np.uint8)] & alnum[b[:, 1].astype(np.uint8)]
-    tagok &= ~three | alnum[b[:, 2].astype(np.uint8)]
+    tagok = (three | two) & alnum[b0] & alnum[b1]
+    tagok &= ~three | alnum[b2]
     at = np.minimum(np.searchsorted(_TAG_KEYS, key), len(_TAG_KEYS) - 1)
     tagok &= _TAG_KEYS[at] == key
     code = np.where(tagok, _TAG_CODES[at], OTHER)
