@@ -25,9 +25,10 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 import polars as pl
 
@@ -35,7 +36,7 @@ from ..schema import empty_claim_lines
 from . import columnar
 from .envelope import DEFAULT_BLOCK, EnvelopeTracker, Piece, Source, iter_pieces, source_name
 from .report import CappedList, EnvelopeError, Issue, Location, QuarantineList, ReadReport
-from .vector import read_block
+from .vector import Block, last_transaction_start, read_block
 
 #: Environment variable that selects the reader: ``fast`` (default) or ``columnar``.
 READER_ENV = "MIPSCLAIMS_X12_READER"
@@ -50,6 +51,12 @@ KERNEL_LARGE_INTERCHANGES = False
 #: A transaction longer than this many batches is not carried from piece to piece: its
 #: interchange goes to the columnar reader, which bounds memory by the batch size.
 MAX_CARRY_BATCHES = 4
+
+
+#: Kernel calls running ahead of the one whose tables are being yielded (worker threads:
+#: numpy and polars release the GIL in their kernels). 0 runs the kernel in the caller's
+#: thread, one buffer at a time.
+THREADS = 2
 
 
 def _rereadable(source: Source) -> bool:
@@ -70,6 +77,22 @@ class _Current:
     transactions: int = 0
 
 
+@dataclass
+class _Job:
+    """One kernel buffer: the pieces it holds, and the kernel's answer (a future)."""
+
+    starts_with_isa: bool  # False: it starts with the carry of the previous buffer
+    firsts: list[Piece]  # the first piece of each interchange that starts in it
+    long_carry: bool  # what it carries on is over MAX_CARRY_BATCHES batches
+    block: Future[Block]
+
+
+def _done(value: Any) -> Future[Any]:
+    future: Future[Any] = Future()
+    future.set_result(value)
+    return future
+
+
 class _FastReader:
     def __init__(
         self, source: Source, report: ReadReport, batch_bytes: int, claim_seq_start: int
@@ -87,9 +110,26 @@ class _FastReader:
         self.cur: _Current | None = None
         self.starts: dict[int, int] = {}
         self.first_number: int | None = None
+        self.jobs: list[_Job] = []
+        self.depth = THREADS
+        self.pool = ThreadPoolExecutor(THREADS, "mipsclaims-x12") if THREADS else None
+
+    def _submit(self, fn: Callable[..., Block], *args: Any, **kwargs: Any) -> Future[Block]:
+        if self.pool is None:
+            return _done(fn(*args, **kwargs))
+        return self.pool.submit(fn, *args, **kwargs)
 
     # ------------------------------------------------------------------ driver
     def run(self) -> Iterator[pl.DataFrame]:
+        try:
+            yield from self._run()
+        finally:
+            for job in self.jobs:
+                job.block.cancel()
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
+
+    def _run(self) -> Iterator[pl.DataFrame]:
         scratch = ReadReport()
         pieces = iter_pieces(self.source, scratch, min(CHUNK_BYTES, self.batch_bytes))
         pending: list[Piece] = []
@@ -105,7 +145,7 @@ class _FastReader:
                     return
                 before = [p for p in pending if p.interchange != prev.interchange]
                 rest = [p for p in pending if p.interchange == prev.interchange]
-                if before and (yield from self._read(before)):
+                if (yield from self._read(before)):
                     return
                 yield from self._columnar(prev.interchange, rest)
                 return
@@ -116,7 +156,7 @@ class _FastReader:
                 if self.first_number is None:
                     self.first_number = piece.interchange
             if pending and piece.delimiters != pending[0].delimiters:
-                if (yield from self._read(pending)):
+                if (yield from self._read(pending, wait=False)):
                     return
                 pending, size = [], 0
             pending.append(piece)
@@ -129,48 +169,73 @@ class _FastReader:
                 else:
                     before = [p for p in pending if p.interchange != big]
                 if not before:  # one interchange larger than a batch
-                    yield from self._columnar(big, [])
+                    if not (yield from self._read([])):
+                        yield from self._columnar(big, [])
                     return
-                if (yield from self._read(before)):
+                if (yield from self._read(before, wait=False)):
                     return
                 pending = [p for p in pending if p.interchange == big]
                 size = sum(len(p.data) for p in pending)
                 continue
             if size >= self.batch_bytes:
-                if (yield from self._read(pending)):
+                if (yield from self._read(pending, wait=False)):
                     return
                 pending, size = [], 0
-        if pending and (yield from self._read(pending)):
+        if (yield from self._read(pending)):
             return
         if self.carry:  # an interchange whose last piece never came: cannot be clean
             yield from self._columnar(self.cur.number if self.cur else None, [])
 
-    def _read(self, pending: list[Piece]) -> Generator[pl.DataFrame, None, bool]:
-        """The kernel's tables of ``pending``; from its first interchange that is not clean
-        on, the columnar reader's tables of the rest of the input. Returns True when the
-        input was handed over (the caller stops)."""
-        out, failed = self._flush(pending)
-        yield from out
-        if failed is None:
-            return False
-        yield from self._columnar(failed, [])
-        return True
+    def _read(self, pending: list[Piece], wait: bool = True) -> Generator[pl.DataFrame, None, bool]:
+        """Start the kernel on ``pending`` (in a worker thread) and yield, in input order,
+        the tables of buffers it finished; with ``wait``, of every buffer started. From
+        the first interchange that is not clean on, the columnar reader's tables of the
+        rest of the input. Returns True when the input was handed over (the caller stops).
+        """
+        if pending:
+            self.jobs.append(self._start(pending))
+        while self.jobs and (wait or len(self.jobs) > self.depth):
+            job = self.jobs.pop(0)
+            out, failed = self._finish(job, job.block.result())
+            yield from out
+            if failed is not None:
+                for later in self.jobs:  # read again by the columnar reader
+                    later.block.cancel()
+                self.jobs.clear()
+                yield from self._columnar(failed, [])
+                return True
+        return False
 
-    def _flush(self, pending: list[Piece]) -> tuple[list[pl.DataFrame], int | None]:
-        """Kernel over carry + ``pending``: the tables of its clean interchanges, and the
-        chunker number of the first one that is not (None: all clean)."""
+    def _start(self, pending: list[Piece]) -> _Job:
+        """The buffer of carry + ``pending``, cut at its last ST unless it ends its
+        interchange (the rest is carried), given to the kernel."""
         data = self.carry + b"".join(p.data for p in pending)
-        firsts = [p for p in pending if self.starts.get(p.interchange) == p.byte_offset]
-        starts_with_isa = not self.carry
-        block = read_block(
-            data,
+        final = pending[-1].final
+        cut = len(data) if final else last_transaction_start(data, pending[0].delimiters)
+        job = _Job(
+            starts_with_isa=not self.carry,
+            firsts=[p for p in pending if self.starts.get(p.interchange) == p.byte_offset],
+            long_carry=len(data) - cut > MAX_CARRY_BATCHES * self.batch_bytes,
+            block=_done(None),
+        )
+        self.carry = data[cut:]
+        job.block = self._submit(
+            read_block,
+            data[:cut],
             pending[0].delimiters,
-            final=pending[-1].final,
-            claim_seq0=self.seq,
+            final=final,
+            claim_seq0=0,
             source=self.name,
-            controls=[p.control for p in firsts],
+            controls=[p.control for p in job.firsts],
             control0=pending[0].control,
         )
+        return job
+
+    def _finish(self, job: _Job, block: Block) -> tuple[list[pl.DataFrame], int | None]:
+        """What the kernel made of one buffer, checked and counted in input order: the
+        tables of its clean interchanges, and the chunker number of the first one that is
+        not (None: all clean)."""
+        firsts, starts_with_isa = job.firsts, job.starts_with_isa
         # Local interchange j: the carried one (0 when the buffer starts with a carry),
         # then one per ISA of the buffer.
         offset = 0 if starts_with_isa else 1
@@ -184,7 +249,7 @@ class _FastReader:
         bad = block.bad
         if len(block.isa) != len(firsts) or (firsts and block.isa[0] != 0 and starts_with_isa):
             bad = 0  # the kernel's segments do not match the chunker's interchanges
-        limit = block.cut if bad is None else min(bad, block.cut)
+        limit = block.segments if bad is None else bad
         counts: dict[int, list[int]] = {}
         local = -1 if starts_with_isa else 0
         for i, tag, el in block.envelope:
@@ -206,10 +271,7 @@ class _FastReader:
         if bad is not None:
             bad_local = int((block.isa <= bad).sum()) - (1 if starts_with_isa else 0)
             table = table.filter(pl.col("_ix") < bad_local)
-        elif (
-            not pending[-1].final
-            and len(data) - block.cut_byte > MAX_CARRY_BATCHES * self.batch_bytes
-        ):
+        elif job.long_carry:
             bad_local = len(block.isa) - (1 if starts_with_isa else 0)
             table = table.filter(pl.col("_ix") < bad_local)
         last_local = bad_local if bad_local is not None else len(block.isa) - (1 - offset)
@@ -250,11 +312,11 @@ class _FastReader:
         if last_local in counts:
             self.cur.interchanges += counts[last_local][0]
             self.cur.transactions += counts[last_local][1]
-        out = [table.drop("_ix")] if table.height else []
+        # The kernel numbers claims from 0 (buffers run ahead of the count).
+        out = [table.drop("_ix").with_columns(pl.col("claim_seq") + seq0)] if table.height else []
         if bad_local is not None:
             return out, number(bad_local)
-        self.segments += block.cut
-        self.carry = data[block.cut_byte :] if not pending[-1].final else b""
+        self.segments += block.segments
         return out, None
 
     # ------------------------------------------------------------------ fallback

@@ -99,20 +99,19 @@ class Block:
     """What the kernel made of a buffer.
 
     ``table``: the canonical rows of every claim (extra column ``_ix``: the local number of
-    the claim's interchange) before ``cut``; ``bad``: the first segment index not proven
-    clean (None: all clean); ``cut``: segments from here on are carried to the next buffer;
-    ``isa``: segment index of each ISA; ``claims_before_isa``: CLMs before each ISA;
-    ``envelope``: (segment index, tag, elements) of envelope segments before ``cut``.
+    the claim's interchange); ``bad``: the first segment index not proven clean (None: all
+    clean); ``segments``: how many segments the buffer holds; ``isa``: segment index of
+    each ISA; ``claims_before_isa``: CLMs before each ISA; ``envelope``: (segment index,
+    tag, elements) of the envelope segments.
     """
 
     table: pl.DataFrame
     bad: int | None
-    cut: int
+    segments: int
     isa: np.ndarray
     claims_before_isa: np.ndarray
     claims: int
     envelope: list[tuple[int, str, list[str]]]
-    cut_byte: int  # byte position of segment ``cut`` in the buffer (len(data) if none)
 
 
 class Tokens:
@@ -466,12 +465,6 @@ def read_block(
     start23 = start22 | (hl_level == HL23)
     g20, g22, g23 = (np.cumsum(x) - 1 for x in (start20, start22, start23))
 
-    # -- cut: a non-final buffer stops at its last ST (the rest is carried).
-    if final:
-        cut = n
-    else:
-        st_rows = np.flatnonzero(is_st)
-        cut = int(st_rows[-1]) if len(st_rows) else 0
     # The first segment must open a transaction or interchange (a carry starts at ST).
     if n and code[0] not in (ISA, ST):
         badmask[0] = True
@@ -618,28 +611,26 @@ def read_block(
     claim_bad |= (n_lines == 0) | (n_dx > 12)
     badmask[clm_rows[claim_bad]] = True
 
-    # Segments from the cut on are carried and checked again with the next buffer.
-    bad_idx = np.flatnonzero(badmask if final else badmask[:cut])
+    # A non-final buffer ends before an ST (the driver cut it there): bytes after its last
+    # terminator are the newlines before that ST.
+    bad_idx = np.flatnonzero(badmask if final else badmask[:n])
     bad = int(bad_idx[0]) if len(bad_idx) else None
     if spaced_delimiters:
         bad = 0
 
     envelope = []
-    for row in np.flatnonzero(is_env[:cut]):
+    for row in np.flatnonzero(is_env):
         text = bytes(a[s[row] : t[row]]).decode("latin-1")
         envelope.append((int(row), ENVELOPE_NAMES[int(code[row])], text.split(delimiters.element)))
     isa_rows = np.flatnonzero(is_isa)
     claims_before_isa = np.cumsum(is_clm)[isa_rows] - is_clm[isa_rows]
     ix = np.cumsum(is_isa) - (1 if n and is_isa[0] else 0)
 
-    # Keep the lines of claims before the cut.
-    keep = clm_rows < cut
-    nkeep = int(keep.sum())
-    lkeep = lx_rows < cut
+    nkeep = nc
     table = _assemble(
         tok,
         nkeep=nkeep,
-        lines=np.flatnonzero(lkeep),
+        lines=np.arange(len(lx_rows)),
         line_claim=line_claim,
         claim_seq0=claim_seq0,
         source=source,
@@ -680,8 +671,7 @@ def read_block(
         ptr_at = int(clm_rows[int(ptr_bad[0]) - claim_seq0])
         bad = ptr_at if bad is None else min(bad, ptr_at)
     table = table.drop("_ptr_ok")
-    cut_byte = int(s[cut]) if cut < n else len(data)
-    return Block(table, bad, cut, isa_rows, claims_before_isa, nkeep, envelope, cut_byte)
+    return Block(table, bad, n, isa_rows, claims_before_isa, nkeep, envelope)
 
 
 def _dates_col(has: np.ndarray, days: np.ndarray) -> pl.Series:
@@ -894,3 +884,21 @@ def _by_value(frame: pl.DataFrame, column: str, **exprs: pl.Expr) -> pl.DataFram
     """``frame`` plus ``exprs`` of ``column``, computed once per distinct value."""
     distinct = frame.select(pl.col(column).unique()).with_columns(**exprs)
     return frame.join(distinct, on=column, how="left", maintain_order="left", nulls_equal=True)
+
+
+def last_transaction_start(data: bytes, d: Delimiters) -> int:
+    """Byte offset of the last ST segment of ``data`` (0 if none): where a buffer that does
+    not end its interchange is cut, the rest carried into the next one.
+
+    A segment starts after a terminator and any CR/LF (as :class:`Tokens` reads it), so an
+    ``ST`` inside an element value is not taken for one."""
+    term, ele = ord(d.segment), d.element.encode("latin-1")
+    newline = {10, 13} - {term, ord(d.element), ord(d.component)}
+    at = len(data)
+    while (at := data.rfind(b"ST" + ele, 0, at)) > 0:
+        j = at
+        while j > 0 and data[j - 1] in newline:
+            j -= 1
+        if j > 0 and data[j - 1] == term:
+            return at
+    return 0
