@@ -217,3 +217,96 @@ def test_a_moved_tail_keeps_every_quarantine_count() -> None:
     report = ReadReport()
     report.quarantined.extend(moved)
     assert report.quarantine_counts() == [("damaged", 5, 15)]
+
+
+def small_interchanges(count: int, control0: int = 1) -> list[bytes]:
+    """``count`` interchanges of two one-claim transactions each (whole in one buffer)."""
+    return [
+        interchange_of(synth(2, seed=i, claims_per_transaction=1), control0 + i)
+        for i in range(count)
+    ]
+
+
+def interchange_of(data: bytes, control: int) -> bytes:
+    number = f"{control:09d}".encode()
+    return data.replace(b"*000000001*", b"*" + number + b"*").replace(
+        b"*000000001~", b"*" + number + b"~"
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b"GE*2*1~", b"GE*3*1~"),  # group count (warning)
+        (b"GE*2*1~", b"GE*02*1~"),  # count not written plainly (warning)
+        (b"GE*2*1~", b"GE*2*7~"),  # GE02 != GS06 (warning)
+        (b"IEA*1*", b"IEA*2*"),  # group count (warning)
+        (b"ST*837*0001*", b"ST*837*0009*"),  # SE02 != ST02 (warning)
+        (b"SE*", b"SE*9"),  # segment count (warning)
+        (b"GS*HC*", b"GS*HP*"),  # not a claim group (error)
+        (b"*X*005010X222A1~", b"*X*005010X222B1~"),  # another 005010X222 (warning)
+        (b"ST*837*0001*005010X222A1", b"ST*835*0001*005010X222A1"),  # not 837 (error)
+        (b"ST*837*0001*005010X222A1", b"ST*837*0001*005010X222B1"),  # another ST03 (silent)
+        (b"\nST*837*0002", b"\nGE*1*1~\nST*837*0002"),  # a GE inside a group (order)
+        (b"GS*HC*", b"NTE*ADD*X~GS*HC*"),  # a segment outside a transaction
+    ],
+)
+def test_envelope_damage_inside_a_batch_of_whole_interchanges(spy, old, new):
+    """The kernel checks the envelopes of whole interchanges itself (no EnvelopeTracker
+    call per segment): each case must still hand over to the columnar reader."""
+    parts = small_interchanges(9)
+    assert old in parts[4]
+    parts[4] = parts[4].replace(old, new, 1)
+    _, report = both(b"".join(parts))
+    assert spy["columnar"] == 2 and spy["kernel"] == 1
+    assert report.interchanges == 9
+
+
+def test_whole_interchanges_are_counted_without_the_tracker(spy, monkeypatch):
+    data = b"".join(small_interchanges(30))
+    _, report = both(data)
+    assert report.interchanges == 30 and report.transactions == 60
+    calls = []
+    real = fast.EnvelopeTracker.feed
+    with monkeypatch.context() as m:
+        m.setattr(
+            fast.EnvelopeTracker, "feed", lambda self, *a: calls.append(a[0]) or real(self, *a)
+        )
+        fast.read_claim_lines(data)
+    assert calls == []  # every envelope segment was in a whole interchange of the buffer
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 12), st.integers(1, 4), st.integers(0, 500)),
+        min_size=1,
+        max_size=6,
+    ),
+    st.sampled_from([2048, 8192, 1 << 20]),
+    st.sampled_from([None, (b"DTP*472*D8*2025", b"DTP*472*D8*2X25"), (b"SE*", b"SE*9")]),
+    st.booleans(),
+)
+def test_parallel_equals_serial_on_multi_interchange_files(shapes, batch, damage, large):
+    """Kernel calls running ahead in worker threads give the same rows, claim numbers and
+    report as one at a time, and as the columnar reader, with or without damage."""
+    parts = [
+        interchange_of(synth(claims, seed=seed, claims_per_transaction=per), i + 1)
+        for i, (claims, per, seed) in enumerate(shapes)
+    ]
+    if damage is not None:
+        middle = parts[len(parts) // 2]
+        parts[len(parts) // 2] = middle.replace(damage[0], damage[1], 1)
+    data = b"".join(parts)
+    saved = fast.KERNEL_LARGE_INTERCHANGES, fast.THREADS
+    try:
+        fast.KERNEL_LARGE_INTERCHANGES = large
+        fast.THREADS = 0
+        serial_report = x12.ReadReport()
+        serial_table = fast.read_claim_lines(data, serial_report, batch_bytes=batch)
+        fast.THREADS = 2
+        table, report = both(data, batch)
+    finally:
+        fast.KERNEL_LARGE_INTERCHANGES, fast.THREADS = saved
+    assert_frame_equal(table, serial_table)
+    assert report == serial_report

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+import numpy as np
 import polars as pl
 
 from ..schema import empty_claim_lines
@@ -42,7 +43,7 @@ from .vector import Block, last_transaction_start, read_block
 READER_ENV = "MIPSCLAIMS_X12_READER"
 #: Block size of the chunker under the fast path: its buffer is sliced once per
 #: interchange, so a small block keeps many small interchanges linear, not quadratic.
-CHUNK_BYTES = 256 * 1024
+CHUNK_BYTES = 64 * 1024
 #: Whether interchanges larger than a batch are read by the kernel (piece by piece, with a
 #: carry) or by the columnar reader. Measured (benchmarks/results.md): on large
 #: interchanges the columnar reader, which overlaps two threads, is faster, so the kernel
@@ -250,13 +251,16 @@ class _FastReader:
         if len(block.isa) != len(firsts) or (firsts and block.isa[0] != 0 and starts_with_isa):
             bad = 0  # the kernel's segments do not match the chunker's interchanges
         limit = block.segments if bad is None else bad
-        counts: dict[int, list[int]] = {}
-        local = -1 if starts_with_isa else 0
+        # Interchanges whole in the buffer were checked by the kernel: counted here.
+        whole = np.flatnonzero((block.transactions >= 0) & (block.isa < limit))
+        counts = {
+            k + offset: [1, sts]
+            for k, sts in zip(whole.tolist(), block.transactions[whole].tolist(), strict=True)
+        }
         for i, tag, el in block.envelope:
             if i >= limit:
                 break
-            if tag == "ISA":
-                local += 1
+            local = int(np.searchsorted(block.isa, i, "right")) - 1 + offset
             before = len(self.tracker_report.warnings), len(self.tracker_report.errors)
             problem = self.tracker.feed(tag, el, self.segments + i + 1, 0)
             after = len(self.tracker_report.warnings), len(self.tracker_report.errors)

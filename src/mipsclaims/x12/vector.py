@@ -102,7 +102,8 @@ class Block:
     the claim's interchange); ``bad``: the first segment index not proven clean (None: all
     clean); ``segments``: how many segments the buffer holds; ``isa``: segment index of
     each ISA; ``claims_before_isa``: CLMs before each ISA; ``envelope``: (segment index,
-    tag, elements) of the envelope segments.
+    tag, elements) of the envelope segments outside the buffer's whole interchanges (those
+    are checked here, :func:`_envelope`; the driver checks the others in input order).
     """
 
     table: pl.DataFrame
@@ -112,6 +113,7 @@ class Block:
     claims_before_isa: np.ndarray
     claims: int
     envelope: list[tuple[int, str, list[str]]]
+    transactions: np.ndarray  # per ISA: its STs when its IEA is in the buffer, else -1
 
 
 class Tokens:
@@ -618,8 +620,12 @@ def read_block(
     if spaced_delimiters:
         bad = 0
 
-    envelope = []
-    for row in np.flatnonzero(is_env):
+    inside, transactions, env_bad = _envelope(tok, code)
+    if len(env_bad):
+        first = int(env_bad[0])
+        bad = first if bad is None else min(bad, first)
+    envelope = []  # the rows the driver's EnvelopeTracker checks (not in a whole interchange)
+    for row in np.flatnonzero(is_env & ~inside):
         text = bytes(a[s[row] : t[row]]).decode("latin-1")
         envelope.append((int(row), ENVELOPE_NAMES[int(code[row])], text.split(delimiters.element)))
     isa_rows = np.flatnonzero(is_isa)
@@ -671,7 +677,7 @@ def read_block(
         ptr_at = int(clm_rows[int(ptr_bad[0]) - claim_seq0])
         bad = ptr_at if bad is None else min(bad, ptr_at)
     table = table.drop("_ptr_ok")
-    return Block(table, bad, n, isa_rows, claims_before_isa, nkeep, envelope)
+    return Block(table, bad, n, isa_rows, claims_before_isa, nkeep, envelope, transactions)
 
 
 def _dates_col(has: np.ndarray, days: np.ndarray) -> pl.Series:
@@ -884,6 +890,117 @@ def _by_value(frame: pl.DataFrame, column: str, **exprs: pl.Expr) -> pl.DataFram
     """``frame`` plus ``exprs`` of ``column``, computed once per distinct value."""
     distinct = frame.select(pl.col(column).unique()).with_columns(**exprs)
     return frame.join(distinct, on=column, how="left", maintain_order="left", nulls_equal=True)
+
+
+# Envelope segments that may follow each envelope segment (non-envelope segments only
+# between ST and SE).
+_NEXT = {ISA: (GS,), GS: (ST,), ST: (SE,), SE: (ST, GE), GE: (GS, IEA), IEA: (ISA,)}
+_FOLLOWS = np.zeros((IEA + 1, IEA + 1), bool)
+for _tag, _nexts in _NEXT.items():
+    _FOLLOWS[_tag, list(_nexts)] = True
+
+
+def _envelope(tok: Tokens, code: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The envelope checks of ``EnvelopeTracker`` for every interchange whose ISA and IEA
+    are both in the buffer, vectorized (a many-interchange file costs no Python per
+    interchange). Stricter than the tracker where it only warns or is silent, never looser:
+    ISA GS ST..SE GE IEA order, GS01 HC and GS08 005010X222(A1), ST01 837 and ST03 empty or
+    005010X222(A1), SE01/GE01/IEA01 counts written plainly, SE02/GE02/IEA02 equal to
+    ST02/GS06/ISA13. Returns (per segment: inside such an interchange; per ISA: its STs,
+    -1 when its IEA is not in the buffer; sorted rows that fail)."""
+    n = len(code)
+    is_env = code >= ISA
+    env = np.flatnonzero(is_env)
+    ec = code[env]
+    isa_at = np.flatnonzero(ec == ISA)
+    transactions = np.full(len(isa_at), -1, np.int64)
+    inside = np.zeros(n, bool)
+    # Non-envelope segments only inside a transaction (anywhere in the buffer).
+    last_env = _ffill(is_env, code, ST)
+    bad = [np.flatnonzero(~is_env & (last_env != ST))]
+    if not len(isa_at):
+        return inside, transactions, np.concatenate(bad)
+    # Interchange k of the buffer: env entries isa_at[k] .. its IEA (the first IEA after).
+    iea_at = np.flatnonzero(ec == IEA)
+    nxt = np.minimum(np.searchsorted(iea_at, isa_at), len(iea_at))
+    padded = np.append(iea_at, len(ec))
+    whole = padded[nxt] < np.append(isa_at[1:], len(ec))  # its IEA before the next ISA
+    k_env = np.cumsum(ec == ISA) - 1  # interchange of each env entry (-1: the carried one)
+    in_whole = (k_env >= 0) & whole[np.maximum(k_env, 0)]
+    rows = env[in_whole]
+    if not len(rows):
+        return inside, transactions, np.concatenate(bad)
+    ecw = ec[in_whole]
+    kw = k_env[in_whole]
+    first_row = rows[np.searchsorted(kw, np.flatnonzero(whole))]
+    last_row = env[iea_at[nxt[whole]]]
+    span = np.zeros(n + 1, np.int64)
+    np.add.at(span, first_row, 1)
+    np.add.at(span, last_row + 1, -1)
+    inside = np.cumsum(span)[:n] > 0
+    # Order: each entry may follow the one before (an ISA's predecessor is checked in
+    # read_block: an IEA or the buffer's start).
+    prev = np.append(IEA, ecw[:-1])
+    bad.append(rows[(ecw != ISA) & ~_FOLLOWS[prev, ecw]])
+
+    def is_text(rows: np.ndarray, k: int, *texts: str) -> np.ndarray:
+        st, en = tok.element(rows, k)
+        ok = np.zeros(len(rows), bool)
+        for text in texts:
+            raw = text.encode("ascii")
+            if not raw:
+                ok |= en == st
+                continue
+            w = tok.window(st, en, max(len(raw), 1))
+            ok |= ((en - st) == len(raw)) & (w == np.frombuffer(raw, np.uint8)).all(axis=1)
+        return ok
+
+    def same(rows: np.ndarray, k: int, other: np.ndarray, j: int) -> np.ndarray:
+        st, en = tok.element(rows, k)
+        ost, oen = tok.element(other, j)
+        width = int(max((en - st).max(), 1)) if len(rows) else 1
+        return ((en - st) == (oen - ost)) & (
+            tok.window(st, en, width) == tok.window(ost, oen, width)
+        ).all(axis=1)
+
+    def count_is(rows: np.ndarray, k: int, expected: np.ndarray) -> np.ndarray:
+        st, en = tok.element(rows, k)
+        size = en - st
+        w = tok.window(st, en, 9).astype(np.int64) - 48
+        j = np.arange(9)
+        inner = j < size[:, None]
+        digits = ((w >= 0) & (w <= 9)) | ~inner
+        value = np.zeros(len(rows), np.int64)
+        for i in range(9):
+            value = np.where(inner[:, i], value * 10 + w[:, i], value)
+        plain = (size >= 1) & (size <= 9) & ((w[:, 0] != 0) | (size == 1))
+        return plain & digits.all(axis=1) & (value == expected)
+
+    last = {tag: _ffill(ecw == tag, rows, -1) for tag in (ISA, GS, ST)}
+    st_seen = np.cumsum(ecw == ST)
+    gs_seen = np.cumsum(ecw == GS)
+    at = {tag: np.flatnonzero(ecw == tag) for tag in (GS, ST, SE, GE, IEA)}
+    gs, st_ = rows[at[GS]], rows[at[ST]]
+    bad.append(gs[~is_text(gs, 1, "HC") | ~is_text(gs, 8, "005010X222", "005010X222A1")])
+    bad.append(st_[~is_text(st_, 1, "837") | ~is_text(st_, 3, "", "005010X222", "005010X222A1")])
+    se = at[SE]
+    se_ok = count_is(rows[se], 1, rows[se] - last[ST][se] + 1)
+    se_ok &= same(rows[se], 2, last[ST][se], 2)
+    bad.append(rows[se][~se_ok])
+    # STs since the group's GS (env entry index of that GS: by its row).
+    ge = at[GE]
+    gs_entry = np.searchsorted(rows, last[GS][ge])
+    ge_ok = count_is(rows[ge], 1, st_seen[ge] - st_seen[gs_entry])
+    ge_ok &= same(rows[ge], 2, last[GS][ge], 6)
+    bad.append(rows[ge][~ge_ok])
+    iea = at[IEA]
+    isa_entry = np.searchsorted(rows, last[ISA][iea])
+    iea_ok = count_is(rows[iea], 1, gs_seen[iea] - gs_seen[isa_entry])
+    iea_ok &= same(rows[iea], 2, last[ISA][iea], 13)
+    bad.append(rows[iea][~iea_ok])
+    per_isa = np.bincount(kw, weights=ecw == ST, minlength=len(isa_at)).astype(np.int64)
+    transactions[whole] = per_isa[whole]
+    return inside, transactions, np.unique(np.concatenate(bad))
 
 
 def last_transaction_start(data: bytes, d: Delimiters) -> int:
