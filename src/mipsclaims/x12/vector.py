@@ -35,6 +35,26 @@ from numpy.lib.stride_tricks import as_strided
 from ..claims import dependent_patient_id
 from ..schema import CLAIM_LINE_SCHEMA, pseudonymise_ssn
 from . import rules
+from .columnar import (
+    CLM,
+    DMG,
+    DTP,
+    GE,
+    GS,
+    HI,
+    HL,
+    IEA,
+    ISA,
+    LX,
+    NM1,
+    OTHER,
+    REF,
+    SBR,
+    SE,
+    ST,
+    SV1,
+    TAGS,
+)
 from .envelope import Delimiters
 
 #: A field's byte spans: (starts, ends), one entry per row.
@@ -43,31 +63,14 @@ Span = tuple[np.ndarray, np.ndarray]
 #: Longest segment the fast path reads (conservative: far below the reader's limit).
 MAX_FAST_SEGMENT = 2048
 
-# Tag codes. Envelope codes are the ones from ISA on.
-OTHER, HL, NM1, REF, DMG, SBR, CLM, HI, LX, SV1, DTP, ISA, GS, ST, SE, GE, IEA = range(17)
-_CODED = {
-    "HL": HL,
-    "NM1": NM1,
-    "REF": REF,
-    "DMG": DMG,
-    "SBR": SBR,
-    "CLM": CLM,
-    "HI": HI,
-    "LX": LX,
-    "SV1": SV1,
-    "DTP": DTP,
-    "ISA": ISA,
-    "GS": GS,
-    "ST": ST,
-    "SE": SE,
-    "GE": GE,
-    "IEA": IEA,
-}
-ENVELOPE_NAMES = {v: k for k, v in _CODED.items() if v >= ISA}
+# Tag codes: the columnar reader's (one table, columnar.TAGS); envelope codes are the ones
+# from ISA on. The kernel never makes columnar's DAMAGED, LONG or EMPTY codes: a segment
+# it cannot tag is not proven clean.
+ENVELOPE_NAMES = {v: k for k, v in TAGS.items() if v >= ISA}
 # Other segments of 837P 5010 the fast path accepts (read as OTHER): the reader's one list
 # of 837P tags (rules.KNOWN_TAGS), less TA1 and CR3, which it leaves to the columnar reader.
 # Any tag not listed (a typo, a damaged tag) sends the interchange to the columnar reader.
-_KNOWN = sorted(rules.KNOWN_TAGS - _CODED.keys() - {"TA1", "CR3"})
+_KNOWN = sorted(rules.KNOWN_TAGS - TAGS.keys() - {"TA1", "CR3"})
 # Loop codes (the ``major`` column).
 ENV, HL20, HL22, HL23, L2300, L2400, L2320 = range(7)
 # NM101 entity codes the reader uses.
@@ -80,9 +83,9 @@ def _key(text: str) -> int:
     return int.from_bytes(raw.ljust(8, b"\0"), "big")
 
 
-_TAG_KEYS = np.array(sorted(_key(t) for t in [*_CODED, *_KNOWN]), dtype=np.uint64)
+_TAG_KEYS = np.array(sorted(_key(t) for t in [*TAGS, *_KNOWN]), dtype=np.uint64)
 _TAG_CODES = np.array(
-    [_CODED.get(t, OTHER) for t in sorted([*_CODED, *_KNOWN], key=_key)], dtype=np.uint8
+    [TAGS.get(t, OTHER) for t in sorted([*TAGS, *_KNOWN], key=_key)], dtype=np.uint8
 )
 _POW10 = 10.0 ** np.arange(19)
 # Padding after a buffer: a fixed-width read at any position stays inside the array.
