@@ -88,6 +88,7 @@ _TAG_CODES = np.array(
     [TAGS.get(t, OTHER) for t in sorted([*TAGS, *_KNOWN], key=_key)], dtype=np.uint8
 )
 _POW10 = 10.0 ** np.arange(19)
+_POW10_INT = 10 ** np.arange(19, dtype=np.int64)
 # Padding after a buffer: a fixed-width read at any position stays inside the array.
 _PAD = MAX_FAST_SEGMENT + 8
 # _MASKS[n]: keeps the first n bytes of a big-endian uint64.
@@ -301,10 +302,12 @@ def _period(tok: Tokens, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     d8 = (q == _key("D8")) & (n == 8)
     rd8 = (q == _key("RD8")) & (n == 17)
     ok1, day1 = _dates(tok, vst, ven)
-    ok2, day2 = _dates(tok, vst + 9, ven)
+    ok2, day2 = np.zeros(len(rows), bool), day1.copy()
+    ranges = np.flatnonzero(rd8)  # the second date only where there is one
+    ok2[ranges], day2[ranges] = _dates(tok, vst[ranges] + 9, ven[ranges])
     dash = tok.a[np.minimum(vst + 8, len(tok.a) - 1)] == ord("-")
     valid = (d8 & ok1) | (rd8 & ok1 & ok2 & dash)
-    return valid, day1, np.where(rd8, day2, day1)
+    return valid, day1, day2
 
 
 def _numbers(tok: Tokens, st: np.ndarray, en: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -315,21 +318,17 @@ def _numbers(tok: Tokens, st: np.ndarray, en: np.ndarray) -> tuple[np.ndarray, n
     """
     n = en - st
     width = int(min(max(n.max(), 1), 18)) if len(n) else 1
-    w = tok.window(st, en, width).astype(np.int64)
-    j = np.arange(width)
-    inside = j < n[:, None]
+    w = tok.window(st, en, width)  # zero past each value: neither digit nor dot
     neg = w[:, 0] == ord("-")
-    body = inside & ~((j == 0) & neg[:, None])
-    digit = body & (w >= 48) & (w <= 57)
-    dot = body & (w == ord("."))
+    digit = (w - np.uint8(48)) <= 9  # uint8 arithmetic: bytes below "0" wrap past 9
+    dot = w == ord(".")
     ndig = digit.sum(axis=1)
-    ok = (n <= 18) & (ndig >= 1) & (ndig <= 15) & (dot.sum(axis=1) <= 1)
-    ok &= (digit | dot).sum(axis=1) == body.sum(axis=1)
-    mant = np.zeros(len(st), dtype=np.int64)
-    for i in range(width):
-        mant = np.where(digit[:, i], mant * 10 + (w[:, i] - 48), mant)
-    after = np.cumsum(dot, axis=1) > 0
-    decimals = (digit & after).sum(axis=1)
+    ndot = dot.sum(axis=1)
+    ok = (n <= 18) & (ndig >= 1) & (ndig <= 15) & (ndot <= 1) & (ndig + ndot + neg == n)
+    # Digit i weighs 10 ** (digits after it): one weighted sum per row, exact in int64.
+    later = ndig[:, None] - np.cumsum(digit, axis=1)
+    mant = ((w - np.uint8(48)).astype(np.int64) * digit * _POW10_INT[later]).sum(axis=1)
+    decimals = (digit & (np.cumsum(dot, axis=1) > 0)).sum(axis=1)
     value = mant / _POW10[np.minimum(decimals, 18)]
     value = np.where(neg, -value, value)
     empty = n == 0
