@@ -81,7 +81,8 @@ def test_clean_synthetic_file_is_read_by_the_kernel_alone(spy):
     assert table["claim_seq"].to_list() == sorted(table["claim_seq"].to_list())
 
 
-def test_a_large_interchange_goes_to_the_columnar_reader(spy):
+def test_a_large_interchange_can_go_to_the_columnar_reader(spy, monkeypatch):
+    monkeypatch.setattr(fast, "KERNEL_LARGE_INTERCHANGES", False)
     data = synth(400, seed=3, claims_per_transaction=40)
     small = interchange(3, 1, 7)
     both(small + data + small, batch=16 * 1024)

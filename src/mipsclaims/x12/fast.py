@@ -44,19 +44,21 @@ READER_ENV = "MIPSCLAIMS_X12_READER"
 #: Block size of the chunker under the fast path: its buffer is sliced once per
 #: interchange, so a small block keeps many small interchanges linear, not quadratic.
 CHUNK_BYTES = 64 * 1024
-#: Whether interchanges larger than a batch are read by the kernel (piece by piece, with a
-#: carry) or by the columnar reader. Measured (benchmarks/results.md): on large
-#: interchanges the columnar reader, which overlaps two threads, is faster, so the kernel
-#: serves batches of small interchanges; the carry path stays tested for when it is not.
-KERNEL_LARGE_INTERCHANGES = False
+#: Whether interchanges larger than a batch are read by the kernel (piece by piece, each
+#: buffer cut at its last ST, the rest carried) or by the columnar reader. Since the
+#: kernel's rework it costs no more CPU than the columnar reader there and its buffers run
+#: in parallel (docs/reader-fast-path.md), so the columnar reader is only the fallback.
+KERNEL_LARGE_INTERCHANGES = True
 #: A transaction longer than this many batches is not carried from piece to piece: its
 #: interchange goes to the columnar reader, which bounds memory by the batch size.
 MAX_CARRY_BATCHES = 4
 
 
-#: Kernel calls running ahead of the one whose tables are being yielded (worker threads:
-#: numpy and polars release the GIL in their kernels). 0 runs the kernel in the caller's
-#: thread, one buffer at a time.
+#: Worker threads for kernel calls, which run ahead of the buffer whose tables are being
+#: yielded (numpy and polars release the GIL in their kernels); 0 runs the kernel in the
+#: caller's thread, one buffer at a time. Buffers are cut before the kernel sees them, so
+#: calls are independent; tables, claim numbers and the report are checked and counted in
+#: input order, the same as serially (a property test compares them).
 THREADS = 2
 
 

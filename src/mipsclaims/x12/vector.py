@@ -170,10 +170,18 @@ class Tokens:
                 s[m] += 1
         self.s = s
         self.c = np.flatnonzero(a == self.comp)
+        self._rows_of: np.ndarray | None = None  # the rows of the last element() call
+        self._gathered: tuple[np.ndarray, ...] = ()
 
     def element(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(start, end) of element ``k`` of segments ``rows``; empty (start = end) if absent."""
-        fe, ne, t, e = self.fe[rows], self.ne[rows], self.t[rows], self.e
+        """(start, end) of element ``k`` of segments ``rows``; empty (start = end) if absent.
+
+        Fields are read kind by kind (several elements of the same rows in a row), so the
+        rows' separator index, count and terminator are gathered once per ``rows`` array."""
+        if rows is not self._rows_of:
+            self._rows_of = rows
+            self._gathered = (self.fe[rows], self.ne[rows], self.t[rows])
+        (fe, ne, t), e = self._gathered, self.e
         top = max(len(e) - 1, 0)
         present = ne >= k
         st = np.where(present, e[np.minimum(fe + k - 1, top)] + 1, t) if len(e) else t.copy()
