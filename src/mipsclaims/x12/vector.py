@@ -969,9 +969,10 @@ def _envelope(tok: Tokens, code: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
         st, en = tok.element(rows, k)
         ost, oen = tok.element(other, j)
         width = int(max((en - st).max(), 1)) if len(rows) else 1
-        return ((en - st) == (oen - ost)) & (
+        equal: np.ndarray = ((en - st) == (oen - ost)) & (
             tok.window(st, en, width) == tok.window(ost, oen, width)
         ).all(axis=1)
+        return equal
 
     def count_is(rows: np.ndarray, k: int, expected: np.ndarray) -> np.ndarray:
         st, en = tok.element(rows, k)
@@ -984,7 +985,8 @@ def _envelope(tok: Tokens, code: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
         for i in range(9):
             value = np.where(inner[:, i], value * 10 + w[:, i], value)
         plain = (size >= 1) & (size <= 9) & ((w[:, 0] != 0) | (size == 1))
-        return plain & digits.all(axis=1) & (value == expected)
+        counted: np.ndarray = plain & digits.all(axis=1) & (value == expected)
+        return counted
 
     last = {tag: _ffill(ecw == tag, rows, -1) for tag in (ISA, GS, ST)}
     st_seen = np.cumsum(ecw == ST)
