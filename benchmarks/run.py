@@ -730,14 +730,15 @@ def measure(args: argparse.Namespace, argv: list[str], commit: str | None) -> in
         per_many = many.wall / max(many.data["lines"], 1)
         per_one = one.wall / max(one.data["lines"], 1)
         naive_many_rate = rate(naive_many.data["lines"], naive_many.wall)
+        cpu_ratio = (many.data["cpu"] / max(many.data["lines"], 1)) / (
+            one.data["cpu"] / max(one.data["lines"], 1)
+        )
         rows.append(
             Row(
                 f"{count:,} one-claim interchanges, parse-only, {reader} reader",
                 f"{fmt_rate(rate(many.data['lines'], many.wall))} ({many.wall:.2f} s); "
                 f"one interchange of {one.data['lines']:,} lines {one.wall:.2f} s; per-line "
-                f"time {per_many / per_one:.2f}x (CPU "
-                f"{many.data['cpu'] / one.data['cpu'] * one.data['lines'] / many.data['lines']:.2f}x)"
-                f"; / naive split "
+                f"time {per_many / per_one:.2f}x (CPU {cpu_ratio:.2f}x); / naive split "
                 f"{rate(many.data['lines'], many.wall) / naive_many_rate:.2f}x",
                 "<= 2x" if reader == "fast" else "",
                 per_many <= 2 * per_one if reader == "fast" else None,
