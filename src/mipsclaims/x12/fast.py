@@ -5,7 +5,11 @@ The input is cut by the shared chunker (:func:`.envelope.iter_pieces`), so inter
 boundaries are exactly the columnar reader's. Small interchanges are gathered into one
 buffer of about ``batch_bytes`` (a file of 10,000 one-claim interchanges is a few kernel
 calls, not 10,000); a large interchange is read piece by piece, each buffer cut at its
-last ST and the rest carried into the next one.
+last ST and the rest carried into the next one. Because the driver cuts each buffer
+before the kernel sees it, kernel calls are independent: up to :data:`THREADS` run at
+once in worker threads, and their results are checked (envelopes outside the kernel's
+whole interchanges through the shared ``EnvelopeTracker``), numbered and counted in input
+order, exactly as one at a time.
 
 Fallback: the first interchange the kernel cannot prove clean (:mod:`.vector`), or that
 the chunker or the envelope checks say anything about, is handed with everything after it

@@ -4,16 +4,20 @@ The input is one buffer of whole segments (one or more interchanges, or a carrie
 one piece of a large interchange), read as a numpy ``uint8`` array. No Python object is
 made per segment or line. Four named steps:
 
-1. **tokenize** (:class:`Tokens`): segment terminators and element/component separators
-   found by vectorized comparison (``flatnonzero``); element ``k`` of a segment is located
-   by its index into the separator positions (``searchsorted`` once per segment).
-2. **tag**: each segment's tag becomes a small integer code from its first three bytes.
+1. **tokenize** (:class:`Tokens`): segment terminators and element separators found in
+   one pass (``flatnonzero`` of either byte): each segment's first separator and count
+   are differences of indices into that one array, so element ``k`` of a segment is one
+   gather, with no binary search.
+2. **tag**: each segment's tag becomes a small integer code from its first four bytes,
+   read as one unaligned big-endian integer.
 3. **loop structure** (:func:`_loops`): the streaming reader's state machine as integer
    columns: forward fills of loop markers and cumulative sums over tag masks give each
    segment its claim, service line and HL-level group.
 4. **fields**: values are located per wanted segment kind, codes compared as packed
-   integers, dates and amounts computed arithmetically from digit bytes, and strings
-   materialized only for the kept fields, as fixed-width windows gathered in one go.
+   integers, dates and amounts computed arithmetically from digit bytes (a date is one
+   uint64), and strings materialized only for the kept fields, as fixed-width rows of a
+   strided view of the buffer gathered in one go. Envelopes of the interchanges whole in
+   the buffer are checked here too (:func:`_envelope`).
 
 The kernel does not quarantine or warn. It only *proves* input clean: any condition under
 which the columnar reader could warn, quarantine, strip whitespace or apply a limit (and a
