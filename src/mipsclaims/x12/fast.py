@@ -94,6 +94,19 @@ class _Job:
     block: Future[Block]
 
 
+#: The answer for a buffer that was all carried (nothing for the kernel to read).
+_NOTHING = Block(
+    pl.DataFrame(),
+    None,
+    0,
+    np.zeros(0, np.int64),
+    np.zeros(0, np.int64),
+    0,
+    [],
+    np.zeros(0, np.int64),
+)
+
+
 def _done(value: Any) -> Future[Any]:
     future: Future[Any] = Future()
     future.set_result(value)
@@ -203,9 +216,13 @@ class _FastReader:
             self.jobs.append(self._start(pending))
         while self.jobs and (wait or len(self.jobs) > self.depth):
             job = self.jobs.pop(0)
-            out, failed = self._finish(job, job.block.result())
+            block = job.block.result()
+            if block is None:  # a transaction over MAX_CARRY_BATCHES batches, never read
+                out, failed = [], self.cur.number if self.cur is not None else None
+            else:
+                out, failed = self._finish(job, block)
             yield from out
-            if failed is not None:
+            if block is None or failed is not None:
                 for later in self.jobs:  # read again by the columnar reader
                     later.block.cancel()
                 self.jobs.clear()
@@ -219,6 +236,14 @@ class _FastReader:
         data = self.carry + b"".join(p.data for p in pending)
         final = pending[-1].final
         cut = len(data) if final else last_transaction_start(data, pending[0].delimiters)
+        if cut == 0 and not self.carry:
+            cut = len(data)  # an interchange's start and no ST after it: the kernel names why
+        if cut == 0:
+            # One transaction longer than the buffer: carried whole, nothing to read yet
+            # (too long: handed over, memory stays bounded by the batch size).
+            self.carry = data
+            too_long = len(data) > MAX_CARRY_BATCHES * self.batch_bytes
+            return _Job(False, [], False, _done(None if too_long else _NOTHING))
         job = _Job(
             starts_with_isa=not self.carry,
             firsts=[p for p in pending if self.starts.get(p.interchange) == p.byte_offset],
@@ -242,6 +267,8 @@ class _FastReader:
         """What the kernel made of one buffer, checked and counted in input order: the
         tables of its clean interchanges, and the chunker number of the first one that is
         not (None: all clean)."""
+        if block is _NOTHING:
+            return [], None
         firsts, starts_with_isa = job.firsts, job.starts_with_isa
         # Local interchange j: the carried one (0 when the buffer starts with a carry),
         # then one per ISA of the buffer.
