@@ -326,3 +326,24 @@ def test_parallel_equals_serial_on_multi_interchange_files(shapes, batch, damage
         fast.KERNEL_LARGE_INTERCHANGES, fast.THREADS = saved
     assert_frame_equal(table, serial_table)
     assert report == serial_report
+
+
+def test_a_transaction_longer_than_the_carry_limit_goes_to_the_columnar_reader(spy):
+    """Buffers with no ST to cut at are carried whole (no kernel call); past
+    MAX_CARRY_BATCHES batches the interchange is handed over."""
+    data = synth(200, seed=4, claims_per_transaction=200)
+    batch = 4096
+    assert len(data) > fast.MAX_CARRY_BATCHES * batch * 2
+    table, report = both(data, batch)
+    assert spy["columnar"] == 2  # the reference read and the hand-over
+    assert report.claims_read == 200 and table.height > 200
+
+
+def test_body_delimiters_other_than_the_isa_in_small_buffers(spy):
+    """The ISA declares | and * (element, component), the body uses * and :: in buffers
+    smaller than the interchange no ST is found to cut at (found by test_fuzz)."""
+    data = synth(3, seed=2)
+    end = data.index(b"~") + 1
+    isa = data[:end].translate(bytes.maketrans(b"*:", b"|*"))
+    for batch in (64, 512, 1 << 20):
+        both(isa + data[end:], batch)
