@@ -9,6 +9,7 @@ delimiters of its ISA), and :class:`EnvelopeTracker` checks ISA/GS/ST/SE/GE/IEA 
 from __future__ import annotations
 
 import functools
+import operator
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -122,7 +123,7 @@ def parse_isa(buf: bytes) -> tuple[Delimiters, list[str], int]:
         raise EnvelopeError("expected an ISA segment")
     ele = buf[3:4]
     fixed = len(buf) > _FIXED_ISA16 + 1 and buf.count(ele, 0, _FIXED_ISA16) == 16
-    if fixed and all(buf[i] == buf[3] for i in _FIXED_SEPS):
+    if fixed and _fixed_seps(buf) == (buf[3],) * len(_FIXED_SEPS):
         pos = _FIXED_ISA16 - 1  # the fixed-width layout (one count, no search per element)
     else:
         pos = 3
@@ -147,6 +148,7 @@ def parse_isa(buf: bytes) -> tuple[Delimiters, list[str], int]:
 # Separator positions of an ISA written at its fixed widths, and where ISA16 is.
 _FIXED_SEPS = (3, 6, 17, 20, 31, 34, 50, 53, 69, 76, 81, 83, 89, 99, 101, 103)
 _FIXED_ISA16 = 104
+_fixed_seps = operator.itemgetter(*_FIXED_SEPS)  # the bytes there, in one call
 
 
 @functools.lru_cache(maxsize=64)
@@ -291,7 +293,7 @@ def iter_pieces(
         control = elements[13].strip()
         term = delims.segment.encode("latin-1")
         ele = delims.element.encode("latin-1")
-        trailer_or_header = re.compile(b"I(?:EA|SA)" + re.escape(ele))
+        trailer_or_header = _trailer_or_header(ele)
         pos = 0
         bad: int | None = None
         while True:
@@ -374,6 +376,12 @@ def iter_pieces(
             )
             if not skip_to_isa(bad + 1, term):
                 return
+
+
+@functools.lru_cache(maxsize=16)
+def _trailer_or_header(ele: bytes) -> re.Pattern[bytes]:
+    """IEA or ISA followed by the element separator (compiled once per separator)."""
+    return re.compile(b"I(?:EA|SA)" + re.escape(ele))
 
 
 def _tag_at(buf: bytes, start: int, ele: bytes) -> str:
