@@ -347,3 +347,13 @@ def test_body_delimiters_other_than_the_isa_in_small_buffers(spy):
     isa = data[:end].translate(bytes.maketrans(b"*:", b"|*"))
     for batch in (64, 512, 1 << 20):
         both(isa + data[end:], batch)
+
+
+@pytest.mark.parametrize("batch", [2048, 1 << 20])
+@pytest.mark.parametrize("byte", [b"\xff", b"\xc3", b"\x00"])
+def test_bytes_that_are_not_utf8_in_a_name(spy, batch, byte):
+    """Not clean, so read by the columnar reader; the kernel must still build its tables of
+    the buffer (polars Strings must be UTF-8) without failing (found by test_fuzz)."""
+    data = synth(60, seed=8, claims_per_transaction=10)
+    at = data.index(b"NM1*IL*1*") + len(b"NM1*IL*1*") + 2
+    both(data[:at] + byte + data[at:], batch)

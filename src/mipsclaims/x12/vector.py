@@ -175,6 +175,9 @@ class Tokens:
         self.s = s
         self.c = np.flatnonzero(a == self.comp)
         self._rows_of: np.ndarray | None = None  # the rows of the last element() call
+        # Bytes over 127 seen (set by read_block's byte checks): the buffer is not clean,
+        # and its strings are made with "?" for them (a String column must be UTF-8).
+        self.non_ascii = False
         self._gathered: tuple[np.ndarray, ...] = ()
 
     def element(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -230,6 +233,8 @@ class Tokens:
         if width == 0:
             return pl.Series([None] * n, dtype=pl.String)
         w = self.window(st, en, width)
+        if self.non_ascii:
+            w[w > 127] = ord("?")
         if upper:
             w -= ((w >= 97) & (w <= 122)).view(np.uint8) * np.uint8(32)
         out = pl.Series(w.view(f"S{width}").ravel()).cast(pl.String)
@@ -376,6 +381,7 @@ def read_block(
     # 32 past 94); the few found are delimiters, newlines or bad bytes.
     ctrl = np.flatnonzero((a - np.uint8(32)) > 94)
     cb = a[ctrl]
+    tok.non_ascii = bool((cb > 127).any())
     delim = np.isin(cb, [tok.term, tok.ele, tok.comp, ord(delimiters.repetition or "*")])
     isnl = tok.nl_lut[cb]
     pos = [ctrl[~delim & ~isnl]]
