@@ -357,3 +357,30 @@ def test_bytes_that_are_not_utf8_in_a_name(spy, batch, byte):
     data = synth(60, seed=8, claims_per_transaction=10)
     at = data.index(b"NM1*IL*1*") + len(b"NM1*IL*1*") + 2
     both(data[:at] + byte + data[at:], batch)
+
+
+_KERNEL_DATA = synth(12, seed=3, claims_per_transaction=4)
+_KERNEL_SEGMENTS = _KERNEL_DATA.split(b"~\n")
+
+
+@SETTINGS
+@given(
+    st.integers(0, len(_KERNEL_SEGMENTS) - 1),
+    st.integers(1, 60),
+    st.lists(st.tuples(st.integers(0, 10**6), st.binary(min_size=1, max_size=2)), max_size=3),
+    st.booleans(),
+)
+def test_the_kernel_never_fails_on_any_run_of_segments(first, count, damage, final):
+    """Any run of segments, damaged anywhere, starting anywhere (not at an ISA or ST):
+    the kernel names a segment it cannot prove clean, it never raises (found by test_fuzz:
+    a claim before any ST indexed a level group -1)."""
+    data = b"~\n".join(_KERNEL_SEGMENTS[first : first + count]) + b"~\n"
+    for at, raw in damage:
+        at %= len(data)
+        data = data[:at] + raw + data[at + len(raw) :]
+    block = vector.read_block(
+        data, x12.Delimiters(), final=final, claim_seq0=0, source="t", controls=[], control0=""
+    )
+    assert block.bad is None or 0 <= block.bad <= block.segments
+    if first > 0 and not _KERNEL_SEGMENTS[first].startswith((b"ISA", b"ST*")):
+        assert block.bad == 0

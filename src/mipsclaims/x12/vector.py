@@ -485,7 +485,9 @@ def read_block(
     start20 = (hl_level == HL20) | is_st
     start22 = start20 | (hl_level == HL22)
     start23 = start22 | (hl_level == HL23)
-    g20, g22, g23 = (np.cumsum(x) - 1 for x in (start20, start22, start23))
+    # Segments before the first ST (an ISA, a GS; or any segment of a buffer whose first
+    # segment is not proven clean) count as group 0: never a level value, never -1.
+    g20, g22, g23 = (np.maximum(np.cumsum(x) - 1, 0) for x in (start20, start22, start23))
 
     # The first segment must open a transaction or interchange (a carry starts at ST).
     if n and code[0] not in (ISA, ST):
