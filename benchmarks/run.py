@@ -132,10 +132,16 @@ def many_interchange_file(interchanges: int, seed: int, cache_dir: Path) -> Path
 # Each runs in its own process (``run.py --child NAME ARGS``) and prints one JSON object.
 
 
-def child_parse(path: str) -> dict[str, Any]:
-    """Columnar reader only: bytes to canonical claim-line batches (not concatenated)."""
-    from mipsclaims import x12
+def child_parse(path: str, kernel_threads: str = "") -> dict[str, Any]:
+    """The reader only: bytes to canonical claim-line batches (not concatenated).
 
+    ``kernel_threads``: the fast path's worker threads (``x12.fast.THREADS``; 0 = the
+    kernel in the calling thread), default the library's."""
+    from mipsclaims import x12
+    from mipsclaims.x12 import fast
+
+    if kernel_threads:
+        fast.THREADS = int(kernel_threads)
     report = x12.ReadReport()
     wall, cpu = time.perf_counter(), time.process_time()
     lines = sum(b.height for b in x12.iter_claim_line_batches(path, report))
@@ -352,7 +358,12 @@ def describe(rev: str) -> str:
 
 
 def run_child(
-    name: str, arg: str, threads: int | None = None, repeat: int = 1, reader: str = "fast"
+    name: str,
+    arg: str,
+    threads: int | None = None,
+    repeat: int = 1,
+    reader: str = "fast",
+    extra: tuple[str, ...] = (),
 ) -> Run:
     """Best (fastest) of ``repeat`` fresh runs of a child measurement; RSS is the max.
 
@@ -360,7 +371,9 @@ def run_child(
     env = child_env(threads)
     env["MIPSCLAIMS_X12_READER"] = reader
     runs = [
-        run_process([sys.executable, str(Path(__file__).resolve()), "--child", name, arg], env)
+        run_process(
+            [sys.executable, str(Path(__file__).resolve()), "--child", name, arg, *extra], env
+        )
         for _ in range(repeat)
     ]
     best = min(runs, key=lambda r: r.wall)
@@ -592,6 +605,8 @@ def measure(args: argparse.Namespace, argv: list[str], commit: str | None) -> in
     n = p1.data["lines"]
     step(f"parse-only {small}, all threads")
     pall = run_child("parse", str(main_file), repeat=args.repeat)
+    step(f"parse-only {small}, all threads, kernel calls one at a time (fast.THREADS=0)")
+    pserial = run_child("parse", str(main_file), repeat=args.repeat, extra=("0",))
     step(f"report {small} (CLI, end to end)")
     with tempfile.TemporaryDirectory() as tmp:
         e2e = run_report(main_file, Path(tmp), repeat=args.repeat)
@@ -675,7 +690,14 @@ def measure(args: argparse.Namespace, argv: list[str], commit: str | None) -> in
         ),
         Row(
             f"parse-only, {small}, all threads",
-            f"{fmt_rate(rate(n, pall.wall))} ({pall.wall:.2f} s)",
+            f"{fmt_rate(rate(n, pall.wall))} ({pall.wall:.2f} s wall, "
+            f"{pall.data['cpu']:.2f} s CPU)",
+        ),
+        Row(
+            f"parse-only, {small}, kernel calls one at a time (fast.THREADS=0)",
+            f"{fmt_rate(rate(n, pserial.wall))} ({pserial.wall:.2f} s wall, "
+            f"{pserial.data['cpu']:.2f} s CPU); parallel / serial: wall "
+            f"{pall.wall / pserial.wall:.2f}x, CPU {pall.data['cpu'] / pserial.data['cpu']:.2f}x",
         ),
         Row(
             f"peak RSS, report {small}",
@@ -688,8 +710,10 @@ def measure(args: argparse.Namespace, argv: list[str], commit: str | None) -> in
     rows += [
         Row(
             f"parse-only, {small}, all threads, columnar reader (before)",
-            f"{fmt_rate(rate(n, pall_before.wall))} ({pall_before.wall:.2f} s); "
-            f"fast path / before {pall_before.wall / pall.wall:.2f}x",
+            f"{fmt_rate(rate(n, pall_before.wall))} ({pall_before.wall:.2f} s wall, "
+            f"{pall_before.data['cpu']:.2f} s CPU); fast path / before: wall "
+            f"{pall_before.wall / pall.wall:.2f}x, CPU "
+            f"{pall_before.data['cpu'] / pall.data['cpu']:.2f}x",
         ),
         Row(
             f"parse-only / naive split, {small}, all threads (issue 17: >= 2.5x)",
@@ -706,12 +730,15 @@ def measure(args: argparse.Namespace, argv: list[str], commit: str | None) -> in
         per_many = many.wall / max(many.data["lines"], 1)
         per_one = one.wall / max(one.data["lines"], 1)
         naive_many_rate = rate(naive_many.data["lines"], naive_many.wall)
+        cpu_ratio = (many.data["cpu"] / max(many.data["lines"], 1)) / (
+            one.data["cpu"] / max(one.data["lines"], 1)
+        )
         rows.append(
             Row(
                 f"{count:,} one-claim interchanges, parse-only, {reader} reader",
                 f"{fmt_rate(rate(many.data['lines'], many.wall))} ({many.wall:.2f} s); "
                 f"one interchange of {one.data['lines']:,} lines {one.wall:.2f} s; per-line "
-                f"time {per_many / per_one:.2f}x; / naive split "
+                f"time {per_many / per_one:.2f}x (CPU {cpu_ratio:.2f}x); / naive split "
                 f"{rate(many.data['lines'], many.wall) / naive_many_rate:.2f}x",
                 "<= 2x" if reader == "fast" else "",
                 per_many <= 2 * per_one if reader == "fast" else None,

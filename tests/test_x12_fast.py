@@ -7,6 +7,8 @@ cannot pass for the fast path or the other way round.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -37,10 +39,23 @@ def spy(monkeypatch):
     return calls
 
 
+def columnar_read(data: bytes, report: x12.ReadReport | None = None, batch: int = 1 << 20):
+    """The whole table of the columnar reader alone (what MIPSCLAIMS_X12_READER selects)."""
+    saved = os.environ.get(fast.READER_ENV)
+    os.environ[fast.READER_ENV] = "columnar"
+    try:
+        return fast.read_claim_lines(data, report, batch_bytes=batch)
+    finally:
+        if saved is None:
+            del os.environ[fast.READER_ENV]
+        else:
+            os.environ[fast.READER_ENV] = saved
+
+
 def both(data: bytes, batch: int = 1 << 20):
     """(fast table, fast report), after asserting both equal the columnar reader's."""
     expected_report, report = x12.ReadReport(), x12.ReadReport()
-    expected = columnar.read_claim_lines(data, expected_report, batch_bytes=batch)
+    expected = columnar_read(data, expected_report, batch)
     table = fast.read_claim_lines(data, report, batch_bytes=batch)
     assert_frame_equal(table, expected)
     assert report == expected_report
@@ -66,7 +81,8 @@ def test_clean_synthetic_file_is_read_by_the_kernel_alone(spy):
     assert table["claim_seq"].to_list() == sorted(table["claim_seq"].to_list())
 
 
-def test_a_large_interchange_goes_to_the_columnar_reader(spy):
+def test_a_large_interchange_can_go_to_the_columnar_reader(spy, monkeypatch):
+    monkeypatch.setattr(fast, "KERNEL_LARGE_INTERCHANGES", False)
     data = synth(400, seed=3, claims_per_transaction=40)
     small = interchange(3, 1, 7)
     both(small + data + small, batch=16 * 1024)
@@ -105,7 +121,7 @@ def test_many_small_interchanges_are_one_kernel_call(spy):
         (b"NM1*IL*1*", b"NM1*IL*1* "),  # padded element (stripped by the columnar reader)
         (b"HI*ABK:", b"HI*ABK*"),  # diagnosis code written as its own element (a warning)
         (b":B:1*", b":B*"),  # CLM05-3 missing: read as 1 with a warning
-        (b"N3*1 MAIN ST", b"REF*EI*999999999"),  # REF*EI twice in 2010AA: a warning
+        (b"N3*1 MAIN ST", b"REF*EI*999999999~REF*EI*888888888"),  # REF*EI twice in 2010AA
     ],
 )
 def test_a_damaged_interchange_between_clean_ones_gives_the_columnar_result(spy, old, new):
@@ -172,7 +188,7 @@ def test_synthetic_files_agree_and_take_the_fast_path(seed, delimiters, newline,
         table = fast.read_claim_lines(data, batch_bytes=1 << 20)
     finally:
         fast.columnar.iter_claim_line_batches = real
-    assert_frame_equal(table, columnar.read_claim_lines(data, batch_bytes=1 << 20))
+    assert_frame_equal(table, columnar_read(data))
     whitespace = any(c in " \t\r\n" for c in (delimiters.element, delimiters.component))
     # A newline after a newline terminator is an empty segment: left to the columnar reader.
     empty_segments = delimiters.segment == "\n" and newline != ""
@@ -186,7 +202,7 @@ def test_a_failed_only_interchange_raises_the_columnar_error():
     data = synth(6, seed=1, claims_per_transaction=2)
     data = data.replace(b"ST*837*0002*005010X222A1", b"ST*837*0002*005010X999A1")
     errors = []
-    for read in (columnar.read_claim_lines, fast.read_claim_lines):
+    for read in (columnar_read, fast.read_claim_lines):
         with pytest.raises(x12.EnvelopeError) as caught:
             read(data)
         errors.append(str(caught.value))
@@ -219,3 +235,154 @@ def test_a_moved_tail_keeps_every_quarantine_count() -> None:
     report = ReadReport()
     report.quarantined.extend(moved)
     assert report.quarantine_counts() == [("damaged", 5, 15)]
+
+
+def small_interchanges(count: int, control0: int = 1) -> list[bytes]:
+    """``count`` interchanges of two one-claim transactions each (whole in one buffer)."""
+    return [
+        interchange_of(synth(2, seed=i, claims_per_transaction=1), control0 + i)
+        for i in range(count)
+    ]
+
+
+def interchange_of(data: bytes, control: int) -> bytes:
+    number = f"{control:09d}".encode()
+    return data.replace(b"*000000001*", b"*" + number + b"*").replace(
+        b"*000000001~", b"*" + number + b"~"
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b"GE*2*1~", b"GE*3*1~"),  # group count (warning)
+        (b"GE*2*1~", b"GE*02*1~"),  # count not written plainly (warning)
+        (b"GE*2*1~", b"GE*2*7~"),  # GE02 != GS06 (warning)
+        (b"IEA*1*", b"IEA*2*"),  # group count (warning)
+        (b"ST*837*0001*", b"ST*837*0009*"),  # SE02 != ST02 (warning)
+        (b"SE*", b"SE*9"),  # segment count (warning)
+        (b"GS*HC*", b"GS*HP*"),  # not a claim group (error)
+        (b"*X*005010X222A1~", b"*X*005010X222B1~"),  # another 005010X222 (warning)
+        (b"ST*837*0001*005010X222A1", b"ST*835*0001*005010X222A1"),  # not 837 (error)
+        (b"ST*837*0001*005010X222A1", b"ST*837*0001*005010X222B1"),  # another ST03 (silent)
+        (b"\nST*837*0002", b"\nGE*1*1~\nST*837*0002"),  # a GE inside a group (order)
+        (b"GS*HC*", b"NTE*ADD*X~GS*HC*"),  # a segment outside a transaction
+    ],
+)
+def test_envelope_damage_inside_a_batch_of_whole_interchanges(spy, old, new):
+    """The kernel checks the envelopes of whole interchanges itself (no EnvelopeTracker
+    call per segment): each case must still hand over to the columnar reader."""
+    parts = small_interchanges(9)
+    assert old in parts[4]
+    parts[4] = parts[4].replace(old, new, 1)
+    _, report = both(b"".join(parts))
+    assert spy["columnar"] == 2 and spy["kernel"] == 1
+    assert report.interchanges == 9
+
+
+def test_whole_interchanges_are_counted_without_the_tracker(spy, monkeypatch):
+    data = b"".join(small_interchanges(30))
+    _, report = both(data)
+    assert report.interchanges == 30 and report.transactions == 60
+    calls = []
+    real = fast.EnvelopeTracker.feed
+    with monkeypatch.context() as m:
+        m.setattr(
+            fast.EnvelopeTracker, "feed", lambda self, *a: calls.append(a[0]) or real(self, *a)
+        )
+        fast.read_claim_lines(data)
+    assert calls == []  # every envelope segment was in a whole interchange of the buffer
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 12), st.integers(1, 4), st.integers(0, 500)),
+        min_size=1,
+        max_size=6,
+    ),
+    st.sampled_from([2048, 8192, 1 << 20]),
+    st.sampled_from([None, (b"DTP*472*D8*2025", b"DTP*472*D8*2X25"), (b"SE*", b"SE*9")]),
+    st.booleans(),
+)
+def test_parallel_equals_serial_on_multi_interchange_files(shapes, batch, damage, large):
+    """Kernel calls running ahead in worker threads give the same rows, claim numbers and
+    report as one at a time, and as the columnar reader, with or without damage."""
+    parts = [
+        interchange_of(synth(claims, seed=seed, claims_per_transaction=per), i + 1)
+        for i, (claims, per, seed) in enumerate(shapes)
+    ]
+    if damage is not None:
+        middle = parts[len(parts) // 2]
+        parts[len(parts) // 2] = middle.replace(damage[0], damage[1], 1)
+    data = b"".join(parts)
+    saved = fast.KERNEL_LARGE_INTERCHANGES, fast.THREADS
+    try:
+        fast.KERNEL_LARGE_INTERCHANGES = large
+        fast.THREADS = 0
+        serial_report = x12.ReadReport()
+        serial_table = fast.read_claim_lines(data, serial_report, batch_bytes=batch)
+        fast.THREADS = 2
+        table, report = both(data, batch)
+    finally:
+        fast.KERNEL_LARGE_INTERCHANGES, fast.THREADS = saved
+    assert_frame_equal(table, serial_table)
+    assert report == serial_report
+
+
+def test_a_transaction_longer_than_the_carry_limit_goes_to_the_columnar_reader(spy):
+    """Buffers with no ST to cut at are carried whole (no kernel call); past
+    MAX_CARRY_BATCHES batches the interchange is handed over."""
+    data = synth(200, seed=4, claims_per_transaction=200)
+    batch = 4096
+    assert len(data) > fast.MAX_CARRY_BATCHES * batch * 2
+    table, report = both(data, batch)
+    assert spy["columnar"] == 2  # the reference read and the hand-over
+    assert report.claims_read == 200 and table.height > 200
+
+
+def test_body_delimiters_other_than_the_isa_in_small_buffers(spy):
+    """The ISA declares | and * (element, component), the body uses * and :: in buffers
+    smaller than the interchange no ST is found to cut at (found by test_fuzz)."""
+    data = synth(3, seed=2)
+    end = data.index(b"~") + 1
+    isa = data[:end].translate(bytes.maketrans(b"*:", b"|*"))
+    for batch in (64, 512, 1 << 20):
+        both(isa + data[end:], batch)
+
+
+@pytest.mark.parametrize("batch", [2048, 1 << 20])
+@pytest.mark.parametrize("byte", [b"\xff", b"\xc3", b"\x00"])
+def test_bytes_that_are_not_utf8_in_a_name(spy, batch, byte):
+    """Not clean, so read by the columnar reader; the kernel must still build its tables of
+    the buffer (polars Strings must be UTF-8) without failing (found by test_fuzz)."""
+    data = synth(60, seed=8, claims_per_transaction=10)
+    at = data.index(b"NM1*IL*1*") + len(b"NM1*IL*1*") + 2
+    both(data[:at] + byte + data[at:], batch)
+
+
+_KERNEL_DATA = synth(12, seed=3, claims_per_transaction=4)
+_KERNEL_SEGMENTS = _KERNEL_DATA.split(b"~\n")
+
+
+@SETTINGS
+@given(
+    st.integers(0, len(_KERNEL_SEGMENTS) - 1),
+    st.integers(1, 60),
+    st.lists(st.tuples(st.integers(0, 10**6), st.binary(min_size=1, max_size=2)), max_size=3),
+    st.booleans(),
+)
+def test_the_kernel_never_fails_on_any_run_of_segments(first, count, damage, final):
+    """Any run of segments, damaged anywhere, starting anywhere (not at an ISA or ST):
+    the kernel names a segment it cannot prove clean, it never raises (found by test_fuzz:
+    a claim before any ST indexed a level group -1)."""
+    data = b"~\n".join(_KERNEL_SEGMENTS[first : first + count]) + b"~\n"
+    for at, raw in damage:
+        at %= len(data)
+        data = data[:at] + raw + data[at + len(raw) :]
+    block = vector.read_block(
+        data, x12.Delimiters(), final=final, claim_seq0=0, source="t", controls=[], control0=""
+    )
+    assert block.bad is None or 0 <= block.bad <= block.segments
+    if first > 0 and not _KERNEL_SEGMENTS[first].startswith((b"ISA", b"ST*")):
+        assert block.bad == 0

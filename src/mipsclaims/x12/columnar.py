@@ -56,7 +56,7 @@ _PADDING = rules.PADDING.encode()
 # over-long segment (rules.LONG_TAG).
 (OTHER, HL, NM1, REF, DMG, SBR, CLM, HI, LX, SV1, DTP, DAMAGED, LONG,
  ISA, GS, ST, SE, GE, IEA, EMPTY) = range(20)  # fmt: skip
-_TAGS = {
+TAGS = {
     "HL": HL,
     "NM1": NM1,
     "REF": REF,
@@ -74,9 +74,9 @@ _TAGS = {
     "GE": GE,
     "IEA": IEA,
 }
-_TAG_NAMES = {v: k for k, v in _TAGS.items()}
+_TAG_NAMES = {v: k for k, v in TAGS.items()}
 # Every tag the general rule may meet: 837P ids the reader does not use are OTHER.
-_ALL_TAGS = {**dict.fromkeys(rules.KNOWN_TAGS, OTHER), **_TAGS, rules.LONG_TAG: LONG}
+_ALL_TAGS = {**dict.fromkeys(rules.KNOWN_TAGS, OTHER), **TAGS, rules.LONG_TAG: LONG}
 # Loop codes of the forward-filled ``major`` column.
 ENV, HL20, HL22, HL23, HL_OTHER, L2300, L2400, L2320 = range(8)
 _HL_CODES = {"20": HL20, "22": HL22, "23": HL23}
@@ -156,12 +156,12 @@ def _tag_codes(s: pl.Series, ele: str) -> pl.Series:
     # Null when the segment is shorter than 4 bytes (or not ASCII): the general rule then.
     word = s.str.head(4).cast(pl.Binary).bin.reinterpret(dtype=pl.UInt32)
     chain: Then | ChainedThen | None = None
-    for tag, code in _TAGS.items():
+    for tag, code in TAGS.items():
         key = int.from_bytes((tag + ele).encode("latin-1"), "little")
         cond = pl.col("w3") == key if len(tag) == 2 else pl.col("w") == key
         when = pl.when(cond) if chain is None else chain.when(cond)
         chain = when.then(pl.lit(code, _U8))
-    assert chain is not None  # _TAGS is a non-empty constant
+    assert chain is not None  # TAGS is a non-empty constant
     words = pl.DataFrame({"w": word}).with_columns(w3=pl.col("w") & 0xFFFFFF)
     codes = words.select(chain.otherwise(pl.lit(None, _U8))).to_series()
     if not codes.null_count():
@@ -1294,19 +1294,3 @@ def iter_claim_line_batches(
     errors_before, inter_before = len(report.errors), report.interchanges
     yield from batcher.run(batch_bytes)
     _raise_if_nothing_read(report, errors_before, inter_before)
-
-
-def read_claim_lines(
-    source: Source,
-    report: ReadReport | None = None,
-    *,
-    batch_bytes: int = DEFAULT_BLOCK,
-    claim_seq_start: int = 0,
-) -> pl.DataFrame:
-    """The whole canonical claim-line table of an 837P input (bad claims go to ``report``)."""
-    frames = list(
-        iter_claim_line_batches(
-            source, report, batch_bytes=batch_bytes, claim_seq_start=claim_seq_start
-        )
-    )
-    return pl.concat(frames) if frames else empty_claim_lines()

@@ -8,6 +8,8 @@ delimiters of its ISA), and :class:`EnvelopeTracker` checks ISA/GS/ST/SE/GE/IEA 
 
 from __future__ import annotations
 
+import functools
+import operator
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -28,6 +30,7 @@ DEFAULT_BLOCK = 8 * 1024 * 1024  # batch size: ~120k lines and ~0.5 GB peak RSS 
 MAX_SEGMENT_BYTES = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
 _WS = rules.PADDING.encode()  # whitespace and NUL padding between segments
+_WS_RUN = re.compile(b"[" + re.escape(_WS) + b"]*")
 _SHOWABLE = re.compile(r"[A-Za-z0-9]{0,15}")
 
 
@@ -119,37 +122,52 @@ def parse_isa(buf: bytes) -> tuple[Delimiters, list[str], int]:
     if not buf.startswith(b"ISA") or len(buf) < 4:
         raise EnvelopeError("expected an ISA segment")
     ele = buf[3:4]
-    pos = 3
-    for _ in range(15):
-        pos = buf.find(ele, pos + 1, pos + 200)
-        if pos < 0:
-            raise EnvelopeError("ISA segment has fewer than 16 elements")
+    fixed = len(buf) > _FIXED_ISA16 + 1 and buf.count(ele, 0, _FIXED_ISA16) == 16
+    if fixed and _fixed_seps(buf) == (buf[3],) * len(_FIXED_SEPS):
+        pos = _FIXED_ISA16 - 1  # the fixed-width layout (one count, no search per element)
+    else:
+        pos = 3
+        for _ in range(15):
+            pos = buf.find(ele, pos + 1, pos + 200)
+            if pos < 0:
+                raise EnvelopeError("ISA segment has fewer than 16 elements")
     if len(buf) < pos + 3:
         raise EnvelopeError("ISA segment is truncated")
     comp, term = buf[pos + 1 : pos + 2], buf[pos + 2 : pos + 3]
     text = buf[: pos + 2].decode("latin-1")
     elements = text.split(ele.decode("latin-1"))
-    seps = {ele, comp, term}
-    if len(seps) < 3 or any(s.isalnum() or s[0] > 0x7F for s in seps):
-        raise EnvelopeError(
-            f"ISA delimiters are not usable (element {ele!r}, component {comp!r}, segment {term!r})"
-        )
+    delims = _delimiters(ele, comp, term, elements[11].encode("latin-1"))
     if elements[12] != "00501":
         raise EnvelopeError(
             f"ISA12 version {shown(elements[12])} is not supported; this reader reads 837P "
             f"{SUPPORTED_VERSION_PREFIX}A1 (ISA12 00501)"
         )
-    rep = elements[11].encode("latin-1")
+    return delims, elements, pos + 3
+
+
+# Separator positions of an ISA written at its fixed widths, and where ISA16 is.
+_FIXED_SEPS = (3, 6, 17, 20, 31, 34, 50, 53, 69, 76, 81, 83, 89, 99, 101, 103)
+_FIXED_ISA16 = 104
+_fixed_seps = operator.itemgetter(*_FIXED_SEPS)  # the bytes there, in one call
+
+
+@functools.lru_cache(maxsize=64)
+def _delimiters(ele: bytes, comp: bytes, term: bytes, rep: bytes) -> Delimiters:
+    """The delimiters of an ISA's separator bytes (cached: a file repeats them)."""
+    seps = {ele, comp, term}
+    if len(seps) < 3 or any(s.isalnum() or s[0] > 0x7F for s in seps):
+        raise EnvelopeError(
+            f"ISA delimiters are not usable (element {ele!r}, component {comp!r}, segment {term!r})"
+        )
     repetition = rep.decode("latin-1") if len(rep) == 1 and not rep.isalnum() else None
     if rep in seps:
         repetition = None
-    delims = Delimiters(
+    return Delimiters(
         element=ele.decode("latin-1"),
         component=comp.decode("latin-1"),
         repetition=repetition,
         segment=term.decode("latin-1"),
     )
-    return delims, elements, pos + 3
 
 
 def _segment_start_before(buf: bytes, pos: int, term: bytes) -> bool:
@@ -275,7 +293,7 @@ def iter_pieces(
         control = elements[13].strip()
         term = delims.segment.encode("latin-1")
         ele = delims.element.encode("latin-1")
-        trailer_or_header = re.compile(b"I(?:EA|SA)" + re.escape(ele))
+        trailer_or_header = _trailer_or_header(ele)
         pos = 0
         bad: int | None = None
         while True:
@@ -344,6 +362,9 @@ def iter_pieces(
             if bad is not None:
                 continue
             yield Piece(buf[pos:end], delims, base + pos, interchange, control, True)
+            # Whitespace after the IEA is dropped with it: one copy of the buffer's rest.
+            gap = _WS_RUN.match(buf, end)
+            end = gap.end() if gap else end
             base += end
             buf = buf[end:]
             break
@@ -356,6 +377,12 @@ def iter_pieces(
             )
             if not skip_to_isa(bad + 1, term):
                 return
+
+
+@functools.lru_cache(maxsize=16)
+def _trailer_or_header(ele: bytes) -> re.Pattern[bytes]:
+    """IEA or ISA followed by the element separator (compiled once per separator)."""
+    return re.compile(b"I(?:EA|SA)" + re.escape(ele))
 
 
 def _tag_at(buf: bytes, start: int, ele: bytes) -> str:

@@ -5,7 +5,11 @@ The input is cut by the shared chunker (:func:`.envelope.iter_pieces`), so inter
 boundaries are exactly the columnar reader's. Small interchanges are gathered into one
 buffer of about ``batch_bytes`` (a file of 10,000 one-claim interchanges is a few kernel
 calls, not 10,000); a large interchange is read piece by piece, each buffer cut at its
-last ST and the rest carried into the next one.
+last ST and the rest carried into the next one. Because the driver cuts each buffer
+before the kernel sees it, kernel calls are independent: up to :data:`THREADS` run at
+once in worker threads, and their results are checked (envelopes outside the kernel's
+whole interchanges through the shared ``EnvelopeTracker``), numbered and counted in input
+order, exactly as one at a time.
 
 Fallback: the first interchange the kernel cannot prove clean (:mod:`.vector`), or that
 the chunker or the envelope checks say anything about, is handed with everything after it
@@ -25,31 +29,43 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
+import numpy as np
 import polars as pl
 
 from ..schema import empty_claim_lines
 from . import columnar
 from .envelope import DEFAULT_BLOCK, EnvelopeTracker, Piece, Source, iter_pieces, source_name
 from .report import CappedList, EnvelopeError, Issue, Location, QuarantineList, ReadReport
-from .vector import read_block
+from .vector import Block, last_transaction_start, read_block
 
 #: Environment variable that selects the reader: ``fast`` (default) or ``columnar``.
 READER_ENV = "MIPSCLAIMS_X12_READER"
 #: Block size of the chunker under the fast path: its buffer is sliced once per
 #: interchange, so a small block keeps many small interchanges linear, not quadratic.
-CHUNK_BYTES = 256 * 1024
-#: Whether interchanges larger than a batch are read by the kernel (piece by piece, with a
-#: carry) or by the columnar reader. Measured (benchmarks/results.md): on large
-#: interchanges the columnar reader, which overlaps two threads, is faster, so the kernel
-#: serves batches of small interchanges; the carry path stays tested for when it is not.
-KERNEL_LARGE_INTERCHANGES = False
+CHUNK_BYTES = 64 * 1024
+#: Whether interchanges larger than a batch are read by the kernel (piece by piece, each
+#: buffer cut at its last ST, the rest carried) or by the columnar reader. Since the
+#: kernel's rework it costs no more CPU than the columnar reader there and its buffers run
+#: in parallel (docs/reader-fast-path.md), so the columnar reader is only the fallback.
+KERNEL_LARGE_INTERCHANGES = True
 #: A transaction longer than this many batches is not carried from piece to piece: its
 #: interchange goes to the columnar reader, which bounds memory by the batch size.
 MAX_CARRY_BATCHES = 4
+
+
+#: Worker threads for kernel calls, which run ahead of the buffer whose tables are being
+#: yielded (numpy and polars release the GIL in their kernels); 0 runs the kernel in the
+#: caller's thread, one buffer at a time. Buffers are cut before the kernel sees them, so
+#: calls are independent; tables, claim numbers and the report are checked and counted in
+#: input order, the same as serially (a property test compares them). Two: on an idle
+#: 2-core host parse-only of 1M lines takes 2.6 s instead of 3.8-4.1 s one at a time, for
+#: about 10% more CPU (docs/reader-fast-path.md).
+THREADS = 2
 
 
 def _rereadable(source: Source) -> bool:
@@ -70,6 +86,35 @@ class _Current:
     transactions: int = 0
 
 
+@dataclass
+class _Job:
+    """One kernel buffer: the pieces it holds, and the kernel's answer (a future)."""
+
+    starts_with_isa: bool  # False: it starts with the carry of the previous buffer
+    firsts: list[Piece]  # the first piece of each interchange that starts in it
+    long_carry: bool  # what it carries on is over MAX_CARRY_BATCHES batches
+    block: Future[Block]
+
+
+#: The answer for a buffer that was all carried (nothing for the kernel to read).
+_NOTHING = Block(
+    pl.DataFrame(),
+    None,
+    0,
+    np.zeros(0, np.int64),
+    np.zeros(0, np.int64),
+    0,
+    [],
+    np.zeros(0, np.int64),
+)
+
+
+def _done(value: Any) -> Future[Any]:
+    future: Future[Any] = Future()
+    future.set_result(value)
+    return future
+
+
 class _FastReader:
     def __init__(
         self, source: Source, report: ReadReport, batch_bytes: int, claim_seq_start: int
@@ -87,9 +132,26 @@ class _FastReader:
         self.cur: _Current | None = None
         self.starts: dict[int, int] = {}
         self.first_number: int | None = None
+        self.jobs: list[_Job] = []
+        self.depth = THREADS
+        self.pool = ThreadPoolExecutor(THREADS, "mipsclaims-x12") if THREADS else None
+
+    def _submit(self, fn: Callable[..., Block], *args: Any, **kwargs: Any) -> Future[Block]:
+        if self.pool is None:
+            return _done(fn(*args, **kwargs))
+        return self.pool.submit(fn, *args, **kwargs)
 
     # ------------------------------------------------------------------ driver
     def run(self) -> Iterator[pl.DataFrame]:
+        try:
+            yield from self._run()
+        finally:
+            for job in self.jobs:
+                job.block.cancel()
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
+
+    def _run(self) -> Iterator[pl.DataFrame]:
         scratch = ReadReport()
         pieces = iter_pieces(self.source, scratch, min(CHUNK_BYTES, self.batch_bytes))
         pending: list[Piece] = []
@@ -105,7 +167,7 @@ class _FastReader:
                     return
                 before = [p for p in pending if p.interchange != prev.interchange]
                 rest = [p for p in pending if p.interchange == prev.interchange]
-                if before and (yield from self._read(before)):
+                if (yield from self._read(before)):
                     return
                 yield from self._columnar(prev.interchange, rest)
                 return
@@ -116,7 +178,7 @@ class _FastReader:
                 if self.first_number is None:
                     self.first_number = piece.interchange
             if pending and piece.delimiters != pending[0].delimiters:
-                if (yield from self._read(pending)):
+                if (yield from self._read(pending, wait=False)):
                     return
                 pending, size = [], 0
             pending.append(piece)
@@ -129,48 +191,87 @@ class _FastReader:
                 else:
                     before = [p for p in pending if p.interchange != big]
                 if not before:  # one interchange larger than a batch
-                    yield from self._columnar(big, [])
+                    if not (yield from self._read([])):
+                        yield from self._columnar(big, [])
                     return
-                if (yield from self._read(before)):
+                if (yield from self._read(before, wait=False)):
                     return
                 pending = [p for p in pending if p.interchange == big]
                 size = sum(len(p.data) for p in pending)
                 continue
             if size >= self.batch_bytes:
-                if (yield from self._read(pending)):
+                if (yield from self._read(pending, wait=False)):
                     return
                 pending, size = [], 0
-        if pending and (yield from self._read(pending)):
+        if (yield from self._read(pending)):
             return
         if self.carry:  # an interchange whose last piece never came: cannot be clean
             yield from self._columnar(self.cur.number if self.cur else None, [])
 
-    def _read(self, pending: list[Piece]) -> Generator[pl.DataFrame, None, bool]:
-        """The kernel's tables of ``pending``; from its first interchange that is not clean
-        on, the columnar reader's tables of the rest of the input. Returns True when the
-        input was handed over (the caller stops)."""
-        out, failed = self._flush(pending)
-        yield from out
-        if failed is None:
-            return False
-        yield from self._columnar(failed, [])
-        return True
+    def _read(self, pending: list[Piece], wait: bool = True) -> Generator[pl.DataFrame, None, bool]:
+        """Start the kernel on ``pending`` (in a worker thread) and yield, in input order,
+        the tables of buffers it finished; with ``wait``, of every buffer started. From
+        the first interchange that is not clean on, the columnar reader's tables of the
+        rest of the input. Returns True when the input was handed over (the caller stops).
+        """
+        if pending:
+            self.jobs.append(self._start(pending))
+        while self.jobs and (wait or len(self.jobs) > self.depth):
+            job = self.jobs.pop(0)
+            block = job.block.result()
+            if block is None:  # a transaction over MAX_CARRY_BATCHES batches, never read
+                out, failed = [], self.cur.number if self.cur is not None else None
+            else:
+                out, failed = self._finish(job, block)
+            yield from out
+            if block is None or failed is not None:
+                for later in self.jobs:  # read again by the columnar reader
+                    later.block.cancel()
+                self.jobs.clear()
+                yield from self._columnar(failed, [])
+                return True
+        return False
 
-    def _flush(self, pending: list[Piece]) -> tuple[list[pl.DataFrame], int | None]:
-        """Kernel over carry + ``pending``: the tables of its clean interchanges, and the
-        chunker number of the first one that is not (None: all clean)."""
+    def _start(self, pending: list[Piece]) -> _Job:
+        """The buffer of carry + ``pending``, cut at its last ST unless it ends its
+        interchange (the rest is carried), given to the kernel."""
         data = self.carry + b"".join(p.data for p in pending)
-        firsts = [p for p in pending if self.starts.get(p.interchange) == p.byte_offset]
-        starts_with_isa = not self.carry
-        block = read_block(
-            data,
+        final = pending[-1].final
+        cut = len(data) if final else last_transaction_start(data, pending[0].delimiters)
+        if cut == 0 and not self.carry:
+            cut = len(data)  # an interchange's start and no ST after it: the kernel names why
+        if cut == 0:
+            # One transaction longer than the buffer: carried whole, nothing to read yet
+            # (too long: handed over, memory stays bounded by the batch size).
+            self.carry = data
+            too_long = len(data) > MAX_CARRY_BATCHES * self.batch_bytes
+            return _Job(False, [], False, _done(None if too_long else _NOTHING))
+        job = _Job(
+            starts_with_isa=not self.carry,
+            firsts=[p for p in pending if self.starts.get(p.interchange) == p.byte_offset],
+            long_carry=len(data) - cut > MAX_CARRY_BATCHES * self.batch_bytes,
+            block=_done(None),
+        )
+        self.carry = data[cut:]
+        job.block = self._submit(
+            read_block,
+            data[:cut],
             pending[0].delimiters,
-            final=pending[-1].final,
-            claim_seq0=self.seq,
+            final=final,
+            claim_seq0=0,
             source=self.name,
-            controls=[p.control for p in firsts],
+            controls=[p.control for p in job.firsts],
             control0=pending[0].control,
         )
+        return job
+
+    def _finish(self, job: _Job, block: Block) -> tuple[list[pl.DataFrame], int | None]:
+        """What the kernel made of one buffer, checked and counted in input order: the
+        tables of its clean interchanges, and the chunker number of the first one that is
+        not (None: all clean)."""
+        if block is _NOTHING:
+            return [], None
+        firsts, starts_with_isa = job.firsts, job.starts_with_isa
         # Local interchange j: the carried one (0 when the buffer starts with a carry),
         # then one per ISA of the buffer.
         offset = 0 if starts_with_isa else 1
@@ -184,14 +285,17 @@ class _FastReader:
         bad = block.bad
         if len(block.isa) != len(firsts) or (firsts and block.isa[0] != 0 and starts_with_isa):
             bad = 0  # the kernel's segments do not match the chunker's interchanges
-        limit = block.cut if bad is None else min(bad, block.cut)
-        counts: dict[int, list[int]] = {}
-        local = -1 if starts_with_isa else 0
+        limit = block.segments if bad is None else bad
+        # Interchanges whole in the buffer were checked by the kernel: counted here.
+        whole = np.flatnonzero((block.transactions >= 0) & (block.isa < limit))
+        counts = {
+            k + offset: [1, sts]
+            for k, sts in zip(whole.tolist(), block.transactions[whole].tolist(), strict=True)
+        }
         for i, tag, el in block.envelope:
             if i >= limit:
                 break
-            if tag == "ISA":
-                local += 1
+            local = int(np.searchsorted(block.isa, i, "right")) - 1 + offset
             before = len(self.tracker_report.warnings), len(self.tracker_report.errors)
             problem = self.tracker.feed(tag, el, self.segments + i + 1, 0)
             after = len(self.tracker_report.warnings), len(self.tracker_report.errors)
@@ -206,10 +310,7 @@ class _FastReader:
         if bad is not None:
             bad_local = int((block.isa <= bad).sum()) - (1 if starts_with_isa else 0)
             table = table.filter(pl.col("_ix") < bad_local)
-        elif (
-            not pending[-1].final
-            and len(data) - block.cut_byte > MAX_CARRY_BATCHES * self.batch_bytes
-        ):
+        elif job.long_carry:
             bad_local = len(block.isa) - (1 if starts_with_isa else 0)
             table = table.filter(pl.col("_ix") < bad_local)
         last_local = bad_local if bad_local is not None else len(block.isa) - (1 - offset)
@@ -250,11 +351,11 @@ class _FastReader:
         if last_local in counts:
             self.cur.interchanges += counts[last_local][0]
             self.cur.transactions += counts[last_local][1]
-        out = [table.drop("_ix")] if table.height else []
+        # The kernel numbers claims from 0 (buffers run ahead of the count).
+        out = [table.drop("_ix").with_columns(pl.col("claim_seq") + seq0)] if table.height else []
         if bad_local is not None:
             return out, number(bad_local)
-        self.segments += block.cut
-        self.carry = data[block.cut_byte :] if not pending[-1].final else b""
+        self.segments += block.segments
         return out, None
 
     # ------------------------------------------------------------------ fallback

@@ -4,16 +4,20 @@ The input is one buffer of whole segments (one or more interchanges, or a carrie
 one piece of a large interchange), read as a numpy ``uint8`` array. No Python object is
 made per segment or line. Four named steps:
 
-1. **tokenize** (:class:`Tokens`): segment terminators and element/component separators
-   found by vectorized comparison (``flatnonzero``); element ``k`` of a segment is located
-   by its index into the separator positions (``searchsorted`` once per segment).
-2. **tag**: each segment's tag becomes a small integer code from its first three bytes.
+1. **tokenize** (:class:`Tokens`): segment terminators and element separators found in
+   one pass (``flatnonzero`` of either byte): each segment's first separator and count
+   are differences of indices into that one array, so element ``k`` of a segment is one
+   gather, with no binary search.
+2. **tag**: each segment's tag becomes a small integer code from its first four bytes,
+   read as one unaligned big-endian integer.
 3. **loop structure** (:func:`_loops`): the streaming reader's state machine as integer
    columns: forward fills of loop markers and cumulative sums over tag masks give each
    segment its claim, service line and HL-level group.
 4. **fields**: values are located per wanted segment kind, codes compared as packed
-   integers, dates and amounts computed arithmetically from digit bytes, and strings
-   materialized only for the kept fields, as fixed-width windows gathered in one go.
+   integers, dates and amounts computed arithmetically from digit bytes (a date is one
+   uint64), and strings materialized only for the kept fields, as fixed-width rows of a
+   strided view of the buffer gathered in one go. Envelopes of the interchanges whole in
+   the buffer are checked here too (:func:`_envelope`).
 
 The kernel does not quarantine or warn. It only *proves* input clean: any condition under
 which the columnar reader could warn, quarantine, strip whitespace or apply a limit (and a
@@ -30,10 +34,31 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from numpy.lib.stride_tricks import as_strided
 
 from ..claims import dependent_patient_id
 from ..schema import CLAIM_LINE_SCHEMA, pseudonymise_ssn
 from . import rules
+from .columnar import (
+    CLM,
+    DMG,
+    DTP,
+    GE,
+    GS,
+    HI,
+    HL,
+    IEA,
+    ISA,
+    LX,
+    NM1,
+    OTHER,
+    REF,
+    SBR,
+    SE,
+    ST,
+    SV1,
+    TAGS,
+)
 from .envelope import Delimiters
 
 #: A field's byte spans: (starts, ends), one entry per row.
@@ -42,31 +67,14 @@ Span = tuple[np.ndarray, np.ndarray]
 #: Longest segment the fast path reads (conservative: far below the reader's limit).
 MAX_FAST_SEGMENT = 2048
 
-# Tag codes. Envelope codes are the ones from ISA on.
-OTHER, HL, NM1, REF, DMG, SBR, CLM, HI, LX, SV1, DTP, ISA, GS, ST, SE, GE, IEA = range(17)
-_CODED = {
-    "HL": HL,
-    "NM1": NM1,
-    "REF": REF,
-    "DMG": DMG,
-    "SBR": SBR,
-    "CLM": CLM,
-    "HI": HI,
-    "LX": LX,
-    "SV1": SV1,
-    "DTP": DTP,
-    "ISA": ISA,
-    "GS": GS,
-    "ST": ST,
-    "SE": SE,
-    "GE": GE,
-    "IEA": IEA,
-}
-ENVELOPE_NAMES = {v: k for k, v in _CODED.items() if v >= ISA}
+# Tag codes: the columnar reader's (one table, columnar.TAGS); envelope codes are the ones
+# from ISA on. The kernel never makes columnar's DAMAGED, LONG or EMPTY codes: a segment
+# it cannot tag is not proven clean.
+ENVELOPE_NAMES = {v: k for k, v in TAGS.items() if v >= ISA}
 # Other segments of 837P 5010 the fast path accepts (read as OTHER): the reader's one list
 # of 837P tags (rules.KNOWN_TAGS), less TA1 and CR3, which it leaves to the columnar reader.
 # Any tag not listed (a typo, a damaged tag) sends the interchange to the columnar reader.
-_KNOWN = sorted(rules.KNOWN_TAGS - _CODED.keys() - {"TA1", "CR3"})
+_KNOWN = sorted(rules.KNOWN_TAGS - TAGS.keys() - {"TA1", "CR3"})
 # Loop codes (the ``major`` column).
 ENV, HL20, HL22, HL23, L2300, L2400, L2320 = range(7)
 # NM101 entity codes the reader uses.
@@ -79,11 +87,19 @@ def _key(text: str) -> int:
     return int.from_bytes(raw.ljust(8, b"\0"), "big")
 
 
-_TAG_KEYS = np.array(sorted(_key(t) for t in [*_CODED, *_KNOWN]), dtype=np.uint64)
+_TAG_KEYS = np.array(sorted(_key(t) for t in [*TAGS, *_KNOWN]), dtype=np.uint64)
 _TAG_CODES = np.array(
-    [_CODED.get(t, OTHER) for t in sorted([*_CODED, *_KNOWN], key=_key)], dtype=np.uint8
+    [TAGS.get(t, OTHER) for t in sorted([*TAGS, *_KNOWN], key=_key)], dtype=np.uint8
 )
 _POW10 = 10.0 ** np.arange(19)
+_POW10_INT = 10 ** np.arange(19, dtype=np.int64)
+# Padding after a buffer: a fixed-width read at any position stays inside the array.
+_PAD = MAX_FAST_SEGMENT + 8
+# _MASKS[n]: keeps the first n bytes of a big-endian uint64.
+_MASKS = np.array(
+    [0, *(((1 << 64) - 1) ^ ((1 << (8 * (8 - n))) - 1) for n in range(1, 9))], dtype=np.uint64
+)
+_ONES = 0x0101010101010101  # one in every byte of a uint64
 
 
 @dataclass
@@ -91,57 +107,88 @@ class Block:
     """What the kernel made of a buffer.
 
     ``table``: the canonical rows of every claim (extra column ``_ix``: the local number of
-    the claim's interchange) before ``cut``; ``bad``: the first segment index not proven
-    clean (None: all clean); ``cut``: segments from here on are carried to the next buffer;
-    ``isa``: segment index of each ISA; ``claims_before_isa``: CLMs before each ISA;
-    ``envelope``: (segment index, tag, elements) of envelope segments before ``cut``.
+    the claim's interchange); ``bad``: the first segment index not proven clean (None: all
+    clean); ``segments``: how many segments the buffer holds; ``isa``: segment index of
+    each ISA; ``claims_before_isa``: CLMs before each ISA; ``envelope``: (segment index,
+    tag, elements) of the envelope segments outside the buffer's whole interchanges (those
+    are checked here, :func:`_envelope`; the driver checks the others in input order).
     """
 
     table: pl.DataFrame
     bad: int | None
-    cut: int
+    segments: int
     isa: np.ndarray
     claims_before_isa: np.ndarray
     claims: int
     envelope: list[tuple[int, str, list[str]]]
-    cut_byte: int  # byte position of segment ``cut`` in the buffer (len(data) if none)
+    transactions: np.ndarray  # per ISA: its STs when its IEA is in the buffer, else -1
 
 
 class Tokens:
-    """Step 1: segments and separators of a buffer, and element/component lookup."""
+    """Step 1: segments and separators of a buffer, and element/component lookup.
+
+    Terminators and element separators are found in one pass (their merged positions), so
+    each segment's first separator and separator count are differences of indices, with no
+    binary search. Short values are read as one unaligned big-endian integer at their start
+    (``u64``/``u32``), longer ones as fixed-width rows of a strided view of the padded
+    buffer (``rows``): one gather per field, whatever its width.
+    """
 
     def __init__(self, data: bytes, d: Delimiters) -> None:
         a = np.frombuffer(data, dtype=np.uint8)
+        n = len(a)
         self.a = a
         self.term = ord(d.segment)
         self.ele = ord(d.element)
         self.comp = ord(d.component)
-        t = np.flatnonzero(a == self.term)
+        pad = np.zeros(n + _PAD, np.uint8)
+        pad[:n] = a
+        self.rows = as_strided(pad, shape=(n + 1, _PAD), strides=(1, 1), writeable=False)
+        self.u64 = np.ndarray((n + 1,), ">u8", pad, 0, (1,))
+        self.u32 = np.ndarray((n + 1,), ">u4", pad, 0, (1,))
+        # Newlines (CR, LF) that are not a delimiter: whitespace between segments.
+        self.nl_lut = np.zeros(256, bool)
+        self.nl_lut[[10, 13]] = True
+        self.nl_lut[[self.term, self.ele, self.comp]] = False
+        p = np.flatnonzero((a == self.ele) | (a == self.term))
+        is_t = a[p] == self.term
+        ti = np.flatnonzero(is_t)  # index into p of each terminator
+        t = p[ti]
         self.t = t  # terminator of each segment
+        self.e = p[~is_t]
+        prev = np.empty_like(ti)
+        prev[:1] = -1
+        prev[1:] = ti[:-1]
+        # Segment i's separators are p[prev[i]+1 : ti[i]]; i terminators come before them.
+        self.fe = prev + 1 - np.arange(len(ti))
+        self.ne = ti - prev - 1
         s = np.empty_like(t)
         s[:1] = 0
         s[1:] = t[:-1] + 1
         # Whitespace between segments (newlines after terminators) is not part of a segment.
-        lut = np.zeros(256, bool)
-        lut[[10, 13]] = True
-        lut[[self.term, self.ele, self.comp]] = False
-        nl = lut[a]
-        self.nl = nl
         if len(s):
             while True:
-                m = (s < t) & nl[np.minimum(s, len(a) - 1)]
+                m = (s < t) & self.nl_lut[a[np.minimum(s, n - 1)]]
                 if not m.any():
                     break
                 s[m] += 1
         self.s = s
-        self.e = np.flatnonzero(a == self.ele)
         self.c = np.flatnonzero(a == self.comp)
-        self.fe = np.searchsorted(self.e, s)
-        self.ne = np.searchsorted(self.e, t) - self.fe
+        self._rows_of: np.ndarray | None = None  # the rows of the last element() call
+        # Bytes over 127 seen (set by read_block's byte checks): the buffer is not clean,
+        # and its strings are made with "?" for them (a String column must be UTF-8).
+        self.non_ascii = False
+        self._gathered: tuple[np.ndarray, ...] = ()
 
     def element(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(start, end) of element ``k`` of segments ``rows``; empty (start = end) if absent."""
-        fe, ne, t, e = self.fe[rows], self.ne[rows], self.t[rows], self.e
+        """(start, end) of element ``k`` of segments ``rows``; empty (start = end) if absent.
+
+        Fields are read kind by kind (several elements of the same rows in a row), so the
+        rows' separator index, count and terminator are gathered once per ``rows`` array."""
+        if rows is not self._rows_of:
+            self._rows_of = rows
+            self._gathered = (self.fe[rows], self.ne[rows], self.t[rows])
+        (fe, ne, t), e = self._gathered, self.e
         top = max(len(e) - 1, 0)
         present = ne >= k
         st = np.where(present, e[np.minimum(fe + k - 1, top)] + 1, t) if len(e) else t.copy()
@@ -164,30 +211,33 @@ class Tokens:
         return cst, np.where(present, cen, cst), present
 
     def window(self, st: np.ndarray, en: np.ndarray, width: int) -> np.ndarray:
-        """Bytes of ``[st, en)`` left-aligned in ``width`` columns, zero-padded (n x width)."""
-        j = np.arange(width, dtype=np.int64)
-        if not len(self.a):
-            return np.zeros((len(st), width), np.uint8)
-        w = np.take(self.a, st[:, None] + j, mode="clip")
-        w *= j < (en - st)[:, None]
+        """Bytes of ``[st, en)`` left-aligned in ``width`` columns, zero-padded (n x width).
+
+        Values longer than the padding (only in segments over the fast path's limit, which
+        are never emitted) are cut there."""
+        width = min(width, _PAD)
+        w = self.rows[st, :width]
+        w *= np.arange(width) < (en - st)[:, None]
         return w
 
     def pack(self, st: np.ndarray, en: np.ndarray) -> np.ndarray:
         """Values of up to 8 bytes packed big-endian into uint64 (longer: 2**64-1)."""
-        w = np.ascontiguousarray(self.window(st, en, 8))
-        packed = w.view(">u8").ravel().astype(np.uint64)
-        return np.where(en - st > 8, np.uint64(2**64 - 1), packed)
+        size = en - st
+        packed = self.u64[st].astype(np.uint64) & _MASKS[np.clip(size, 0, 8)]
+        return np.where(size > 8, np.uint64(2**64 - 1), packed)
 
     def strings(self, st: np.ndarray, en: np.ndarray, upper: bool = False) -> pl.Series:
         """The values ``[st, en)`` as a String column, null where empty (one gather)."""
         n = len(st)
-        width = int((en - st).max()) if n else 0
+        width = min(int((en - st).max()) if n else 0, _PAD)
         if width == 0:
             return pl.Series([None] * n, dtype=pl.String)
         w = self.window(st, en, width)
+        if self.non_ascii:
+            w[w > 127] = ord("?")
         if upper:
-            w = np.where((w >= 97) & (w <= 122), w - 32, w).astype(np.uint8)
-        out = pl.Series(np.ascontiguousarray(w).view(f"S{width}").ravel()).cast(pl.String)
+            w -= ((w >= 97) & (w <= 122)).view(np.uint8) * np.uint8(32)
+        out = pl.Series(w.view(f"S{width}").ravel()).cast(pl.String)
         return out.set(pl.Series(en == st), None) if (en == st).any() else out
 
 
@@ -226,15 +276,24 @@ def _digits(tok: Tokens, st: np.ndarray, en: np.ndarray, width: int) -> tuple[np
 
 def _dates(tok: Tokens, st: np.ndarray, en: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """CCYYMMDD at ``[st, st+8)`` -> (valid, days since 1970-01-01). Valid means a calendar
-    date in 1900-2099 (anything else is left to the columnar reader)."""
-    d = _digits(tok, st, en, 8)
-    all_digits = np.logical_and.reduce([(x >= 0) & (x <= 9) for x in d])
-    y = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3]
-    m = d[4] * 10 + d[5]
-    day = d[6] * 10 + d[7]
+    date in 1900-2099 (anything else is left to the columnar reader).
+
+    The eight bytes are one big-endian uint64: all digits when every byte is 0x30-0x39,
+    then digit pairs are combined in 16-bit lanes (CC, YY, MM, DD), with no 2-D array."""
+    v = tok.pack(st, np.minimum(en, st + 8))
+    high = np.uint64(0xF0 * _ONES)
+    all_digits = ((v & high) == np.uint64(0x30 * _ONES)) & (
+        ((v + np.uint64(6 * _ONES)) & high) == np.uint64(0x30 * _ONES)
+    )
+    d = v & np.uint64(0x0F * _ONES)
+    lanes = np.uint64(0x00FF00FF00FF00FF)
+    pairs = ((d >> np.uint64(8)) & lanes) * np.uint64(10) + (d & lanes)
+    y = (pairs >> np.uint64(48)) * np.uint64(100) + ((pairs >> np.uint64(32)) & np.uint64(0xFFFF))
+    y = y.astype(np.int64)
+    m = ((pairs >> np.uint64(16)) & np.uint64(0xFFFF)).astype(np.int64)
+    day = (pairs & np.uint64(0xFFFF)).astype(np.int64)
     leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
-    mdays = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[np.clip(m, 0, 12)]
-    mdays = mdays + ((m == 2) & leap)
+    mdays = _MONTH_DAYS[np.clip(m, 0, 12)] + ((m == 2) & leap)
     ok = all_digits & (y >= 1900) & (y <= 2099) & (m >= 1) & (m <= 12) & (day >= 1)
     ok &= day <= mdays
     # days_from_civil (proleptic Gregorian), vectorized.
@@ -248,6 +307,9 @@ def _dates(tok: Tokens, st: np.ndarray, en: np.ndarray) -> tuple[np.ndarray, np.
     return ok, np.where(ok, days, 0).astype(np.int32)
 
 
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
 def _period(tok: Tokens, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """DTP02/DTP03 D8 or RD8 of segments ``rows`` -> (valid, start days, end days)."""
     qst, qen = tok.element(rows, 2)
@@ -257,10 +319,12 @@ def _period(tok: Tokens, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     d8 = (q == _key("D8")) & (n == 8)
     rd8 = (q == _key("RD8")) & (n == 17)
     ok1, day1 = _dates(tok, vst, ven)
-    ok2, day2 = _dates(tok, vst + 9, ven)
+    ok2, day2 = np.zeros(len(rows), bool), day1.copy()
+    ranges = np.flatnonzero(rd8)  # the second date only where there is one
+    ok2[ranges], day2[ranges] = _dates(tok, vst[ranges] + 9, ven[ranges])
     dash = tok.a[np.minimum(vst + 8, len(tok.a) - 1)] == ord("-")
     valid = (d8 & ok1) | (rd8 & ok1 & ok2 & dash)
-    return valid, day1, np.where(rd8, day2, day1)
+    return valid, day1, day2
 
 
 def _numbers(tok: Tokens, st: np.ndarray, en: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -271,21 +335,17 @@ def _numbers(tok: Tokens, st: np.ndarray, en: np.ndarray) -> tuple[np.ndarray, n
     """
     n = en - st
     width = int(min(max(n.max(), 1), 18)) if len(n) else 1
-    w = tok.window(st, en, width).astype(np.int64)
-    j = np.arange(width)
-    inside = j < n[:, None]
+    w = tok.window(st, en, width)  # zero past each value: neither digit nor dot
     neg = w[:, 0] == ord("-")
-    body = inside & ~((j == 0) & neg[:, None])
-    digit = body & (w >= 48) & (w <= 57)
-    dot = body & (w == ord("."))
+    digit = (w - np.uint8(48)) <= 9  # uint8 arithmetic: bytes below "0" wrap past 9
+    dot = w == ord(".")
     ndig = digit.sum(axis=1)
-    ok = (n <= 18) & (ndig >= 1) & (ndig <= 15) & (dot.sum(axis=1) <= 1)
-    ok &= (digit | dot).sum(axis=1) == body.sum(axis=1)
-    mant = np.zeros(len(st), dtype=np.int64)
-    for i in range(width):
-        mant = np.where(digit[:, i], mant * 10 + (w[:, i] - 48), mant)
-    after = np.cumsum(dot, axis=1) > 0
-    decimals = (digit & after).sum(axis=1)
+    ndot = dot.sum(axis=1)
+    ok = (n <= 18) & (ndig >= 1) & (ndig <= 15) & (ndot <= 1) & (ndig + ndot + neg == n)
+    # Digit i weighs 10 ** (digits after it): one weighted sum per row, exact in int64.
+    later = ndig[:, None] - np.cumsum(digit, axis=1)
+    mant = ((w - np.uint8(48)).astype(np.int64) * digit * _POW10_INT[later]).sum(axis=1)
+    decimals = (digit & (np.cumsum(dot, axis=1) > 0)).sum(axis=1)
     value = mant / _POW10[np.minimum(decimals, 18)]
     value = np.where(neg, -value, value)
     empty = n == 0
@@ -317,18 +377,19 @@ def read_block(
     )
 
     # -- bytes: printable ASCII, separators, and newlines only right after a terminator.
-    seps = np.zeros(256, bool)
-    seps[32:127] = True
-    seps[[tok.term, tok.ele, tok.comp]] = True
-    if delimiters.repetition:
-        seps[ord(delimiters.repetition)] = True
-    seps[[10, 13]] = True  # newlines: checked by position below
-    pos = [np.flatnonzero(~seps[a])]
+    # One pass finds every byte outside printable ASCII (uint8 arithmetic wraps bytes below
+    # 32 past 94); the few found are delimiters, newlines or bad bytes.
+    ctrl = np.flatnonzero((a - np.uint8(32)) > 94)
+    cb = a[ctrl]
+    tok.non_ascii = bool((cb > 127).any())
+    delim = np.isin(cb, [tok.term, tok.ele, tok.comp, ord(delimiters.repetition or "*")])
+    isnl = tok.nl_lut[cb]
+    pos = [ctrl[~delim & ~isnl]]
     if len(a):
         # A newline only right after a terminator (or another such newline).
-        nl = np.flatnonzero(tok.nl)
+        nl = ctrl[isnl]
         before = a[np.maximum(nl - 1, 0)]
-        pos.append(nl[(nl == 0) | ((before != tok.term) & ~tok.nl[np.maximum(nl - 1, 0)])])
+        pos.append(nl[(nl == 0) | ((before != tok.term) & ~tok.nl_lut[before])])
         # A space next to a separator or terminator would be stripped by the columnar path.
         sp = np.flatnonzero(a == 32)
         nxt = a[np.minimum(sp + 1, len(a) - 1)]
@@ -345,15 +406,19 @@ def read_block(
     # -- step 2, tag: two or three letters/digits, then the element separator.
     length = t - s
     badmask[:n] |= (length <= 3) | (length > MAX_FAST_SEGMENT)
-    b = tok.window(s, np.minimum(s + 4, t), 4).astype(np.uint64)
-    three = b[:, 3] == tok.ele
-    two = b[:, 2] == tok.ele
-    key = (b[:, 0] << np.uint64(56)) | (b[:, 1] << np.uint64(48))
-    key = np.where(three, key | (b[:, 2] << np.uint64(40)), key)
+    # The first four bytes of each segment as one big-endian integer (b0 b1 b2 b3).
+    head = tok.u32[s].astype(np.uint64)
+    b0, b1 = head >> np.uint64(24), (head >> np.uint64(16)) & np.uint64(255)
+    b2, b3 = (head >> np.uint64(8)) & np.uint64(255), head & np.uint64(255)
+    three = b3 == tok.ele
+    two = b2 == tok.ele
+    key = np.where(
+        three, (head >> np.uint64(8)) << np.uint64(40), (head >> np.uint64(16)) << np.uint64(48)
+    )
     alnum = np.zeros(256, bool)
     alnum[48:58] = alnum[65:91] = True
-    tagok = (three | two) & alnum[b[:, 0].astype(np.uint8)] & alnum[b[:, 1].astype(np.uint8)]
-    tagok &= ~three | alnum[b[:, 2].astype(np.uint8)]
+    tagok = (three | two) & alnum[b0] & alnum[b1]
+    tagok &= ~three | alnum[b2]
     at = np.minimum(np.searchsorted(_TAG_KEYS, key), len(_TAG_KEYS) - 1)
     tagok &= _TAG_KEYS[at] == key
     code = np.where(tagok, _TAG_CODES[at], OTHER)
@@ -420,14 +485,10 @@ def read_block(
     start20 = (hl_level == HL20) | is_st
     start22 = start20 | (hl_level == HL22)
     start23 = start22 | (hl_level == HL23)
-    g20, g22, g23 = (np.cumsum(x) - 1 for x in (start20, start22, start23))
+    # Segments before the first ST (an ISA, a GS; or any segment of a buffer whose first
+    # segment is not proven clean) count as group 0: never a level value, never -1.
+    g20, g22, g23 = (np.maximum(np.cumsum(x) - 1, 0) for x in (start20, start22, start23))
 
-    # -- cut: a non-final buffer stops at its last ST (the rest is carried).
-    if final:
-        cut = n
-    else:
-        st_rows = np.flatnonzero(is_st)
-        cut = int(st_rows[-1]) if len(st_rows) else 0
     # The first segment must open a transaction or interchange (a carry starts at ST).
     if n and code[0] not in (ISA, ST):
         badmask[0] = True
@@ -575,28 +636,30 @@ def read_block(
     badmask[clm_rows[claim_bad]] = True
     badmask |= _diagnosed(tok, code, major, entity, in2300, g20, final)
 
-    # Segments from the cut on are carried and checked again with the next buffer.
-    bad_idx = np.flatnonzero(badmask if final else badmask[:cut])
+    # A non-final buffer ends before an ST (the driver cut it there): bytes after its last
+    # terminator are the newlines before that ST.
+    bad_idx = np.flatnonzero(badmask if final else badmask[:n])
     bad = int(bad_idx[0]) if len(bad_idx) else None
     if spaced_delimiters:
         bad = 0
 
-    envelope = []
-    for row in np.flatnonzero(is_env[:cut]):
+    inside, transactions, env_bad = _envelope(tok, code)
+    if len(env_bad):
+        first = int(env_bad[0])
+        bad = first if bad is None else min(bad, first)
+    envelope = []  # the rows the driver's EnvelopeTracker checks (not in a whole interchange)
+    for row in np.flatnonzero(is_env & ~inside):
         text = bytes(a[s[row] : t[row]]).decode("latin-1")
         envelope.append((int(row), ENVELOPE_NAMES[int(code[row])], text.split(delimiters.element)))
     isa_rows = np.flatnonzero(is_isa)
     claims_before_isa = np.cumsum(is_clm)[isa_rows] - is_clm[isa_rows]
     ix = np.cumsum(is_isa) - (1 if n and is_isa[0] else 0)
 
-    # Keep the lines of claims before the cut.
-    keep = clm_rows < cut
-    nkeep = int(keep.sum())
-    lkeep = lx_rows < cut
+    nkeep = nc
     table = _assemble(
         tok,
         nkeep=nkeep,
-        lines=np.flatnonzero(lkeep),
+        lines=np.arange(len(lx_rows)),
         line_claim=line_claim,
         claim_seq0=claim_seq0,
         source=source,
@@ -637,8 +700,7 @@ def read_block(
         ptr_at = int(clm_rows[int(ptr_bad[0]) - claim_seq0])
         bad = ptr_at if bad is None else min(bad, ptr_at)
     table = table.drop("_ptr_ok")
-    cut_byte = int(s[cut]) if cut < n else len(data)
-    return Block(table, bad, cut, isa_rows, claims_before_isa, nkeep, envelope, cut_byte)
+    return Block(table, bad, n, isa_rows, claims_before_isa, nkeep, envelope, transactions)
 
 
 def _diagnosed(
@@ -884,3 +946,134 @@ def _by_value(frame: pl.DataFrame, column: str, **exprs: pl.Expr) -> pl.DataFram
     """``frame`` plus ``exprs`` of ``column``, computed once per distinct value."""
     distinct = frame.select(pl.col(column).unique()).with_columns(**exprs)
     return frame.join(distinct, on=column, how="left", maintain_order="left", nulls_equal=True)
+
+
+# Envelope segments that may follow each envelope segment (non-envelope segments only
+# between ST and SE).
+_NEXT = {ISA: (GS,), GS: (ST,), ST: (SE,), SE: (ST, GE), GE: (GS, IEA), IEA: (ISA,)}
+_FOLLOWS = np.zeros((IEA + 1, IEA + 1), bool)
+for _tag, _nexts in _NEXT.items():
+    _FOLLOWS[_tag, list(_nexts)] = True
+
+
+def _envelope(tok: Tokens, code: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The envelope checks of ``EnvelopeTracker`` for every interchange whose ISA and IEA
+    are both in the buffer, vectorized (a many-interchange file costs no Python per
+    interchange). Stricter than the tracker where it only warns or is silent, never looser:
+    ISA GS ST..SE GE IEA order, GS01 HC and GS08 005010X222(A1), ST01 837 and ST03 empty or
+    005010X222(A1), SE01/GE01/IEA01 counts written plainly, SE02/GE02/IEA02 equal to
+    ST02/GS06/ISA13. Returns (per segment: inside such an interchange; per ISA: its STs,
+    -1 when its IEA is not in the buffer; sorted rows that fail)."""
+    n = len(code)
+    is_env = code >= ISA
+    env = np.flatnonzero(is_env)
+    ec = code[env]
+    isa_at = np.flatnonzero(ec == ISA)
+    transactions = np.full(len(isa_at), -1, np.int64)
+    inside = np.zeros(n, bool)
+    # Non-envelope segments only inside a transaction (anywhere in the buffer).
+    last_env = _ffill(is_env, code, ST)
+    bad = [np.flatnonzero(~is_env & (last_env != ST))]
+    if not len(isa_at):
+        return inside, transactions, np.concatenate(bad)
+    # Interchange k of the buffer: env entries isa_at[k] .. its IEA (the first IEA after).
+    iea_at = np.flatnonzero(ec == IEA)
+    nxt = np.minimum(np.searchsorted(iea_at, isa_at), len(iea_at))
+    padded = np.append(iea_at, len(ec))
+    whole = padded[nxt] < np.append(isa_at[1:], len(ec))  # its IEA before the next ISA
+    k_env = np.cumsum(ec == ISA) - 1  # interchange of each env entry (-1: the carried one)
+    in_whole = (k_env >= 0) & whole[np.maximum(k_env, 0)]
+    rows = env[in_whole]
+    if not len(rows):
+        return inside, transactions, np.concatenate(bad)
+    ecw = ec[in_whole]
+    kw = k_env[in_whole]
+    first_row = rows[np.searchsorted(kw, np.flatnonzero(whole))]
+    last_row = env[iea_at[nxt[whole]]]
+    span = np.zeros(n + 1, np.int64)
+    np.add.at(span, first_row, 1)
+    np.add.at(span, last_row + 1, -1)
+    inside = np.cumsum(span)[:n] > 0
+    # Order: each entry may follow the one before (an ISA's predecessor is checked in
+    # read_block: an IEA or the buffer's start).
+    prev = np.append(IEA, ecw[:-1])
+    bad.append(rows[(ecw != ISA) & ~_FOLLOWS[prev, ecw]])
+
+    def is_text(rows: np.ndarray, k: int, *texts: str) -> np.ndarray:
+        st, en = tok.element(rows, k)
+        ok = np.zeros(len(rows), bool)
+        for text in texts:
+            raw = text.encode("ascii")
+            if not raw:
+                ok |= en == st
+                continue
+            w = tok.window(st, en, max(len(raw), 1))
+            ok |= ((en - st) == len(raw)) & (w == np.frombuffer(raw, np.uint8)).all(axis=1)
+        return ok
+
+    def same(rows: np.ndarray, k: int, other: np.ndarray, j: int) -> np.ndarray:
+        st, en = tok.element(rows, k)
+        ost, oen = tok.element(other, j)
+        width = int(max((en - st).max(), 1)) if len(rows) else 1
+        equal: np.ndarray = ((en - st) == (oen - ost)) & (
+            tok.window(st, en, width) == tok.window(ost, oen, width)
+        ).all(axis=1)
+        return equal
+
+    def count_is(rows: np.ndarray, k: int, expected: np.ndarray) -> np.ndarray:
+        st, en = tok.element(rows, k)
+        size = en - st
+        w = tok.window(st, en, 9).astype(np.int64) - 48
+        j = np.arange(9)
+        inner = j < size[:, None]
+        digits = ((w >= 0) & (w <= 9)) | ~inner
+        value = np.zeros(len(rows), np.int64)
+        for i in range(9):
+            value = np.where(inner[:, i], value * 10 + w[:, i], value)
+        plain = (size >= 1) & (size <= 9) & ((w[:, 0] != 0) | (size == 1))
+        counted: np.ndarray = plain & digits.all(axis=1) & (value == expected)
+        return counted
+
+    last = {tag: _ffill(ecw == tag, rows, -1) for tag in (ISA, GS, ST)}
+    st_seen = np.cumsum(ecw == ST)
+    gs_seen = np.cumsum(ecw == GS)
+    at = {tag: np.flatnonzero(ecw == tag) for tag in (GS, ST, SE, GE, IEA)}
+    gs, st_ = rows[at[GS]], rows[at[ST]]
+    bad.append(gs[~is_text(gs, 1, "HC") | ~is_text(gs, 8, "005010X222", "005010X222A1")])
+    bad.append(st_[~is_text(st_, 1, "837") | ~is_text(st_, 3, "", "005010X222", "005010X222A1")])
+    se = at[SE]
+    se_ok = count_is(rows[se], 1, rows[se] - last[ST][se] + 1)
+    se_ok &= same(rows[se], 2, last[ST][se], 2)
+    bad.append(rows[se][~se_ok])
+    # STs since the group's GS (env entry index of that GS: by its row).
+    ge = at[GE]
+    gs_entry = np.searchsorted(rows, last[GS][ge])
+    ge_ok = count_is(rows[ge], 1, st_seen[ge] - st_seen[gs_entry])
+    ge_ok &= same(rows[ge], 2, last[GS][ge], 6)
+    bad.append(rows[ge][~ge_ok])
+    iea = at[IEA]
+    isa_entry = np.searchsorted(rows, last[ISA][iea])
+    iea_ok = count_is(rows[iea], 1, gs_seen[iea] - gs_seen[isa_entry])
+    iea_ok &= same(rows[iea], 2, last[ISA][iea], 13)
+    bad.append(rows[iea][~iea_ok])
+    per_isa = np.bincount(kw, weights=ecw == ST, minlength=len(isa_at)).astype(np.int64)
+    transactions[whole] = per_isa[whole]
+    return inside, transactions, np.unique(np.concatenate(bad))
+
+
+def last_transaction_start(data: bytes, d: Delimiters) -> int:
+    """Byte offset of the last ST segment of ``data`` (0 if none): where a buffer that does
+    not end its interchange is cut, the rest carried into the next one.
+
+    A segment starts after a terminator and any CR/LF (as :class:`Tokens` reads it), so an
+    ``ST`` inside an element value is not taken for one."""
+    term, ele = ord(d.segment), d.element.encode("latin-1")
+    newline = {10, 13} - {term, ord(d.element), ord(d.component)}
+    at = len(data)
+    while (at := data.rfind(b"ST" + ele, 0, at)) > 0:
+        j = at
+        while j > 0 and data[j - 1] in newline:
+            j -= 1
+        if j > 0 and data[j - 1] == term:
+            return at
+    return 0
