@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -386,3 +387,39 @@ def test_the_kernel_never_fails_on_any_run_of_segments(first, count, damage, fin
     assert block.bad is None or 0 <= block.bad <= block.segments
     if first > 0 and not _KERNEL_SEGMENTS[first].startswith((b"ISA", b"ST*")):
         assert block.bad == 0
+
+
+@pytest.mark.parametrize("damage", [None, "first", "middle"])
+def test_a_file_read_with_progress_takes_the_fast_path(tmp_path, spy, damage):
+    """The CLI's progress bar reads a file through a byte counter: the fast path re-opens
+    it for the columnar reader (from its start, or from the damaged interchange) instead
+    of leaving the whole file to the columnar reader, and the result is the same."""
+    from mipsclaims.inputs import iter_file_batches
+
+    parts = [interchange(20, 4, 1), interchange(20, 5, 2), interchange(20, 6, 3)]
+    if damage is not None:
+        k = 0 if damage == "first" else 1
+        parts[k] = parts[k].replace(b"DTP*472*D8*2025", b"DTP*472*D8*2X25", 1)
+    data = b"".join(parts)
+    path = tmp_path / "claims.837"
+    path.write_bytes(data)
+    seen: list[int] = []
+    report = x12.ReadReport()
+    table = pl.concat(list(iter_file_batches(path, report, progress=seen.append)))
+    # The kernel read what it could prove clean; the columnar reader only a fallback.
+    assert spy["kernel"] >= 1 and spy["columnar"] == (0 if damage is None else 1)
+    expected_report = x12.ReadReport()
+    expected = columnar_read(path, expected_report)
+    assert_frame_equal(table, expected)
+    assert report == expected_report
+    assert seen and seen[-1] == len(data)  # the bar reaches the end
+    assert len(report.quarantined) == (0 if damage is None else 1)
+
+
+def test_the_progress_reader_is_reread_not_left_to_the_columnar_reader(tmp_path, spy):
+    from mipsclaims.inputs import iter_file_batches
+
+    path = tmp_path / "claims.837"
+    path.write_bytes(b"".join(interchange(5, s, s) for s in range(1, 40)))
+    list(iter_file_batches(path, x12.ReadReport(), progress=lambda done: None))
+    assert spy == {"columnar": 0, "kernel": 1}  # 39 interchanges, one kernel call

@@ -86,17 +86,28 @@ def sniff(path: PathLike) -> str:
 
 
 class _CountingReader:
-    """A binary file that reports the bytes read so far (progress of the 837P reader)."""
+    """A binary file that reports the bytes read so far (progress of the 837P reader).
 
-    def __init__(self, handle: BinaryIO, progress: Progress) -> None:
-        self._handle, self._progress, self._done = handle, progress, 0
+    It can be opened again from an offset (``reopen``), so the fast 837P reader, which
+    re-reads what it hands to the columnar reader, reads it as it reads a path."""
+
+    def __init__(self, handle: BinaryIO, progress: Progress, done: int = 0) -> None:
+        self._handle, self._progress, self._done = handle, progress, done
         self.name = handle.name
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = -1, /) -> bytes:
         block = self._handle.read(size)
         self._done += len(block)
         self._progress(self._done)
         return block
+
+    def reopen(self, offset: int, /) -> _CountingReader:
+        handle = open(self.name, "rb")  # noqa: SIM115 - the caller closes it
+        handle.seek(offset)
+        return _CountingReader(handle, self._progress, offset)
+
+    def close(self) -> None:
+        self._handle.close()
 
 
 def iter_file_batches(

@@ -51,6 +51,16 @@ class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
+class Reopenable(Readable, Protocol):
+    """A :class:`Readable` that can be opened again from a byte offset (the CLI's progress
+    counter over a file): the fast 837P reader re-reads what it hands to the columnar
+    reader, so it needs this (or a path, or bytes) to read such an input itself."""
+
+    def reopen(self, offset: int, /) -> Reopenable: ...
+
+    def close(self) -> None: ...
+
+
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview | Readable | Iterable[bytes]
 
 

@@ -19,7 +19,8 @@ are moved to the whole input's. Rows of that interchange already produced (a lar
 interchange whose damage shows in a later piece) are dropped from the columnar output, and
 the counts made for them taken back, so every row and every report entry is the columnar
 reader's own. Inputs that cannot be re-read from an offset (file objects, iterables of
-chunks) go to the columnar reader whole.
+chunks) go to the columnar reader whole; an ``envelope.Reopenable`` (the CLI's progress
+counter over a file) is re-opened instead.
 
 ``MIPSCLAIMS_X12_READER=columnar`` selects the columnar reader for every input (A/B).
 """
@@ -32,14 +33,22 @@ from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, TypeVar, cast
 
 import numpy as np
 import polars as pl
 
 from ..schema import empty_claim_lines
 from . import columnar
-from .envelope import DEFAULT_BLOCK, EnvelopeTracker, Piece, Source, iter_pieces, source_name
+from .envelope import (
+    DEFAULT_BLOCK,
+    EnvelopeTracker,
+    Piece,
+    Reopenable,
+    Source,
+    iter_pieces,
+    source_name,
+)
 from .report import CappedList, EnvelopeError, Issue, Location, QuarantineList, ReadReport
 from .vector import Block, last_transaction_start, read_block
 
@@ -68,8 +77,14 @@ MAX_CARRY_BATCHES = 4
 THREADS = 2
 
 
+def _reopenable(source: Source) -> bool:
+    return callable(getattr(source, "reopen", None))
+
+
 def _rereadable(source: Source) -> bool:
-    return isinstance(source, str | os.PathLike | bytes | bytearray | memoryview)
+    return isinstance(source, str | os.PathLike | bytes | bytearray | memoryview) or _reopenable(
+        source
+    )
 
 
 @dataclass
@@ -383,13 +398,20 @@ class _FastReader:
             # the caller's report (its own "nothing could be read" check included).
             if report.sources and report.sources[-1] == self.name:
                 report.sources.pop()
+            again: Source = self.source
+            if _reopenable(self.source):  # read from its start again, under its own name
+                again = _Named(cast(Reopenable, self.source).reopen(0), self.name)
             batches = columnar.iter_claim_line_batches(
-                self.source, report, batch_bytes=self.batch_bytes, claim_seq_start=self.first_seq
+                again, report, batch_bytes=self.batch_bytes, claim_seq_start=self.first_seq
             )
-            for batch in batches:
-                batch = batch.filter(pl.col("claim_seq") >= skip_below)
-                if batch.height:
-                    yield batch
+            try:
+                for batch in batches:
+                    batch = batch.filter(pl.col("claim_seq") >= skip_below)
+                    if batch.height:
+                        yield batch
+            finally:
+                if isinstance(again, _Named):
+                    again.raw.close()
             return
         if isinstance(self.source, bytes | bytearray | memoryview):
             sub = _Named(io.BytesIO(bytes(self.source)[start:]), self.name)
@@ -397,6 +419,8 @@ class _FastReader:
             handle = open(Path(self.source), "rb")  # noqa: SIM115 - closed below
             handle.seek(start)
             sub = _Named(handle, self.name)
+        elif _reopenable(self.source):
+            sub = _Named(cast(Reopenable, self.source).reopen(start), self.name)
         else:  # only re-readable inputs reach the fast path (see _rereadable)
             raise TypeError(f"{self.name}: cannot re-read this input from an offset")
         # A scratch report, merged (locations moved) once the tail is read: the columnar
@@ -460,7 +484,7 @@ class _Shift:
 class _Named(io.BufferedIOBase):
     """A binary stream that reports the original input's name (for messages)."""
 
-    def __init__(self, raw: IO[bytes], name: str) -> None:
+    def __init__(self, raw: IO[bytes] | Reopenable, name: str) -> None:
         super().__init__()
         self.raw = raw
         self.name = name
