@@ -16,7 +16,7 @@ class MipsClaimsError(Exception):
 class InputError(MipsClaimsError, ValueError):
     """An input that is not a readable claims file (missing, unreadable, wrong format).
 
-    One class for every path that opens inputs (``inputs``, ``report.sources``)."""
+    One class for every path that opens inputs (``inputs``, the one input layer)."""
 
 
 __all__ = ["InputError", "MipsClaimsError"]
