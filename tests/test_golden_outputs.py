@@ -12,6 +12,7 @@ Record again (only when an output change is intended, and say so in the commit):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -125,35 +126,24 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("golden")
     shutil.copy(ROOT / "examples" / "pt-clinic-2025.837", work / "example.837")
     shutil.copy(ROOT / "examples" / "pt-clinic-2026.837", work / "example-2026.837")
-    runner = CliRunner()
-    cwd = os.getcwd()
-    os.chdir(work)
-    try:
-        made = [
-            ["synth", "-n", "150", "-s", "19", "-o", "synth.837", "--remit", "remit"],
-            ["lines", "--show-phi", "synth.837", "-o", "lines.csv"],
-            ["ingest", "-q", "--store", "store", "example.837", "synth.837"],
-            ["report", "-q", "-f", "json", "example.837", "-o", "rows.json"],
-        ]
-        for args in made:
-            result = runner.invoke(app, args, catch_exceptions=False)
-            assert result.exit_code == 0, (args, result.output)
-        # synth writes Medicare's answer as two 835s: remit-1.835, remit-2.835.
-        assert sorted(p.name for p in work.glob("remit*.835")) == ["remit-1.835", "remit-2.835"]
-    finally:
-        os.chdir(cwd)
+    made = [
+        ["synth", "-n", "150", "-s", "19", "-o", "synth.837", "--remit", "remit"],
+        ["lines", "--show-phi", "synth.837", "-o", "lines.csv"],
+        ["ingest", "-q", "--store", "store", "example.837", "synth.837"],
+        ["report", "-q", "-f", "json", "example.837", "-o", "rows.json"],
+    ]
+    for args in made:
+        _run(work, args)
+    # synth writes Medicare's answer as two 835s: remit-1.835, remit-2.835.
+    assert sorted(p.name for p in work.glob("remit*.835")) == ["remit-1.835", "remit-2.835"]
     return work
 
 
 def _run(work: Path, args: list[str], exit_code: int = 0) -> bytes:
-    cwd = os.getcwd()
-    os.chdir(work)
-    try:
+    with contextlib.chdir(work):
         result = CliRunner().invoke(
             app, args, catch_exceptions=False, env={"COLUMNS": "120", "NO_COLOR": "1"}
         )
-    finally:
-        os.chdir(cwd)
     assert result.exit_code == exit_code, (args, result.output)
     return _GENERATED.sub(b"generated <time>", result.stdout_bytes)
 
