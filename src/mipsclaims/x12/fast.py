@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -85,6 +85,15 @@ def _rereadable(source: Source) -> bool:
     return isinstance(source, str | os.PathLike | bytes | bytearray | memoryview) or _reopenable(
         source
     )
+
+
+def _from_claim(batches: Iterable[pl.DataFrame], first: int) -> Iterator[pl.DataFrame]:
+    """The columnar reader's batches without the claims numbered below ``first`` (those
+    the kernel already produced)."""
+    for batch in batches:
+        batch = batch.filter(pl.col("claim_seq") >= first)
+        if batch.height:
+            yield batch
 
 
 @dataclass
@@ -398,31 +407,19 @@ class _FastReader:
             # the caller's report (its own "nothing could be read" check included).
             if report.sources and report.sources[-1] == self.name:
                 report.sources.pop()
-            again: Source = self.source
-            if _reopenable(self.source):  # read from its start again, under its own name
-                again = _Named(cast(Reopenable, self.source).reopen(0), self.name)
+            # A path or bytes is read by the columnar reader as given; a re-openable
+            # stream (already read) from its start again.
+            again = self._open_at(0) if _reopenable(self.source) else self.source
             batches = columnar.iter_claim_line_batches(
                 again, report, batch_bytes=self.batch_bytes, claim_seq_start=self.first_seq
             )
             try:
-                for batch in batches:
-                    batch = batch.filter(pl.col("claim_seq") >= skip_below)
-                    if batch.height:
-                        yield batch
+                yield from _from_claim(batches, skip_below)
             finally:
                 if isinstance(again, _Named):
                     again.raw.close()
             return
-        if isinstance(self.source, bytes | bytearray | memoryview):
-            sub = _Named(io.BytesIO(bytes(self.source)[start:]), self.name)
-        elif isinstance(self.source, str | os.PathLike):
-            handle = open(Path(self.source), "rb")  # noqa: SIM115 - closed below
-            handle.seek(start)
-            sub = _Named(handle, self.name)
-        elif _reopenable(self.source):
-            sub = _Named(cast(Reopenable, self.source).reopen(start), self.name)
-        else:  # only re-readable inputs reach the fast path (see _rereadable)
-            raise TypeError(f"{self.name}: cannot re-read this input from an offset")
+        sub = self._open_at(start)
         # A scratch report, merged (locations moved) once the tail is read: the columnar
         # reader's own end-of-input check must see all of the tail's counts.
         scratch = ReadReport()
@@ -430,15 +427,25 @@ class _FastReader:
             sub, scratch, batch_bytes=self.batch_bytes, claim_seq_start=first_seq
         )
         try:
-            for batch in batches:
-                batch = batch.filter(pl.col("claim_seq") >= skip_below)
-                if batch.height:
-                    yield batch
+            yield from _from_claim(batches, skip_below)
         except EnvelopeError:
             pass  # every interchange of the tail failed; earlier ones were read
         finally:
             self._merge(scratch, _Shift(segments_before, start))
             sub.raw.close()
+
+    def _open_at(self, start: int) -> _Named:
+        """The input again from byte ``start``, under its own name (the caller closes it)."""
+        if isinstance(self.source, bytes | bytearray | memoryview):
+            return _Named(io.BytesIO(bytes(self.source)[start:]), self.name)
+        if isinstance(self.source, str | os.PathLike):
+            handle = open(Path(self.source), "rb")  # noqa: SIM115 - the caller closes it
+            handle.seek(start)
+            return _Named(handle, self.name)
+        if _reopenable(self.source):
+            return _Named(cast(Reopenable, self.source).reopen(start), self.name)
+        # Only re-readable inputs reach the fast path (see _rereadable).
+        raise TypeError(f"{self.name}: cannot re-read this input from an offset")
 
     def _merge(self, scratch: ReadReport, shift: _Shift) -> None:
         taken = scratch.take()
