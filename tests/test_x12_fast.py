@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -423,3 +424,39 @@ def test_the_progress_reader_is_reread_not_left_to_the_columnar_reader(tmp_path,
     path.write_bytes(b"".join(interchange(5, s, s) for s in range(1, 40)))
     list(iter_file_batches(path, x12.ReadReport(), progress=lambda done: None))
     assert spy == {"columnar": 0, "kernel": 1}  # 39 interchanges, one kernel call
+
+
+_value_bytes = st.binary(max_size=40).map(
+    lambda b: bytes(32 + x % 95 for x in b).replace(b"~", b"").replace(b"*", b"")
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_value_bytes, max_size=30), st.booleans(), st.booleans())
+def test_kernel_strings_are_the_values(values, upper, over_127):
+    """``Tokens.strings`` (Arrow views when every value fits in 12 bytes, else offsets and
+    bytes) gives each value's text, null for an empty one, upper-cased on request, with
+    "?" for bytes over 127."""
+    if over_127 and values:
+        values[0] = values[0] + b"\xe9"
+    data = b"".join(b"X*" + v + b"~" for v in values)
+    tok = vector.Tokens(data, x12.Delimiters(element="*", component=":", segment="~"))
+    tok.non_ascii = over_127
+    starts = [2 + sum(len(v) + 3 for v in values[:i]) for i in range(len(values))]
+    st_ = np.array(starts, dtype=np.int64)
+    en = st_ + np.array([len(v) for v in values], dtype=np.int64)
+    got = tok.strings(st_, en, upper=upper)
+    expected = []
+    for v in values:
+        text = v.decode("latin-1")
+        text = "".join("?" if ord(c) > 127 else c for c in text)
+        expected.append((text.upper() if upper else text) or None)
+    assert got.to_list() == expected
+    # Equal to the same text made by polars (comparisons and hashing read whole views, so
+    # the bytes past a short value must be zero).
+    made = pl.Series(expected, dtype=pl.String)
+    assert got.eq_missing(made).all()
+    assert got.n_unique() == made.n_unique()
+    assert pl.DataFrame({"v": got}).join(pl.DataFrame({"v": made}), on="v").height == (
+        pl.DataFrame({"v": made}).join(pl.DataFrame({"v": made}), on="v").height
+    )

@@ -15,8 +15,9 @@ made per segment or line. Four named steps:
    segment its claim, service line and HL-level group.
 4. **fields**: values are located per wanted segment kind, codes compared as packed
    integers, dates and amounts computed arithmetically from digit bytes (a date is one
-   uint64), and strings materialized only for the kept fields, as fixed-width rows of a
-   strided view of the buffer gathered in one go. Envelopes of the interchanges whole in
+   uint64), and strings materialized only for the kept fields, handed to polars as Arrow
+   arrays built in numpy (string views of short values, or offsets and bytes), so polars
+   makes no object or copy per value. Envelopes of the interchanges whole in
    the buffer are checked here too (:func:`_envelope`).
 
 The kernel does not quarantine or warn. It only *proves* input clean: any condition under
@@ -32,6 +33,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import nanoarrow
 import numpy as np
 import polars as pl
 from numpy.lib.stride_tricks import as_strided
@@ -95,10 +97,15 @@ _POW10 = 10.0 ** np.arange(19)
 _POW10_INT = 10 ** np.arange(19, dtype=np.int64)
 # Padding after a buffer: a fixed-width read at any position stays inside the array.
 _PAD = MAX_FAST_SEGMENT + 8
+#: Bytes an Arrow string view holds in itself (columns with longer values are made from
+#: offsets and bytes instead).
+_INLINE = 12
 # _MASKS[n]: keeps the first n bytes of a big-endian uint64.
 _MASKS = np.array(
     [0, *(((1 << 64) - 1) ^ ((1 << (8 * (8 - n))) - 1) for n in range(1, 9))], dtype=np.uint64
 )
+#: The low k bytes of a little-endian uint64 (k = 0..8).
+_LE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 _ONES = 0x0101010101010101  # one in every byte of a uint64
 
 
@@ -146,6 +153,8 @@ class Tokens:
         self.rows = as_strided(pad, shape=(n + 1, _PAD), strides=(1, 1), writeable=False)
         self.u64 = np.ndarray((n + 1,), ">u8", pad, 0, (1,))
         self.u32 = np.ndarray((n + 1,), ">u4", pad, 0, (1,))
+        self.le64 = np.ndarray((n + 8,), "<u8", pad, 0, (1,))
+        self.le32 = np.ndarray((n + 8,), "<u4", pad, 0, (1,))
         # Newlines (CR, LF) that are not a delimiter: whitespace between segments.
         self.nl_lut = np.zeros(256, bool)
         self.nl_lut[[10, 13]] = True
@@ -227,18 +236,50 @@ class Tokens:
         return np.where(size > 8, np.uint64(2**64 - 1), packed)
 
     def strings(self, st: np.ndarray, en: np.ndarray, upper: bool = False) -> pl.Series:
-        """The values ``[st, en)`` as a String column, null where empty (one gather)."""
+        """The values ``[st, en)`` as a String column, null where empty.
+
+        Handed to polars as an Arrow array (no per-value step): when every value fits in
+        12 bytes, as string views (polars' own layout, taken without a copy), one 16-byte
+        view per value holding its length and bytes; otherwise as offsets and the values'
+        bytes, cut from one fixed-width gather by a mask of each row's length.
+        """
         n = len(st)
-        width = min(int((en - st).max()) if n else 0, _PAD)
-        if width == 0:
-            return pl.Series([None] * n, dtype=pl.String)
-        w = self.window(st, en, width)
+        size = (en - st).astype(np.int64)
+        width = int(size.max()) if n else 0
+        empty = size == 0
+        nulls = int(empty.sum())
+        valid = np.packbits(~empty, bitorder="little") if nulls else None
+        if width <= _INLINE:
+            # A view as two little-endian words: length | bytes 0-3 << 32, bytes 4-11;
+            # bytes past the value's length are zero.
+            words = np.empty((n, 2), np.uint64)
+            head = self.le32[st].astype(np.uint64) & _LE_MASKS[np.minimum(size, 4)]
+            np.bitwise_or(size.astype(np.uint64), head << np.uint64(32), out=words[:, 0])
+            np.bitwise_and(self.le64[st + 4], _LE_MASKS[np.clip(size - 4, 0, 8)], out=words[:, 1])
+            views = words.view(np.uint8).reshape(n, 16)
+            self._clean(views[:, 4:], upper)
+            buffers: list[Any] = [valid, views, b""]
+            kind = nanoarrow.string_view()
+        else:
+            # Values over the padding (only in segments over the fast path's limit, never
+            # emitted) are cut there, as ``window`` cuts them.
+            width = min(width, _PAD)
+            size = np.minimum(size, width)
+            data = self.window(st, en, width)[np.arange(width) < size[:, None]]
+            offsets = np.zeros(n + 1, np.int64)
+            np.cumsum(size, out=offsets[1:])
+            buffers = [valid, offsets, self._clean(data, upper)]
+            kind = nanoarrow.large_string()
+        return pl.Series(nanoarrow.c_array_from_buffers(kind, n, buffers, null_count=nulls))
+
+    def _clean(self, values: np.ndarray, upper: bool) -> np.ndarray:
+        """``values`` (bytes, modified in place) upper-cased, and with "?" for bytes over
+        127 (a String column must be UTF-8; such a buffer is never clean anyway)."""
         if self.non_ascii:
-            w[w > 127] = ord("?")
+            values[values > 127] = ord("?")
         if upper:
-            w -= ((w >= 97) & (w <= 122)).view(np.uint8) * np.uint8(32)
-        out = pl.Series(w.view(f"S{width}").ravel()).cast(pl.String)
-        return out.set(pl.Series(en == st), None) if (en == st).any() else out
+            values -= ((values >= 97) & (values <= 122)).view(np.uint8) * np.uint8(32)
+        return values
 
 
 def _ffill(events: np.ndarray, values: np.ndarray, default: int) -> np.ndarray:
