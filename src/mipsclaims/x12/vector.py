@@ -97,6 +97,8 @@ _POW10 = 10.0 ** np.arange(19)
 _POW10_INT = 10 ** np.arange(19, dtype=np.int64)
 # Padding after a buffer: a fixed-width read at any position stays inside the array.
 _PAD = MAX_FAST_SEGMENT + 8
+# Entries after the element separators (Tokens.e): elements 1.._E_PAD-1 can be read.
+_E_PAD = 64
 #: Bytes an Arrow string view holds in itself (columns with longer values are made from
 #: offsets and bytes instead).
 _INLINE = 12
@@ -164,7 +166,9 @@ class Tokens:
         ti = np.flatnonzero(is_t)  # index into p of each terminator
         t = p[ti]
         self.t = t  # terminator of each segment
-        self.e = p[~is_t]
+        # Element separators, then padding: reading past a segment's last separator (an
+        # absent element) stays inside the array with no clipping.
+        self.e = np.concatenate([p[~is_t], np.zeros(_E_PAD, p.dtype)])
         prev = np.empty_like(ti)
         prev[:1] = -1
         prev[1:] = ti[:-1]
@@ -197,12 +201,14 @@ class Tokens:
         if rows is not self._rows_of:
             self._rows_of = rows
             self._gathered = (self.fe[rows], self.ne[rows], self.t[rows])
-        (fe, ne, t), e = self._gathered, self.e
-        top = max(len(e) - 1, 0)
-        present = ne >= k
-        st = np.where(present, e[np.minimum(fe + k - 1, top)] + 1, t) if len(e) else t.copy()
-        en = np.where(ne > k, e[np.minimum(fe + k, top)], t) if len(e) else t.copy()
-        return st, np.where(present, en, st)
+        if not 1 <= k < _E_PAD:
+            raise ValueError(f"element {k}: elements 1-{_E_PAD - 1} only")
+        fe, ne, t = self._gathered
+        at = fe + (k - 1)  # separator before element k (inside the padding when past the end)
+        st = np.where(ne >= k, self.e[at] + 1, t)
+        at += 1
+        # An absent element ends where it starts (ne > k is false, so both are t).
+        return st, np.where(ne > k, self.e[at], t)
 
     def component(
         self, st: np.ndarray, en: np.ndarray, j: int
