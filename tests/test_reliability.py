@@ -381,6 +381,9 @@ def test_ctrl_c_stops_a_large_html_report(tmp_path) -> None:
             time.sleep(0.01)
         time.sleep(delay)
         if proc.poll() is not None:  # finished before we could interrupt it
+            _, err = proc.communicate()
+            assert proc.returncode == 0, err
+            out.unlink()  # a finished report; the next run must not find its output
             continue
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
