@@ -11,7 +11,8 @@ synthetic 837P of ``run.py`` (same name and seed, cached in the temp directory).
 
 ``--timeline``: the child also samples its RSS every 5 ms in a thread and reports the
 peak while reading and reducing (phase 1) and while counting (phase 2, from the first
-call of ``engine.pipeline._evaluate``), so a peak can be put on a phase.
+call of ``engine.pipeline._evaluate``), and the RSS at that call (after the engine has
+handed free memory back, ``engine/memory.py``), so a peak can be put on a phase.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ if timeline:
     evaluate = pipeline._evaluate
     def marked(*args, **kwargs):
         with open("/proc/self/statm", "rb") as f:
-            peaks["start2"] = int(f.read().split()[1]) * page
+            peaks["start2"] = peaks["phase2"] = int(f.read().split()[1]) * page
         phase[0] = "phase2"
         return evaluate(*args, **kwargs)
     pipeline._evaluate = marked
