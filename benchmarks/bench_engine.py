@@ -11,7 +11,9 @@ single-threaded between steps so each step's CPU is its own):
 - phase 1, per batch of whole claims: split (scope), eligibility, markers, findings,
   store (the facts kept);
 - phase 2: superseded (replacement/void), group (integer keys, instance keys), counts
-  (instance marks, ``count_rows``, scope table).
+  (instance marks, ``count_rows``, scope table); the parts of group and counts named in
+  ``PARTS`` (the patient/entity grouping ``_people`` among them) on rows of their own,
+  inside their step's time.
 
 Another commit (from the first that has ``pipeline._facts``): ``git archive REV src
 measure_specs | tar -x -C DIR`` and run with ``PYTHONPATH=DIR/src``; alternate the two
@@ -25,6 +27,7 @@ output (instances, monthly, findings), so they are not timed here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import resource
@@ -32,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +48,6 @@ from run import YEAR, synthetic_file  # noqa: E402  (the same cached 837P files)
 
 from mipsclaims import engine, x12  # noqa: E402
 from mipsclaims.engine import pipeline  # noqa: E402
-from mipsclaims.engine.counts import count_rows  # noqa: E402
 from mipsclaims.engine.eligibility import eligible_options  # noqa: E402
 from mipsclaims.engine.facts import FactStore  # noqa: E402
 from mipsclaims.engine.findings import find  # noqa: E402
@@ -54,6 +56,12 @@ from mipsclaims.engine.scope import scope_counts, split_batch, superseded  # noq
 
 PHASE1 = ("split", "eligibility", "markers", "findings", "store")
 PHASE2 = ("superseded", "group", "counts")
+#: Parts of phase-2 steps, timed inside them (``engine.pipeline``'s names): where the
+#: grouping on patient, entity and instance keys goes.
+PARTS = {
+    "group": ("_people", "_with_claim_columns", "instance_keys"),
+    "counts": ("instance_marks", "count_rows"),
+}
 
 
 def _cpu() -> float:
@@ -74,6 +82,23 @@ class Clock:
         self.cpu[step] += _cpu() - cpu
         self.wall[step] += time.perf_counter() - wall
         return out
+
+    @contextlib.contextmanager
+    def parts(self) -> Iterator[None]:
+        """:data:`PARTS` of ``engine.pipeline`` on the clock too, as ``step: name``."""
+        saved = {name: getattr(pipeline, name) for names in PARTS.values() for name in names}
+        for step, names in PARTS.items():
+            for name in names:
+
+                def timed(*args: Any, _fn: Any = saved[name], _key: str = f"{step}: {name}") -> Any:
+                    return self(_key, lambda: _fn(*args))
+
+                setattr(pipeline, name, timed)
+        try:
+            yield
+        finally:
+            for name, fn in saved.items():
+                setattr(pipeline, name, fn)
 
 
 def canonical_table(lines: int, seed: int, cache_dir: Path) -> pl.DataFrame:
@@ -127,11 +152,12 @@ def run_once(
     keys = store.keys()
     gone = clock("superseded", lambda: superseded(keys))
     named, n_claims, n_lines = [], 0, 0
-    for r in store.groups():
-        g = clock("group", lambda r=r: pipeline._group(r, gone, level, t))
-        named.append(clock("counts", lambda g=g: pipeline._count_marks(g, t)))
-        n_claims, n_lines = n_claims + g.claims, n_lines + g.lines
-    rows = clock("counts", lambda: count_rows(pl.concat(named), t))
+    with clock.parts():
+        for r in store.groups():
+            g = clock("group", lambda r=r: pipeline._group(r, gone, level, t))
+            named.append(clock("counts", lambda g=g: pipeline._count_marks(g, t)))
+            n_claims, n_lines = n_claims + g.claims, n_lines + g.lines
+        rows = clock("counts", lambda: pipeline.count_rows(pl.concat(named), t))
     clock("counts", lambda: scope_counts(keys, store.splits(), gone, n_claims, n_lines))
     return clock, rows
 
@@ -155,7 +181,8 @@ def main() -> None:
     check: pl.DataFrame | None = None
     for _ in range(args.repeat):
         clock, rows = run_once(parts)
-        for step in (*PHASE1, *PHASE2):
+        inner = [f"{step}: {name}" for step, names in PARTS.items() for name in names]
+        for step in (*PHASE1, *PHASE2, *inner):
             cpu, wall = clock.cpu[step], clock.wall[step]
             old = best.get(step)
             best[step] = (min(cpu, old[0]), min(wall, old[1])) if old else (cpu, wall)
@@ -180,6 +207,12 @@ def main() -> None:
         for step in names:
             cpu, wall = best[step]
             print(f"| {phase} | {step} | {cpu:.2f} | {cpu * per_m:.2f} | {wall:.2f} |")
+            for name in PARTS.get(step, ()):
+                cpu, wall = best[f"{step}: {name}"]
+                row = (
+                    f"| {phase} | of which `{name}` | {cpu:.3f} | {cpu * per_m:.3f} | {wall:.3f} |"
+                )
+                print(row)
         cpu = sum(best[s][0] for s in names)
         wall = sum(best[s][1] for s in names)
         print(f"| {phase} | **total** | {cpu:.2f} | {cpu * per_m:.2f} | {wall:.2f} |")

@@ -68,4 +68,30 @@ def test_bench_engine_times_every_step_on_a_tiny_table(tmp_path: Path) -> None:
     for step in ("split", "eligibility", "markers", "findings", "store", "superseded", "group"):
         assert f"| {step} |" in done.stdout, step
     assert "| 1+2 | **total** |" in done.stdout
+    for part in ("_people", "_with_claim_columns", "instance_keys", "instance_marks"):
+        assert f"| 2 | of which `{part}` |" in done.stdout, part
     assert list(tmp_path.glob("*.canonical.parquet"))  # the table is cached for the next run
+
+
+def test_bench_memory_measures_each_setting_in_its_own_child(tmp_path: Path) -> None:
+    args = ["--lines", "1500", "--threads", "0", "2", "--gather", "500", "--timeline"]
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "bench_memory.py"),
+            *args,
+            "--cache-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith(("| 0 |", "| 2 |"))]
+    assert [row.split("|")[1:3] for row in rows] == [[" 0 ", " 500 "], [" 2 ", " 500 "]]
+    for row in rows:
+        rss, cpu, wall, phase1, at2, phase2 = (float(x) for x in row.split("|")[3:9])
+        assert 50 < rss < 5000 and cpu > 0 and wall > 0
+        # The phase peaks are the child's own samples, within its peak RSS.
+        assert 0 < phase1 <= rss + 1 and 0 < at2 <= phase2 <= rss + 1

@@ -38,6 +38,7 @@ from .instances import (
     monthly_marks,
 )
 from .markers import Markers, claim_markers
+from .memory import release_free_memory
 from .result import INSTANCE_SCHEMA, MONTHLY_SCHEMA, EngineResult, Level, as_level
 from .scope import BatchScope, kept, scope_counts, split_batch, superseded
 
@@ -274,6 +275,9 @@ def evaluate_levels(
     _reduce_all(_batches_of(lines), year, t, store)
     if store.empty:
         store.add(_reduce(schema.empty_claim_lines(), year, t))
+    # What reading and phase 1 freed goes back to the system before phase 2 allocates
+    # (about 300 MB of 1M lines stayed resident otherwise: engine/memory.py).
+    release_free_memory()
     return [_evaluate(store, year, level, t) for level in checked]
 
 
