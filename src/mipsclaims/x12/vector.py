@@ -7,18 +7,20 @@ made per segment or line. Four named steps:
 1. **tokenize** (:class:`Tokens`): segment terminators and element separators found in
    one pass (``flatnonzero`` of either byte): each segment's first separator and count
    are differences of indices into that one array, so element ``k`` of a segment is one
-   gather, with no binary search.
-2. **tag**: each segment's tag becomes a small integer code from its first four bytes,
-   read as one unaligned big-endian integer.
-3. **loop structure** (:func:`_loops`): the streaming reader's state machine as integer
-   columns: forward fills of loop markers and cumulative sums over tag masks give each
-   segment its claim, service line and HL-level group.
-4. **fields**: values are located per wanted segment kind, codes compared as packed
-   integers, dates and amounts computed arithmetically from digit bytes (a date is one
-   uint64), and strings materialized only for the kept fields, handed to polars as Arrow
-   arrays built in numpy (string views of short values, or offsets and bytes), so polars
-   makes no object or copy per value. Envelopes of the interchanges whole in
-   the buffer are checked here too (:func:`_envelope`).
+   gather, with no binary search. :func:`_check_bytes` marks bytes the columnar reader
+   would treat differently.
+2. **tag** (:func:`_tags`): each segment's tag becomes a small integer code from its
+   first four bytes, read as one unaligned big-endian integer.
+3. **loop structure** (in :func:`_fields`): the streaming reader's state machine as
+   integer columns: forward fills of loop markers and cumulative sums over tag masks give
+   each segment its claim, service line and HL-level group.
+4. **fields** (:func:`_fields`, then :func:`_assemble`): values are located per wanted
+   segment kind, codes compared as packed integers, dates and amounts computed
+   arithmetically from digit bytes (a date is one uint64). Envelopes of the interchanges
+   whole in the buffer are checked here too (:func:`_envelope`). Strings are made only
+   for the kept fields, handed to polars as Arrow arrays built in numpy (string views of
+   short values, or offsets and bytes), so polars makes no object or copy per value; by
+   then the per-segment arrays of steps 1-3 are freed (:meth:`Tokens.keep_bytes_only`).
 
 The kernel does not quarantine or warn. It only *proves* input clean: any condition under
 which the columnar reader could warn, quarantine, strip whitespace or apply a limit (and a
@@ -192,6 +194,13 @@ class Tokens:
         # and its strings are made with "?" for them (a String column must be UTF-8).
         self.non_ascii = False
         self._gathered: tuple[np.ndarray, ...] = ()
+
+    def keep_bytes_only(self) -> None:
+        """Frees the segment and separator positions (the largest arrays of a call) once
+        no element is read any more; strings and windows need only the bytes."""
+        empty = np.zeros(0, np.int64)
+        self.t = self.s = self.e = self.fe = self.ne = self.c = empty
+        self._rows_of, self._gathered = None, ()
 
     def element(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(start, end) of element ``k`` of segments ``rows``; empty (start = end) if absent.
@@ -399,31 +408,15 @@ def _numbers(tok: Tokens, st: np.ndarray, en: np.ndarray) -> tuple[np.ndarray, n
     return ok | empty, np.where(empty | ~ok, np.nan, value)
 
 
-def read_block(
-    data: bytes,
-    delimiters: Delimiters,
-    *,
-    final: bool,
-    claim_seq0: int,
-    source: str,
-    controls: list[str],
-    control0: str,
-) -> Block:
-    """Steps 1-4 over one buffer. ``controls``: ISA13 of each ISA in the buffer, in order;
-    ``control0``: ISA13 of the interchange the buffer starts in (a carried tail)."""
-    tok = Tokens(data, delimiters)
-    a, s, t = tok.a, tok.s, tok.t
+def _check_bytes(tok: Tokens, delimiters: Delimiters, badmask: np.ndarray) -> None:
+    """Marks in ``badmask`` the segments with a byte the columnar reader would treat
+    differently: outside printable ASCII (not a delimiter), a newline not right after a
+    terminator, a space next to a separator; and the trailing slot when the buffer does not
+    end with a terminator. Sets ``tok.non_ascii``. (Its own function, so its position
+    arrays are freed before the fields are read.)"""
+    a, t = tok.a, tok.t
     n = len(t)
-    badmask = np.zeros(n + 1, bool)  # per segment; the extra slot: trailing bytes
-    # Whitespace as a separator (other than a newline terminator) is left to the columnar
-    # reader, which strips whitespace around elements.
-    spaced_delimiters = (delimiters.segment in " \t") or any(
-        c in " \t\r\n"
-        for c in (delimiters.element, delimiters.component, delimiters.repetition)
-        if c
-    )
-
-    # -- bytes: printable ASCII, separators, and newlines only right after a terminator.
+    # Printable ASCII, separators, and newlines only right after a terminator.
     # One pass finds every byte outside printable ASCII (uint8 arithmetic wraps bytes below
     # 32 past 94); the few found are delimiters, newlines or bad bytes.
     ctrl = np.flatnonzero((a - np.uint8(32)) > 94)
@@ -450,7 +443,13 @@ def read_block(
     if not len(a) or a[-1] != tok.term:
         badmask[n] = True
 
-    # -- step 2, tag: two or three letters/digits, then the element separator.
+
+def _tags(tok: Tokens, badmask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step 2: (code, tag ok, length) per segment; a tag is two or three letters or digits,
+    then the element separator, looked up as one packed integer. Marks bad tags and
+    segments too short or over the fast path's limit in ``badmask``."""
+    s, t = tok.s, tok.t
+    n = len(t)
     length = t - s
     badmask[:n] |= (length <= 3) | (length > MAX_FAST_SEGMENT)
     # The first four bytes of each segment as one big-endian integer (b0 b1 b2 b3).
@@ -470,6 +469,80 @@ def read_block(
     tagok &= _TAG_KEYS[at] == key
     code = np.where(tagok, _TAG_CODES[at], OTHER)
     badmask[:n] |= ~tagok
+
+    return code, tagok, length
+
+
+def read_block(
+    data: bytes,
+    delimiters: Delimiters,
+    *,
+    final: bool,
+    claim_seq0: int,
+    source: str,
+    controls: list[str],
+    control0: str,
+) -> Block:
+    """Steps 1-4 over one buffer. ``controls``: ISA13 of each ISA in the buffer, in order;
+    ``control0``: ISA13 of the interchange the buffer starts in (a carried tail)."""
+    f = _fields(data, delimiters, final=final, controls=controls, control0=control0)
+    # Only the bytes are needed from here on: the per-segment arrays of steps 1-3 (about
+    # 100 MB for an 8 MB buffer) are freed before the table is built.
+    f.tok.keep_bytes_only()
+    table = _assemble(f.tok, claim_seq0=claim_seq0, source=source, **f.assemble)
+    bad = f.bad
+    ptr_bad = table.filter(~pl.col("_ptr_ok"))["claim_seq"]
+    if len(ptr_bad):  # SV107 is not a list of pointers 1-12
+        ptr_at = int(f.clm_rows[int(ptr_bad[0]) - claim_seq0])
+        bad = ptr_at if bad is None else min(bad, ptr_at)
+    table = table.drop("_ptr_ok")
+    return Block(
+        table,
+        bad,
+        f.segments,
+        f.isa_rows,
+        f.claims_before_isa,
+        f.assemble["nkeep"],
+        f.envelope,
+        f.transactions,
+    )
+
+
+@dataclass
+class _Fields:
+    """What steps 1-4 leave for the table: the tokens (for the bytes), the arguments of
+    :func:`_assemble`, and the driver's checks of the buffer."""
+
+    tok: Tokens
+    assemble: dict[str, Any]
+    bad: int | None
+    segments: int
+    clm_rows: np.ndarray
+    isa_rows: np.ndarray
+    claims_before_isa: np.ndarray
+    envelope: list[tuple[int, str, list[str]]]
+    transactions: np.ndarray
+
+
+def _fields(
+    data: bytes, delimiters: Delimiters, *, final: bool, controls: list[str], control0: str
+) -> _Fields:
+    """Steps 1-4: tokens, byte checks, tags, loop structure and the fields' spans and
+    values (a function of its own so that its per-segment arrays die when it returns)."""
+    tok = Tokens(data, delimiters)
+    a, s, t = tok.a, tok.s, tok.t
+    n = len(t)
+    badmask = np.zeros(n + 1, bool)  # per segment; the extra slot: trailing bytes
+    # Whitespace as a separator (other than a newline terminator) is left to the columnar
+    # reader, which strips whitespace around elements.
+    spaced_delimiters = (delimiters.segment in " \t") or any(
+        c in " \t\r\n"
+        for c in (delimiters.element, delimiters.component, delimiters.repetition)
+        if c
+    )
+
+    _check_bytes(tok, delimiters, badmask)
+    code, tagok, length = _tags(tok, badmask)
 
     # The ISA's fixed-width fields are padded by design: no byte rule inside an ISA.
     is_isa = code == ISA
@@ -702,14 +775,10 @@ def read_block(
     claims_before_isa = np.cumsum(is_clm)[isa_rows] - is_clm[isa_rows]
     ix = np.cumsum(is_isa) - (1 if n and is_isa[0] else 0)
 
-    nkeep = nc
-    table = _assemble(
-        tok,
-        nkeep=nkeep,
+    assemble = dict(
+        nkeep=nc,
         lines=np.arange(len(lx_rows)),
         line_claim=line_claim,
-        claim_seq0=claim_seq0,
-        source=source,
         control=[control0, *controls],
         claim_ix=ix[clm_rows],
         cols={
@@ -742,12 +811,17 @@ def read_block(
         },
         starts_with_isa=bool(n and is_isa[0]),
     )
-    ptr_bad = table.filter(~pl.col("_ptr_ok"))["claim_seq"]
-    if len(ptr_bad):  # SV107 is not a list of pointers 1-12
-        ptr_at = int(clm_rows[int(ptr_bad[0]) - claim_seq0])
-        bad = ptr_at if bad is None else min(bad, ptr_at)
-    table = table.drop("_ptr_ok")
-    return Block(table, bad, n, isa_rows, claims_before_isa, nkeep, envelope, transactions)
+    return _Fields(
+        tok,
+        assemble,
+        bad,
+        n,
+        clm_rows,
+        isa_rows,
+        claims_before_isa,
+        envelope,
+        transactions,
+    )
 
 
 def _diagnosed(
