@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
 from . import rules
 from .report import EnvelopeError, Issue, Location, ReadReport, X12Error
 
@@ -84,6 +86,39 @@ class Piece:
     interchange: int
     control: str  # ISA13
     final: bool  # the last piece of its interchange
+
+
+@dataclass(frozen=True)
+class Run:
+    """Whole interchanges back to back, found for a block at once (``iter_pieces(runs=)``,
+    the fast path only): each one exactly the final :class:`Piece` the per-interchange
+    code would yield for it, so a run is that code's output with no Python per interchange.
+
+    ``data`` runs from the first ISA through the last IEA's terminator, with the CR/LF (not
+    a delimiter) the input has between interchanges.
+    """
+
+    data: bytes
+    delimiters: Delimiters
+    byte_offset: int  # of the first ISA in the input
+    interchange: int  # the chunker's number of the first interchange (the others follow)
+    offsets: np.ndarray  # byte offset of each ISA in the input (int64)
+    controls: list[str]  # ISA13 of each, stripped as Piece.control is
+
+    final = True  # ends its last interchange, as a final Piece does
+
+    @property
+    def count(self) -> int:
+        return len(self.offsets)
+
+    @property
+    def last(self) -> int:
+        """The chunker's number of the last interchange."""
+        return self.interchange + len(self.offsets) - 1
+
+    @property
+    def control(self) -> str:
+        return self.controls[0]
 
 
 def source_name(source: Source) -> str:
@@ -212,6 +247,109 @@ def long_segment(buf: bytes, start: int, end: int, term: bytes) -> int | None:
     return None
 
 
+#: Smallest block a run is looked for in (bytes); it doubles while runs fill their block.
+RUN_MIN = 16 * 1024
+_ISA_LEN = _FIXED_ISA16 + 2  # a fixed-width ISA through its terminator
+_GAP_MAX = 8  # CR/LF between interchanges (more: left to the per-interchange code)
+_IEA_MAX = 48  # longest IEA segment taken into a run
+_WS_LUT = np.zeros(256, bool)
+_WS_LUT[list(_WS)] = True
+_SEP_COLUMNS = np.array(_FIXED_SEPS)
+_CONTROL = slice(90, 99)  # ISA13 in the fixed layout
+
+
+def _whole_run(
+    buf: bytes, size: int, most: int
+) -> tuple[Delimiters, np.ndarray, np.ndarray, list[str]] | None:
+    """The interchanges at the start of ``buf[:size]`` that the per-interchange code would
+    yield each as one final :class:`Piece` with nothing to note, found with array
+    operations: (delimiters, ISA offsets, offsets past each IEA's terminator, ISA13s); None
+    when not even the first qualifies.
+
+    Taken (anything else ends the run, and the per-interchange code reads it, so its
+    messages and locations stay its own): an ISA at its fixed widths with the delimiters,
+    ISA11 and version 00501 of the first, its ISA13 printable ASCII; its IEA the next
+    envelope segment (ISA or IEA at a segment start), short, with no ``I`` after its tag;
+    at most ``most`` bytes in all (so no over-long segment and no cut piece); only CR/LF
+    (not a delimiter) up to the next ISA.
+    """
+    if len(buf) < _ISA_LEN or not buf.startswith(b"ISA"):
+        return None
+    try:
+        delims, _, length = parse_isa(buf)
+    except EnvelopeError:
+        return None
+    ele, comp, term, rep = buf[3], buf[104], buf[105], buf[82]
+    if length != _ISA_LEN or buf.find(b"IEA" + buf[3:4], _ISA_LEN, size) < 0:
+        return None
+    a = np.frombuffer(buf, np.uint8, count=size)
+    terms = np.flatnonzero(a == term)
+    # Segment starts: after each terminator, past whitespace other than the terminator
+    # (where _segment_start_before looks for IEA and ISA).
+    ws = _WS_LUT.copy()
+    ws[term] = False
+    x = terms + 1
+    for _ in range(_GAP_MAX + 1):
+        m = (x < size) & ws[a[np.minimum(x, size - 1)]]
+        if not m.any():
+            break
+        x += m
+    head = a[np.minimum(x, size - 1)]
+    unknown = ((x < size) & ws[head]) | (x + 4 > size)
+    # Segments starting with "I" (or unknown): the only ones that can be ISA or IEA.
+    ci = np.flatnonzero(unknown | (head == ord("I")))
+    u32 = np.ndarray((size - 3,), ">u4", buf, 0, (1,))
+    key = u32[np.minimum(x[ci], size - 4)]
+    isa_key = int.from_bytes(b"ISA" + bytes([ele]), "big")
+    iea_key = int.from_bytes(b"IEA" + bytes([ele]), "big")
+    kind = np.where(key == isa_key, 0, np.where(key == iea_key, 1, 3))
+    # An IEA's terminator is the next one; without it in the block the IEA is unknown.
+    kind[unknown[ci] | ((kind == 1) & (ci + 1 >= len(terms)))] = 2
+    env = ci[kind < 3]
+    # The envelope segments must alternate ISA, IEA from the first ISA (at 0).
+    kinds = np.concatenate(([0], kind[kind < 3]))
+    pos = np.concatenate(([0], x[env]))
+    seg = np.concatenate(([-1], env))
+    wrong = np.flatnonzero(kinds != np.arange(len(kinds)) % 2)
+    pairs = (int(wrong[0]) if len(wrong) else len(kinds)) // 2
+    if pairs == 0:
+        return None
+    p = pos[0 : 2 * pairs : 2]
+    iea = pos[1 : 2 * pairs : 2]
+    t = terms[seg[1 : 2 * pairs : 2] + 1]  # each IEA's terminator
+    e = t + 1
+    good = (e - p <= most) & (p + _ISA_LEN <= size)
+    w = a[np.minimum(p[:, None] + np.arange(_ISA_LEN), size - 1)]
+    good &= (w[:, _SEP_COLUMNS] == ele).all(axis=1) & ((w[:, :104] == ele).sum(axis=1) == 16)
+    good &= (w[:, 104] == comp) & (w[:, 105] == term) & (w[:, 82] == rep)
+    good &= (w[:, 84:89] == np.frombuffer(b"00501", np.uint8)).all(axis=1)
+    good &= ~(w[:, :105] == term).any(axis=1)
+    control = w[:, _CONTROL]
+    good &= ((control >= 32) & (control <= 126)).all(axis=1)
+    # The IEA: short, no "I" after its tag (so no ISA or IEA inside it).
+    span = t - iea
+    v = a[np.minimum(iea[:, None] + np.arange(1, _IEA_MAX), size - 1)]
+    good &= (span <= _IEA_MAX) & ~((v == ord("I")) & (np.arange(1, _IEA_MAX) < span[:, None])).any(
+        axis=1
+    )
+    # Between interchanges: CR/LF that are no delimiter, nothing else.
+    gap_ok = np.zeros(256, bool)
+    gap_ok[[10, 13]] = True
+    gap_ok[[ele, comp, term, rep]] = False
+    gap = p[1:] - e[:-1]
+    g = a[np.minimum(e[:-1, None] + np.arange(_GAP_MAX), size - 1)]
+    fine = (gap >= 0) & (gap <= _GAP_MAX)
+    fine &= (gap_ok[g] | (np.arange(_GAP_MAX) >= gap[:, None])).all(axis=1)
+    good[1:] &= fine
+    bad = np.flatnonzero(~good)
+    k = int(bad[0]) if len(bad) else pairs
+    if k == 0:
+        return None
+    text = np.ascontiguousarray(control[:k]).view("S9").ravel().astype(str)
+    controls: list[str] = np.strings.strip(text).tolist()
+    return delims, p[:k], e[:k], controls
+
+
 def _too_long(max_bytes: int = MAX_SEGMENT_BYTES) -> str:
     return (
         f"no segment terminator within {max_bytes} bytes (the segment length limit); "
@@ -220,13 +358,19 @@ def _too_long(max_bytes: int = MAX_SEGMENT_BYTES) -> str:
 
 
 def iter_pieces(
-    source: Source, report: ReadReport, block_size: int = DEFAULT_BLOCK
-) -> Iterator[Piece]:
+    source: Source, report: ReadReport, block_size: int = DEFAULT_BLOCK, runs: int = 0
+) -> Iterator[Piece | Run]:
     """Cut ``source`` into interchange-aligned pieces of whole segments (at most ~block_size).
 
     A segment longer than :data:`MAX_SEGMENT_BYTES` ends its interchange: the segments
     before it are yielded (as the interchange's final piece), an error is added to
     ``report`` and reading resumes at the next ISA.
+
+    With ``runs`` (bytes, the fast path's), interchanges that would each be one final piece
+    with nothing to note are found a block at a time and yielded together as a
+    :class:`Run` of up to ``runs`` bytes (the block starts at :data:`RUN_MIN` and doubles
+    while runs fill it); the first interchange that does not qualify is read by the
+    per-interchange code below, as without ``runs``.
     """
     name = source_name(source)
     blocks = iter_blocks(source, block_size)
@@ -235,6 +379,22 @@ def iter_pieces(
     eof = False
     interchange = -1
     first = True
+    region = min(RUN_MIN, runs)
+
+    def fill(size: int) -> None:
+        """Read blocks until ``buf`` holds ``size`` bytes (one join, not one per block)."""
+        nonlocal buf, eof
+        parts, have = [buf], len(buf)
+        while have < size and not eof:
+            try:
+                block = next(blocks)
+            except StopIteration:
+                eof = True
+                break
+            parts.append(block)
+            have += len(block)
+        if len(parts) > 1:
+            buf = b"".join(parts)
 
     def more() -> bool:
         nonlocal buf, eof
@@ -288,6 +448,21 @@ def iter_pieces(
                     raise X12Error(f"{name}: empty input, no X12 interchange found")
                 return
             continue
+        if runs and buf.startswith(b"ISA"):
+            fill(region)
+            found = _whole_run(buf, min(region, len(buf)), min(block_size, MAX_SEGMENT_BYTES))
+            if found is not None:
+                delims, starts, ends, controls = found
+                end = int(ends[-1])
+                yield Run(buf[:end], delims, base, interchange + 1, starts + base, controls)
+                interchange += len(starts)
+                region = min(runs, max(RUN_MIN, 2 * end))
+                gap = _WS_RUN.match(buf, end)  # dropped with the last IEA, as below
+                end = gap.end() if gap else end
+                base += end
+                buf = buf[end:]
+                continue
+            region = min(RUN_MIN, runs)
         interchange += 1
         try:
             delims, elements, _ = parse_isa(buf)
