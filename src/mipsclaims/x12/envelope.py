@@ -103,6 +103,7 @@ class Run:
     byte_offset: int  # of the first ISA in the input
     interchange: int  # the chunker's number of the first interchange (the others follow)
     offsets: np.ndarray  # byte offset of each ISA in the input (int64)
+    ends: np.ndarray  # offset in the input just past each IEA's terminator
     controls: list[str]  # ISA13 of each, stripped as Piece.control is
 
     final = True  # ends its last interchange, as a final Piece does
@@ -119,6 +120,23 @@ class Run:
     @property
     def control(self) -> str:
         return self.controls[0]
+
+    def pieces(self) -> list[Piece]:
+        """The final pieces the per-interchange code yields for these interchanges (one
+        Python step each: for tests and for readers that want pieces)."""
+        return [
+            Piece(
+                self.data[start - self.byte_offset : end - self.byte_offset],
+                self.delimiters,
+                start,
+                self.interchange + i,
+                control,
+                True,
+            )
+            for i, (start, end, control) in enumerate(
+                zip(self.offsets.tolist(), self.ends.tolist(), self.controls, strict=True)
+            )
+        ]
 
 
 def source_name(source: Source) -> str:
@@ -284,6 +302,10 @@ def _whole_run(
         return None
     a = np.frombuffer(buf, np.uint8, count=size)
     terms = np.flatnonzero(a == term)
+    # Fixed-width windows (ISA, IEA, gaps) as rows of a strided view of a padded copy.
+    padded = np.zeros(size + _ISA_LEN, np.uint8)
+    padded[:size] = a
+    rows = np.lib.stride_tricks.as_strided(padded, (size, _ISA_LEN), (1, 1), writeable=False)
     # Segment starts: after each terminator, past whitespace other than the terminator
     # (where _segment_start_before looks for IEA and ISA).
     ws = _WS_LUT.copy()
@@ -319,16 +341,15 @@ def _whole_run(
     t = terms[seg[1 : 2 * pairs : 2] + 1]  # each IEA's terminator
     e = t + 1
     good = (e - p <= most) & (p + _ISA_LEN <= size)
-    w = a[np.minimum(p[:, None] + np.arange(_ISA_LEN), size - 1)]
+    w = rows[p]
     good &= (w[:, _SEP_COLUMNS] == ele).all(axis=1) & ((w[:, :104] == ele).sum(axis=1) == 16)
     good &= (w[:, 104] == comp) & (w[:, 105] == term) & (w[:, 82] == rep)
     good &= (w[:, 84:89] == np.frombuffer(b"00501", np.uint8)).all(axis=1)
-    good &= ~(w[:, :105] == term).any(axis=1)
     control = w[:, _CONTROL]
     good &= ((control >= 32) & (control <= 126)).all(axis=1)
     # The IEA: short, no "I" after its tag (so no ISA or IEA inside it).
     span = t - iea
-    v = a[np.minimum(iea[:, None] + np.arange(1, _IEA_MAX), size - 1)]
+    v = rows[iea, 1:_IEA_MAX]
     good &= (span <= _IEA_MAX) & ~((v == ord("I")) & (np.arange(1, _IEA_MAX) < span[:, None])).any(
         axis=1
     )
@@ -337,7 +358,7 @@ def _whole_run(
     gap_ok[[10, 13]] = True
     gap_ok[[ele, comp, term, rep]] = False
     gap = p[1:] - e[:-1]
-    g = a[np.minimum(e[:-1, None] + np.arange(_GAP_MAX), size - 1)]
+    g = rows[np.minimum(e[:-1], size - 1), :_GAP_MAX]
     fine = (gap >= 0) & (gap <= _GAP_MAX)
     fine &= (gap_ok[g] | (np.arange(_GAP_MAX) >= gap[:, None])).all(axis=1)
     good[1:] &= fine
@@ -454,7 +475,9 @@ def iter_pieces(
             if found is not None:
                 delims, starts, ends, controls = found
                 end = int(ends[-1])
-                yield Run(buf[:end], delims, base, interchange + 1, starts + base, controls)
+                yield Run(
+                    buf[:end], delims, base, interchange + 1, starts + base, ends + base, controls
+                )
                 interchange += len(starts)
                 region = min(runs, max(RUN_MIN, 2 * end))
                 gap = _WS_RUN.match(buf, end)  # dropped with the last IEA, as below
