@@ -1,4 +1,4 @@
-"""Runs of whole small interchanges (``envelope.iter_pieces(runs=)``, the fast path's chunker).
+"""Runs of whole small interchanges (``envelope.iter_pieces_and_runs``, the fast path's chunker).
 
 A run must be exactly what the per-interchange code yields for the same interchanges (one
 final piece each, nothing noted), and everything unusual must be left to that code, so its
@@ -22,7 +22,7 @@ from polars.testing import assert_frame_equal
 from mipsclaims import x12
 from mipsclaims.synth import SynthConfig, synthetic_837
 from mipsclaims.x12 import columnar, envelope, fast, vector
-from mipsclaims.x12.envelope import Delimiters, Piece, Run, iter_pieces
+from mipsclaims.x12.envelope import Delimiters, Piece, Run, iter_pieces, iter_pieces_and_runs
 from mipsclaims.x12.report import ReadReport, X12Error
 from x12_support import assert_same_reports, read_both
 
@@ -104,7 +104,8 @@ def chunked(source, block: int, runs: int):
     report = ReadReport()
     items: list = []
     try:
-        for item in iter_pieces(source, report, block, runs=runs):
+        cut = iter_pieces_and_runs(source, report, block, runs) if runs else None
+        for item in cut if cut is not None else iter_pieces(source, report, block):
             items.append(item)
     except X12Error as exc:
         return expanded(items), report, str(exc), False
@@ -135,7 +136,7 @@ def test_runs_are_the_per_interchange_pieces(data, block, runs):
 def test_a_clean_file_is_one_run_per_block():
     parts = [one(seed, seed + 1) for seed in range(40)]
     data = b"".join(parts)
-    items = list(iter_pieces(data, ReadReport(), 1 << 16, runs=1 << 20))
+    items = list(iter_pieces_and_runs(data, ReadReport(), 1 << 16, 1 << 20))
     assert all(isinstance(i, Run) for i in items)
     # The block starts at RUN_MIN bytes and doubles while runs fill it.
     assert len(items) < 10 and sum(i.count for i in items) == 40
@@ -149,7 +150,7 @@ def test_a_clean_file_is_one_run_per_block():
 def test_a_run_keeps_the_newlines_between_interchanges_and_drops_the_last():
     a, b = one(1, 7, newline="\r\n"), one(2, 8, newline="\r\n")
     assert a.endswith(b"~\r\n")
-    (run,) = iter_pieces(a + b + b"\r\n\r\n", ReadReport(), 1 << 16, runs=1 << 20)
+    (run,) = iter_pieces_and_runs(a + b + b"\r\n\r\n", ReadReport(), 1 << 16, 1 << 20)
     assert run.data == a + b.rstrip(b"\r\n")
     assert run.offsets.tolist() == [0, len(a)]
     assert run.ends.tolist() == [len(a) - 2, len(a) + len(b) - 2]
@@ -162,11 +163,11 @@ def test_an_unusual_gap_ends_a_run(gap):
     they are. Other whitespace ends the run; it is dropped with the IEA before it, as the
     per-interchange code drops it, and the next run starts after it."""
     a, b, c = one(1, 1), one(2, 2), one(3, 3)
-    items = list(iter_pieces(a + gap + b + c, ReadReport(), 1 << 16, runs=1 << 20))
+    items = list(iter_pieces_and_runs(a + gap + b + c, ReadReport(), 1 << 16, 1 << 20))
     assert [type(i).__name__ for i in items] == ["Run", "Run"]
     assert [i.count for i in items] == [1, 2]
     assert items[1].byte_offset == len(a) + len(gap) and items[1].controls[0] == "000000002"
-    (joined,) = iter_pieces(a + b"\r\n" + b + c, ReadReport(), 1 << 16, runs=1 << 20)
+    (joined,) = iter_pieces_and_runs(a + b"\r\n" + b + c, ReadReport(), 1 << 16, 1 << 20)
     assert joined.count == 3
 
 
@@ -189,7 +190,7 @@ def test_an_interchange_that_does_not_qualify_is_left_to_the_per_interchange_cod
     parts[2] = one(2, 3, OTHER) if variant == "other delimiters" else VARIANTS[variant](parts[2])
     data = b"".join(parts)
     report = ReadReport()
-    items = list(iter_pieces(data, report, 1 << 16, runs=1 << 20))
+    items = list(iter_pieces_and_runs(data, report, 1 << 16, 1 << 20))
     assert [type(i).__name__ for i in items] == kinds
     assert items[0].count == 2 and items[-1].count == 2 and items[-1].interchange == 3
     assert len(report.errors) == (variant == "version 00401")
@@ -277,14 +278,14 @@ def spy(monkeypatch):
 
 def test_many_clean_interchanges_take_runs_and_one_kernel_call(spy, monkeypatch):
     pieces = []
-    real = fast.iter_pieces
+    real = fast.iter_pieces_and_runs
 
     def recording(*args, **kwargs):
         for item in real(*args, **kwargs):
             pieces.append(item)
             yield item
 
-    monkeypatch.setattr(fast, "iter_pieces", recording)
+    monkeypatch.setattr(fast, "iter_pieces_and_runs", recording)
     data = b"".join(one(seed, seed + 1) for seed in range(120))
     table, report = fast_read(data, 1 << 20, 0)
     assert spy == {"columnar": 0, "kernel": 1}
@@ -319,7 +320,7 @@ def test_something_noted_after_a_run_hands_over_its_last_interchange(spy, after)
 def test_the_chunker_sees_only_whole_interchanges_in_a_small_batch():
     """A batch smaller than one interchange: no run at all, the per-interchange pieces."""
     data = b"".join(one(seed, seed + 1) for seed in range(6))
-    items = list(iter_pieces(data, ReadReport(), 500, runs=500))
+    items = list(iter_pieces_and_runs(data, ReadReport(), 500, 500))
     assert not any(isinstance(i, Run) for i in items)
     assert_fast_is_columnar(data, 500)
 

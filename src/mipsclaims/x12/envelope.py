@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 import numpy as np
 
@@ -379,20 +379,29 @@ def _too_long(max_bytes: int = MAX_SEGMENT_BYTES) -> str:
 
 
 def iter_pieces(
-    source: Source, report: ReadReport, block_size: int = DEFAULT_BLOCK, runs: int = 0
-) -> Iterator[Piece | Run]:
+    source: Source, report: ReadReport, block_size: int = DEFAULT_BLOCK
+) -> Iterator[Piece]:
     """Cut ``source`` into interchange-aligned pieces of whole segments (at most ~block_size).
 
     A segment longer than :data:`MAX_SEGMENT_BYTES` ends its interchange: the segments
     before it are yielded (as the interchange's final piece), an error is added to
     ``report`` and reading resumes at the next ISA.
-
-    With ``runs`` (bytes, the fast path's), interchanges that would each be one final piece
-    with nothing to note are found a block at a time and yielded together as a
-    :class:`Run` of up to ``runs`` bytes (the block starts at :data:`RUN_MIN` and doubles
-    while runs fill it); the first interchange that does not qualify is read by the
-    per-interchange code below, as without ``runs``.
     """
+    return cast(Iterator[Piece], _cut(source, report, block_size, 0))  # no runs: pieces only
+
+
+def iter_pieces_and_runs(
+    source: Source, report: ReadReport, block_size: int, runs: int
+) -> Iterator[Piece | Run]:
+    """:func:`iter_pieces`, with interchanges that would each be one final piece with
+    nothing to note found a block at a time and yielded together as a :class:`Run` of up
+    to ``runs`` bytes (the block starts at :data:`RUN_MIN` and is twice what the last run
+    took); the first interchange that does not qualify is read by the per-interchange code,
+    exactly as by :func:`iter_pieces` (the fast path's chunker)."""
+    return _cut(source, report, block_size, runs)
+
+
+def _cut(source: Source, report: ReadReport, block_size: int, runs: int) -> Iterator[Piece | Run]:
     name = source_name(source)
     blocks = iter_blocks(source, block_size)
     buf = b""
@@ -474,16 +483,16 @@ def iter_pieces(
             found = _whole_run(buf, min(region, len(buf)), min(block_size, MAX_SEGMENT_BYTES))
             if found is not None:
                 delims, starts, ends, controls = found
-                end = int(ends[-1])
+                taken = int(ends[-1])
                 yield Run(
-                    buf[:end], delims, base, interchange + 1, starts + base, ends + base, controls
+                    buf[:taken], delims, base, interchange + 1, starts + base, ends + base, controls
                 )
                 interchange += len(starts)
-                region = min(runs, max(RUN_MIN, 2 * end))
-                gap = _WS_RUN.match(buf, end)  # dropped with the last IEA, as below
-                end = gap.end() if gap else end
-                base += end
-                buf = buf[end:]
+                region = min(runs, max(RUN_MIN, 2 * taken))
+                gap = _WS_RUN.match(buf, taken)  # dropped with the last IEA, as below
+                taken = gap.end() if gap else taken
+                base += taken
+                buf = buf[taken:]
                 continue
             region = min(RUN_MIN, runs)
         interchange += 1

@@ -1,15 +1,16 @@
 """Fast path of the 837P reader: clean interchanges through the numpy kernel, the rest
 through the columnar reader, unchanged.
 
-The input is cut by the shared chunker (:func:`.envelope.iter_pieces`), so interchange
-boundaries are exactly the columnar reader's. Small interchanges are gathered into one
-buffer of about ``batch_bytes`` (a file of 10,000 one-claim interchanges is a few kernel
-calls, not 10,000); a large interchange is read piece by piece, each buffer cut at its
-last ST and the rest carried into the next one. Because the driver cuts each buffer
-before the kernel sees it, kernel calls are independent: up to :data:`THREADS` run at
-once in worker threads, and their results are checked (envelopes outside the kernel's
-whole interchanges through the shared ``EnvelopeTracker``), numbered and counted in input
-order, exactly as one at a time.
+The input is cut by the shared chunker (:func:`.envelope.iter_pieces_and_runs`), so
+interchange boundaries are exactly the columnar reader's; runs of whole small interchanges
+come as one :class:`.envelope.Run` and are taken with array operations, not one Python step
+per interchange. Small interchanges are gathered into one buffer of about ``batch_bytes``
+(a file of 10,000 one-claim interchanges is a few kernel calls, not 10,000); a large
+interchange is read piece by piece, each buffer cut at its last ST and the rest carried
+into the next one. Because the driver cuts each buffer before the kernel sees it, kernel
+calls are independent: up to :data:`THREADS` run at once in worker threads, and their
+results are checked (envelopes outside the kernel's whole interchanges through the shared
+``EnvelopeTracker``), numbered and counted in input order, exactly as one at a time.
 
 Fallback: the first interchange the kernel cannot prove clean (:mod:`.vector`), or that
 the chunker or the envelope checks say anything about, is handed with everything after it
@@ -48,7 +49,7 @@ from .envelope import (
     Reopenable,
     Run,
     Source,
-    iter_pieces,
+    iter_pieces_and_runs,
     source_name,
 )
 from .report import CappedList, EnvelopeError, Issue, Location, QuarantineList, ReadReport
@@ -59,8 +60,9 @@ READER_ENV = "MIPSCLAIMS_X12_READER"
 #: Block size of the chunker under the fast path: its buffer is sliced once per
 #: interchange, so a small block keeps many small interchanges linear, not quadratic.
 CHUNK_BYTES = 64 * 1024
-#: Largest run of whole small interchanges the chunker finds at once (``iter_pieces(runs=)``:
-#: array operations over the block, no Python per interchange); at most one batch.
+#: Largest run of whole small interchanges the chunker finds at once
+#: (``iter_pieces_and_runs``: array operations over the block, no Python per interchange);
+#: at most one batch.
 RUN_BYTES = 1024 * 1024
 #: Whether interchanges larger than a batch are read by the kernel (piece by piece, each
 #: buffer cut at its last ST, the rest carried) or by the columnar reader. Since the
@@ -210,7 +212,7 @@ class _FastReader:
 
     def _run(self) -> Iterator[pl.DataFrame]:
         scratch = ReadReport()
-        pieces = iter_pieces(
+        pieces = iter_pieces_and_runs(
             self.source,
             scratch,
             min(CHUNK_BYTES, self.batch_bytes),
@@ -315,7 +317,7 @@ class _FastReader:
             # (too long: handed over, memory stays bounded by the batch size).
             self.carry = data
             too_long = len(data) > MAX_CARRY_BATCHES * self.batch_bytes
-            return _Job(False, [], False, _done(None if too_long else _NOTHING))
+            return _Job(False, np.zeros(0, np.int64), False, _done(None if too_long else _NOTHING))
         # The interchanges starting in the buffer: one array per run, one entry per first
         # piece of an interchange read piece by piece.
         numbers: list[np.ndarray] = []
@@ -438,7 +440,7 @@ class _FastReader:
         return out, None
 
     # ------------------------------------------------------------------ fallback
-    def _columnar(self, number: int | None, rest: list[Piece]) -> Iterator[pl.DataFrame]:
+    def _columnar(self, number: int | None, rest: list[Piece | Run]) -> Iterator[pl.DataFrame]:
         """The columnar reader from interchange ``number`` (None: the whole input) on."""
         del rest
         report = self.report
