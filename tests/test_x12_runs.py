@@ -129,8 +129,15 @@ def test_runs_are_the_per_interchange_pieces(data, block, runs):
     plain = chunked(source, min(block, 1 << 16), 0)
     with_runs = chunked(source, min(block, 1 << 16), runs)
     assert with_runs[:3] == plain[:3]
-    # The same input as one bytes block (what the readers pass for bytes).
-    assert chunked(data, 1 << 16, runs)[:3] == chunked(data, 1 << 16, 0)[:3]
+    # Bytes (cut into blocks by iter_blocks) as the whole input in one block, as before.
+    plain_bytes = chunked(data, 1 << 16, 0)
+    assert chunked(data, 1 << 16, runs)[:3] == plain_bytes[:3]
+    pieces, report, error, _ = chunked([data], 1 << 16, 0)  # named "<stream>", not "<bytes>"
+    assert pieces == plain_bytes[0]
+    assert [(i.location.byte_offset, i.message) for i in report.errors + report.warnings] == [
+        (i.location.byte_offset, i.message) for i in plain_bytes[1].errors + plain_bytes[1].warnings
+    ]
+    assert (error or "").replace("<stream>", "<bytes>") == (plain_bytes[2] or "")
 
 
 def test_a_clean_file_is_one_run_per_block():
@@ -160,8 +167,8 @@ def test_a_run_keeps_the_newlines_between_interchanges_and_drops_the_last():
 @pytest.mark.parametrize("gap", [b"  ", b"\t", b"\x00", b"\n" * 12])
 def test_an_unusual_gap_ends_a_run(gap):
     """Only CR/LF (a few) join interchanges in a run: the kernel reads the run's bytes as
-    they are. Other whitespace ends the run; it is dropped with the IEA before it, as the
-    per-interchange code drops it, and the next run starts after it."""
+    they are. Other whitespace ends the run; it is dropped, as the per-interchange code
+    drops it, and the next run starts after it."""
     a, b, c = one(1, 1), one(2, 2), one(3, 3)
     items = list(iter_pieces_and_runs(a + gap + b + c, ReadReport(), 1 << 16, 1 << 20))
     assert [type(i).__name__ for i in items] == ["Run", "Run"]
@@ -332,3 +339,23 @@ def test_whole_run_needs_its_first_isa_at_the_start():
     assert found is not None and len(found[1]) == 3
     # Each interchange at most ``most`` bytes: the first alone is too long.
     assert envelope._whole_run(data, len(data), 100) is None
+
+
+@pytest.mark.parametrize("gap", [b"  ", b"\x00" * 20, b"\r\n" * 10])
+def test_whitespace_between_every_interchange_is_still_one_pass_per_block(monkeypatch, gap):
+    """Runs split at whitespace the kernel does not read come from the same array pass
+    (no pass per interchange), and are the per-interchange pieces."""
+    calls = []
+    real = envelope._whole_run
+    monkeypatch.setattr(envelope, "_whole_run", lambda *a: calls.append(1) or real(*a))
+    data = gap.join(one(seed, seed + 1) for seed in range(60))
+    items = list(iter_pieces_and_runs(data, ReadReport(), 1 << 16, 1 << 20))
+    assert all(isinstance(i, Run) for i in items) and len(items) == 60
+    assert len(calls) <= 6  # the block doubles from RUN_MIN: 16, 32, 64 KB ...
+    assert expanded(items) == list(iter_pieces(data, ReadReport(), 1 << 16))
+
+
+def test_bytes_are_read_in_blocks():
+    assert list(envelope.iter_blocks(b"abcdefghij", 4)) == [b"abcd", b"efgh", b"ij"]
+    assert list(envelope.iter_blocks(memoryview(b"abc"), 4)) == [b"abc"]
+    assert list(envelope.iter_blocks(b"", 4)) == []

@@ -9,6 +9,7 @@ delimiters of its ISA), and :class:`EnvelopeTracker` checks ISA/GS/ST/SE/GE/IEA 
 from __future__ import annotations
 
 import functools
+import itertools
 import operator
 import os
 import re
@@ -158,7 +159,11 @@ def iter_blocks(source: Source, block_size: int = DEFAULT_BLOCK) -> Iterator[byt
         with handle:
             yield from _read_blocks(handle, block_size)
     elif isinstance(source, bytes | bytearray | memoryview):
-        yield bytes(source)
+        # In blocks like a file: the chunker copies the rest of its buffer once per
+        # interchange, so one block of the whole input would make that quadratic.
+        view = memoryview(source).cast("B")
+        for start in range(0, len(view), block_size):
+            yield bytes(view[start : start + block_size])
     elif isinstance(source, Readable):
         yield from _read_blocks(source, block_size)
     else:
@@ -268,7 +273,8 @@ def long_segment(buf: bytes, start: int, end: int, term: bytes) -> int | None:
 #: Smallest block a run is looked for in (bytes); it doubles while runs fill their block.
 RUN_MIN = 16 * 1024
 _ISA_LEN = _FIXED_ISA16 + 2  # a fixed-width ISA through its terminator
-_GAP_MAX = 8  # CR/LF between interchanges (more: left to the per-interchange code)
+_GAP_MAX = 8  # CR/LF kept between interchanges of one run (more: the next run)
+_WS_MAX = 256  # whitespace after a terminator looked through (more: the run ends)
 _IEA_MAX = 48  # longest IEA segment taken into a run
 _WS_LUT = np.zeros(256, bool)
 _WS_LUT[list(_WS)] = True
@@ -278,20 +284,26 @@ _CONTROL = slice(90, 99)  # ISA13 in the fixed layout
 
 def _whole_run(
     buf: bytes, size: int, most: int
-) -> tuple[Delimiters, np.ndarray, np.ndarray, list[str]] | None:
+) -> tuple[Delimiters, np.ndarray, np.ndarray, list[str], np.ndarray] | None:
     """The interchanges at the start of ``buf[:size]`` that the per-interchange code would
     yield each as one final :class:`Piece` with nothing to note, found with array
-    operations: (delimiters, ISA offsets, offsets past each IEA's terminator, ISA13s); None
-    when not even the first qualifies.
+    operations: (delimiters, ISA offsets, offsets past each IEA's terminator, ISA13s, whether
+    each one joins the previous one in a run); None when not even the first qualifies.
 
     Taken (anything else ends the run, and the per-interchange code reads it, so its
     messages and locations stay its own): an ISA at its fixed widths with the delimiters,
     ISA11 and version 00501 of the first, its ISA13 printable ASCII; its IEA the next
     envelope segment (ISA or IEA at a segment start), short, with no ``I`` after its tag;
-    at most ``most`` bytes in all (so no over-long segment and no cut piece); only CR/LF
-    (not a delimiter) up to the next ISA.
+    at most ``most`` bytes in all (so no over-long segment and no cut piece); only
+    whitespace (up to :data:`_WS_MAX` bytes) up to the next ISA. It joins the previous one
+    when that whitespace is at most :data:`_GAP_MAX` CR/LF that are no delimiter (what the
+    kernel reads between segments); other whitespace, dropped by the per-interchange code,
+    starts a new run.
     """
     if len(buf) < _ISA_LEN or not buf.startswith(b"ISA"):
+        return None
+    # Not at the fixed widths: no run (cheaper than parse_isa, which the caller runs next).
+    if _fixed_seps(buf) != (buf[3],) * len(_FIXED_SEPS) or buf.count(buf[3:4], 0, 104) != 16:
         return None
     try:
         delims, _, length = parse_isa(buf)
@@ -311,11 +323,12 @@ def _whole_run(
     ws = _WS_LUT.copy()
     ws[term] = False
     x = terms + 1
-    for _ in range(_GAP_MAX + 1):
-        m = (x < size) & ws[a[np.minimum(x, size - 1)]]
-        if not m.any():
+    spaced = np.flatnonzero((x < size) & ws[a[np.minimum(x, size - 1)]])
+    for _ in range(_WS_MAX):  # only the starts still in whitespace, a byte at a time
+        if not len(spaced):
             break
-        x += m
+        x[spaced] += 1
+        spaced = spaced[(x[spaced] < size) & ws[a[np.minimum(x[spaced], size - 1)]]]
     head = a[np.minimum(x, size - 1)]
     unknown = ((x < size) & ws[head]) | (x + 4 > size)
     # Segments starting with "I" (or unknown): the only ones that can be ISA or IEA.
@@ -353,22 +366,23 @@ def _whole_run(
     good &= (span <= _IEA_MAX) & ~((v == ord("I")) & (np.arange(1, _IEA_MAX) < span[:, None])).any(
         axis=1
     )
-    # Between interchanges: CR/LF that are no delimiter, nothing else.
+    # Between interchanges only whitespace: the next ISA is the segment start right after
+    # the IEA's terminator. Joined in one run: at most _GAP_MAX CR/LF that are no delimiter.
+    good[1:] &= p[1:] == x[seg[1 : 2 * pairs - 2 : 2] + 1]
     gap_ok = np.zeros(256, bool)
     gap_ok[[10, 13]] = True
     gap_ok[[ele, comp, term, rep]] = False
     gap = p[1:] - e[:-1]
     g = rows[np.minimum(e[:-1], size - 1), :_GAP_MAX]
-    fine = (gap >= 0) & (gap <= _GAP_MAX)
-    fine &= (gap_ok[g] | (np.arange(_GAP_MAX) >= gap[:, None])).all(axis=1)
-    good[1:] &= fine
+    joins = np.ones(pairs, bool)
+    joins[1:] = (gap <= _GAP_MAX) & (gap_ok[g] | (np.arange(_GAP_MAX) >= gap[:, None])).all(1)
     bad = np.flatnonzero(~good)
     k = int(bad[0]) if len(bad) else pairs
     if k == 0:
         return None
     text = np.ascontiguousarray(control[:k]).view("S9").ravel().astype(str)
     controls: list[str] = np.strings.strip(text).tolist()
-    return delims, p[:k], e[:k], controls
+    return delims, p[:k], e[:k], controls, joins[:k]
 
 
 def _too_long(max_bytes: int = MAX_SEGMENT_BYTES) -> str:
@@ -482,12 +496,21 @@ def _cut(source: Source, report: ReadReport, block_size: int, runs: int) -> Iter
             fill(region)
             found = _whole_run(buf, min(region, len(buf)), min(block_size, MAX_SEGMENT_BYTES))
             if found is not None:
-                delims, starts, ends, controls = found
-                taken = int(ends[-1])
-                yield Run(
-                    buf[:taken], delims, base, interchange + 1, starts + base, ends + base, controls
-                )
+                delims, starts, ends, controls, joins = found
+                # One run per stretch joined by CR/LF (other whitespace is dropped).
+                bounds = [0, *(np.flatnonzero(~joins[1:]) + 1).tolist(), len(starts)]
+                for i, j in itertools.pairwise(bounds):
+                    yield Run(
+                        buf[starts[i] : ends[j - 1]],
+                        delims,
+                        base + int(starts[i]),
+                        interchange + 1 + i,
+                        starts[i:j] + base,
+                        ends[i:j] + base,
+                        controls[i:j],
+                    )
                 interchange += len(starts)
+                taken = int(ends[-1])
                 region = min(runs, max(RUN_MIN, 2 * taken))
                 gap = _WS_RUN.match(buf, taken)  # dropped with the last IEA, as below
                 taken = gap.end() if gap else taken
