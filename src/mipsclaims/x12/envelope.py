@@ -323,8 +323,10 @@ def _whole_run(
     ws = _WS_LUT.copy()
     ws[term] = False
     x = terms + 1
+    for _ in range(2):  # CR, LF: every start at once
+        x += (x < size) & ws[a[np.minimum(x, size - 1)]]
     spaced = np.flatnonzero((x < size) & ws[a[np.minimum(x, size - 1)]])
-    for _ in range(_WS_MAX):  # only the starts still in whitespace, a byte at a time
+    for _ in range(_WS_MAX):  # longer whitespace: only those starts, a byte at a time
         if not len(spaced):
             break
         x[spaced] += 1
