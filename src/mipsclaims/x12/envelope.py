@@ -9,13 +9,16 @@ delimiters of its ISA), and :class:`EnvelopeTracker` checks ISA/GS/ST/SE/GE/IEA 
 from __future__ import annotations
 
 import functools
+import itertools
 import operator
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
+
+import numpy as np
 
 from . import rules
 from .report import EnvelopeError, Issue, Location, ReadReport, X12Error
@@ -86,6 +89,57 @@ class Piece:
     final: bool  # the last piece of its interchange
 
 
+@dataclass(frozen=True)
+class Run:
+    """Whole interchanges back to back, found for a block at once (``iter_pieces(runs=)``,
+    the fast path only): each one exactly the final :class:`Piece` the per-interchange
+    code would yield for it, so a run is that code's output with no Python per interchange.
+
+    ``data`` runs from the first ISA through the last IEA's terminator, with the CR/LF (not
+    a delimiter) the input has between interchanges.
+    """
+
+    data: bytes
+    delimiters: Delimiters
+    byte_offset: int  # of the first ISA in the input
+    interchange: int  # the chunker's number of the first interchange (the others follow)
+    offsets: np.ndarray  # byte offset of each ISA in the input (int64)
+    ends: np.ndarray  # offset in the input just past each IEA's terminator
+    controls: list[str]  # ISA13 of each, stripped as Piece.control is
+
+    final = True  # ends its last interchange, as a final Piece does
+
+    @property
+    def count(self) -> int:
+        return len(self.offsets)
+
+    @property
+    def last(self) -> int:
+        """The chunker's number of the last interchange."""
+        return self.interchange + len(self.offsets) - 1
+
+    @property
+    def control(self) -> str:
+        return self.controls[0]
+
+    def pieces(self) -> list[Piece]:
+        """The final pieces the per-interchange code yields for these interchanges (one
+        Python step each: for tests and for readers that want pieces)."""
+        return [
+            Piece(
+                self.data[start - self.byte_offset : end - self.byte_offset],
+                self.delimiters,
+                start,
+                self.interchange + i,
+                control,
+                True,
+            )
+            for i, (start, end, control) in enumerate(
+                zip(self.offsets.tolist(), self.ends.tolist(), self.controls, strict=True)
+            )
+        ]
+
+
 def source_name(source: Source) -> str:
     if isinstance(source, str | os.PathLike):
         return os.fspath(source)
@@ -105,7 +159,11 @@ def iter_blocks(source: Source, block_size: int = DEFAULT_BLOCK) -> Iterator[byt
         with handle:
             yield from _read_blocks(handle, block_size)
     elif isinstance(source, bytes | bytearray | memoryview):
-        yield bytes(source)
+        # In blocks like a file: the chunker copies the rest of its buffer once per
+        # interchange, so one block of the whole input would make that quadratic.
+        view = memoryview(source).cast("B")
+        for start in range(0, len(view), block_size):
+            yield bytes(view[start : start + block_size])
     elif isinstance(source, Readable):
         yield from _read_blocks(source, block_size)
     else:
@@ -212,6 +270,123 @@ def long_segment(buf: bytes, start: int, end: int, term: bytes) -> int | None:
     return None
 
 
+#: Smallest block a run is looked for in (bytes); it doubles while runs fill their block.
+RUN_MIN = 16 * 1024
+_ISA_LEN = _FIXED_ISA16 + 2  # a fixed-width ISA through its terminator
+_GAP_MAX = 8  # CR/LF kept between interchanges of one run (more: the next run)
+_WS_MAX = 256  # whitespace after a terminator looked through (more: the run ends)
+_IEA_MAX = 48  # longest IEA segment taken into a run
+_WS_LUT = np.zeros(256, bool)
+_WS_LUT[list(_WS)] = True
+_SEP_COLUMNS = np.array(_FIXED_SEPS)
+_CONTROL = slice(90, 99)  # ISA13 in the fixed layout
+
+
+def _whole_run(
+    buf: bytes, size: int, most: int
+) -> tuple[Delimiters, np.ndarray, np.ndarray, list[str], np.ndarray] | None:
+    """The interchanges at the start of ``buf[:size]`` that the per-interchange code would
+    yield each as one final :class:`Piece` with nothing to note, found with array
+    operations: (delimiters, ISA offsets, offsets past each IEA's terminator, ISA13s, whether
+    each one joins the previous one in a run); None when not even the first qualifies.
+
+    Taken (anything else ends the run, and the per-interchange code reads it, so its
+    messages and locations stay its own): an ISA at its fixed widths with the delimiters,
+    ISA11 and version 00501 of the first, its ISA13 printable ASCII; its IEA the next
+    envelope segment (ISA or IEA at a segment start), short, with no ``I`` after its tag;
+    at most ``most`` bytes in all (so no over-long segment and no cut piece); only
+    whitespace (up to :data:`_WS_MAX` bytes) up to the next ISA. It joins the previous one
+    when that whitespace is at most :data:`_GAP_MAX` CR/LF that are no delimiter (what the
+    kernel reads between segments); other whitespace, dropped by the per-interchange code,
+    starts a new run.
+    """
+    if len(buf) < _ISA_LEN or not buf.startswith(b"ISA"):
+        return None
+    # Not at the fixed widths: no run (cheaper than parse_isa, which the caller runs next).
+    if _fixed_seps(buf) != (buf[3],) * len(_FIXED_SEPS) or buf.count(buf[3:4], 0, 104) != 16:
+        return None
+    try:
+        delims, _, length = parse_isa(buf)
+    except EnvelopeError:
+        return None
+    ele, comp, term, rep = buf[3], buf[104], buf[105], buf[82]
+    if length != _ISA_LEN or buf.find(b"IEA" + buf[3:4], _ISA_LEN, size) < 0:
+        return None
+    a = np.frombuffer(buf, np.uint8, count=size)
+    terms = np.flatnonzero(a == term)
+    # Fixed-width windows (ISA, IEA, gaps) as rows of a strided view of a padded copy.
+    padded = np.zeros(size + _ISA_LEN, np.uint8)
+    padded[:size] = a
+    rows = np.lib.stride_tricks.as_strided(padded, (size, _ISA_LEN), (1, 1), writeable=False)
+    # Segment starts: after each terminator, past whitespace other than the terminator
+    # (where _segment_start_before looks for IEA and ISA).
+    ws = _WS_LUT.copy()
+    ws[term] = False
+    x = terms + 1
+    for _ in range(2):  # CR, LF: every start at once
+        x += (x < size) & ws[a[np.minimum(x, size - 1)]]
+    spaced = np.flatnonzero((x < size) & ws[a[np.minimum(x, size - 1)]])
+    for _ in range(_WS_MAX):  # longer whitespace: only those starts, a byte at a time
+        if not len(spaced):
+            break
+        x[spaced] += 1
+        spaced = spaced[(x[spaced] < size) & ws[a[np.minimum(x[spaced], size - 1)]]]
+    head = a[np.minimum(x, size - 1)]
+    unknown = ((x < size) & ws[head]) | (x + 4 > size)
+    # Segments starting with "I" (or unknown): the only ones that can be ISA or IEA.
+    ci = np.flatnonzero(unknown | (head == ord("I")))
+    u32 = np.ndarray((size - 3,), ">u4", buf, 0, (1,))
+    key = u32[np.minimum(x[ci], size - 4)]
+    isa_key = int.from_bytes(b"ISA" + bytes([ele]), "big")
+    iea_key = int.from_bytes(b"IEA" + bytes([ele]), "big")
+    kind = np.where(key == isa_key, 0, np.where(key == iea_key, 1, 3))
+    # An IEA's terminator is the next one; without it in the block the IEA is unknown.
+    kind[unknown[ci] | ((kind == 1) & (ci + 1 >= len(terms)))] = 2
+    env = ci[kind < 3]
+    # The envelope segments must alternate ISA, IEA from the first ISA (at 0).
+    kinds = np.concatenate(([0], kind[kind < 3]))
+    pos = np.concatenate(([0], x[env]))
+    seg = np.concatenate(([-1], env))
+    wrong = np.flatnonzero(kinds != np.arange(len(kinds)) % 2)
+    pairs = (int(wrong[0]) if len(wrong) else len(kinds)) // 2
+    if pairs == 0:
+        return None
+    p = pos[0 : 2 * pairs : 2]
+    iea = pos[1 : 2 * pairs : 2]
+    t = terms[seg[1 : 2 * pairs : 2] + 1]  # each IEA's terminator
+    e = t + 1
+    good = (e - p <= most) & (p + _ISA_LEN <= size)
+    w = rows[p]
+    good &= (w[:, _SEP_COLUMNS] == ele).all(axis=1) & ((w[:, :104] == ele).sum(axis=1) == 16)
+    good &= (w[:, 104] == comp) & (w[:, 105] == term) & (w[:, 82] == rep)
+    good &= (w[:, 84:89] == np.frombuffer(b"00501", np.uint8)).all(axis=1)
+    control = w[:, _CONTROL]
+    good &= ((control >= 32) & (control <= 126)).all(axis=1)
+    # The IEA: short, no "I" after its tag (so no ISA or IEA inside it).
+    span = t - iea
+    v = rows[iea, 1:_IEA_MAX]
+    good &= (span <= _IEA_MAX) & ~((v == ord("I")) & (np.arange(1, _IEA_MAX) < span[:, None])).any(
+        axis=1
+    )
+    # Between interchanges only whitespace: the next ISA is the segment start right after
+    # the IEA's terminator. Joined in one run: at most _GAP_MAX CR/LF that are no delimiter.
+    good[1:] &= p[1:] == x[seg[1 : 2 * pairs - 2 : 2] + 1]
+    gap_ok = np.zeros(256, bool)
+    gap_ok[[10, 13]] = True
+    gap_ok[[ele, comp, term, rep]] = False
+    gap = p[1:] - e[:-1]
+    g = rows[np.minimum(e[:-1], size - 1), :_GAP_MAX]
+    joins = np.ones(pairs, bool)
+    joins[1:] = (gap <= _GAP_MAX) & (gap_ok[g] | (np.arange(_GAP_MAX) >= gap[:, None])).all(1)
+    bad = np.flatnonzero(~good)
+    k = int(bad[0]) if len(bad) else pairs
+    if k == 0:
+        return None
+    text = np.ascontiguousarray(control[:k]).view("S9").ravel().astype(str)
+    controls: list[str] = np.strings.strip(text).tolist()
+    return delims, p[:k], e[:k], controls, joins[:k]
+
+
 def _too_long(max_bytes: int = MAX_SEGMENT_BYTES) -> str:
     return (
         f"no segment terminator within {max_bytes} bytes (the segment length limit); "
@@ -228,6 +403,21 @@ def iter_pieces(
     before it are yielded (as the interchange's final piece), an error is added to
     ``report`` and reading resumes at the next ISA.
     """
+    return cast(Iterator[Piece], _cut(source, report, block_size, 0))  # no runs: pieces only
+
+
+def iter_pieces_and_runs(
+    source: Source, report: ReadReport, block_size: int, runs: int
+) -> Iterator[Piece | Run]:
+    """:func:`iter_pieces`, with interchanges that would each be one final piece with
+    nothing to note found a block at a time and yielded together as a :class:`Run` of up
+    to ``runs`` bytes (the block starts at :data:`RUN_MIN` and is twice what the last run
+    took); the first interchange that does not qualify is read by the per-interchange code,
+    exactly as by :func:`iter_pieces` (the fast path's chunker)."""
+    return _cut(source, report, block_size, runs)
+
+
+def _cut(source: Source, report: ReadReport, block_size: int, runs: int) -> Iterator[Piece | Run]:
     name = source_name(source)
     blocks = iter_blocks(source, block_size)
     buf = b""
@@ -235,6 +425,22 @@ def iter_pieces(
     eof = False
     interchange = -1
     first = True
+    region = min(RUN_MIN, runs)
+
+    def fill(size: int) -> None:
+        """Read blocks until ``buf`` holds ``size`` bytes (one join, not one per block)."""
+        nonlocal buf, eof
+        parts, have = [buf], len(buf)
+        while have < size and not eof:
+            try:
+                block = next(blocks)
+            except StopIteration:
+                eof = True
+                break
+            parts.append(block)
+            have += len(block)
+        if len(parts) > 1:
+            buf = b"".join(parts)
 
     def more() -> bool:
         nonlocal buf, eof
@@ -288,6 +494,32 @@ def iter_pieces(
                     raise X12Error(f"{name}: empty input, no X12 interchange found")
                 return
             continue
+        if runs and buf.startswith(b"ISA"):
+            fill(region)
+            found = _whole_run(buf, min(region, len(buf)), min(block_size, MAX_SEGMENT_BYTES))
+            if found is not None:
+                delims, starts, ends, controls, joins = found
+                # One run per stretch joined by CR/LF (other whitespace is dropped).
+                bounds = [0, *(np.flatnonzero(~joins[1:]) + 1).tolist(), len(starts)]
+                for i, j in itertools.pairwise(bounds):
+                    yield Run(
+                        buf[starts[i] : ends[j - 1]],
+                        delims,
+                        base + int(starts[i]),
+                        interchange + 1 + i,
+                        starts[i:j] + base,
+                        ends[i:j] + base,
+                        controls[i:j],
+                    )
+                interchange += len(starts)
+                taken = int(ends[-1])
+                region = min(runs, max(RUN_MIN, 2 * taken))
+                gap = _WS_RUN.match(buf, taken)  # dropped with the last IEA, as below
+                taken = gap.end() if gap else taken
+                base += taken
+                buf = buf[taken:]
+                continue
+            region = min(RUN_MIN, runs)
         interchange += 1
         try:
             delims, elements, _ = parse_isa(buf)

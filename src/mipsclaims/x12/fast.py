@@ -1,15 +1,16 @@
 """Fast path of the 837P reader: clean interchanges through the numpy kernel, the rest
 through the columnar reader, unchanged.
 
-The input is cut by the shared chunker (:func:`.envelope.iter_pieces`), so interchange
-boundaries are exactly the columnar reader's. Small interchanges are gathered into one
-buffer of about ``batch_bytes`` (a file of 10,000 one-claim interchanges is a few kernel
-calls, not 10,000); a large interchange is read piece by piece, each buffer cut at its
-last ST and the rest carried into the next one. Because the driver cuts each buffer
-before the kernel sees it, kernel calls are independent: up to :data:`THREADS` run at
-once in worker threads, and their results are checked (envelopes outside the kernel's
-whole interchanges through the shared ``EnvelopeTracker``), numbered and counted in input
-order, exactly as one at a time.
+The input is cut by the shared chunker (:func:`.envelope.iter_pieces_and_runs`), so
+interchange boundaries are exactly the columnar reader's; runs of whole small interchanges
+come as one :class:`.envelope.Run` and are taken with array operations, not one Python step
+per interchange. Small interchanges are gathered into one buffer of about ``batch_bytes``
+(a file of 10,000 one-claim interchanges is a few kernel calls, not 10,000); a large
+interchange is read piece by piece, each buffer cut at its last ST and the rest carried
+into the next one. Because the driver cuts each buffer before the kernel sees it, kernel
+calls are independent: up to :data:`THREADS` run at once in worker threads, and their
+results are checked (envelopes outside the kernel's whole interchanges through the shared
+``EnvelopeTracker``), numbered and counted in input order, exactly as one at a time.
 
 Fallback: the first interchange the kernel cannot prove clean (:mod:`.vector`), or that
 the chunker or the envelope checks say anything about, is handed with everything after it
@@ -27,6 +28,7 @@ counter over a file) is re-opened instead.
 
 from __future__ import annotations
 
+import bisect
 import io
 import os
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -45,8 +47,9 @@ from .envelope import (
     EnvelopeTracker,
     Piece,
     Reopenable,
+    Run,
     Source,
-    iter_pieces,
+    iter_pieces_and_runs,
     source_name,
 )
 from .report import CappedList, EnvelopeError, Issue, Location, QuarantineList, ReadReport
@@ -57,6 +60,10 @@ READER_ENV = "MIPSCLAIMS_X12_READER"
 #: Block size of the chunker under the fast path: its buffer is sliced once per
 #: interchange, so a small block keeps many small interchanges linear, not quadratic.
 CHUNK_BYTES = 64 * 1024
+#: Largest run of whole small interchanges the chunker finds at once
+#: (``iter_pieces_and_runs``: array operations over the block, no Python per interchange);
+#: at most one batch.
+RUN_BYTES = 1024 * 1024
 #: Whether interchanges larger than a batch are read by the kernel (piece by piece, each
 #: buffer cut at its last ST, the rest carried) or by the columnar reader. Since the
 #: kernel's rework it costs no more CPU than the columnar reader there and its buffers run
@@ -115,9 +122,36 @@ class _Job:
     """One kernel buffer: the pieces it holds, and the kernel's answer (a future)."""
 
     starts_with_isa: bool  # False: it starts with the carry of the previous buffer
-    firsts: list[Piece]  # the first piece of each interchange that starts in it
+    numbers: np.ndarray  # the chunker's number of each interchange that starts in it
     long_carry: bool  # what it carries on is over MAX_CARRY_BATCHES batches
     block: Future[Block]
+
+
+class _Starts:
+    """Byte offset of each interchange's ISA by the chunker's number: one entry per run
+    (an array of offsets) or per interchange read piece by piece, found by bisection."""
+
+    def __init__(self) -> None:
+        self.numbers: list[int] = []  # first interchange of each entry, increasing
+        self.offsets: list[np.ndarray | int] = []
+
+    def add(self, piece: Piece | Run) -> None:
+        self.numbers.append(piece.interchange)
+        self.offsets.append(piece.offsets if isinstance(piece, Run) else piece.byte_offset)
+
+    def get(self, number: int, default: int = 0) -> int:
+        i = bisect.bisect_right(self.numbers, number) - 1
+        if i < 0:
+            return default
+        entry, k = self.offsets[i], number - self.numbers[i]
+        if isinstance(entry, int):
+            return entry if k == 0 else default
+        return int(entry[k]) if k < len(entry) else default
+
+
+def _last(piece: Piece | Run) -> int:
+    """The chunker's number of the last interchange ``piece`` holds."""
+    return piece.last if isinstance(piece, Run) else piece.interchange
 
 
 #: The answer for a buffer that was all carried (nothing for the kernel to read).
@@ -154,7 +188,8 @@ class _FastReader:
         self.tracker = EnvelopeTracker(self.name, self.tracker_report)
         self.carry = b""
         self.cur: _Current | None = None
-        self.starts: dict[int, int] = {}
+        self.starts = _Starts()
+        self.seen = -1  # the chunker's number of the last interchange seen
         self.first_number: int | None = None
         self.jobs: list[_Job] = []
         self.depth = THREADS
@@ -177,30 +212,41 @@ class _FastReader:
 
     def _run(self) -> Iterator[pl.DataFrame]:
         scratch = ReadReport()
-        pieces = iter_pieces(self.source, scratch, min(CHUNK_BYTES, self.batch_bytes))
-        pending: list[Piece] = []
+        pieces = iter_pieces_and_runs(
+            self.source,
+            scratch,
+            min(CHUNK_BYTES, self.batch_bytes),
+            runs=min(RUN_BYTES, self.batch_bytes),
+        )
+        pending: list[Piece | Run] = []
         size = 0
-        prev: Piece | None = None
+        prev: Piece | Run | None = None
         while True:
             piece = next(pieces, None)
             if scratch.warnings or scratch.errors or scratch.interchanges:
                 # The chunker noted something after ``prev``: that interchange (with a gap or
-                # damage after it) and the rest go to the columnar reader.
+                # damage after it) and the rest go to the columnar reader. A run is read
+                # whole by the kernel first (its interchanges are whole, so the last one's
+                # rows and counts are taken back when it is handed over).
                 if prev is None:
                     yield from self._columnar(None, [])
                     return
-                before = [p for p in pending if p.interchange != prev.interchange]
-                rest = [p for p in pending if p.interchange == prev.interchange]
+                if isinstance(prev, Run):
+                    before, rest = pending, []
+                else:
+                    before = [p for p in pending if p.interchange != prev.interchange]
+                    rest = [p for p in pending if p.interchange == prev.interchange]
                 if (yield from self._read(before)):
                     return
-                yield from self._columnar(prev.interchange, rest)
+                yield from self._columnar(_last(prev), rest)
                 return
             if piece is None:
                 break
-            if piece.interchange not in self.starts:
-                self.starts[piece.interchange] = piece.byte_offset
+            if piece.interchange > self.seen:  # the first piece of an interchange, or a run
+                self.starts.add(piece)
                 if self.first_number is None:
                     self.first_number = piece.interchange
+            self.seen = _last(piece)
             if pending and piece.delimiters != pending[0].delimiters:
                 if (yield from self._read(pending, wait=False)):
                     return
@@ -232,7 +278,9 @@ class _FastReader:
         if self.carry:  # an interchange whose last piece never came: cannot be clean
             yield from self._columnar(self.cur.number if self.cur else None, [])
 
-    def _read(self, pending: list[Piece], wait: bool = True) -> Generator[pl.DataFrame, None, bool]:
+    def _read(
+        self, pending: list[Piece | Run], wait: bool = True
+    ) -> Generator[pl.DataFrame, None, bool]:
         """Start the kernel on ``pending`` (in a worker thread) and yield, in input order,
         the tables of buffers it finished; with ``wait``, of every buffer started. From
         the first interchange that is not clean on, the columnar reader's tables of the
@@ -256,7 +304,7 @@ class _FastReader:
                 return True
         return False
 
-    def _start(self, pending: list[Piece]) -> _Job:
+    def _start(self, pending: list[Piece | Run]) -> _Job:
         """The buffer of carry + ``pending``, cut at its last ST unless it ends its
         interchange (the rest is carried), given to the kernel."""
         data = self.carry + b"".join(p.data for p in pending)
@@ -269,10 +317,21 @@ class _FastReader:
             # (too long: handed over, memory stays bounded by the batch size).
             self.carry = data
             too_long = len(data) > MAX_CARRY_BATCHES * self.batch_bytes
-            return _Job(False, [], False, _done(None if too_long else _NOTHING))
+            return _Job(False, np.zeros(0, np.int64), False, _done(None if too_long else _NOTHING))
+        # The interchanges starting in the buffer: one array per run, one entry per first
+        # piece of an interchange read piece by piece.
+        numbers: list[np.ndarray] = []
+        controls: list[str] = []
+        for p in pending:
+            if isinstance(p, Run):
+                numbers.append(np.arange(p.interchange, p.last + 1))
+                controls.extend(p.controls)
+            elif self.starts.get(p.interchange, -1) == p.byte_offset:
+                numbers.append(np.array([p.interchange]))
+                controls.append(p.control)
         job = _Job(
             starts_with_isa=not self.carry,
-            firsts=[p for p in pending if self.starts.get(p.interchange) == p.byte_offset],
+            numbers=np.concatenate(numbers) if numbers else np.zeros(0, np.int64),
             long_carry=len(data) - cut > MAX_CARRY_BATCHES * self.batch_bytes,
             block=_done(None),
         )
@@ -284,7 +343,7 @@ class _FastReader:
             final=final,
             claim_seq0=0,
             source=self.name,
-            controls=[p.control for p in job.firsts],
+            controls=controls,
             control0=pending[0].control,
         )
         return job
@@ -295,7 +354,7 @@ class _FastReader:
         not (None: all clean)."""
         if block is _NOTHING:
             return [], None
-        firsts, starts_with_isa = job.firsts, job.starts_with_isa
+        numbers, starts_with_isa = job.numbers, job.starts_with_isa
         # Local interchange j: the carried one (0 when the buffer starts with a carry),
         # then one per ISA of the buffer.
         offset = 0 if starts_with_isa else 1
@@ -304,18 +363,21 @@ class _FastReader:
             if local < offset:
                 assert self.cur is not None
                 return self.cur.number
-            return firsts[local - offset].interchange
+            return int(numbers[local - offset])
 
         bad = block.bad
-        if len(block.isa) != len(firsts) or (firsts and block.isa[0] != 0 and starts_with_isa):
+        if len(block.isa) != len(numbers) or (
+            len(numbers) and block.isa[0] != 0 and starts_with_isa
+        ):
             bad = 0  # the kernel's segments do not match the chunker's interchanges
         limit = block.segments if bad is None else bad
-        # Interchanges whole in the buffer were checked by the kernel: counted here.
+        # Interchanges whole in the buffer were checked by the kernel: counted here, per
+        # local interchange (index local + 1: the tracker's rows may fall before the first).
         whole = np.flatnonzero((block.transactions >= 0) & (block.isa < limit))
-        counts = {
-            k + offset: [1, sts]
-            for k, sts in zip(whole.tolist(), block.transactions[whole].tolist(), strict=True)
-        }
+        n_isa = np.zeros(len(block.isa) + offset + 1, np.int64)
+        n_st = np.zeros_like(n_isa)
+        n_isa[whole + offset + 1] = 1
+        n_st[whole + offset + 1] = block.transactions[whole]
         for i, tag, el in block.envelope:
             if i >= limit:
                 break
@@ -326,9 +388,8 @@ class _FastReader:
             if problem or after != before:
                 bad = i
                 break
-            c = counts.setdefault(local, [0, 0])
-            c[0] += tag == "ISA"
-            c[1] += tag == "ST"
+            n_isa[local + 1] += tag == "ISA"
+            n_st[local + 1] += tag == "ST"
         table = block.table
         bad_local: int | None = None
         if bad is not None:
@@ -340,11 +401,8 @@ class _FastReader:
         last_local = bad_local if bad_local is not None else len(block.isa) - (1 - offset)
         # Counts of interchanges before ``last_local`` are final; the last one's are kept
         # in ``cur`` (taken back if it is handed to the columnar reader).
-        for j in range(last_local + 1):
-            if j not in counts:
-                continue
-            self.report.interchanges += counts[j][0]
-            self.report.transactions += counts[j][1]
+        self.report.interchanges += int(n_isa[1 : last_local + 2].sum())
+        self.report.transactions += int(n_st[1 : last_local + 2].sum())
         per = (
             table.group_by("_ix").agg(pl.col("claim_seq").n_unique(), pl.len())
             if table.height
@@ -362,7 +420,7 @@ class _FastReader:
             isa_i = last_local - offset
             self.cur = _Current(
                 number=number(last_local),
-                start=self.starts[number(last_local)],
+                start=self.starts.get(number(last_local)),
                 segments_before=self.segments + int(block.isa[isa_i]),
                 first_seq=seq0 + int(block.claims_before_isa[isa_i]),
             )
@@ -372,9 +430,8 @@ class _FastReader:
             if mine.height:
                 self.cur.claims += int(mine["claim_seq"][0])
                 self.cur.lines += int(mine["len"][0])
-        if last_local in counts:
-            self.cur.interchanges += counts[last_local][0]
-            self.cur.transactions += counts[last_local][1]
+        self.cur.interchanges += int(n_isa[last_local + 1])
+        self.cur.transactions += int(n_st[last_local + 1])
         # The kernel numbers claims from 0 (buffers run ahead of the count).
         out = [table.drop("_ix").with_columns(pl.col("claim_seq") + seq0)] if table.height else []
         if bad_local is not None:
@@ -383,7 +440,7 @@ class _FastReader:
         return out, None
 
     # ------------------------------------------------------------------ fallback
-    def _columnar(self, number: int | None, rest: list[Piece]) -> Iterator[pl.DataFrame]:
+    def _columnar(self, number: int | None, rest: list[Piece | Run]) -> Iterator[pl.DataFrame]:
         """The columnar reader from interchange ``number`` (None: the whole input) on."""
         del rest
         report = self.report
