@@ -87,6 +87,50 @@ def test_scoring_projection_is_shown_per_clinician() -> None:
     assert m128.reason in page
 
 
+def test_reporting_options_are_ranked_per_clinician() -> None:
+    """The HTML report lists the options `score` ranks (traditional MIPS and each MVP the
+    claims allow), in rank order, with what each would earn and the measures it uses."""
+    from markupsafe import escape
+
+    from mipsclaims import scoring
+
+    result = make_result()
+    scores = scoring.score(result.rows, 2025, scoring.ScoringOptions())
+    page = html.render_html(result, scores=scores)
+    p = scores.projections[0]
+    assert len(p.reporting_options) > 1  # the fixture's 128 and 181 fit some MVPs
+    section = page[page.index('id="entity-1"') : page.index('id="entity-2"')]
+    options = section[section.index('<details class="options">') : section.index("</details>")]
+    assert f"Reporting options the claims allow: {len(p.reporting_options)}," in options
+    rows = re.findall(
+        r'<tr><td class="num">(\d+)</td>\n<td>([^<]*)(?:<br>.*?)?</td>\n'
+        r'<td class="num">([\d.]+)%</td><td class="num">([\d.]+)</td>\n<td>([^<]*)</td>',
+        options,
+    )
+    expected = [
+        (
+            str(o.rank),
+            "traditional MIPS" if o.kind == "traditional" else escape(f"{o.option} {o.title}"),
+            f"{o.quality_score:.1f}",
+            f"{o.final_score:.1f}",
+            " ".join(o.uses) or html.NO_VALUE,
+        )
+        for o in p.reporting_options
+    ]
+    assert rows == expected
+    assert [r[0] for r in rows] == [str(i) for i in range(1, len(rows) + 1)]
+
+
+def test_one_reporting_option_shows_no_ranking() -> None:
+    from mipsclaims import scoring
+
+    result = make_result()
+    scores = scoring.score(result.rows, 2025, scoring.ScoringOptions())
+    for p in scores.projections:
+        del p.reporting_options[1:]
+    assert '<details class="options">' not in html.render_html(result, scores=scores)
+
+
 def _chromium() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
         found = shutil.which(name)
