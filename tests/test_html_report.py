@@ -131,6 +131,27 @@ def test_one_reporting_option_shows_no_ranking() -> None:
     assert '<details class="options">' not in html.render_html(result, scores=scores)
 
 
+def test_report_specialty_keeps_the_mvps_cms_lists_for_it(tmp_path: Path) -> None:
+    """`report --specialty` ranks, in the HTML, only the MVPs CMS lists for that specialty
+    (the bundled physical-therapy clinic: M1370 and traditional MIPS, not 20 MVPs)."""
+    from typer.testing import CliRunner
+
+    from mipsclaims.cli import app
+
+    example = REPO / "examples" / "pt-clinic-2026.837"
+    pages = {}
+    for extra in ([], ["--specialty", "physical therapy"]):
+        page = tmp_path / f"r{len(extra)}.html"
+        args = ["report", "-q", "-f", "html", "--year", "2026", "-o", str(page), *extra]
+        out = CliRunner().invoke(app, [*args, str(example)])
+        assert out.exit_code == 0, out.output
+        pages[bool(extra)] = page.read_text()
+    options = re.compile(r'<tr><td class="num">\d+</td>\n<td>(traditional MIPS|[GM]\d{4})')
+    filtered = options.findall(pages[True])
+    assert filtered and set(filtered) == {"M1370", "traditional MIPS"}
+    assert len(set(options.findall(pages[False]))) > 2
+
+
 def _chromium() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
         found = shutil.which(name)

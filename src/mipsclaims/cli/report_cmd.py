@@ -86,6 +86,11 @@ def report(
     small_practice: bool = typer.Option(
         False, "--small-practice", help="Score as a small practice (15 or fewer clinicians)."
     ),
+    specialty: str | None = typer.Option(
+        None,
+        "--specialty",
+        help="HTML: rank only MVPs CMS lists for this specialty (e.g. 'Physical Therapy').",
+    ),
     quiet: bool = QUIET,
     strict: bool = STRICT,
     remit: list[Path] | None = REMIT,
@@ -129,7 +134,8 @@ def report(
         from ..report.html import render_html
         from ..scoring import ScoringOptions
 
-        scores = api.report_scores(result, ScoringOptions(small_practice=small_practice))
+        options = ScoringOptions(small_practice=small_practice, specialty=specialty)
+        scores = api.report_scores(result, options)
         emit(render_html(result, scores=scores), output)
         if output is not None:
             note_unless(quiet, f"wrote {output}")
