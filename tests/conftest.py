@@ -40,3 +40,25 @@ def x12_samples() -> Path:
     if not X12_SAMPLES.is_dir():
         pytest.skip("shared/x12-samples is not present beside the checkout")
     return X12_SAMPLES
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts columnar-reader runs and kernel calls made by the 837P fast path, so a
+    fallback cannot pass for the fast path or the other way round."""
+    from mipsclaims.x12 import columnar, fast
+
+    calls = {"columnar": 0, "kernel": 0}
+    real_columnar, real_kernel = columnar.iter_claim_line_batches, fast.read_block
+
+    def columnar_spy(*args, **kwargs):
+        calls["columnar"] += 1
+        return real_columnar(*args, **kwargs)
+
+    def kernel_spy(*args, **kwargs):
+        calls["kernel"] += 1
+        return real_kernel(*args, **kwargs)
+
+    monkeypatch.setattr(columnar, "iter_claim_line_batches", columnar_spy)
+    monkeypatch.setattr(fast, "read_block", kernel_spy)
+    return calls

@@ -7,8 +7,6 @@ cannot pass for the fast path or the other way round.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import polars as pl
 import pytest
@@ -20,38 +18,7 @@ from mipsclaims import x12
 from mipsclaims.synth import SynthConfig, render_claims, synthetic_837
 from mipsclaims.testing import claims, delimiter_sets, newlines
 from mipsclaims.x12 import columnar, fast, vector
-
-
-@pytest.fixture
-def spy(monkeypatch):
-    """Counts columnar-reader runs and kernel calls made by the fast path."""
-    calls = {"columnar": 0, "kernel": 0}
-    real_columnar, real_kernel = columnar.iter_claim_line_batches, vector.read_block
-
-    def columnar_spy(*args, **kwargs):
-        calls["columnar"] += 1
-        return real_columnar(*args, **kwargs)
-
-    def kernel_spy(*args, **kwargs):
-        calls["kernel"] += 1
-        return real_kernel(*args, **kwargs)
-
-    monkeypatch.setattr(columnar, "iter_claim_line_batches", columnar_spy)
-    monkeypatch.setattr(fast, "read_block", kernel_spy)
-    return calls
-
-
-def columnar_read(data: bytes, report: x12.ReadReport | None = None, batch: int = 1 << 20):
-    """The whole table of the columnar reader alone (what MIPSCLAIMS_X12_READER selects)."""
-    saved = os.environ.get(fast.READER_ENV)
-    os.environ[fast.READER_ENV] = "columnar"
-    try:
-        return fast.read_claim_lines(data, report, batch_bytes=batch)
-    finally:
-        if saved is None:
-            del os.environ[fast.READER_ENV]
-        else:
-            os.environ[fast.READER_ENV] = saved
+from x12_support import columnar_read
 
 
 def both(data: bytes, batch: int = 1 << 20):

@@ -11,7 +11,6 @@ compared with the columnar and streaming readers and with itself in one thread.
 from __future__ import annotations
 
 import functools
-import os
 
 import numpy as np
 import pytest
@@ -21,10 +20,10 @@ from polars.testing import assert_frame_equal
 
 from mipsclaims import x12
 from mipsclaims.synth import SynthConfig, synthetic_837
-from mipsclaims.x12 import columnar, envelope, fast, vector
+from mipsclaims.x12 import envelope, fast
 from mipsclaims.x12.envelope import Delimiters, Piece, Run, iter_pieces, iter_pieces_and_runs
 from mipsclaims.x12.report import ReadReport, X12Error
-from x12_support import assert_same_reports, read_both
+from x12_support import assert_same_reports, columnar_read, read_both
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 OTHER = Delimiters(element="|", component=">", repetition="!", segment="'")
@@ -217,19 +216,6 @@ def fast_read(data: bytes, batch: int, threads: int):
         fast.THREADS = saved
 
 
-def columnar_read(data: bytes, report: x12.ReadReport, batch: int):
-    """The columnar reader alone (what ``MIPSCLAIMS_X12_READER=columnar`` selects)."""
-    saved = os.environ.get(fast.READER_ENV)
-    os.environ[fast.READER_ENV] = "columnar"
-    try:
-        return fast.read_claim_lines(data, report, batch_bytes=batch)
-    finally:
-        if saved is None:
-            del os.environ[fast.READER_ENV]
-        else:
-            os.environ[fast.READER_ENV] = saved
-
-
 def assert_fast_is_columnar(data: bytes, batch: int) -> x12.ReadReport:
     expected_report = x12.ReadReport()
     try:
@@ -263,24 +249,6 @@ def test_fast_path_equals_the_streaming_reader(data, batch):
     typed, table, a, b = read_both(data, batch)
     assert_frame_equal(table, typed)
     assert_same_reports(a, b)
-
-
-@pytest.fixture
-def spy(monkeypatch):
-    calls = {"columnar": 0, "kernel": 0}
-    real_columnar, real_kernel = columnar.iter_claim_line_batches, vector.read_block
-
-    def columnar_spy(*args, **kwargs):
-        calls["columnar"] += 1
-        return real_columnar(*args, **kwargs)
-
-    def kernel_spy(*args, **kwargs):
-        calls["kernel"] += 1
-        return real_kernel(*args, **kwargs)
-
-    monkeypatch.setattr(columnar, "iter_claim_line_batches", columnar_spy)
-    monkeypatch.setattr(fast, "read_block", kernel_spy)
-    return calls
 
 
 def test_many_clean_interchanges_take_runs_and_one_kernel_call(spy, monkeypatch):

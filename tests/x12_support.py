@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import polars as pl
 
 from mipsclaims import x12
@@ -28,3 +30,21 @@ def assert_same_reports(a: x12.ReadReport, b: x12.ReadReport) -> None:
         b.claims_read,
         b.lines_read,
     )
+
+
+def columnar_read(
+    data: bytes, report: x12.ReadReport | None = None, batch: int = 1 << 20
+) -> pl.DataFrame:
+    """The whole table of the columnar reader alone (what ``MIPSCLAIMS_X12_READER``
+    selects), read through the fast path's entry point."""
+    from mipsclaims.x12 import fast
+
+    saved = os.environ.get(fast.READER_ENV)
+    os.environ[fast.READER_ENV] = "columnar"
+    try:
+        return fast.read_claim_lines(data, report, batch_bytes=batch)
+    finally:
+        if saved is None:
+            del os.environ[fast.READER_ENV]
+        else:
+            os.environ[fast.READER_ENV] = saved
