@@ -9,17 +9,23 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_run_py_writes_results_with_every_row(tmp_path: Path) -> None:
-    out = tmp_path / "results.md"
-    args = ["--lines", "1500", "--large-lines", "3000", "--no-pyx12"]  # pyx12: slow import
-    args += ["--check-n", "30", "--repeat", "1", "--cache-dir", str(tmp_path), "--many", "20"]
+def _bench(script: str, *args: str, cache_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Runs ``benchmarks/<script>`` with its cache in ``cache_dir``; it must succeed."""
     done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "run.py"), *args, "--output", str(out)],
+        [sys.executable, str(REPO / "benchmarks" / script), *args, "--cache-dir", str(cache_dir)],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def test_run_py_writes_results_with_every_row(tmp_path: Path) -> None:
+    out = tmp_path / "results.md"
+    args = ["--lines", "1500", "--large-lines", "3000", "--no-pyx12"]  # pyx12: slow import
+    args += ["--check-n", "30", "--repeat", "1", "--many", "20", "--output", str(out)]
+    done = _bench("run.py", *args, cache_dir=tmp_path)
     text = out.read_text(encoding="utf-8")
     for row in (
         "| report end to end, 1500 lines (CLI, JSON) |",
@@ -52,19 +58,7 @@ def test_run_py_writes_results_with_every_row(tmp_path: Path) -> None:
 
 def test_bench_engine_times_every_step_on_a_tiny_table(tmp_path: Path) -> None:
     args = ["--lines", "1500", "--repeat", "2", "--batch-rows", "400"]
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks" / "bench_engine.py"),
-            *args,
-            "--cache-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = _bench("bench_engine.py", *args, cache_dir=tmp_path)
     for step in ("split", "eligibility", "markers", "findings", "store", "superseded", "group"):
         assert f"| {step} |" in done.stdout, step
     assert "| 1+2 | **total** |" in done.stdout
@@ -75,19 +69,7 @@ def test_bench_engine_times_every_step_on_a_tiny_table(tmp_path: Path) -> None:
 
 def test_bench_memory_measures_each_setting_in_its_own_child(tmp_path: Path) -> None:
     args = ["--lines", "1500", "--threads", "0", "2", "--gather", "500", "--timeline"]
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks" / "bench_memory.py"),
-            *args,
-            "--cache-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = _bench("bench_memory.py", *args, cache_dir=tmp_path)
     rows = [line for line in done.stdout.splitlines() if line.startswith(("| 0 |", "| 2 |"))]
     assert [row.split("|")[1:3] for row in rows] == [[" 0 ", " 500 "], [" 2 ", " 500 "]]
     for row in rows:
